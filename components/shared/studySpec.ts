@@ -1,0 +1,72 @@
+import type { ModelFamily, ParamValue, Scoring } from "../../config";
+
+/**
+ * The contract between the orchestration (TypeScript) and the trainer (Python, images/trainer).
+ * One JSON file per worker shard; the trainer reads it with `--spec <file>`, where `{index}` in
+ * the path is replaced by the worker index (`--worker-index` or JOB_COMPLETION_INDEX).
+ */
+export interface TrialSpec {
+  /** Position in the expanded search space (0-based), stable for a given config. */
+  readonly index: number;
+  /** Stable hash of model family + params: a rerun recognises finished trials by it. */
+  readonly key: string;
+  /** Estimator constructor arguments. */
+  readonly params: Readonly<Record<string, ParamValue>>;
+}
+
+export interface DatasetSpec {
+  /** `generated` (synthesised by the trainer from `generate`), a CSV/Parquet path, or an `s3://` URI. */
+  readonly source: string;
+  readonly target: string;
+  readonly generate: {
+    readonly rows: number;
+    readonly features: number;
+    readonly informative: number;
+    readonly classes: number;
+    readonly weights?: readonly number[];
+    readonly seed: number;
+  };
+}
+
+export interface StudySpec {
+  readonly schemaVersion: 1;
+  /** Derived from the training config, so the same config always means the same study. */
+  readonly studyId: string;
+  readonly experimentName: string;
+  readonly modelFamily: ModelFamily;
+  readonly scoring: Scoring;
+  readonly cvFolds: number;
+  readonly testSize: number;
+  readonly seed: number;
+  readonly dataset: DatasetSpec;
+  /** Total trials in the study, across all shards. */
+  readonly totalTrials: number;
+}
+
+export interface ShardSpec extends StudySpec {
+  readonly workerIndex: number;
+  readonly workers: number;
+  /** Only this worker's trials: trial i belongs to worker i % workers. */
+  readonly trials: readonly TrialSpec[];
+}
+
+/** MLflow names the trainer writes and the select phase reads. */
+export const mlflowTags = {
+  studyId: "mlops.study_id",
+  trialKey: "mlops.trial_key",
+  trialIndex: "mlops.trial_index",
+  workerIndex: "mlops.worker_index",
+  role: "mlops.role",
+  error: "mlops.error",
+  /** The exact `source` to register for this run's model (differs between MLflow 2 and 3). */
+  modelSource: "mlops.model_source",
+} as const;
+
+export const metricNames = {
+  cvMean: (scoring: Scoring) => `cv_${scoring}_mean`,
+  cvStd: (scoring: Scoring) => `cv_${scoring}_std`,
+  cvFold: (scoring: Scoring, fold: number) => `cv_${scoring}_fold_${fold}`,
+  test: (scoring: Scoring) => `test_${scoring}`,
+  testAccuracy: "test_accuracy",
+  fitTimeSeconds: "fit_time_seconds",
+} as const;

@@ -1,0 +1,316 @@
+import { z } from "zod";
+
+/**
+ * The `mlops:` namespace of a `Pulumi.<stack>.yaml`, as one zod schema.
+ *
+ * Every key has a default that suits the platform it is used on, so a stack file only names what it
+ * changes. Components never see this raw shape's inputs: entry points parse once and pass the typed
+ * result (`StackConfig`) down.
+ */
+
+export const platforms = ["local", "docker", "kubernetes"] as const;
+export type Platform = (typeof platforms)[number];
+
+/** Pinned versions the defaults refer to; images never use `latest`. */
+export const defaultVersions = {
+  mlflow: "3.6.0",
+  pythonBaseImage: "python:3.12-slim",
+  postgresImage: "postgres:16.4",
+  objectStoreImage: "minio/minio:RELEASE.2025-04-22T22-12-26Z",
+  loadBalancerImage: "nginx:1.27.2",
+  imageTag: "0.1.0",
+} as const;
+
+const dnsLabel = z
+  .string()
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "expected a DNS label: lower-case letters, digits and '-'")
+  .max(63);
+
+const quantity = z
+  .string()
+  .regex(/^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$/, "expected a Kubernetes quantity such as 500m, 2 or 1Gi");
+
+/** An image reference that pins a tag or digest; `latest` and untagged images are refused. */
+export const pinnedImage = z
+  .string()
+  .min(1)
+  .refine((ref) => /@sha256:[0-9a-f]{64}$/.test(ref) || /:[\w][\w.-]{0,127}$/.test(ref.split("/").pop() ?? ""), {
+    message: "expected an image with a pinned tag or digest, e.g. python:3.12-slim",
+  })
+  .refine((ref) => !/:latest$/.test(ref), { message: "expected a pinned tag, not 'latest'" });
+
+export const resourcesSchema = z
+  .object({
+    cpuRequest: quantity.default("250m"),
+    memoryRequest: quantity.default("512Mi"),
+    cpuLimit: quantity.default("1"),
+    memoryLimit: quantity.default("2Gi"),
+  })
+  .strict();
+export type Resources = z.infer<typeof resourcesSchema>;
+
+// ---------- tracking ----------
+
+const sqliteDatabase = z.object({ kind: z.literal("sqlite"), path: z.string().default(".pipeline/mlflow/mlflow.db") }).strict();
+const inStackDatabase = z
+  .object({
+    kind: z.literal("inStack"),
+    image: pinnedImage.default(defaultVersions.postgresImage),
+    database: z.string().default("mlflow"),
+    user: z.string().default("mlflow"),
+    storageSize: quantity.default("10Gi"),
+  })
+  .strict();
+const externalDatabase = z
+  .object({
+    kind: z.literal("external"),
+    host: z.string().min(1, "expected the PostgreSQL host name"),
+    port: z.number().int().min(1).max(65535).default(5432),
+    database: z.string().default("mlflow"),
+    user: z.string().default("mlflow"),
+    /** Name of the stack secret (in the `mlops:` namespace) that holds the password. */
+    passwordSecret: z.string().default("databasePassword"),
+    sslMode: z.enum(["disable", "prefer", "require", "verify-full"]).default("prefer"),
+    /** Create the database and role with @pulumi/postgresql (needs `adminUser` and the `databaseAdminPassword` secret). */
+    manage: z.boolean().default(false),
+    adminUser: z.string().default("postgres"),
+  })
+  .strict();
+export const databaseSchema = z.discriminatedUnion("kind", [sqliteDatabase, inStackDatabase, externalDatabase]);
+export type DatabaseConfig = z.infer<typeof databaseSchema>;
+
+const localFolderStore = z.object({ kind: z.literal("localFolder"), path: z.string().default(".pipeline/mlflow/artifacts") }).strict();
+const inStackObjectStore = z
+  .object({
+    kind: z.literal("inStack"),
+    image: pinnedImage.default(defaultVersions.objectStoreImage),
+    bucket: z.string().default("mlflow"),
+    storageSize: quantity.default("20Gi"),
+  })
+  .strict();
+const s3ObjectStore = z
+  .object({
+    kind: z.literal("s3"),
+    bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "expected an S3 bucket name"),
+    prefix: z.string().default("mlflow"),
+    region: z.string().default("us-east-1"),
+    /** Any S3-compatible endpoint (SeaweedFS, MinIO, Ceph); omit for AWS S3. */
+    endpoint: z.url().optional(),
+    /** Create the bucket with @pulumi/aws (versioning, encryption, public access blocked). */
+    create: z.boolean().default(false),
+    /** Stack secrets that hold the access key pair; omit to use the ambient AWS credentials. */
+    accessKeySecret: z.string().default("s3AccessKeyId"),
+    secretKeySecret: z.string().default("s3SecretAccessKey"),
+  })
+  .strict();
+export const objectStoreSchema = z.discriminatedUnion("kind", [localFolderStore, inStackObjectStore, s3ObjectStore]);
+export type ObjectStoreConfig = z.infer<typeof objectStoreSchema>;
+
+export const trackingSchema = z
+  .object({
+    mlflowVersion: z.string().regex(/^\d+\.\d+\.\d+$/, "expected an exact MLflow version such as 3.6.0").default(defaultVersions.mlflow),
+    port: z.number().int().min(1024).max(65535).default(5000),
+    database: databaseSchema.optional(),
+    objectStore: objectStoreSchema.optional(),
+    auth: z.object({ enabled: z.boolean().default(false), adminUser: z.string().default("admin") }).strict().default({ enabled: false, adminUser: "admin" }),
+    resources: resourcesSchema.default(resourcesSchema.parse({})),
+  })
+  .strict();
+
+// ---------- training ----------
+
+export const modelFamilies = ["logistic_regression", "random_forest", "gradient_boosting"] as const;
+export type ModelFamily = (typeof modelFamilies)[number];
+
+export const scorings = ["accuracy", "balanced_accuracy", "f1_macro", "f1_weighted", "precision_macro", "recall_macro", "roc_auc_ovr"] as const;
+export type Scoring = (typeof scorings)[number];
+
+const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
+export type ParamValue = z.infer<typeof scalar>;
+
+const choiceParam = z.object({ values: z.array(scalar).min(1, "expected at least one value") }).strict();
+const intParam = z
+  .object({ type: z.literal("int"), low: z.number().int(), high: z.number().int(), step: z.number().int().min(1).default(1), log: z.boolean().default(false) })
+  .strict()
+  .refine((p) => p.low <= p.high, { message: "expected low <= high" })
+  .refine((p) => !p.log || p.low > 0, { message: "expected low > 0 for a log-uniform range" });
+const floatParam = z
+  .object({ type: z.literal("float"), low: z.number(), high: z.number(), log: z.boolean().default(false) })
+  .strict()
+  .refine((p) => p.low <= p.high, { message: "expected low <= high" })
+  .refine((p) => !p.log || p.low > 0, { message: "expected low > 0 for a log-uniform range" });
+export const paramSpecSchema = z.union([choiceParam, intParam, floatParam]);
+export type ParamSpec = z.infer<typeof paramSpecSchema>;
+
+export const searchSpaceSchema = z
+  .record(z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, "expected an estimator parameter name"), paramSpecSchema)
+  .refine((space) => Object.keys(space).length > 0, { message: "expected at least one parameter" });
+export type SearchSpace = z.infer<typeof searchSpaceSchema>;
+
+export const strategySchema = z.discriminatedUnion("kind", [
+  z.object({ kind: z.literal("grid") }).strict(),
+  z.object({ kind: z.literal("random"), trials: z.number().int().min(1, "expected at least 1 trial"), seed: z.number().int().default(42) }).strict(),
+]);
+export type Strategy = z.infer<typeof strategySchema>;
+
+export const generatedDatasetSchema = z
+  .object({
+    rows: z.number().int().min(50).default(2000),
+    features: z.number().int().min(2).default(20),
+    informative: z.number().int().min(1).default(8),
+    classes: z.number().int().min(2).default(2),
+    /** Fraction of rows in each class; omit for balanced classes. */
+    weights: z.array(z.number().positive()).optional(),
+    seed: z.number().int().default(7),
+  })
+  .strict()
+  .refine((d) => d.informative <= d.features, { message: "expected informative <= features", path: ["informative"] })
+  .refine((d) => !d.weights || d.weights.length === d.classes, { message: "expected one weight per class", path: ["weights"] });
+
+export const datasetSchema = z
+  .object({
+    /** `generated`, a CSV/Parquet path, or an `s3://` URI. */
+    source: z.string().default("generated"),
+    target: z.string().default("target"),
+    generate: generatedDatasetSchema.default(generatedDatasetSchema.parse({})),
+  })
+  .strict();
+export type DatasetConfig = z.infer<typeof datasetSchema>;
+
+const defaultSearchSpace: SearchSpace = {
+  n_estimators: { values: [50, 100] },
+  max_depth: { values: [4, 8, null] },
+};
+
+export const trainingSchema = z
+  .object({
+    experimentName: z.string().min(1).default("mlops-pipeline"),
+    dataset: datasetSchema.default(datasetSchema.parse({})),
+    modelFamily: z.enum(modelFamilies).default("random_forest"),
+    searchSpace: searchSpaceSchema.default(defaultSearchSpace),
+    strategy: strategySchema.default({ kind: "grid" }),
+    cvFolds: z.number({ error: "expected an integer >= 2" }).int("expected an integer >= 2").min(2, "expected an integer >= 2").default(5),
+    scoring: z.enum(scorings).default("f1_macro"),
+    testSize: z.number().gt(0).lt(1).default(0.2),
+    seed: z.number().int().default(42),
+    workers: z.number().int().min(1, "expected an integer >= 1").max(1000).default(2),
+    retries: z.number().int().min(0).max(20).default(2),
+    resources: resourcesSchema.default(resourcesSchema.parse({})),
+  })
+  .strict();
+export type TrainingConfig = z.infer<typeof trainingSchema>;
+
+// ---------- serving ----------
+
+export const servingSchema = z
+  .object({
+    replicas: z.number().int().min(1, "expected an integer >= 1").max(100).default(2),
+    port: z.number().int().min(1024).max(65535).default(8080),
+    /** Port of the load balancer in front of the replicas (local and docker platforms). */
+    loadBalancerPort: z.number().int().min(1024).max(65535).default(8000),
+    resources: resourcesSchema.default(resourcesSchema.parse({})),
+    ingress: z
+      .object({ host: z.string().min(1), tlsSecret: z.string().optional(), className: z.string().default("nginx") })
+      .strict()
+      .optional(),
+    autoscaling: z
+      .object({
+        minReplicas: z.number().int().min(1),
+        maxReplicas: z.number().int().min(1),
+        targetCpuPercent: z.number().int().min(1).max(100).default(70),
+      })
+      .strict()
+      .refine((a) => a.minReplicas <= a.maxReplicas, { message: "expected minReplicas <= maxReplicas", path: ["maxReplicas"] })
+      .optional(),
+  })
+  .strict();
+export type ServingConfig = z.infer<typeof servingSchema>;
+
+// ---------- images and platform settings ----------
+
+export const imagesSchema = z
+  .object({
+    /** Base of every Python image we build; air-gapped users point this at a local image. */
+    pythonBase: pinnedImage.default(defaultVersions.pythonBaseImage),
+    loadBalancer: pinnedImage.default(defaultVersions.loadBalancerImage),
+    /** Registry prefix for the images we build, e.g. `registry.example.com/ml`; empty for a local engine. */
+    registry: z.string().default(""),
+    tag: z.string().regex(/^[\w][\w.-]{0,127}$/, "expected an image tag").refine((t) => t !== "latest", "expected a pinned tag, not 'latest'").default(defaultVersions.imageTag),
+  })
+  .strict();
+export type ImagesConfig = z.infer<typeof imagesSchema>;
+
+export const kubernetesSchema = z
+  .object({
+    namespace: dnsLabel.default("mlops"),
+    storageClass: z.string().optional(),
+    /** Kubeconfig context; omit for the current one. */
+    context: z.string().optional(),
+    ingressControllerNamespace: dnsLabel.default("ingress-nginx"),
+  })
+  .strict();
+export type KubernetesConfig = z.infer<typeof kubernetesSchema>;
+
+export const dockerSchema = z
+  .object({
+    /** Docker host, e.g. unix:///var/run/docker.sock or ssh://user@host. */
+    host: z.string().default("unix:///var/run/docker.sock"),
+    network: z.string().default("mlops"),
+  })
+  .strict();
+export type DockerConfig = z.infer<typeof dockerSchema>;
+
+/** Keys that hold secrets: declared here so validation accepts them, never read as plain values. */
+export const secretKeys = ["databasePassword", "databaseAdminPassword", "s3AccessKeyId", "s3SecretAccessKey", "authAdminPassword"] as const;
+
+export const stackConfigSchema = z
+  .object({
+    platform: z.enum(platforms, { error: `expected one of ${platforms.join(", ")}` }),
+    tracking: trackingSchema.default(trackingSchema.parse({})),
+    training: trainingSchema.default(trainingSchema.parse({})),
+    serving: servingSchema.default(servingSchema.parse({})),
+    images: imagesSchema.default(imagesSchema.parse({})),
+    kubernetes: kubernetesSchema.default(kubernetesSchema.parse({})),
+    docker: dockerSchema.default(dockerSchema.parse({})),
+  })
+  .strict()
+  .superRefine((cfg, ctx) => {
+    const db = cfg.tracking.database;
+    const store = cfg.tracking.objectStore;
+    if (cfg.platform !== "local" && db?.kind === "sqlite") {
+      ctx.addIssue({ code: "custom", path: ["tracking", "database", "kind"], message: "expected inStack or external: sqlite only works on platform local" });
+    }
+    if (cfg.platform === "local" && db?.kind === "inStack") {
+      ctx.addIssue({ code: "custom", path: ["tracking", "database", "kind"], message: "expected sqlite or external: platform local runs no PostgreSQL of its own" });
+    }
+    if (cfg.platform !== "local" && store?.kind === "localFolder") {
+      ctx.addIssue({ code: "custom", path: ["tracking", "objectStore", "kind"], message: "expected inStack or s3: localFolder only works on platform local" });
+    }
+    if (cfg.platform === "local" && store?.kind === "inStack") {
+      ctx.addIssue({ code: "custom", path: ["tracking", "objectStore", "kind"], message: "expected localFolder or s3: platform local runs no object store of its own" });
+    }
+    if (cfg.serving.autoscaling && cfg.platform !== "kubernetes") {
+      ctx.addIssue({ code: "custom", path: ["serving", "autoscaling"], message: "expected no autoscaling: it needs platform kubernetes" });
+    }
+    if (cfg.serving.autoscaling && (db?.kind ?? "sqlite") === "sqlite") {
+      ctx.addIssue({ code: "custom", path: ["serving", "autoscaling"], message: "expected a PostgreSQL database when autoscaling" });
+    }
+  });
+
+/** The parsed stack config with platform-appropriate tracking defaults filled in. */
+export type StackConfig = z.infer<typeof stackConfigSchema> & {
+  tracking: z.infer<typeof trackingSchema> & { database: DatabaseConfig; objectStore: ObjectStoreConfig };
+};
+
+/** Platform defaults for the storage choices left open: embedded on local, in-stack elsewhere. */
+export function withPlatformDefaults(cfg: z.infer<typeof stackConfigSchema>): StackConfig {
+  const local = cfg.platform === "local";
+  return {
+    ...cfg,
+    tracking: {
+      ...cfg.tracking,
+      database: cfg.tracking.database ?? databaseSchema.parse({ kind: local ? "sqlite" : "inStack" }),
+      objectStore: cfg.tracking.objectStore ?? objectStoreSchema.parse({ kind: local ? "localFolder" : "inStack" }),
+    },
+  };
+}

@@ -1,0 +1,12 @@
+import { defineConfig } from "vitest/config";
+
+// Three tiers, one runner: `make test-unit|test-integration|test-e2e` pick a project.
+export default defineConfig({
+  test: {
+    projects: [
+      { test: { name: "unit", include: ["test/unit/**/*.test.ts", "components/**/*.test.ts", "config/**/*.test.ts"], testTimeout: 30_000 } },
+      { test: { name: "integration", include: ["test/integration/**/*.test.ts"], testTimeout: 900_000, hookTimeout: 900_000, fileParallelism: false } },
+      { test: { name: "e2e", include: ["test/e2e/**/*.test.ts"], testTimeout: 1_800_000, hookTimeout: 1_800_000, fileParallelism: false } },
+    ],
+  },
+});
