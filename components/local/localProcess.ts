@@ -1,0 +1,68 @@
+import * as pulumi from "@pulumi/pulumi";
+import { type FileSpec, isAlive, startDetached, stopProcessGroup, waitForHttp } from "./supervisor";
+
+/** Inputs of a supervised long-running process (a server) on this machine. */
+export interface LocalProcessArgs {
+  readonly command: pulumi.Input<pulumi.Input<string>[]>;
+  readonly cwd: pulumi.Input<string>;
+  readonly env?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+  /** Environment that holds secrets: stored encrypted in state, never logged. */
+  readonly secretEnv?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+  readonly files?: pulumi.Input<pulumi.Input<FileSpec>[]>;
+  readonly logFile: pulumi.Input<string>;
+  readonly pidFile: pulumi.Input<string>;
+  /** Polled after start; the resource is created once it answers 2xx. */
+  readonly healthUrl?: pulumi.Input<string>;
+  readonly startTimeoutSeconds?: pulumi.Input<number>;
+  /** Anything whose change must restart the process (e.g. the champion's model version). */
+  readonly restartTrigger?: pulumi.Input<string>;
+}
+
+interface ProcessState {
+  command: string[];
+  cwd: string;
+  env?: Record<string, string>;
+  secretEnv?: Record<string, string>;
+  files?: FileSpec[];
+  logFile: string;
+  pidFile: string;
+  healthUrl?: string;
+  startTimeoutSeconds?: number;
+  restartTrigger?: string;
+  pid?: number;
+}
+
+const identity = (s: ProcessState) =>
+  JSON.stringify([s.command, s.cwd, s.env ?? {}, s.secretEnv ?? {}, s.files ?? [], s.logFile, s.pidFile, s.healthUrl ?? "", s.restartTrigger ?? ""]);
+
+const processProvider: pulumi.dynamic.ResourceProvider = {
+  async create(inputs: ProcessState) {
+    const env = { ...(inputs.env ?? {}), ...(inputs.secretEnv ?? {}) };
+    const pid = startDetached({ command: inputs.command, cwd: inputs.cwd, env, logFile: inputs.logFile, files: inputs.files }, inputs.pidFile);
+    try {
+      if (inputs.healthUrl) await waitForHttp(inputs.healthUrl, pid, (inputs.startTimeoutSeconds ?? 120) * 1000, inputs.logFile);
+    } catch (err) {
+      await stopProcessGroup(pid);
+      throw err;
+    }
+    return { id: `${pid}`, outs: { ...inputs, pid } };
+  },
+  async diff(_id: string, olds: ProcessState, news: ProcessState) {
+    // A process that died (crash, reboot) is drift: replace it so `up` brings it back.
+    const changed = identity(olds) !== identity(news) || !isAlive(olds.pid);
+    return { changes: changed, replaces: changed ? ["command"] : [], deleteBeforeReplace: true };
+  },
+  async delete(_id: string, props: ProcessState) {
+    await stopProcessGroup(props.pid);
+    const fs = require("node:fs") as typeof import("node:fs");
+    fs.rmSync(props.pidFile, { force: true });
+  },
+};
+
+/** A supervised server process: started detached with logs and a pid file, health-checked, stopped on delete. */
+export class LocalProcess extends pulumi.dynamic.Resource {
+  declare readonly pid: pulumi.Output<number>;
+  constructor(name: string, args: LocalProcessArgs, opts?: pulumi.CustomResourceOptions) {
+    super(processProvider, name, { ...args, pid: undefined }, { ...opts, additionalSecretOutputs: ["secretEnv", "files"] }, "local", "Process");
+  }
+}

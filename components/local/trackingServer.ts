@@ -1,0 +1,114 @@
+import * as pulumi from "@pulumi/pulumi";
+import type { DatabaseConfig, ObjectStoreConfig } from "../../config";
+import type { TrackingServer, TrackingServerArgs } from "../interfaces";
+import { LocalProcess } from "./localProcess";
+import { type LocalPaths, resolveIn } from "./paths";
+import type { FileSpec } from "./supervisor";
+
+export interface LocalTrackingServerArgs extends TrackingServerArgs {
+  readonly paths: LocalPaths;
+}
+
+interface ServerPlan {
+  readonly command: string[];
+  readonly env: Record<string, string>;
+  readonly artifactLocation: string;
+}
+
+/** The command and environment of the MLflow server; pure, so tests check it without Pulumi. */
+export function planTrackingServer(args: Pick<LocalTrackingServerArgs, "port" | "database" | "objectStore" | "paths"> & { auth: boolean }): ServerPlan {
+  const { paths } = args;
+  const artifactLocation = artifactDestination(args.objectStore, paths.workDir);
+  const command = [paths.mlflow, "server", "--host", "127.0.0.1", "--port", String(args.port), "--workers", "1", "--serve-artifacts", "--artifacts-destination", artifactLocation];
+  if (args.database.kind === "sqlite") command.push("--backend-store-uri", `sqlite:///${resolveIn(paths.workDir, args.database.path)}`);
+  if (args.auth) command.push("--app-name", "basic-auth");
+  const env: Record<string, string> = { PYTHONUNBUFFERED: "1", MLFLOW_SERVER_ALLOWED_HOSTS: "*" };
+  if (args.objectStore.kind === "s3") {
+    env.AWS_DEFAULT_REGION = args.objectStore.region;
+    if (args.objectStore.endpoint) env.MLFLOW_S3_ENDPOINT_URL = args.objectStore.endpoint;
+  }
+  return { command, env, artifactLocation };
+}
+
+function artifactDestination(store: ObjectStoreConfig, workDir: string): string {
+  switch (store.kind) {
+    case "localFolder":
+      return `file://${resolveIn(workDir, store.path)}`;
+    case "s3":
+      return `s3://${store.bucket}/${store.prefix}`;
+    case "inStack":
+      throw new Error("tracking.objectStore.kind inStack is not available on platform local: use localFolder or s3");
+  }
+}
+
+/** `postgresql://` URI with the password; only ever placed in secret env. */
+export function postgresUri(db: Extract<DatabaseConfig, { kind: "external" }>, password: string): string {
+  const user = encodeURIComponent(db.user);
+  return `postgresql://${user}:${encodeURIComponent(password)}@${db.host}:${db.port}/${encodeURIComponent(db.database)}?sslmode=${db.sslMode}`;
+}
+
+export function basicAuthIni(paths: LocalPaths, adminUser: string, adminPassword: string): string {
+  return [
+    "[mlflow]",
+    "default_permission = READ",
+    `database_uri = sqlite:///${paths.stateDir}/mlflow/basic_auth.db`,
+    `admin_username = ${adminUser}`,
+    `admin_password = ${adminPassword}`,
+    "authorization_function = mlflow.server.auth:authenticate_request_basic_auth",
+    "",
+  ].join("\n");
+}
+
+/** MLflow as a supervised process on this machine: SQLite or PostgreSQL runs, local-folder or S3 artifacts. */
+export class LocalTrackingServer extends pulumi.ComponentResource implements TrackingServer {
+  readonly driverTrackingUri: pulumi.Output<string>;
+  readonly jobTrackingUri: pulumi.Output<string>;
+  readonly artifactLocation: pulumi.Output<string>;
+
+  constructor(name: string, args: LocalTrackingServerArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("mlops:local:TrackingServer", name, {}, opts);
+    if (args.database.kind === "inStack") throw new Error("tracking.database.kind inStack is not available on platform local: use sqlite or external");
+    if (args.database.kind === "external" && !args.databasePassword) throw new Error(`tracking.database is external: set the password with \`pulumi config set --secret mlops:${args.database.passwordSecret}\``);
+
+    const plan = planTrackingServer({ ...args, auth: args.auth !== undefined });
+    const db = args.database;
+    const secretEnv = pulumi
+      .all([args.databasePassword ?? "", args.objectStoreCredentials ?? { accessKeyId: "", secretAccessKey: "" }])
+      .apply(([password, keys]) => {
+        const env: Record<string, string> = {};
+        if (db.kind === "external") env.MLFLOW_BACKEND_STORE_URI = postgresUri(db, password);
+        if (args.objectStore.kind === "s3" && keys.accessKeyId) {
+          env.AWS_ACCESS_KEY_ID = keys.accessKeyId;
+          env.AWS_SECRET_ACCESS_KEY = keys.secretAccessKey;
+        }
+        return env;
+      });
+    const authIniPath = `${args.paths.stateDir}/mlflow/basic_auth.ini`;
+    const files: pulumi.Input<FileSpec[]> = args.auth
+      ? pulumi.output(args.auth.adminPassword).apply((pw) => [{ path: authIniPath, content: basicAuthIni(args.paths, args.auth?.adminUser ?? "admin", pw), mode: 0o600 }])
+      : [];
+    const env = args.auth ? { ...plan.env, MLFLOW_AUTH_CONFIG_PATH: authIniPath } : plan.env;
+
+    const server = new LocalProcess(
+      `${name}-mlflow`,
+      {
+        command: plan.command,
+        cwd: args.paths.workDir,
+        env,
+        secretEnv: pulumi.secret(secretEnv),
+        files: pulumi.secret(files),
+        logFile: `${args.paths.logDir}/mlflow.log`,
+        pidFile: `${args.paths.runDir}/mlflow.pid`,
+        healthUrl: `http://127.0.0.1:${args.port}/health`,
+        startTimeoutSeconds: 180,
+        restartTrigger: args.mlflowVersion,
+      },
+      { parent: this },
+    );
+    const uri = server.pid.apply(() => `http://127.0.0.1:${args.port}`);
+    this.driverTrackingUri = uri;
+    this.jobTrackingUri = uri;
+    this.artifactLocation = pulumi.output(plan.artifactLocation);
+    this.registerOutputs({ driverTrackingUri: uri, jobTrackingUri: uri, artifactLocation: this.artifactLocation });
+  }
+}
