@@ -91,9 +91,25 @@ export async function sleep(ms: number): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** True while any process of the group led by `pid` is still running (zombies do not count). */
+export function groupAlive(pid: number): boolean {
+  const fs = require("node:fs") as typeof import("node:fs");
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (fields[2] === String(pid) && fields[0] !== "Z") return true;
+    } catch {
+      /* exited while we looked */
+    }
+  }
+  return false;
+}
+
 /** Stops the whole process group: SIGTERM, then SIGKILL after `graceMs`. Leaves no orphans. */
 export async function stopProcessGroup(pid: number | undefined, graceMs = 10_000): Promise<void> {
-  if (!pid || !isAlive(pid)) return;
+  if (!pid || pid <= 0) return;
   const signal = (sig: NodeJS.Signals) => {
     try {
       process.kill(-pid, sig);
@@ -105,14 +121,16 @@ export async function stopProcessGroup(pid: number | undefined, graceMs = 10_000
       }
     }
   };
+  if (!groupAlive(pid) && !isAlive(pid)) return;
   signal("SIGTERM");
   const deadline = Date.now() + graceMs;
   while (Date.now() < deadline) {
-    if (!isAlive(pid)) return;
+    if (!groupAlive(pid) && !isAlive(pid)) return;
     await sleep(200);
   }
   signal("SIGKILL");
-  while (isAlive(pid)) await sleep(100);
+  const killDeadline = Date.now() + 10_000;
+  while ((groupAlive(pid) || isAlive(pid)) && Date.now() < killDeadline) await sleep(100);
 }
 
 export function tailOf(file: string, lines = 20): string {

@@ -1,0 +1,32 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+
+export interface PhaseRecord {
+  readonly name: string;
+  readonly seconds: number;
+  /** creates + updates + deletes + replaces reported by the engine; 0 for phases that change no resources. */
+  readonly resourceChanges: number;
+  readonly detail?: Record<string, unknown>;
+}
+
+export interface RunRecord {
+  readonly stack: string;
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  readonly ok: boolean;
+  readonly error?: string;
+  readonly phases: readonly PhaseRecord[];
+}
+
+/** Counts the changes in an engine summary (`{ create: 2, same: 5, ... }`). */
+export function countChanges(summary: Readonly<Record<string, number>> | undefined): number {
+  if (!summary) return 0;
+  return ["create", "update", "delete", "replace"].reduce((sum, op) => sum + (summary[op] ?? 0), 0);
+}
+
+export function writeRunRecord(stateDir: string, record: RunRecord): string {
+  const file = path.join(stateDir, "last-run.json");
+  fs.mkdirSync(stateDir, { recursive: true });
+  fs.writeFileSync(file, `${JSON.stringify(record, null, 2)}\n`);
+  return file;
+}

@@ -1,0 +1,70 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { type InlineProgramArgs, LocalWorkspace, type LocalWorkspaceOptions, type OutputMap, type PulumiFn, type Stack } from "@pulumi/pulumi/automation";
+import { countChanges } from "./lastRun";
+import { PhaseProgress } from "./progress";
+
+export const projectName = "mlops-pipeline";
+
+export interface PhaseStackOptions {
+  readonly stackName: string;
+  readonly program: PulumiFn;
+  readonly workspace: LocalWorkspaceOptions;
+  readonly progress: PhaseProgress;
+  /** Engine output goes here in full; the console gets the compact progress lines. */
+  readonly logFile: string;
+}
+
+export interface PhaseUpResult {
+  readonly outputs: OutputMap;
+  readonly changes: number;
+  readonly summary: Readonly<Record<string, number>>;
+}
+
+async function selectStack(opts: PhaseStackOptions): Promise<Stack> {
+  const args: InlineProgramArgs = { stackName: opts.stackName, projectName, program: opts.program };
+  return LocalWorkspace.createOrSelectStack(args, opts.workspace);
+}
+
+function engineLog(file: string): { write: (text: string) => void; close: () => void } {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const fd = fs.openSync(file, "a");
+  fs.writeSync(fd, `\n=== ${new Date().toISOString()}\n`);
+  return { write: (text) => fs.writeSync(fd, text), close: () => fs.closeSync(fd) };
+}
+
+/** `pulumi up` of one phase stack with progress lines and the full engine log in a file. */
+export async function upPhase(opts: PhaseStackOptions): Promise<PhaseUpResult> {
+  const stack = await selectStack(opts);
+  const log = engineLog(opts.logFile);
+  try {
+    const result = await stack.up({ onOutput: log.write, onEvent: opts.progress.onEvent, color: "never" });
+    const summary = (result.summary.resourceChanges ?? {}) as Record<string, number>;
+    return { outputs: result.outputs, changes: countChanges(summary), summary };
+  } finally {
+    log.close();
+  }
+}
+
+export async function destroyPhase(opts: PhaseStackOptions): Promise<number> {
+  const stack = await selectStack(opts);
+  const log = engineLog(opts.logFile);
+  try {
+    const result = await stack.destroy({ onOutput: log.write, onEvent: opts.progress.onEvent, color: "never" });
+    return countChanges((result.summary.resourceChanges ?? {}) as Record<string, number>);
+  } finally {
+    log.close();
+  }
+}
+
+/** Outputs of a phase that already ran (for running a later phase on its own). */
+export async function phaseOutputs(opts: PhaseStackOptions): Promise<OutputMap> {
+  return (await selectStack(opts)).outputs();
+}
+
+/** The value of a stack output, or a clear error naming the phase to run first. */
+export function requireOutput<T>(outputs: OutputMap, key: string, phase: string): T {
+  const value = outputs[key]?.value as T | undefined;
+  if (value === undefined || value === null) throw new Error(`phase ${phase} has not run yet (no output '${key}'): run it first, e.g. \`npm run pipeline -- --phase ${phase}\``);
+  return value;
+}

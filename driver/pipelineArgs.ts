@@ -1,0 +1,37 @@
+export const phases = ["init", "train", "select", "deploy"] as const;
+export type Phase = (typeof phases)[number];
+
+export interface PipelineArgs {
+  readonly stack: string;
+  readonly phase: Phase | "all";
+  readonly destroy: boolean;
+}
+
+export const pipelineUsage = "usage: npm run pipeline -- [--stack <name>] [--phase init|train|select|deploy] [--destroy]";
+
+/** Parses the driver's flags; a mistake is a one-line error with the usage, never a stack trace. */
+export function parsePipelineArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): PipelineArgs {
+  let stack = env.STACK || "local";
+  let phase: PipelineArgs["phase"] = "all";
+  let destroy = false;
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    const value = argv[i + 1];
+    if (flag === "--stack" && value && !value.startsWith("--")) {
+      stack = value;
+      i++;
+    } else if (flag === "--phase" && value && (phases as readonly string[]).includes(value)) {
+      phase = value as Phase;
+      i++;
+    } else if (flag === "--phase") {
+      throw new Error(`--phase expects one of ${phases.join(", ")}, got ${value ?? "nothing"}\n${pipelineUsage}`);
+    } else if (flag === "--destroy") {
+      destroy = true;
+    } else {
+      throw new Error(`unknown argument ${flag}\n${pipelineUsage}`);
+    }
+  }
+  if (!/^[A-Za-z0-9_.-]+$/.test(stack)) throw new Error(`--stack expects a stack name (letters, digits, '-', '_', '.'), got ${stack}`);
+  if (destroy && phase !== "all") throw new Error("--destroy removes every phase in reverse order: drop --phase");
+  return { stack, phase, destroy };
+}
