@@ -1,11 +1,11 @@
-import type { z } from "zod";
-
 /** One problem in a user's file: where it is and what was expected there. */
 export interface ConfigProblem {
   readonly file: string;
   /** Key path as the user writes it, e.g. `mlops:training.cvFolds`. */
   readonly key: string;
   readonly message: string;
+  /** 1-based line in `file` when the problem comes from a YAML file we read. */
+  readonly line?: number;
 }
 
 /** Thrown for user mistakes in config files; entry points print `problems` and exit non-zero, never a stack trace. */
@@ -16,11 +16,13 @@ export class ConfigError extends Error {
   }
 }
 
+/** `Pulumi.prod.yaml:14: mlops:training.cvFolds: expected an integer >= 2, got 1` (line only when known). */
 export function formatProblem(p: ConfigProblem): string {
-  return `${p.file}: ${p.key}: ${p.message}`;
+  const where = p.line === undefined ? p.file : `${p.file}:${p.line}`;
+  return `${where}: ${p.key}: ${p.message}`;
 }
 
-/** Renders a zod issue path the way the user wrote the key (`mlops:` prefix for stack files). */
+/** Renders a data path the way the user wrote the key (`mlops:` prefix for stack files, `[i]` for list items). */
 export function keyPath(path: readonly PropertyKey[], namespace?: string): string {
   const [head, ...rest] = path.map(String);
   if (head === undefined) return namespace ? `${namespace}:` : "(top level)";
@@ -28,16 +30,11 @@ export function keyPath(path: readonly PropertyKey[], namespace?: string): strin
   return rest.reduce((acc, part) => (/^\d+$/.test(part) ? `${acc}[${part}]` : `${acc}.${part}`), first);
 }
 
-function describeReceived(issue: z.core.$ZodIssue, input: unknown): string {
-  if (issue.code === "unrecognized_keys") return "";
-  if (!("input" in issue) || issue.input === undefined) return input === undefined ? ", got nothing" : "";
-  return `, got ${JSON.stringify(issue.input)}`;
-}
-
-export function problemsFromZod(error: z.ZodError, file: string, namespace?: string): ConfigProblem[] {
-  return error.issues.map((issue) => {
-    const message =
-      issue.code === "unrecognized_keys" ? `unknown key(s) ${issue.keys.map((k) => `'${k}'`).join(", ")}: check the spelling against the README's configuration reference` : `${issue.message}${describeReceived(issue, undefined)}`;
-    return { file, key: keyPath(issue.path, namespace), message };
-  });
+/** One file's problems in line order; problems without a line keep their order, after the located ones. */
+export function sortByLine(problems: readonly ConfigProblem[]): ConfigProblem[] {
+  const unknown = Number.MAX_SAFE_INTEGER;
+  return problems
+    .map((p, order) => ({ p, order }))
+    .sort((a, b) => (a.p.line ?? unknown) - (b.p.line ?? unknown) || a.order - b.order)
+    .map(({ p }) => p);
 }

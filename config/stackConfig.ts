@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { gridProblems } from "./searchSpaceRules";
 
 /**
  * The `mlops:` namespace of a `Pulumi.<stack>.yaml`, as one zod schema.
@@ -16,7 +17,8 @@ export const defaultVersions = {
   mlflow: "3.6.0",
   pythonBaseImage: "python:3.12-slim",
   postgresImage: "postgres:16.4",
-  objectStoreImage: "minio/minio:RELEASE.2025-04-22T22-12-26Z",
+  /** SeaweedFS (Apache-2.0) rather than MinIO (AGPL): nothing AGPL is shipped or defaulted to. */
+  objectStoreImage: "chrislusf/seaweedfs:3.80",
   loadBalancerImage: "nginx:1.27.2",
   imageTag: "0.1.0",
 } as const;
@@ -149,7 +151,7 @@ export type SearchSpace = z.infer<typeof searchSpaceSchema>;
 
 export const strategySchema = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("grid") }).strict(),
-  z.object({ kind: z.literal("random"), trials: z.number().int().min(1, "expected at least 1 trial"), seed: z.number().int().default(42) }).strict(),
+  z.object({ kind: z.literal("random"), trials: z.number().int().min(1, "expected at least 1 trial").max(10_000), seed: z.number().int().default(42) }).strict(),
 ]);
 export type Strategy = z.infer<typeof strategySchema>;
 
@@ -197,7 +199,10 @@ export const trainingSchema = z
     retries: z.number().int().min(0).max(20).default(2),
     resources: resourcesSchema.default(resourcesSchema.parse({})),
   })
-  .strict();
+  .strict()
+  .superRefine((training, ctx) => {
+    if (training.strategy.kind === "grid") gridProblems(training.searchSpace, ctx, ["searchSpace"]);
+  });
 export type TrainingConfig = z.infer<typeof trainingSchema>;
 
 // ---------- serving ----------

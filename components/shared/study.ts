@@ -1,0 +1,73 @@
+import type { TrainingConfig } from "../../config";
+import { dnsLabel } from "./naming";
+import { expandSearch } from "./searchSpace";
+import { effectiveWorkers, shardTrials } from "./sharding";
+import type { DatasetSpec, ShardSpec, StudySpec, TrialSpec } from "./studySpec";
+import { shortHash } from "./trialKey";
+
+/**
+ * Bumped whenever the meaning of a config changes (sampling, expansion order, trainer semantics),
+ * so old MLflow runs are not mistaken for trials of the new study.
+ */
+export const studyAlgorithmVersion = 1;
+
+/** Longest stack prefix in a study id: the id (`<prefix>-<10 hex>`) then fits a Kubernetes label value. */
+const stackPrefixMax = 52;
+
+/** The parts of a training config that change results; workers, retries and resources do not. */
+function resultDefiningFields(training: TrainingConfig) {
+  return {
+    algorithm: studyAlgorithmVersion,
+    dataset: training.dataset,
+    modelFamily: training.modelFamily,
+    scoring: training.scoring,
+    cvFolds: training.cvFolds,
+    testSize: training.testSize,
+    seed: training.seed,
+    searchSpace: training.searchSpace,
+    strategy: training.strategy,
+  };
+}
+
+/** `<stack>-<10 hex>`: the same stack and config always give the same study, so a rerun skips finished trials. */
+export function studyIdFor(stack: string, training: TrainingConfig): string {
+  return `${dnsLabel(stack, stackPrefixMax)}-${shortHash(resultDefiningFields(training), 10)}`;
+}
+
+export interface StudyPlan {
+  readonly study: StudySpec;
+  readonly trials: readonly TrialSpec[];
+  readonly shards: readonly ShardSpec[];
+  /** `training.workers` as configured; `shards.length` is how many actually run. */
+  readonly requestedWorkers: number;
+  readonly duplicatesDropped: number;
+}
+
+function datasetSpec(dataset: TrainingConfig["dataset"]): DatasetSpec {
+  const { weights, ...generate } = dataset.generate;
+  return { source: dataset.source, target: dataset.target, generate: weights === undefined ? generate : { ...generate, weights } };
+}
+
+export function planStudy(stack: string, training: TrainingConfig): StudyPlan {
+  const { trials, duplicatesDropped } = expandSearch(training);
+  const study: StudySpec = {
+    schemaVersion: 1,
+    studyId: studyIdFor(stack, training),
+    experimentName: training.experimentName,
+    modelFamily: training.modelFamily,
+    scoring: training.scoring,
+    cvFolds: training.cvFolds,
+    testSize: training.testSize,
+    seed: training.seed,
+    dataset: datasetSpec(training.dataset),
+    totalTrials: trials.length,
+  };
+  const workers = effectiveWorkers(trials.length, training.workers);
+  const shards = shardTrials(trials, workers).map((shardTrialList, workerIndex) => ({ ...study, workerIndex, workers, trials: shardTrialList }));
+  return { study, trials, shards, requestedWorkers: training.workers, duplicatesDropped };
+}
+
+/** One spec per worker that runs: the JSON each trainer reads with `--spec`. */
+export function buildShardSpecs(stack: string, training: TrainingConfig): ShardSpec[] {
+  return [...planStudy(stack, training).shards];
+}
