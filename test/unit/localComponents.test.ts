@@ -1,0 +1,173 @@
+import * as pulumi from "@pulumi/pulumi";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { ShardSpec } from "../../components/shared/studySpec";
+import { parseStackConfig } from "../../config";
+
+interface Captured {
+  type: string;
+  name: string;
+  inputs: Record<string, unknown>;
+}
+const captured: Captured[] = [];
+
+type LocalModule = typeof import("../../components/local");
+let local: LocalModule;
+
+beforeAll(async () => {
+  await pulumi.runtime.setMocks(
+    {
+      newResource: (args) => {
+        captured.push({ type: args.type, name: args.name, inputs: args.inputs });
+        return { id: `${args.name}-id`, state: { ...args.inputs, pid: 4242, attempts: 1, seconds: 1 } };
+      },
+      call: (args) => args.inputs,
+    },
+    "mlops-pipeline",
+    "test",
+    false,
+  );
+  local = await import("../../components/local");
+});
+
+/** The engine marks secret inputs with this signature; a plain value here would mean a leak. */
+const secretSignature = "4dabf18193072939515e22adb298388d";
+function secretValue<T>(input: unknown): T {
+  const wrapped = input as Record<string, unknown> | undefined;
+  expect(wrapped?.[secretSignature], "expected a secret input").toBe("1b47061264138c4ac30d75fd1eb44270");
+  return wrapped?.value as T;
+}
+const valueOf = <T>(out: pulumi.Output<T>) => new Promise<T>((resolve) => out.apply(resolve));
+const byType = (suffix: string) => captured.filter((c) => c.type.endsWith(suffix));
+const paths = () => local.localPaths("/work/proj");
+
+function shard(workerIndex: number, workers: number, trials: number[]): ShardSpec {
+  return {
+    schemaVersion: 1,
+    studyId: "local-abc",
+    experimentName: "e",
+    modelFamily: "random_forest",
+    scoring: "f1_macro",
+    cvFolds: 3,
+    testSize: 0.2,
+    seed: 1,
+    dataset: { source: "generated", target: "target", generate: { rows: 100, features: 4, informative: 2, classes: 2, seed: 1 } },
+    totalTrials: 4,
+    workerIndex,
+    workers,
+    trials: trials.map((index) => ({ index, key: `k${index}`, params: { n_estimators: 10 + index } })),
+  };
+}
+
+describe("local platform components (Pulumi mocks)", () => {
+  it("plans MLflow with SQLite and a local artifact folder by default, no secrets on the command line", () => {
+    const cfg = parseStackConfig({ "mlops:platform": "local" }, "Pulumi.local.yaml");
+    const plan = local.planTrackingServer({ port: 5000, database: cfg.tracking.database, objectStore: cfg.tracking.objectStore, paths: paths(), auth: false });
+    expect(plan.command).toContain("--serve-artifacts");
+    expect(plan.command.join(" ")).toContain("sqlite:////work/proj/.pipeline/mlflow/mlflow.db");
+    expect(plan.artifactLocation).toBe("file:///work/proj/.pipeline/mlflow/artifacts");
+    expect(plan.command).not.toContain("--app-name");
+  });
+
+  it("puts an external PostgreSQL password only in secret env, URL-encoded", async () => {
+    const cfg = parseStackConfig(
+      { "mlops:platform": "local", "mlops:tracking": { database: { kind: "external", host: "db.internal", user: "ml flow" }, objectStore: { kind: "s3", bucket: "mlflow-art", endpoint: "http://127.0.0.1:8333" }, auth: { enabled: true } } },
+      "Pulumi.local.yaml",
+    );
+    captured.length = 0;
+    const server = new local.LocalTrackingServer("t", {
+      mlflowVersion: "3.6.0",
+      port: 5055,
+      database: cfg.tracking.database,
+      objectStore: cfg.tracking.objectStore,
+      resources: cfg.tracking.resources,
+      images: cfg.images,
+      databasePassword: pulumi.secret("p@ss/word"),
+      objectStoreCredentials: pulumi.secret({ accessKeyId: "AK", secretAccessKey: "SK" }),
+      auth: { adminUser: "admin", adminPassword: pulumi.secret("admin-pw") },
+      paths: paths(),
+    });
+    expect(await valueOf(server.driverTrackingUri)).toBe("http://127.0.0.1:5055");
+    expect(await valueOf(server.artifactLocation)).toBe("s3://mlflow-art/mlflow");
+    const [proc] = byType("local:Process");
+    expect(proc?.name).toBe("t-mlflow");
+    const command = (proc?.inputs.command as string[]).join(" ");
+    expect(command).not.toContain("p@ss");
+    expect(command).toContain("--app-name basic-auth");
+    const env = proc?.inputs.env as Record<string, string>;
+    expect(env.MLFLOW_S3_ENDPOINT_URL).toBe("http://127.0.0.1:8333");
+    expect(JSON.stringify(env)).not.toContain("SK");
+    const secretEnv = secretValue<Record<string, string>>(proc?.inputs.secretEnv);
+    expect(secretEnv.MLFLOW_BACKEND_STORE_URI).toBe("postgresql://ml%20flow:p%40ss%2Fword@db.internal:5432/mlflow?sslmode=prefer");
+    expect(secretEnv.AWS_SECRET_ACCESS_KEY).toBe("SK");
+    const files = secretValue<{ path: string; content: string; mode: number }[]>(proc?.inputs.files);
+    expect(files[0]?.mode).toBe(0o600);
+    expect(files[0]?.content).toContain("admin_password = admin-pw");
+  });
+
+  it("refuses an in-stack database on the local platform with a message saying what to use", () => {
+    const cfg = parseStackConfig({ "mlops:platform": "local" }, "Pulumi.local.yaml");
+    expect(
+      () =>
+        new local.LocalTrackingServer("bad", {
+          mlflowVersion: "3.6.0",
+          port: 5000,
+          database: { kind: "inStack", image: "postgres:16", database: "m", user: "m", storageSize: "1Gi" },
+          objectStore: cfg.tracking.objectStore,
+          resources: cfg.tracking.resources,
+          images: cfg.images,
+          paths: paths(),
+        }),
+    ).toThrow(/use sqlite or external/);
+  });
+
+  it("runs one prepare job then one worker job per shard, each with its own spec file and the tracking URI", async () => {
+    captured.length = 0;
+    const fanout = new local.LocalTrainingFanout("tr", {
+      shards: [shard(0, 2, [0, 2]), shard(1, 2, [1, 3])],
+      training: { workers: 2, retries: 1, resources: { cpuRequest: "1", memoryRequest: "1Gi", cpuLimit: "1", memoryLimit: "1Gi" } },
+      trackingUri: "http://127.0.0.1:5000",
+      paths: paths(),
+    });
+    expect(await valueOf(fanout.studyId)).toBe("local-abc");
+    expect(await valueOf(fanout.workerCount)).toBe(2);
+    const jobs = byType("local:Job");
+    expect(jobs.map((j) => j.name).sort()).toEqual(["tr-prepare", "tr-worker-0", "tr-worker-1"]);
+    const worker1 = jobs.find((j) => j.name === "tr-worker-1");
+    expect((worker1?.inputs.command as string[]).slice(-3)).toEqual(["run", "--spec", "/work/proj/.pipeline/studies/local-abc/shard-1.json"]);
+    expect((worker1?.inputs.env as Record<string, string>).MLFLOW_TRACKING_URI).toBe("http://127.0.0.1:5000");
+    const file = (worker1?.inputs.files as { content: string }[])[0];
+    expect(JSON.parse(file?.content ?? "{}").trials.map((t: { index: number }) => t.index)).toEqual([1, 3]);
+    expect(worker1?.inputs.retries).toBe(1);
+  });
+
+  it("rejects more shards than workers", () => {
+    expect(() => local.validateShards([shard(0, 1, [0]), shard(1, 1, [1])], 1)).toThrow(/must not outnumber training.workers/);
+    expect(() => local.validateShards([], 2)).toThrow(/no trials/);
+  });
+
+  it("serves R replicas on consecutive ports behind one load balancer, restarted when the model version changes", async () => {
+    captured.length = 0;
+    const cfg = parseStackConfig({ "mlops:platform": "local", "mlops:serving": { replicas: 3, port: 9100, loadBalancerPort: 9000 } }, "Pulumi.local.yaml");
+    const serving = new local.LocalModelServing("sv", {
+      modelUri: "models:/m@champion",
+      modelVersion: "7",
+      serving: cfg.serving,
+      trackingUri: "http://127.0.0.1:5000",
+      images: cfg.images,
+      paths: paths(),
+      nodeBinary: "/usr/bin/node",
+    });
+    expect(await valueOf(serving.endpoint)).toBe("http://127.0.0.1:9000");
+    const procs = byType("local:Process");
+    const replicas = procs.filter((p) => p.name.startsWith("sv-replica-"));
+    expect(replicas.map((r) => (r.inputs.env as Record<string, string>).PORT)).toEqual(["9100", "9101", "9102"]);
+    expect(replicas.every((r) => r.inputs.restartTrigger === "model-version=7")).toBe(true);
+    expect(replicas.every((r) => (r.inputs.env as Record<string, string>).MODEL_URI === "models:/m@champion")).toBe(true);
+    const lb = procs.find((p) => p.name === "sv-lb");
+    expect((lb?.inputs.command as string[]).filter((a) => a.startsWith("http://"))).toEqual(["http://127.0.0.1:9100", "http://127.0.0.1:9101", "http://127.0.0.1:9102"]);
+  });
+
+  it("refuses a load-balancer port inside the replica range", () => {
+    expect(() => local.replicaPorts(8080, 3, 8081)).toThrow(/collides with the replica ports 8080..8082/);
+  });
+});
