@@ -1,0 +1,42 @@
+import type * as pulumi from "@pulumi/pulumi";
+import type { StackConfig } from "../config";
+import type { LocalPaths } from "../components/local/paths";
+
+/** Secrets a phase program may need; each is a Pulumi secret Output, never a plain string. */
+export interface PhaseSecrets {
+  readonly databasePassword?: pulumi.Output<string>;
+  readonly objectStoreCredentials?: pulumi.Output<{ accessKeyId: string; secretAccessKey: string }>;
+  readonly authAdminPassword?: pulumi.Output<string>;
+}
+
+/** What every phase program receives: the parsed config and where things live. No raw config. */
+export interface PhaseContext {
+  /** The user's stack (`local`, `dev`, `prod`); phase stacks are named `<stack>-<phase>`. */
+  readonly stack: string;
+  readonly config: StackConfig;
+  readonly paths: LocalPaths;
+  readonly secrets: PhaseSecrets;
+}
+
+/** Outputs of the tracking phase that later phases consume. */
+export interface TrackingOutputs {
+  readonly driverTrackingUri: string;
+  readonly jobTrackingUri: string;
+  readonly artifactLocation: string;
+}
+
+export const phaseStackName = (stack: string, phase: "tracking" | "training" | "serving") => `${stack}-${phase}`;
+
+/** Images we build, named by config: `<registry>/mlops-<role>:<tag>`. */
+export function imageRef(config: StackConfig, role: "trainer" | "serving" | "mlflow"): string {
+  const prefix = config.images.registry ? `${config.images.registry.replace(/\/$/, "")}/` : "";
+  return `${prefix}mlops-${role}:${config.images.tag}`;
+}
+
+/** MLflow basic-auth credentials for clients, when auth is on. */
+export function trackingCredentials(ctx: PhaseContext): { username: string; password: pulumi.Output<string> } | undefined {
+  const { auth } = ctx.config.tracking;
+  if (!auth.enabled) return undefined;
+  if (!ctx.secrets.authAdminPassword) throw new Error("tracking.auth.enabled is true but no admin password was provided to the program");
+  return { username: auth.adminUser, password: ctx.secrets.authAdminPassword };
+}

@@ -1,0 +1,22 @@
+import type * as pulumi from "@pulumi/pulumi";
+import type { TrainingFanout } from "../components/interfaces";
+import { buildShardSpecs } from "../components/shared";
+import { imageRef, type PhaseContext, trackingCredentials } from "./context";
+import { platformFor } from "./platforms";
+
+/** train: expand the search space, shard it over the workers and run every shard to completion. */
+export function trainingProgram(ctx: PhaseContext, jobTrackingUri: pulumi.Input<string>): { fanout: TrainingFanout; trials: number } {
+  const shards = buildShardSpecs(ctx.stack, ctx.config.training);
+  const fanout = platformFor(ctx.config.platform).training(
+    `${ctx.stack}-training`,
+    {
+      shards,
+      training: ctx.config.training,
+      trackingUri: jobTrackingUri,
+      image: imageRef(ctx.config, "trainer"),
+      trackingCredentials: trackingCredentials(ctx),
+    },
+    ctx,
+  );
+  return { fanout, trials: shards.reduce((sum, s) => sum + s.trials.length, 0) };
+}
