@@ -5,12 +5,15 @@ SHELL := /bin/bash
 STACK ?= local
 export MLOPS_CACHE_DIR ?= $(HOME)/.cache/mlops-pipeline
 
-# Every target that runs Pulumi sources the toolchain environment (PATH, PULUMI_HOME, offline flags).
+# Targets that run Pulumi source the toolchain environment (PATH, PULUMI_HOME, offline flags, state backend).
 WITH_ENV := source scripts/env.sh &&
+PIPELINE := $(WITH_ENV) npm run --silent pipeline --
 
 .PHONY: help
 help: ## List the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+# ---------- setup ----------
 
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -26,3 +29,98 @@ toolchain: deps ## Build or find the Pulumi CLI and plugins (cached outside the 
 .PHONY: venv
 venv: ## Create .venv from python/requirements.lock
 	bash scripts/python-env.sh
+
+.PHONY: setup
+setup: deps venv toolchain
+
+# ---------- the pipeline ----------
+
+.PHONY: pipeline
+pipeline: setup ## Run init -> train -> select -> deploy -> one prediction on STACK (default: local)
+	$(PIPELINE) --stack $(STACK)
+
+.PHONY: validate
+validate: deps ## Check STACK's config and config/metrics_config.yaml; changes nothing
+	npm run --silent validate -- --stack $(STACK)
+
+.PHONY: mlflow-init
+mlflow-init: setup ## init only: the MLflow tracking server of STACK
+	$(PIPELINE) --stack $(STACK) --phase init
+
+.PHONY: mlflow-remove
+mlflow-remove: setup ## Remove everything STACK runs, in reverse order (serving, training, tracking)
+	$(PIPELINE) --stack $(STACK) --destroy
+
+.PHONY: select-model
+select-model: setup ## select only: register the best run of STACK's study as the champion
+	$(PIPELINE) --stack $(STACK) --phase select
+
+.PHONY: inference-one
+inference-one: deps ## One input in, one prediction out, through STACK's load balancer
+	$(WITH_ENV) npm run --silent predict -- --stack $(STACK)
+
+.PHONY: generate-data
+generate-data: venv ## Synthesise a classification dataset to data/train.parquet (ROWS, FEATURES, SEED)
+	.venv/bin/python images/trainer/generate_data.py --rows $(or $(ROWS),2000) --features $(or $(FEATURES),20) --informative $(or $(INFORMATIVE),8) --classes $(or $(CLASSES),2) --seed $(or $(SEED),7) --out $(or $(OUT),data/train.parquet)
+
+.PHONY: compose-logs
+compose-logs: ## Logs of STACK's running workloads (local: .pipeline/logs; docker: the containers)
+	bash scripts/logs.sh $(STACK)
+
+# ---------- docker platform (stack dev) ----------
+
+.PHONY: build-train
+build-train: ## Build the trainer image (needs a Docker engine)
+	bash scripts/docker/build-images.sh trainer
+
+.PHONY: build-prod
+build-prod: ## Build the MLflow and serving images (needs a Docker engine)
+	bash scripts/docker/build-images.sh mlflow serving
+
+.PHONY: train-docker
+train-docker: setup ## Training containers on the Docker host (stack dev; needs the @pulumi/docker plugin)
+	bash scripts/require-platform.sh docker && $(PIPELINE) --stack $(or $(filter-out local,$(STACK)),dev) --phase train
+
+.PHONY: prod-docker
+prod-docker: setup ## Serving containers + nginx on the Docker host (stack dev; needs the @pulumi/docker plugin)
+	bash scripts/require-platform.sh docker && $(PIPELINE) --stack $(or $(filter-out local,$(STACK)),dev) --phase deploy
+
+# ---------- kubernetes platform (stack prod) ----------
+
+.PHONY: train-kubernetes
+train-kubernetes: setup ## The training Indexed Job on the current kubeconfig's cluster (stack prod)
+	bash scripts/require-platform.sh kubernetes && $(PIPELINE) --stack $(or $(filter-out local,$(STACK)),prod) --phase train
+
+.PHONY: prod-kubernetes
+prod-kubernetes: setup ## Serving Deployment + Service + Ingress (+HPA) on the current cluster (stack prod)
+	bash scripts/require-platform.sh kubernetes && $(PIPELINE) --stack $(or $(filter-out local,$(STACK)),prod) --phase deploy
+
+.PHONY: render
+render: setup ## Write every phase's Kubernetes manifests for STACK (default prod) to OUT (default a temp dir)
+	$(WITH_ENV) npm run --silent render -- --stack $(or $(filter-out local,$(STACK)),prod) $(if $(OUT),--out $(OUT))
+
+.PHONY: preview
+preview: setup ## The diff of every phase stack of STACK
+	$(WITH_ENV) npm run --silent preview -- --stack $(STACK)
+
+# ---------- tests and benchmarks ----------
+
+.PHONY: test
+test: setup ## Every test: unit, Python, integration, end-to-end
+	bash scripts/test.sh all
+
+.PHONY: test-unit
+test-unit: deps ## Unit tests (vitest with Pulumi mocks) and type checks
+	bash scripts/test.sh unit
+
+.PHONY: test-integration
+test-integration: setup ## Integration tests against real PostgreSQL, SeaweedFS, MLflow, Docker, Pulumi
+	bash scripts/test.sh integration
+
+.PHONY: test-e2e
+test-e2e: setup ## End-to-end: `make pipeline` on the local stack, reruns, a failing selection
+	bash scripts/test.sh e2e
+
+.PHONY: bench-select
+bench-select: setup ## Time champion selection over a 10,000-run study (prints select_10k_median_s=...)
+	npx tsx bench/selectBench.ts

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Says whether a platform can run from this machine, and why not: `require-platform.sh docker|kubernetes`.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck disable=SC1091
+source scripts/env.sh >/dev/null 2>&1 || true
+
+case "${1:-}" in
+  docker)
+    if pulumi plugin ls 2>/dev/null | grep -qE '^docker\s'; then exit 0; fi
+    cat >&2 <<'MSG'
+docker platform: the @pulumi/docker provider plugin is not installed, and it cannot be built offline
+(it is Terraform-bridged). On a machine with internet access run:
+    pulumi plugin install resource docker 4.9.0
+Without it, the docker topology is still exercised for real by test/integration/dockerTopology.test.ts,
+which drives the Docker Engine API from the same container specs the docker components use.
+MSG
+    exit 1 ;;
+  kubernetes)
+    config=${KUBECONFIG:-$HOME/.kube/config}
+    if [ ! -f "${config%%:*}" ]; then
+      echo "kubernetes platform: no kubeconfig at ${config%%:*}; point KUBECONFIG at your cluster's config (see README: Kubernetes)." >&2
+      exit 1
+    fi
+    server=$(awk '/server:/ {print $2; exit}' "${config%%:*}")
+    if ! curl -sk --max-time 5 -o /dev/null "$server/version"; then
+      echo "kubernetes platform: the cluster API at $server does not answer from this machine; check your VPN/kubeconfig context." >&2
+      exit 1
+    fi
+    exit 0 ;;
+  *) echo "usage: require-platform.sh docker|kubernetes" >&2; exit 2 ;;
+esac

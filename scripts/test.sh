@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Runs one test tier, or all of them in order: `bash scripts/test.sh unit|integration|e2e|all`.
+# Each tier prints its own timing; the first failing tier stops the run with its exit code.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tier=${1:-all}
+
+run_tier() {
+  local name=$1; shift
+  local started=$(date +%s)
+  echo "=== tests: $name"
+  "$@"
+  echo "=== tests: $name passed in $(( $(date +%s) - started )) s"
+}
+
+unit() {
+  run_tier "type check (tsc --noEmit, strict)" npx tsc --noEmit -p .
+  run_tier "unit (vitest, Pulumi mocks)" npx vitest run --project unit
+}
+
+integration() {
+  # shellcheck disable=SC1091
+  source scripts/env.sh
+  run_tier "python workloads (pytest, real MLflow server)" bash scripts/test-python.sh
+  run_tier "integration (real PostgreSQL, SeaweedFS, MLflow, Pulumi engine, Docker)" npx vitest run --project integration
+}
+
+e2e() {
+  # shellcheck disable=SC1091
+  source scripts/env.sh
+  run_tier "end-to-end (make pipeline on the local stack)" npx vitest run --project e2e
+}
+
+case "$tier" in
+  unit) unit ;;
+  integration) integration ;;
+  e2e) e2e ;;
+  all) unit; integration; e2e ;;
+  *) echo "usage: scripts/test.sh unit|integration|e2e|all" >&2; exit 2 ;;
+esac
