@@ -1,0 +1,77 @@
+import type * as k8s from "@pulumi/kubernetes";
+import type { ImagesConfig, Resources } from "../../config";
+
+/**
+ * Small helpers every Kubernetes manifest builder shares: recommended labels, our image names,
+ * the restricted pod security posture and resource requirements.
+ */
+
+export const partOf = "mlops-pipeline";
+
+/** What a workload does; the `app.kubernetes.io/component` label, which posture checks key on. */
+export const roles = {
+  database: "database",
+  objectStore: "object-store",
+  bucketInit: "bucket-init",
+  trackingServer: "tracking-server",
+  trainerPrepare: "trainer-prepare",
+  trainer: "trainer",
+  modelServer: "model-server",
+} as const;
+export type Role = (typeof roles)[keyof typeof roles];
+
+export const studyIdLabel = "mlops-pipeline.io/study-id";
+export const modelVersionAnnotation = "mlops-pipeline.io/model-version";
+
+export type Labels = Record<string, string>;
+
+/** The labels a Service or NetworkPolicy selects on: stable for the life of the workload. */
+export function selectorLabels(instance: string, app: string, role: Role): Labels {
+  return { "app.kubernetes.io/name": app, "app.kubernetes.io/instance": instance, "app.kubernetes.io/component": role };
+}
+
+export function standardLabels(instance: string, app: string, role: Role): Labels {
+  return { ...selectorLabels(instance, app, role), "app.kubernetes.io/part-of": partOf, "app.kubernetes.io/managed-by": "pulumi" };
+}
+
+const labelValue = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
+
+/** Component names end up in label values, which Kubernetes limits to 63 characters. */
+export function validateInstanceName(component: string, name: string): void {
+  if (name.length === 0 || name.length > 63 || !labelValue.test(name)) {
+    throw new Error(`${component}: name '${name}' must be 1-63 letters, digits, '-', '_' or '.', starting and ending alphanumeric (it becomes a label value)`);
+  }
+}
+
+/** `<registry>/<name>:<tag>`, or `<name>:<tag>` when the images stay on the local engine. */
+export function imageRef(images: Pick<ImagesConfig, "registry" | "tag">, name: string): string {
+  const registry = images.registry.replace(/\/+$/, "");
+  return registry ? `${registry}/${name}:${images.tag}` : `${name}:${images.tag}`;
+}
+
+/** Our own images (mlflow, trainer, serving) run as this numeric user, so `runAsNonRoot` can be verified. */
+export const appUserId = 10001;
+
+export function podSecurityContext(userId: number): k8s.types.input.core.v1.PodSecurityContext {
+  return { runAsNonRoot: true, runAsUser: userId, runAsGroup: userId, fsGroup: userId, seccompProfile: { type: "RuntimeDefault" } };
+}
+
+export function containerSecurityContext(): k8s.types.input.core.v1.SecurityContext {
+  return { runAsNonRoot: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } };
+}
+
+export function resourceRequirements(r: Resources): k8s.types.input.core.v1.ResourceRequirements {
+  return { requests: { cpu: r.cpuRequest, memory: r.memoryRequest }, limits: { cpu: r.cpuLimit, memory: r.memoryLimit } };
+}
+
+/** Modest requirements for short helper containers (bucket creation, connection checks). */
+export const helperResources: Resources = { cpuRequest: "50m", memoryRequest: "128Mi", cpuLimit: "500m", memoryLimit: "512Mi" };
+
+export function secretEnv(name: string, secretName: string, key: string): k8s.types.input.core.v1.EnvVar {
+  return { name, valueFrom: { secretKeyRef: { name: secretName, key } } };
+}
+
+/** In-cluster DNS name of a Service. */
+export function serviceHost(serviceName: string, namespace: string): string {
+  return `${serviceName}.${namespace}.svc.cluster.local`;
+}

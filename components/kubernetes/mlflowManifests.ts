@@ -1,0 +1,158 @@
+import type * as k8s from "@pulumi/kubernetes";
+import type { Resources } from "../../config";
+import { appUserId, containerSecurityContext, podSecurityContext, resourceRequirements, roles, secretEnv, selectorLabels, standardLabels } from "./meta";
+import { trackingSecretKeys } from "./trackingSecret";
+
+export interface PostgresConnection {
+  readonly host: string;
+  readonly port: number;
+  readonly database: string;
+  readonly user: string;
+  readonly sslMode: "disable" | "prefer" | "require" | "verify-full";
+}
+
+export interface ArtifactStoreAccess {
+  /** `s3://bucket/prefix` */
+  readonly destination: string;
+  /** S3-compatible endpoint; omitted for AWS S3. */
+  readonly endpointUrl?: string;
+  readonly region?: string;
+  /** Whether the tracking Secret holds an access key pair (else ambient credentials, e.g. IRSA). */
+  readonly hasCredentials: boolean;
+}
+
+export interface MlflowParams {
+  readonly instance: string;
+  readonly namespace: string;
+  readonly image: string;
+  readonly port: number;
+  readonly resources: Resources;
+  readonly database: PostgresConnection;
+  readonly artifacts: ArtifactStoreAccess;
+  readonly secretName: string;
+  /** Service name, so MLflow's DNS-rebinding guard accepts requests addressed to it. */
+  readonly serviceName: string;
+  /** Run the basic-auth app; its config (with the admin password) is mounted from the Secret. */
+  readonly basicAuth: boolean;
+}
+
+export const mlflowSelector = (instance: string) => selectorLabels(instance, "mlflow", roles.trackingServer);
+const authConfigDir = "/etc/mlflow-auth";
+
+/** The password is never in the URI: libpq reads PGPASSWORD, so nothing secret shows in args or logs. */
+export function backendStoreUri(db: PostgresConnection): string {
+  return `postgresql://${encodeURIComponent(db.user)}@${db.host}:${db.port}/${encodeURIComponent(db.database)}`;
+}
+
+/** Host headers MLflow accepts (it refuses unknown hosts by default): the Service's names and port-forwards. */
+export function allowedHosts(serviceName: string, namespace: string): string[] {
+  const names = ["localhost", "127.0.0.1", serviceName, `${serviceName}.${namespace}`, `${serviceName}.${namespace}.svc`, `${serviceName}.${namespace}.svc.cluster.local`];
+  return names.flatMap((host) => [host, `${host}:*`]);
+}
+
+const waitForDatabaseScript = `
+import sys, time
+import psycopg2
+
+started = time.monotonic()
+while True:
+    try:
+        psycopg2.connect(connect_timeout=5).close()
+        print("database reachable", flush=True)
+        break
+    except psycopg2.OperationalError as err:
+        waited = time.monotonic() - started
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        if waited > 300:
+            sys.exit(f"database not reachable after {waited:.0f} s: {reason}")
+        print(f"waiting for the database ({waited:.0f} s): {reason}", flush=True)
+        time.sleep(5)
+`.trim();
+
+function databaseEnv(p: MlflowParams): k8s.types.input.core.v1.EnvVar[] {
+  return [
+    { name: "PGHOST", value: p.database.host },
+    { name: "PGPORT", value: String(p.database.port) },
+    { name: "PGDATABASE", value: p.database.database },
+    { name: "PGUSER", value: p.database.user },
+    { name: "PGSSLMODE", value: p.database.sslMode },
+    secretEnv("PGPASSWORD", p.secretName, trackingSecretKeys.databasePassword),
+  ];
+}
+
+function artifactEnv(a: ArtifactStoreAccess, secretName: string): k8s.types.input.core.v1.EnvVar[] {
+  return [
+    ...(a.endpointUrl ? [{ name: "MLFLOW_S3_ENDPOINT_URL", value: a.endpointUrl }] : []),
+    ...(a.region ? [{ name: "AWS_DEFAULT_REGION", value: a.region }] : []),
+    ...(a.hasCredentials
+      ? [secretEnv("AWS_ACCESS_KEY_ID", secretName, trackingSecretKeys.s3AccessKeyId), secretEnv("AWS_SECRET_ACCESS_KEY", secretName, trackingSecretKeys.s3SecretAccessKey)]
+      : []),
+  ];
+}
+
+export function mlflowServerArgs(p: MlflowParams): string[] {
+  return [
+    "server",
+    "--host=0.0.0.0",
+    `--port=${p.port}`,
+    `--backend-store-uri=${backendStoreUri(p.database)}`,
+    `--artifacts-destination=${p.artifacts.destination}`,
+    "--serve-artifacts",
+    "--workers=2",
+    `--allowed-hosts=${allowedHosts(p.serviceName, p.namespace).join(",")}`,
+    ...(p.basicAuth ? ["--app-name=basic-auth"] : []),
+  ];
+}
+
+export function buildMlflowDeployment(p: MlflowParams): k8s.types.input.apps.v1.Deployment {
+  const labels = standardLabels(p.instance, "mlflow", roles.trackingServer);
+  const common = { image: p.image, resources: resourceRequirements(p.resources), securityContext: containerSecurityContext() };
+  const env = [...databaseEnv(p), ...artifactEnv(p.artifacts, p.secretName), { name: "PYTHONUNBUFFERED", value: "1" }];
+  const probe = { httpGet: { path: "/health", port: "http" }, initialDelaySeconds: 10, periodSeconds: 30, timeoutSeconds: 5, failureThreshold: 5 };
+  return {
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: { namespace: p.namespace, labels },
+    spec: {
+      replicas: 1,
+      selector: { matchLabels: mlflowSelector(p.instance) },
+      strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+      template: {
+        metadata: { labels },
+        spec: {
+          securityContext: podSecurityContext(appUserId),
+          initContainers: [
+            { ...common, name: "wait-for-database", command: ["python", "-c", waitForDatabaseScript], env: databaseEnv(p) },
+            // Idempotent; running it before the server keeps schema upgrades out of the request path.
+            { ...common, name: "migrate-database", command: ["mlflow", "db", "upgrade", backendStoreUri(p.database)], env: databaseEnv(p) },
+          ],
+          containers: [
+            {
+              ...common,
+              name: "mlflow",
+              command: ["mlflow"],
+              args: mlflowServerArgs(p),
+              ports: [{ name: "http", containerPort: p.port }],
+              env: p.basicAuth ? [...env, { name: "MLFLOW_AUTH_CONFIG_PATH", value: `${authConfigDir}/${trackingSecretKeys.authConfig}` }] : env,
+              ...(p.basicAuth ? { volumeMounts: [{ name: "auth-config", mountPath: authConfigDir, readOnly: true }] } : {}),
+              readinessProbe: probe,
+              livenessProbe: probe,
+            },
+          ],
+          ...(p.basicAuth
+            ? { volumes: [{ name: "auth-config", secret: { secretName: p.secretName, defaultMode: 0o440, items: [{ key: trackingSecretKeys.authConfig, path: trackingSecretKeys.authConfig }] } }] }
+            : {}),
+        },
+      },
+    },
+  };
+}
+
+export function buildMlflowService(p: Pick<MlflowParams, "instance" | "namespace" | "port">): k8s.types.input.core.v1.Service {
+  return {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: { namespace: p.namespace, labels: standardLabels(p.instance, "mlflow", roles.trackingServer) },
+    spec: { selector: mlflowSelector(p.instance), ports: [{ name: "http", port: p.port, targetPort: "http" }] },
+  };
+}

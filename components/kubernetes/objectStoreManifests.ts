@@ -1,0 +1,171 @@
+import type * as k8s from "@pulumi/kubernetes";
+import type { Resources } from "../../config";
+import {
+  appUserId,
+  containerSecurityContext,
+  helperResources,
+  podSecurityContext,
+  resourceRequirements,
+  roles,
+  secretEnv,
+  selectorLabels,
+  standardLabels,
+} from "./meta";
+import { buildSingleReplicaStore } from "./statefulSet";
+import { trackingSecretKeys } from "./trackingSecret";
+
+export const s3Port = 9000;
+const objectStoreUserId = 1000;
+
+/** S3 servers we know how to run: MinIO (the config default) and SeaweedFS (Apache-2.0). */
+export type ObjectStoreFlavor = "minio" | "seaweedfs";
+
+export function objectStoreFlavor(image: string): ObjectStoreFlavor {
+  const repository = (image.split("@")[0] ?? image).replace(/:[^/]*$/, "").split("/").pop() ?? "";
+  if (repository.includes("minio")) return "minio";
+  if (repository.includes("seaweedfs")) return "seaweedfs";
+  throw new Error(`tracking.objectStore.image '${image}': expected a MinIO or SeaweedFS image (e.g. chrislusf/seaweedfs:3.80); other S3 servers can be used as kind: s3 with an endpoint`);
+}
+
+export interface ObjectStoreParams {
+  readonly instance: string;
+  readonly namespace: string;
+  readonly image: string;
+  readonly storageSize: string;
+  readonly storageClass?: string;
+  readonly resources: Resources;
+  readonly serviceName: string;
+  readonly secretName: string;
+}
+
+export const objectStoreSelector = (instance: string) => selectorLabels(instance, "object-store", roles.objectStore);
+export const bucketInitSelector = (instance: string) => selectorLabels(instance, "mlflow", roles.bucketInit);
+
+export function buildObjectStoreService(p: Pick<ObjectStoreParams, "instance" | "namespace">): k8s.types.input.core.v1.Service {
+  return {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: { namespace: p.namespace, labels: standardLabels(p.instance, "object-store", roles.objectStore) },
+    spec: { selector: objectStoreSelector(p.instance), ports: [{ name: "s3", port: s3Port, targetPort: "s3" }] },
+  };
+}
+
+function serverContainer(p: ObjectStoreParams): k8s.types.input.core.v1.Container {
+  const common = {
+    name: "object-store",
+    image: p.image,
+    ports: [{ name: "s3", containerPort: s3Port }],
+    resources: resourceRequirements(p.resources),
+    securityContext: containerSecurityContext(),
+  };
+  if (objectStoreFlavor(p.image) === "minio") {
+    return {
+      ...common,
+      command: ["minio"],
+      args: ["server", "/data", "--address", `:${s3Port}`, "--console-address", ":9001"],
+      env: [secretEnv("MINIO_ROOT_USER", p.secretName, trackingSecretKeys.s3AccessKeyId), secretEnv("MINIO_ROOT_PASSWORD", p.secretName, trackingSecretKeys.s3SecretAccessKey)],
+      volumeMounts: [{ name: "data", mountPath: "/data" }],
+      readinessProbe: { httpGet: { path: "/minio/health/ready", port: "s3" }, initialDelaySeconds: 5, periodSeconds: 10, failureThreshold: 6 },
+      livenessProbe: { httpGet: { path: "/minio/health/live", port: "s3" }, initialDelaySeconds: 30, periodSeconds: 30, failureThreshold: 5 },
+    };
+  }
+  return {
+    ...common,
+    command: ["weed"],
+    args: ["server", "-dir=/data", "-ip.bind=0.0.0.0", "-s3", `-s3.port=${s3Port}`, "-s3.config=/etc/seaweedfs/s3.json"],
+    volumeMounts: [
+      { name: "data", mountPath: "/data" },
+      { name: "s3-config", mountPath: "/etc/seaweedfs", readOnly: true },
+    ],
+    readinessProbe: { tcpSocket: { port: "s3" }, initialDelaySeconds: 5, periodSeconds: 10, failureThreshold: 6 },
+    livenessProbe: { tcpSocket: { port: "s3" }, initialDelaySeconds: 30, periodSeconds: 30, failureThreshold: 5 },
+  };
+}
+
+export function buildObjectStoreStatefulSet(p: ObjectStoreParams): k8s.types.input.apps.v1.StatefulSet {
+  const seaweed = objectStoreFlavor(p.image) === "seaweedfs";
+  return buildSingleReplicaStore({
+    namespace: p.namespace,
+    labels: standardLabels(p.instance, "object-store", roles.objectStore),
+    selector: objectStoreSelector(p.instance),
+    serviceName: p.serviceName,
+    userId: objectStoreUserId,
+    storageSize: p.storageSize,
+    storageClass: p.storageClass,
+    container: serverContainer(p),
+    volumes: seaweed ? [{ name: "s3-config", secret: { secretName: p.secretName, defaultMode: 0o440, items: [{ key: trackingSecretKeys.seaweedS3Config, path: "s3.json" }] } }] : undefined,
+  });
+}
+
+/** Idempotent: an existing bucket is left alone, so the Job can rerun on every replacement. */
+export const createBucketScript = `
+import os, sys, time
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+bucket = os.environ["BUCKET"]
+s3 = boto3.client("s3", endpoint_url=os.environ["MLFLOW_S3_ENDPOINT_URL"])
+started = time.monotonic()
+while True:
+    try:
+        s3.head_bucket(Bucket=bucket)
+        print(f"bucket {bucket} already exists", flush=True)
+        break
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") in ("404", "NoSuchBucket", "NotFound"):
+            s3.create_bucket(Bucket=bucket)
+            print(f"created bucket {bucket}", flush=True)
+            break
+        reason = err
+    except BotoCoreError as err:
+        reason = err
+    waited = time.monotonic() - started
+    if waited > 300:
+        sys.exit(f"object store not usable after {waited:.0f} s: {reason}")
+    print(f"waiting for the object store ({waited:.0f} s): {reason}", flush=True)
+    time.sleep(5)
+`.trim();
+
+export interface BucketJobParams {
+  readonly instance: string;
+  readonly namespace: string;
+  /** The MLflow image: it already carries boto3, so no extra client image is needed. */
+  readonly image: string;
+  readonly bucket: string;
+  readonly endpointUrl: string;
+  readonly secretName: string;
+}
+
+export function buildBucketJob(p: BucketJobParams): k8s.types.input.batch.v1.Job {
+  const labels = standardLabels(p.instance, "mlflow", roles.bucketInit);
+  return {
+    apiVersion: "batch/v1",
+    kind: "Job",
+    metadata: { namespace: p.namespace, labels, annotations: { "pulumi.com/replaceUnready": "true" } },
+    spec: {
+      backoffLimit: 4,
+      template: {
+        metadata: { labels },
+        spec: {
+          restartPolicy: "Never",
+          securityContext: podSecurityContext(appUserId),
+          containers: [
+            {
+              name: "create-bucket",
+              image: p.image,
+              command: ["python", "-c", createBucketScript],
+              env: [
+                { name: "BUCKET", value: p.bucket },
+                { name: "MLFLOW_S3_ENDPOINT_URL", value: p.endpointUrl },
+                secretEnv("AWS_ACCESS_KEY_ID", p.secretName, trackingSecretKeys.s3AccessKeyId),
+                secretEnv("AWS_SECRET_ACCESS_KEY", p.secretName, trackingSecretKeys.s3SecretAccessKey),
+              ],
+              resources: resourceRequirements(helperResources),
+              securityContext: containerSecurityContext(),
+            },
+          ],
+        },
+      },
+    },
+  };
+}

@@ -1,0 +1,65 @@
+import type * as k8s from "@pulumi/kubernetes";
+import type { Resources } from "../../config";
+import { containerSecurityContext, resourceRequirements, roles, secretEnv, selectorLabels, standardLabels } from "./meta";
+import { buildSingleReplicaStore } from "./statefulSet";
+import { trackingSecretKeys } from "./trackingSecret";
+
+export const postgresPort = 5432;
+/** UID of the `postgres` user in the official image: its entrypoint initialises the data directory as that user. */
+const postgresUserId = 999;
+const dataMount = "/var/lib/postgresql/data";
+
+export interface PostgresParams {
+  readonly instance: string;
+  readonly namespace: string;
+  readonly image: string;
+  readonly database: string;
+  readonly user: string;
+  readonly storageSize: string;
+  readonly storageClass?: string;
+  readonly resources: Resources;
+  /** The headless Service that gives the pod its stable DNS name. */
+  readonly serviceName: string;
+  readonly secretName: string;
+}
+
+export const postgresSelector = (instance: string) => selectorLabels(instance, "postgresql", roles.database);
+
+export function buildPostgresService(p: Pick<PostgresParams, "instance" | "namespace">): k8s.types.input.core.v1.Service {
+  return {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: { namespace: p.namespace, labels: standardLabels(p.instance, "postgresql", roles.database) },
+    spec: { clusterIP: "None", selector: postgresSelector(p.instance), ports: [{ name: "postgres", port: postgresPort, targetPort: "postgres" }] },
+  };
+}
+
+export function buildPostgresStatefulSet(p: PostgresParams): k8s.types.input.apps.v1.StatefulSet {
+  const readiness = ["pg_isready", "-h", "127.0.0.1", "-p", String(postgresPort), "-U", p.user, "-d", p.database];
+  return buildSingleReplicaStore({
+    namespace: p.namespace,
+    labels: standardLabels(p.instance, "postgresql", roles.database),
+    selector: postgresSelector(p.instance),
+    serviceName: p.serviceName,
+    userId: postgresUserId,
+    storageSize: p.storageSize,
+    storageClass: p.storageClass,
+    container: {
+      name: "postgres",
+      image: p.image,
+      ports: [{ name: "postgres", containerPort: postgresPort }],
+      env: [
+        { name: "POSTGRES_DB", value: p.database },
+        { name: "POSTGRES_USER", value: p.user },
+        secretEnv("POSTGRES_PASSWORD", p.secretName, trackingSecretKeys.databasePassword),
+        // A sub-directory, because the volume root holds lost+found and initdb wants an empty directory.
+        { name: "PGDATA", value: `${dataMount}/pgdata` },
+      ],
+      volumeMounts: [{ name: "data", mountPath: dataMount }],
+      resources: resourceRequirements(p.resources),
+      securityContext: containerSecurityContext(),
+      readinessProbe: { exec: { command: readiness }, initialDelaySeconds: 5, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 6 },
+      livenessProbe: { exec: { command: readiness }, initialDelaySeconds: 30, periodSeconds: 30, timeoutSeconds: 5, failureThreshold: 5 },
+    },
+  });
+}

@@ -1,0 +1,139 @@
+import type * as k8s from "@pulumi/kubernetes";
+import type { ServingConfig } from "../../config";
+import { buildIngressPolicy } from "./networkPolicy";
+import { appUserId, containerSecurityContext, modelVersionAnnotation, podSecurityContext, resourceRequirements, roles, secretEnv, selectorLabels, serviceHost, standardLabels } from "./meta";
+
+/** The model server inside images/serving; it reads MODEL_URI, MLFLOW_TRACKING_URI, HOST, PORT and REPLICA_ID. */
+export const servingCommand = ["python", "/app/server.py"] as const;
+export const servingPasswordKey = "tracking-password";
+
+export interface ServingParams {
+  readonly instance: string;
+  readonly namespace: string;
+  readonly image: string;
+  readonly serving: ServingConfig;
+  readonly modelUri: string;
+  readonly modelVersion: string;
+  readonly trackingUri: string;
+  readonly credentials?: { readonly username: string; readonly secretName: string };
+}
+
+export const servingSelector = (instance: string) => selectorLabels(instance, "model-server", roles.modelServer);
+const servingLabels = (instance: string) => standardLabels(instance, "model-server", roles.modelServer);
+
+export function buildServingDeployment(p: ServingParams): k8s.types.input.apps.v1.Deployment {
+  const labels = servingLabels(p.instance);
+  const { serving } = p;
+  const env: k8s.types.input.core.v1.EnvVar[] = [
+    { name: "MODEL_URI", value: p.modelUri },
+    { name: "MLFLOW_TRACKING_URI", value: p.trackingUri },
+    { name: "HOST", value: "0.0.0.0" },
+    { name: "PORT", value: String(serving.port) },
+    // The pod name tells replicas apart in responses and logs.
+    { name: "REPLICA_ID", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+    { name: "PYTHONUNBUFFERED", value: "1" },
+    ...(p.credentials ? [{ name: "MLFLOW_TRACKING_USERNAME", value: p.credentials.username }, secretEnv("MLFLOW_TRACKING_PASSWORD", p.credentials.secretName, servingPasswordKey)] : []),
+  ];
+  return {
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: { namespace: p.namespace, labels },
+    spec: {
+      // With an HPA the replica count is the HPA's to own; setting it here would undo every scale-out on the next `up`.
+      ...(serving.autoscaling ? {} : { replicas: serving.replicas }),
+      selector: { matchLabels: servingSelector(p.instance) },
+      strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+      template: {
+        // A new champion changes the annotation, which rolls the pods so they load it.
+        metadata: { labels, annotations: { [modelVersionAnnotation]: p.modelVersion } },
+        spec: {
+          securityContext: podSecurityContext(appUserId),
+          containers: [
+            {
+              name: "model-server",
+              image: p.image,
+              command: [...servingCommand],
+              ports: [{ name: "http", containerPort: serving.port }],
+              env,
+              resources: resourceRequirements(serving.resources),
+              securityContext: containerSecurityContext(),
+              // Loading a model from the registry can take minutes; the startup probe covers it so liveness stays strict.
+              startupProbe: { httpGet: { path: "/health", port: "http" }, periodSeconds: 10, failureThreshold: 30 },
+              readinessProbe: { httpGet: { path: "/ping", port: "http" }, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 },
+              livenessProbe: { httpGet: { path: "/health", port: "http" }, periodSeconds: 30, timeoutSeconds: 5, failureThreshold: 5 },
+            },
+          ],
+        },
+      },
+    },
+  };
+}
+
+export function buildServingService(p: Pick<ServingParams, "instance" | "namespace" | "serving">): k8s.types.input.core.v1.Service {
+  return {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: { namespace: p.namespace, labels: servingLabels(p.instance) },
+    spec: { selector: servingSelector(p.instance), ports: [{ name: "http", port: p.serving.port, targetPort: "http" }] },
+  };
+}
+
+export function buildServingIngress(p: Pick<ServingParams, "instance" | "namespace" | "serving"> & { serviceName: string }): k8s.types.input.networking.v1.Ingress {
+  const ingress = p.serving.ingress;
+  if (!ingress) throw new Error("buildServingIngress: serving.ingress is not set");
+  return {
+    apiVersion: "networking.k8s.io/v1",
+    kind: "Ingress",
+    metadata: { namespace: p.namespace, labels: servingLabels(p.instance) },
+    spec: {
+      ingressClassName: ingress.className,
+      rules: [{ host: ingress.host, http: { paths: [{ path: "/", pathType: "Prefix", backend: { service: { name: p.serviceName, port: { number: p.serving.port } } } }] } }],
+      ...(ingress.tlsSecret ? { tls: [{ hosts: [ingress.host], secretName: ingress.tlsSecret }] } : {}),
+    },
+  };
+}
+
+export function buildServingAutoscaler(p: Pick<ServingParams, "instance" | "namespace" | "serving"> & { deploymentName: string }): k8s.types.input.autoscaling.v2.HorizontalPodAutoscaler {
+  const autoscaling = p.serving.autoscaling;
+  if (!autoscaling) throw new Error("buildServingAutoscaler: serving.autoscaling is not set");
+  return {
+    apiVersion: "autoscaling/v2",
+    kind: "HorizontalPodAutoscaler",
+    metadata: { namespace: p.namespace, labels: servingLabels(p.instance) },
+    spec: {
+      scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: p.deploymentName },
+      minReplicas: autoscaling.minReplicas,
+      maxReplicas: autoscaling.maxReplicas,
+      metrics: [{ type: "Resource", resource: { name: "cpu", target: { type: "Utilization", averageUtilization: autoscaling.targetCpuPercent } } }],
+    },
+  };
+}
+
+/** One replica at a time may be evicted, so node drains proceed without emptying the service. */
+export function buildServingDisruptionBudget(p: Pick<ServingParams, "instance" | "namespace">): k8s.types.input.policy.v1.PodDisruptionBudget {
+  return {
+    apiVersion: "policy/v1",
+    kind: "PodDisruptionBudget",
+    metadata: { namespace: p.namespace, labels: servingLabels(p.instance) },
+    spec: { maxUnavailable: 1, selector: { matchLabels: servingSelector(p.instance) } },
+  };
+}
+
+export function buildServingNetworkPolicy(p: Pick<ServingParams, "instance" | "namespace" | "serving"> & { ingressControllerNamespace: string }): k8s.types.input.networking.v1.NetworkPolicy {
+  return buildIngressPolicy({
+    namespace: p.namespace,
+    labels: servingLabels(p.instance),
+    podSelector: servingSelector(p.instance),
+    // An empty pod selector without a namespace selector means "any pod in this namespace".
+    allowPods: [{}],
+    allowNamespaces: [p.ingressControllerNamespace],
+    ports: [p.serving.port],
+  });
+}
+
+/** What clients call: the Ingress host when there is one, else the in-cluster Service. */
+export function servingEndpoint(p: { serving: ServingConfig; serviceName: string; namespace: string }): string {
+  const ingress = p.serving.ingress;
+  if (ingress) return `${ingress.tlsSecret ? "https" : "http"}://${ingress.host}`;
+  return `http://${serviceHost(p.serviceName, p.namespace)}:${p.serving.port}`;
+}

@@ -1,0 +1,68 @@
+import type * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { roles, standardLabels } from "./meta";
+
+/** Keys of the one Secret that holds every tracking credential; pods pick theirs by secretKeyRef. */
+export const trackingSecretKeys = {
+  databasePassword: "database-password",
+  s3AccessKeyId: "s3-access-key-id",
+  s3SecretAccessKey: "s3-secret-access-key",
+  /** MLflow basic-auth config (holds the admin password, so it is a Secret, mounted as a file). */
+  authConfig: "basic_auth.ini",
+  /** SeaweedFS S3 identities (holds the access key pair). */
+  seaweedS3Config: "s3.json",
+} as const;
+
+export interface TrackingSecretParams {
+  readonly instance: string;
+  readonly namespace: pulumi.Input<string>;
+  readonly databasePassword?: pulumi.Input<string>;
+  readonly objectStoreCredentials?: pulumi.Input<{ accessKeyId: string; secretAccessKey: string }>;
+  readonly authConfig?: pulumi.Input<string>;
+  readonly seaweedS3Config?: pulumi.Input<string>;
+}
+
+/** Every value goes in as a Pulumi secret, so it stays encrypted in state whatever the caller passed. */
+export function buildTrackingSecret(p: TrackingSecretParams): k8s.types.input.core.v1.Secret {
+  const stringData: Record<string, pulumi.Input<string>> = {};
+  if (p.databasePassword !== undefined) stringData[trackingSecretKeys.databasePassword] = pulumi.secret(p.databasePassword);
+  if (p.objectStoreCredentials !== undefined) {
+    const creds = pulumi.secret(p.objectStoreCredentials);
+    stringData[trackingSecretKeys.s3AccessKeyId] = creds.apply((c) => c.accessKeyId);
+    stringData[trackingSecretKeys.s3SecretAccessKey] = creds.apply((c) => c.secretAccessKey);
+  }
+  if (p.authConfig !== undefined) stringData[trackingSecretKeys.authConfig] = pulumi.secret(p.authConfig);
+  if (p.seaweedS3Config !== undefined) stringData[trackingSecretKeys.seaweedS3Config] = pulumi.secret(p.seaweedS3Config);
+  return {
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { namespace: p.namespace, labels: standardLabels(p.instance, "mlflow", roles.trackingServer) },
+    type: "Opaque",
+    stringData,
+  };
+}
+
+/** configparser treats '%' as interpolation, so a literal one must be doubled. */
+const iniValue = (value: string) => value.replace(/%/g, "%%").replace(/[\r\n]/g, "");
+
+/**
+ * MLflow's basic-auth config. The permission tables live in the tracking PostgreSQL (their own alembic
+ * table), so every MLflow replica sees the same users; the password comes from PGPASSWORD.
+ */
+export function renderAuthConfig(p: { databaseUri: string; adminUser: string; adminPassword: string }): string {
+  return [
+    "[mlflow]",
+    "default_permission = READ",
+    `database_uri = ${iniValue(p.databaseUri)}`,
+    `admin_username = ${iniValue(p.adminUser)}`,
+    `admin_password = ${iniValue(p.adminPassword)}`,
+    "authorization_function = mlflow.server.auth:authenticate_request_basic_auth",
+    "",
+  ].join("\n");
+}
+
+/** One SeaweedFS S3 identity with full rights on its buckets. */
+export function renderSeaweedS3Config(creds: { accessKeyId: string; secretAccessKey: string }): string {
+  const identity = { name: "mlflow", credentials: [{ accessKey: creds.accessKeyId, secretKey: creds.secretAccessKey }], actions: ["Admin", "Read", "Write", "List", "Tagging"] };
+  return `${JSON.stringify({ identities: [identity] }, null, 2)}\n`;
+}

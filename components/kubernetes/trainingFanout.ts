@@ -1,0 +1,102 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import type { TrainingFanout, TrainingFanoutArgs } from "../interfaces";
+import type { ShardSpec } from "../shared/studySpec";
+import { buildWith, fromManifest } from "./manifestArgs";
+import { imageRef, roles, standardLabels, studyIdLabel, validateInstanceName } from "./meta";
+import { buildIndexedJob, buildPrepareJob, buildShardConfigMap, type TrainingJobParams, trackingPasswordKey } from "./trainingManifests";
+
+export interface KubernetesTrainingFanoutArgs extends TrainingFanoutArgs {
+  readonly namespace: pulumi.Input<string>;
+  /** Used for the default trainer image `<registry>/mlops-trainer:<tag>` when `image` is not set. */
+  readonly images?: { readonly registry: string; readonly tag: string };
+  /** How long finished Jobs stay for their logs; default one day. */
+  readonly ttlSecondsAfterFinished?: number;
+  /**
+   * Shards allowed to exhaust their retries before the study stops; default 0, so a broken study
+   * stops early instead of burning cluster time (a rerun skips finished trials by key).
+   */
+  readonly maxFailedIndexes?: number;
+  /** How long Pulumi waits for the study to finish; default 6h. */
+  readonly timeout?: string;
+}
+
+const labelValue = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+
+/** Checks the shards against the config before anything is created; returns the study id. */
+export function validateFanout(shards: readonly ShardSpec[], workers: number, maxFailedIndexes: number): string {
+  const first = shards[0];
+  if (first === undefined) throw new Error("KubernetesTrainingFanout: no shards: the search space expanded to no trials");
+  if (shards.length !== workers) {
+    throw new Error(`KubernetesTrainingFanout: got ${shards.length} shard specs for training.workers = ${workers}: the Indexed Job runs one shard per completion, so build exactly one shard per worker`);
+  }
+  const indexes = shards.map((s) => s.workerIndex).sort((a, b) => a - b);
+  if (indexes.some((index, k) => index !== k)) throw new Error(`KubernetesTrainingFanout: shard workerIndex values must be 0..${workers - 1}, got ${indexes.join(", ")}`);
+  if (shards.some((s) => s.studyId !== first.studyId)) throw new Error("KubernetesTrainingFanout: shards of different studies: build them from one training config");
+  if (!labelValue.test(first.studyId)) throw new Error(`KubernetesTrainingFanout: study id '${first.studyId}' is not a valid label value (max 63 letters, digits, '-', '_', '.')`);
+  if (!Number.isInteger(maxFailedIndexes) || maxFailedIndexes < 0 || maxFailedIndexes > workers) {
+    throw new Error(`KubernetesTrainingFanout: maxFailedIndexes must be an integer between 0 and training.workers (${workers}), got ${maxFailedIndexes}`);
+  }
+  return first.studyId;
+}
+
+/**
+ * The study on Kubernetes: a ConfigMap of shard specs, a "prepare" Job, then one Indexed Job whose
+ * completions are the shards. Pulumi waits for both Jobs to complete, so a finished `up` means a
+ * finished study.
+ */
+export class KubernetesTrainingFanout extends pulumi.ComponentResource implements TrainingFanout {
+  readonly studyId: pulumi.Output<string>;
+  readonly workerCount: pulumi.Output<number>;
+
+  constructor(name: string, args: KubernetesTrainingFanoutArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("mlops:kubernetes:TrainingFanout", name, {}, opts);
+    validateInstanceName("KubernetesTrainingFanout", name);
+    const workers = args.training.workers;
+    const maxFailedIndexes = args.maxFailedIndexes ?? 0;
+    const studyId = validateFanout(args.shards, workers, maxFailedIndexes);
+    if (args.image === undefined && args.images === undefined) throw new Error("KubernetesTrainingFanout: pass `image` or `images` (registry and tag) for the trainer image");
+    const image = args.image ?? imageRef(args.images ?? { registry: "", tag: "" }, "mlops-trainer");
+    const namespace = pulumi.output(args.namespace);
+    const child = { parent: this };
+    const timeouts = { create: args.timeout ?? "6h", update: args.timeout ?? "6h" };
+
+    const configMap = new k8s.core.v1.ConfigMap(`${name}-shards`, buildShardConfigMap({ instance: name, namespace, shards: args.shards }), child);
+    const credentials = args.trackingCredentials;
+    const passwordSecret = credentials
+      ? new k8s.core.v1.Secret(
+          `${name}-tracking`,
+          {
+            metadata: { namespace, labels: { ...standardLabels(name, "trainer", roles.trainer), [studyIdLabel]: studyId } },
+            type: "Opaque",
+            stringData: { [trackingPasswordKey]: pulumi.secret(credentials.password) },
+          },
+          child,
+        )
+      : undefined;
+
+    const params = (r: { ns: string; configMap: string; trackingUri: string; secret: string; image: string }): TrainingJobParams => ({
+      instance: name,
+      namespace: r.ns,
+      studyId,
+      image: r.image,
+      trackingUri: r.trackingUri,
+      workers,
+      retries: args.training.retries,
+      resources: args.training.resources,
+      configMapName: r.configMap,
+      credentials: credentials ? { username: credentials.username, secretName: r.secret } : undefined,
+      ttlSecondsAfterFinished: args.ttlSecondsAfterFinished ?? 86_400,
+      maxFailedIndexes,
+    });
+    const refs = { ns: namespace, configMap: configMap.metadata.name, trackingUri: args.trackingUri, secret: passwordSecret?.metadata.name ?? "", image };
+    const build = (builder: (p: TrainingJobParams) => k8s.types.input.batch.v1.Job) => fromManifest(buildWith(refs, (r) => builder(params(r))));
+
+    const prepare = new k8s.batch.v1.Job(`${name}-prepare`, build(buildPrepareJob), { ...child, customTimeouts: timeouts });
+    const indexed = new k8s.batch.v1.Job(`${name}-workers`, build(buildIndexedJob), { ...child, dependsOn: [prepare], customTimeouts: timeouts });
+
+    this.studyId = indexed.id.apply(() => studyId);
+    this.workerCount = indexed.status.apply((status) => status?.succeeded ?? 0);
+    this.registerOutputs({ studyId: this.studyId, workerCount: this.workerCount });
+  }
+}
