@@ -47,7 +47,8 @@ function requireEnv(env: NodeJS.ProcessEnv, name: string, why: string): string {
   return value;
 }
 
-export function resolveSecrets(config: StackConfig, stack: string, stateDir: string, env: NodeJS.ProcessEnv = process.env): DriverSecrets {
+/** Passwords for what the stack itself runs (in-stack database and object store, MLflow admin): generated once, kept 0600. */
+export function generatedSecrets(config: StackConfig, stack: string, stateDir: string, env: NodeJS.ProcessEnv = process.env): DriverSecrets {
   const file = secretsFile(stateDir, stack);
   const generated = loadGenerated(file);
   const before = JSON.stringify(generated);
@@ -57,17 +58,24 @@ export function resolveSecrets(config: StackConfig, stack: string, stateDir: str
   };
   const out: DriverSecrets = {};
   const { database, objectStore, auth } = config.tracking;
-
   if (database.kind === "inStack") out.databasePassword = ensure("databasePassword");
-  if (database.kind === "external") out.databasePassword = requireEnv(env, "MLOPS_DATABASE_PASSWORD", `tracking.database is external (${database.host})`);
-
   if (objectStore.kind === "inStack") out.objectStoreCredentials = { accessKeyId: ensure("objectStoreAccessKeyId").slice(0, 20), secretAccessKey: ensure("objectStoreSecretKey") };
+  if (auth.enabled) out.authAdminPassword = env.MLOPS_AUTH_ADMIN_PASSWORD || ensure("authAdminPassword");
+  if (JSON.stringify(generated) !== before) saveGenerated(file, generated);
+  return out;
+}
+
+/** Passwords of external services, which only the user knows: from the environment. */
+export function externalSecretsFromEnv(config: StackConfig, env: NodeJS.ProcessEnv = process.env): DriverSecrets {
+  const out: DriverSecrets = {};
+  const { database, objectStore } = config.tracking;
+  if (database.kind === "external") out.databasePassword = requireEnv(env, "MLOPS_DATABASE_PASSWORD", `tracking.database is external (${database.host})`);
   if (objectStore.kind === "s3" && env.MLOPS_S3_ACCESS_KEY_ID) {
     out.objectStoreCredentials = { accessKeyId: env.MLOPS_S3_ACCESS_KEY_ID, secretAccessKey: requireEnv(env, "MLOPS_S3_SECRET_ACCESS_KEY", "MLOPS_S3_ACCESS_KEY_ID is set") };
   }
-
-  if (auth.enabled) out.authAdminPassword = env.MLOPS_AUTH_ADMIN_PASSWORD || ensure("authAdminPassword");
-
-  if (JSON.stringify(generated) !== before) saveGenerated(file, generated);
   return out;
+}
+
+export function resolveSecrets(config: StackConfig, stack: string, stateDir: string, env: NodeJS.ProcessEnv = process.env): DriverSecrets {
+  return { ...generatedSecrets(config, stack, stateDir, env), ...externalSecretsFromEnv(config, env) };
 }

@@ -1,0 +1,65 @@
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import type { MetricsConfig } from "../../config";
+
+/**
+ * The select phase as a resource, so a single `pulumi up -s <stack>` (index.ts) can run
+ * init -> train -> select -> deploy in one graph. It calls the same TypeScript selection code as
+ * the driver (programs/select), loaded at run time through tsx from the project directory: the
+ * provider process Pulumi starts cannot load TypeScript by itself.
+ */
+export interface ChampionAliasArgs {
+  readonly projectDir: string;
+  readonly trackingUri: pulumi.Input<string>;
+  readonly experimentName: string;
+  readonly studyId: pulumi.Input<string>;
+  readonly metrics: MetricsConfig;
+  readonly credentials?: pulumi.Input<{ username: string; password: string }>;
+}
+
+interface AliasState {
+  projectDir: string;
+  trackingUri: string;
+  experimentName: string;
+  studyId: string;
+  metrics: MetricsConfig;
+  credentials?: { username: string; password: string };
+  runId?: string;
+  modelVersion?: string;
+}
+
+async function selectAndRegister(state: AliasState): Promise<AliasState> {
+  const dir = state.projectDir;
+  (require(`${dir}/node_modules/tsx/dist/cjs/api/index.cjs`) as { register: () => void }).register();
+  const select = require(`${dir}/programs/select/index.ts`) as typeof import("../../programs/select");
+  const client = new select.MlflowClient({ trackingUri: state.trackingUri, username: state.credentials?.username, password: state.credentials?.password });
+  const selection = await select.selectChampion({ client, metrics: state.metrics, experimentName: state.experimentName, studyId: state.studyId });
+  const registration = await select.registerChampion({ client, model: state.metrics.registeredModel, champion: { runId: selection.champion.runId, modelSource: selection.champion.modelSource } });
+  return { ...state, runId: registration.runId, modelVersion: registration.version };
+}
+
+const identity = (s: AliasState) => JSON.stringify([s.trackingUri, s.experimentName, s.studyId, s.metrics, s.credentials?.username ?? ""]);
+
+const aliasProvider: pulumi.dynamic.ResourceProvider = {
+  async create(inputs: AliasState) {
+    const outs = await selectAndRegister(inputs);
+    return { id: `${inputs.metrics.registeredModel.name}@${inputs.metrics.registeredModel.alias}`, outs };
+  },
+  async diff(_id: string, olds: AliasState, news: AliasState) {
+    const aliasChanged = olds.metrics.registeredModel.name !== news.metrics.registeredModel.name || olds.metrics.registeredModel.alias !== news.metrics.registeredModel.alias;
+    const changes = identity(olds) !== identity(news);
+    return { changes, replaces: aliasChanged ? ["metrics"] : [] };
+  },
+  async update(_id: string, _olds: AliasState, news: AliasState) {
+    return { outs: await selectAndRegister(news) };
+  },
+};
+
+/** Points `<registered model>@<alias>` at the best eligible run of a study; outputs its version. */
+export class ChampionAlias extends pulumi.dynamic.Resource {
+  declare readonly runId: pulumi.Output<string>;
+  declare readonly modelVersion: pulumi.Output<string>;
+  constructor(name: string, args: ChampionAliasArgs, opts?: pulumi.CustomResourceOptions) {
+    super(aliasProvider, name, { ...args, projectDir: path.resolve(args.projectDir), runId: undefined, modelVersion: undefined }, { ...opts, additionalSecretOutputs: ["credentials"] }, "registry", "ChampionAlias");
+  }
+}

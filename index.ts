@@ -1,0 +1,84 @@
+/**
+ * `pulumi up -s <stack>`: the whole pipeline as one stack, from the same components and phase
+ * programs the Automation-API driver (`npm run pipeline`) runs phase by phase.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { ChampionAlias } from "./components/registry/championAlias";
+import { localPaths } from "./components/local/paths";
+import { ConfigError, loadMetricsConfig, metricsConfigPath, parseStackConfig, type StackConfig } from "./config";
+import { generatedSecrets } from "./driver/secrets";
+import type { PhaseContext, PhaseSecrets } from "./programs/context";
+import { championModelUri, servingProgram } from "./programs/serving";
+import { trackingProgram } from "./programs/tracking";
+import { trainingProgram } from "./programs/training";
+
+const projectDir = __dirname;
+const stack = pulumi.getStack();
+
+/** Config values arrive as strings (objects JSON-encoded); parse them once through the zod schemas. */
+function readConfig(): StackConfig {
+  const values: Record<string, unknown> = {};
+  for (const [key, raw] of Object.entries(pulumi.runtime.allConfig())) {
+    try {
+      values[key] = JSON.parse(raw);
+    } catch {
+      values[key] = raw;
+    }
+  }
+  return parseStackConfig(values, `Pulumi.${stack}.yaml`);
+}
+
+/** Secrets set with `pulumi config set --secret mlops:<key>` win; the rest are generated once (0600 file). */
+function readSecrets(config: StackConfig, stateDir: string): PhaseSecrets {
+  const cfg = new pulumi.Config("mlops");
+  const generated = generatedSecrets(config, stack, stateDir);
+  const keyPair = cfg.getSecret("s3AccessKeyId") ? pulumi.all([cfg.requireSecret("s3AccessKeyId"), cfg.requireSecret("s3SecretAccessKey")]).apply(([accessKeyId, secretAccessKey]) => ({ accessKeyId, secretAccessKey })) : undefined;
+  const orGenerated = <T>(value: T | undefined) => (value === undefined ? undefined : pulumi.secret(value));
+  return {
+    databasePassword: cfg.getSecret("databasePassword") ?? orGenerated(generated.databasePassword),
+    objectStoreCredentials: keyPair ? pulumi.secret(keyPair) : orGenerated(generated.objectStoreCredentials),
+    authAdminPassword: cfg.getSecret("authAdminPassword") ?? orGenerated(generated.authAdminPassword),
+  };
+}
+
+function program() {
+  const config = readConfig();
+  const metrics = loadMetricsConfig(metricsConfigPath(projectDir));
+  const paths = localPaths(projectDir);
+  const ctx: PhaseContext = { stack, config, paths, secrets: readSecrets(config, paths.stateDir) };
+
+  const tracking = trackingProgram(ctx);
+  const { fanout, trials } = trainingProgram(ctx, tracking.jobTrackingUri);
+  const credentials = ctx.secrets.authAdminPassword?.apply((password) => ({ username: config.tracking.auth.adminUser, password }));
+  const champion = new ChampionAlias(`${stack}-champion`, {
+    projectDir,
+    trackingUri: tracking.driverTrackingUri,
+    experimentName: config.training.experimentName,
+    studyId: fanout.studyId,
+    metrics,
+    credentials,
+  });
+  const modelUri = championModelUri(metrics.registeredModel.name, metrics.registeredModel.alias);
+  const serving = servingProgram(ctx, { jobTrackingUri: tracking.jobTrackingUri, modelUri, modelVersion: champion.modelVersion });
+  return {
+    trackingUri: tracking.driverTrackingUri,
+    artifactLocation: tracking.artifactLocation,
+    studyId: fanout.studyId,
+    trials,
+    championRunId: champion.runId,
+    modelVersion: champion.modelVersion,
+    endpoint: serving.endpoint,
+  };
+}
+
+function run() {
+  try {
+    return program();
+  } catch (err) {
+    // User mistakes in config get their message, not a stack trace.
+    if (err instanceof ConfigError) throw new pulumi.RunError(err.message);
+    throw err;
+  }
+}
+
+export = run();

@@ -1,0 +1,61 @@
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { describe, expect, it } from "vitest";
+import { parseStackConfig } from "../../config";
+import { countChanges, writeRunRecord } from "../../driver/lastRun";
+import { parsePipelineArgs } from "../../driver/pipelineArgs";
+import { resolveSecrets, secretsFile } from "../../driver/secrets";
+
+describe("driver arguments", () => {
+  it("defaults to the local stack and every phase", () => {
+    expect(parsePipelineArgs([], {})).toEqual({ stack: "local", phase: "all", destroy: false });
+    expect(parsePipelineArgs(["--stack", "prod", "--phase", "train"], {})).toEqual({ stack: "prod", phase: "train", destroy: false });
+    expect(parsePipelineArgs([], { STACK: "dev" }).stack).toBe("dev");
+  });
+
+  it("names the expected values on mistakes", () => {
+    expect(() => parsePipelineArgs(["--phase", "fit"], {})).toThrow(/--phase expects one of init, train, select, deploy, got fit/);
+    expect(() => parsePipelineArgs(["--bogus"], {})).toThrow(/unknown argument --bogus/);
+    expect(() => parsePipelineArgs(["--destroy", "--phase", "init"], {})).toThrow(/drop --phase/);
+    expect(() => parsePipelineArgs(["--stack", "a/b"], {})).toThrow(/expects a stack name/);
+  });
+});
+
+describe("run record", () => {
+  it("counts creates, updates, deletes and replaces but not unchanged resources", () => {
+    expect(countChanges({ same: 7, create: 2, update: 1, delete: 1, replace: 3 })).toBe(7);
+    expect(countChanges({ same: 9 })).toBe(0);
+    expect(countChanges(undefined)).toBe(0);
+  });
+
+  it("writes .pipeline/last-run.json with each phase's seconds and changes", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mlops-run-"));
+    const file = writeRunRecord(dir, { stack: "local", startedAt: "a", finishedAt: "b", ok: true, phases: [{ name: "init", seconds: 1.5, resourceChanges: 0 }] });
+    expect(JSON.parse(fs.readFileSync(file, "utf8")).phases[0]).toEqual({ name: "init", seconds: 1.5, resourceChanges: 0 });
+  });
+});
+
+describe("generated secrets", () => {
+  const dockerStack = parseStackConfig({ "mlops:platform": "docker", "mlops:tracking": { auth: { enabled: true } } }, "Pulumi.dev.yaml");
+
+  it("are generated once, kept in a 0600 file in a 0700 folder, and stable across runs", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mlops-secrets-"));
+    const first = resolveSecrets(dockerStack, "dev", dir, {});
+    const second = resolveSecrets(dockerStack, "dev", dir, {});
+    expect(first.databasePassword).toMatch(/^[A-Za-z0-9_-]{32}$/);
+    expect(second).toEqual(first);
+    expect(first.objectStoreCredentials?.accessKeyId).toHaveLength(20);
+    expect(fs.statSync(secretsFile(dir, "dev")).mode & 0o777).toBe(0o600);
+    expect(fs.statSync(path.dirname(secretsFile(dir, "dev"))).mode & 0o777).toBe(0o700);
+    expect(resolveSecrets(dockerStack, "other", dir, {}).databasePassword).not.toBe(first.databasePassword);
+  });
+
+  it("take external passwords only from the environment, with a message naming the variable", () => {
+    const external = parseStackConfig({ "mlops:platform": "local", "mlops:tracking": { database: { kind: "external", host: "db.example" } } }, "Pulumi.local.yaml");
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mlops-secrets-"));
+    expect(() => resolveSecrets(external, "local", dir, {})).toThrow(/set MLOPS_DATABASE_PASSWORD/);
+    expect(resolveSecrets(external, "local", dir, { MLOPS_DATABASE_PASSWORD: "pw" }).databasePassword).toBe("pw");
+    expect(fs.existsSync(secretsFile(dir, "local"))).toBe(false);
+  });
+});
