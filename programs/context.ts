@@ -16,6 +16,8 @@ export interface PhaseContext {
   readonly config: StackConfig;
   readonly paths: LocalPaths;
   readonly secrets: PhaseSecrets;
+  /** Kubernetes only: write manifests to this folder instead of applying them (`npm run render`). */
+  readonly renderDir?: string;
 }
 
 /** Outputs of the tracking phase that later phases consume. */

@@ -1,23 +1,49 @@
+import * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
 import type { Platform } from "../config";
 import type { ModelServing, ModelServingArgs, TrackingServer, TrackingServerArgs, TrainingFanout, TrainingFanoutArgs } from "../components/interfaces";
+import { KubernetesModelServing, KubernetesTrackingServer, KubernetesTrainingFanout } from "../components/kubernetes";
 import { LocalModelServing, LocalTrackingServer, LocalTrainingFanout } from "../components/local";
-import type { PhaseContext } from "./context";
+import { imageRef, type PhaseContext } from "./context";
 
 /** How one platform implements the three concerns; each adds its own platform settings to the shared args. */
 export interface PlatformImplementation {
-  tracking(name: string, args: TrackingServerArgs, ctx: PhaseContext, opts?: pulumi.ComponentResourceOptions): TrackingServer;
-  training(name: string, args: TrainingFanoutArgs, ctx: PhaseContext, opts?: pulumi.ComponentResourceOptions): TrainingFanout;
-  serving(name: string, args: ModelServingArgs, ctx: PhaseContext, opts?: pulumi.ComponentResourceOptions): ModelServing;
+  tracking(name: string, args: TrackingServerArgs, ctx: PhaseContext): TrackingServer;
+  training(name: string, args: TrainingFanoutArgs, ctx: PhaseContext): TrainingFanout;
+  serving(name: string, args: ModelServingArgs, ctx: PhaseContext): ModelServing;
 }
 
 const local: PlatformImplementation = {
-  tracking: (name, args, ctx, opts) => new LocalTrackingServer(name, { ...args, paths: ctx.paths }, opts),
-  training: (name, args, ctx, opts) => new LocalTrainingFanout(name, { ...args, paths: ctx.paths }, opts),
-  serving: (name, args, ctx, opts) => new LocalModelServing(name, { ...args, paths: ctx.paths }, opts),
+  tracking: (name, args, ctx) => new LocalTrackingServer(name, { ...args, paths: ctx.paths }),
+  training: (name, args, ctx) => new LocalTrainingFanout(name, { ...args, paths: ctx.paths }),
+  serving: (name, args, ctx) => new LocalModelServing(name, { ...args, paths: ctx.paths }),
 };
 
-const implementations: Partial<Record<Platform, PlatformImplementation>> = { local };
+/** One explicit provider per phase stack: the kubeconfig context from config, or render-to-folder mode. */
+function kubernetesProvider(name: string, ctx: PhaseContext): k8s.Provider {
+  return new k8s.Provider(`${name}-k8s`, {
+    context: ctx.config.kubernetes.context,
+    renderYamlToDirectory: ctx.renderDir,
+    namespace: ctx.config.kubernetes.namespace,
+  });
+}
+
+const kubernetesOptions = (name: string, ctx: PhaseContext): pulumi.ComponentResourceOptions => ({ providers: { kubernetes: kubernetesProvider(name, ctx) } });
+
+const kubernetes: PlatformImplementation = {
+  tracking: (name, args, ctx) => {
+    const provider = kubernetesProvider(name, ctx);
+    const { namespace, storageClass } = ctx.config.kubernetes;
+    // The tracking phase runs first, so it owns the namespace every phase deploys into.
+    const ns = new k8s.core.v1.Namespace(`${name}-namespace`, { metadata: { name: namespace, labels: { "app.kubernetes.io/part-of": "mlops-pipeline" } } }, { provider });
+    return new KubernetesTrackingServer(name, { ...args, namespace: ns.metadata.name, storageClass, image: imageRef(ctx.config, "mlflow") }, { providers: { kubernetes: provider } });
+  },
+  training: (name, args, ctx) => new KubernetesTrainingFanout(name, { ...args, namespace: ctx.config.kubernetes.namespace, images: ctx.config.images }, kubernetesOptions(name, ctx)),
+  serving: (name, args, ctx) =>
+    new KubernetesModelServing(name, { ...args, namespace: ctx.config.kubernetes.namespace, ingressControllerNamespace: ctx.config.kubernetes.ingressControllerNamespace }, kubernetesOptions(name, ctx)),
+};
+
+const implementations: Partial<Record<Platform, PlatformImplementation>> = { local, kubernetes };
 
 export function platformFor(platform: Platform): PlatformImplementation {
   const impl = implementations[platform];
