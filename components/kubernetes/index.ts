@@ -10,3 +10,5 @@ export * from "./trackingSecret";
 export * from "./trackingServer";
 export * from "./trainingFanout";
 export * from "./trainingManifests";
+export * from "./posture";
+export * from "./postureFiles";

@@ -1,5 +1,6 @@
 import type * as k8s from "@pulumi/kubernetes";
 import type { ImagesConfig, Resources } from "../../config";
+import { autonameBase, childName, selectorLabels, standardLabels } from "../shared";
 
 /**
  * Small helpers every Kubernetes manifest builder shares: recommended labels, our image names,
@@ -26,21 +27,28 @@ export const modelVersionAnnotation = "mlops-pipeline.io/model-version";
 export type Labels = Record<string, string>;
 
 /** The labels a Service or NetworkPolicy selects on: stable for the life of the workload. */
-export function selectorLabels(instance: string, app: string, role: Role): Labels {
-  return { "app.kubernetes.io/name": app, "app.kubernetes.io/instance": instance, "app.kubernetes.io/component": role };
+export function podSelector(instance: string, app: string, role: Role): Labels {
+  return selectorLabels({ name: app, instance, component: role });
 }
 
-export function standardLabels(instance: string, app: string, role: Role): Labels {
-  return { ...selectorLabels(instance, app, role), "app.kubernetes.io/part-of": partOf, "app.kubernetes.io/managed-by": "pulumi" };
+/** The recommended labels (selector labels plus part-of and managed-by) every object carries. */
+export function objectLabels(instance: string, app: string, role: Role): Labels {
+  return standardLabels({ name: app, instance, component: role, partOf });
 }
 
-const labelValue = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
-
-/** Component names end up in label values, which Kubernetes limits to 63 characters. */
+/**
+ * Component names become label values and the base of auto-generated object names (DNS labels
+ * that must start with a letter and leave room for the 8-character suffix).
+ */
 export function validateInstanceName(component: string, name: string): void {
-  if (name.length === 0 || name.length > 63 || !labelValue.test(name)) {
-    throw new Error(`${component}: name '${name}' must be 1-63 letters, digits, '-', '_' or '.', starting and ending alphanumeric (it becomes a label value)`);
+  if (!/^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$/.test(name)) {
+    throw new Error(`${component}: name '${name}' must be 1-40 lower-case letters, digits or '-', starting with a letter (it names Kubernetes objects and labels)`);
   }
+}
+
+/** Pulumi name of a child resource, which is also the prefix of its auto-generated Kubernetes name. */
+export function childResourceName(name: string, role: string): string {
+  return autonameBase(childName(name, role));
 }
 
 /** `<registry>/<name>:<tag>`, or `<name>:<tag>` when the images stay on the local engine. */

@@ -1,6 +1,6 @@
 import type * as k8s from "@pulumi/kubernetes";
 import type { Resources } from "../../config";
-import { appUserId, containerSecurityContext, podSecurityContext, resourceRequirements, roles, secretEnv, selectorLabels, standardLabels } from "./meta";
+import { appUserId, containerSecurityContext, podSecurityContext, resourceRequirements, roles, secretEnv, podSelector, objectLabels } from "./meta";
 import { trackingSecretKeys } from "./trackingSecret";
 
 export interface PostgresConnection {
@@ -36,7 +36,7 @@ export interface MlflowParams {
   readonly basicAuth: boolean;
 }
 
-export const mlflowSelector = (instance: string) => selectorLabels(instance, "mlflow", roles.trackingServer);
+export const mlflowSelector = (instance: string) => podSelector(instance, "mlflow", roles.trackingServer);
 const authConfigDir = "/etc/mlflow-auth";
 
 /** The password is never in the URI: libpq reads PGPASSWORD, so nothing secret shows in args or logs. */
@@ -105,7 +105,7 @@ export function mlflowServerArgs(p: MlflowParams): string[] {
 }
 
 export function buildMlflowDeployment(p: MlflowParams): k8s.types.input.apps.v1.Deployment {
-  const labels = standardLabels(p.instance, "mlflow", roles.trackingServer);
+  const labels = objectLabels(p.instance, "mlflow", roles.trackingServer);
   const common = { image: p.image, resources: resourceRequirements(p.resources), securityContext: containerSecurityContext() };
   const env = [...databaseEnv(p), ...artifactEnv(p.artifacts, p.secretName), { name: "PYTHONUNBUFFERED", value: "1" }];
   const probe = { httpGet: { path: "/health", port: "http" }, initialDelaySeconds: 10, periodSeconds: 30, timeoutSeconds: 5, failureThreshold: 5 };
@@ -152,7 +152,7 @@ export function buildMlflowService(p: Pick<MlflowParams, "instance" | "namespace
   return {
     apiVersion: "v1",
     kind: "Service",
-    metadata: { namespace: p.namespace, labels: standardLabels(p.instance, "mlflow", roles.trackingServer) },
+    metadata: { namespace: p.namespace, labels: objectLabels(p.instance, "mlflow", roles.trackingServer) },
     spec: { selector: mlflowSelector(p.instance), ports: [{ name: "http", port: p.port, targetPort: "http" }] },
   };
 }

@@ -2,7 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { ModelServing, ModelServingArgs } from "../interfaces";
 import { buildWith, fromManifest } from "./manifestArgs";
-import { imageRef, roles, standardLabels, validateInstanceName } from "./meta";
+import { childResourceName, imageRef, roles, objectLabels, validateInstanceName } from "./meta";
 import {
   buildServingAutoscaler,
   buildServingDeployment,
@@ -55,14 +55,14 @@ export class KubernetesModelServing extends pulumi.ComponentResource implements 
     const credentials = args.trackingCredentials;
     const passwordSecret = credentials
       ? new k8s.core.v1.Secret(
-          `${name}-tracking`,
-          { metadata: { namespace, labels: standardLabels(name, "model-server", roles.modelServer) }, type: "Opaque", stringData: { [servingPasswordKey]: pulumi.secret(credentials.password) } },
+          childResourceName(name, "tracking"),
+          { metadata: { namespace, labels: objectLabels(name, "model-server", roles.modelServer) }, type: "Opaque", stringData: { [servingPasswordKey]: pulumi.secret(credentials.password) } },
           child,
         )
       : undefined;
 
     const deployment = new k8s.apps.v1.Deployment(
-      `${name}-server`,
+      childResourceName(name, "server"),
       fromManifest(
         buildWith(
           { ns: namespace, image, modelUri: args.modelUri, modelVersion: args.modelVersion ?? "", trackingUri: args.trackingUri, secret: passwordSecret?.metadata.name ?? "" },
@@ -79,22 +79,22 @@ export class KubernetesModelServing extends pulumi.ComponentResource implements 
       ),
       child,
     );
-    const service = new k8s.core.v1.Service(`${name}-server`, fromManifest(namespace.apply((ns) => buildServingService(common(ns)))), child);
+    const service = new k8s.core.v1.Service(childResourceName(name, "server"), fromManifest(namespace.apply((ns) => buildServingService(common(ns)))), child);
     new k8s.networking.v1.NetworkPolicy(
-      `${name}-server`,
+      childResourceName(name, "server"),
       fromManifest(namespace.apply((ns) => buildServingNetworkPolicy({ ...common(ns), ingressControllerNamespace: args.ingressControllerNamespace ?? "ingress-nginx" }))),
       child,
     );
     const ingress = serving.ingress
-      ? new k8s.networking.v1.Ingress(`${name}-server`, fromManifest(buildWith({ ns: namespace, svc: service.metadata.name }, (r) => buildServingIngress({ ...common(r.ns), serviceName: r.svc }))), child)
+      ? new k8s.networking.v1.Ingress(childResourceName(name, "server"), fromManifest(buildWith({ ns: namespace, svc: service.metadata.name }, (r) => buildServingIngress({ ...common(r.ns), serviceName: r.svc }))), child)
       : undefined;
     if (serving.autoscaling) {
       new k8s.autoscaling.v2.HorizontalPodAutoscaler(
-        `${name}-server`,
+        childResourceName(name, "server"),
         fromManifest(buildWith({ ns: namespace, deployment: deployment.metadata.name }, (r) => buildServingAutoscaler({ ...common(r.ns), deploymentName: r.deployment }))),
         child,
       );
-      new k8s.policy.v1.PodDisruptionBudget(`${name}-server`, fromManifest(namespace.apply((ns) => buildServingDisruptionBudget(common(ns)))), child);
+      new k8s.policy.v1.PodDisruptionBudget(childResourceName(name, "server"), fromManifest(namespace.apply((ns) => buildServingDisruptionBudget(common(ns)))), child);
     }
 
     this.serviceName = service.metadata.name;

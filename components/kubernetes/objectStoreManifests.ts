@@ -8,8 +8,8 @@ import {
   resourceRequirements,
   roles,
   secretEnv,
-  selectorLabels,
-  standardLabels,
+  podSelector,
+  objectLabels,
 } from "./meta";
 import { buildSingleReplicaStore } from "./statefulSet";
 import { trackingSecretKeys } from "./trackingSecret";
@@ -38,14 +38,14 @@ export interface ObjectStoreParams {
   readonly secretName: string;
 }
 
-export const objectStoreSelector = (instance: string) => selectorLabels(instance, "object-store", roles.objectStore);
-export const bucketInitSelector = (instance: string) => selectorLabels(instance, "mlflow", roles.bucketInit);
+export const objectStoreSelector = (instance: string) => podSelector(instance, "object-store", roles.objectStore);
+export const bucketInitSelector = (instance: string) => podSelector(instance, "mlflow", roles.bucketInit);
 
 export function buildObjectStoreService(p: Pick<ObjectStoreParams, "instance" | "namespace">): k8s.types.input.core.v1.Service {
   return {
     apiVersion: "v1",
     kind: "Service",
-    metadata: { namespace: p.namespace, labels: standardLabels(p.instance, "object-store", roles.objectStore) },
+    metadata: { namespace: p.namespace, labels: objectLabels(p.instance, "object-store", roles.objectStore) },
     spec: { selector: objectStoreSelector(p.instance), ports: [{ name: "s3", port: s3Port, targetPort: "s3" }] },
   };
 }
@@ -86,7 +86,7 @@ export function buildObjectStoreStatefulSet(p: ObjectStoreParams): k8s.types.inp
   const seaweed = objectStoreFlavor(p.image) === "seaweedfs";
   return buildSingleReplicaStore({
     namespace: p.namespace,
-    labels: standardLabels(p.instance, "object-store", roles.objectStore),
+    labels: objectLabels(p.instance, "object-store", roles.objectStore),
     selector: objectStoreSelector(p.instance),
     serviceName: p.serviceName,
     userId: objectStoreUserId,
@@ -137,7 +137,7 @@ export interface BucketJobParams {
 }
 
 export function buildBucketJob(p: BucketJobParams): k8s.types.input.batch.v1.Job {
-  const labels = standardLabels(p.instance, "mlflow", roles.bucketInit);
+  const labels = objectLabels(p.instance, "mlflow", roles.bucketInit);
   return {
     apiVersion: "batch/v1",
     kind: "Job",

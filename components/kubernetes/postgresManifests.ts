@@ -1,6 +1,6 @@
 import type * as k8s from "@pulumi/kubernetes";
 import type { Resources } from "../../config";
-import { containerSecurityContext, resourceRequirements, roles, secretEnv, selectorLabels, standardLabels } from "./meta";
+import { containerSecurityContext, resourceRequirements, roles, secretEnv, podSelector, objectLabels } from "./meta";
 import { buildSingleReplicaStore } from "./statefulSet";
 import { trackingSecretKeys } from "./trackingSecret";
 
@@ -23,13 +23,13 @@ export interface PostgresParams {
   readonly secretName: string;
 }
 
-export const postgresSelector = (instance: string) => selectorLabels(instance, "postgresql", roles.database);
+export const postgresSelector = (instance: string) => podSelector(instance, "postgresql", roles.database);
 
 export function buildPostgresService(p: Pick<PostgresParams, "instance" | "namespace">): k8s.types.input.core.v1.Service {
   return {
     apiVersion: "v1",
     kind: "Service",
-    metadata: { namespace: p.namespace, labels: standardLabels(p.instance, "postgresql", roles.database) },
+    metadata: { namespace: p.namespace, labels: objectLabels(p.instance, "postgresql", roles.database) },
     spec: { clusterIP: "None", selector: postgresSelector(p.instance), ports: [{ name: "postgres", port: postgresPort, targetPort: "postgres" }] },
   };
 }
@@ -38,7 +38,7 @@ export function buildPostgresStatefulSet(p: PostgresParams): k8s.types.input.app
   const readiness = ["pg_isready", "-h", "127.0.0.1", "-p", String(postgresPort), "-U", p.user, "-d", p.database];
   return buildSingleReplicaStore({
     namespace: p.namespace,
-    labels: standardLabels(p.instance, "postgresql", roles.database),
+    labels: objectLabels(p.instance, "postgresql", roles.database),
     selector: postgresSelector(p.instance),
     serviceName: p.serviceName,
     userId: postgresUserId,

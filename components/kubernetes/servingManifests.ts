@@ -1,7 +1,7 @@
 import type * as k8s from "@pulumi/kubernetes";
 import type { ServingConfig } from "../../config";
 import { buildIngressPolicy } from "./networkPolicy";
-import { appUserId, containerSecurityContext, modelVersionAnnotation, podSecurityContext, resourceRequirements, roles, secretEnv, selectorLabels, serviceHost, standardLabels } from "./meta";
+import { appUserId, containerSecurityContext, modelVersionAnnotation, podSecurityContext, resourceRequirements, roles, secretEnv, podSelector, serviceHost, objectLabels } from "./meta";
 
 /** The model server inside images/serving; it reads MODEL_URI, MLFLOW_TRACKING_URI, HOST, PORT and REPLICA_ID. */
 export const servingCommand = ["python", "/app/server.py"] as const;
@@ -18,8 +18,8 @@ export interface ServingParams {
   readonly credentials?: { readonly username: string; readonly secretName: string };
 }
 
-export const servingSelector = (instance: string) => selectorLabels(instance, "model-server", roles.modelServer);
-const servingLabels = (instance: string) => standardLabels(instance, "model-server", roles.modelServer);
+export const servingSelector = (instance: string) => podSelector(instance, "model-server", roles.modelServer);
+const servingLabels = (instance: string) => objectLabels(instance, "model-server", roles.modelServer);
 
 export function buildServingDeployment(p: ServingParams): k8s.types.input.apps.v1.Deployment {
   const labels = servingLabels(p.instance);

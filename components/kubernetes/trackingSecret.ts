@@ -1,6 +1,6 @@
 import type * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { roles, standardLabels } from "./meta";
+import { roles, objectLabels } from "./meta";
 
 /** Keys of the one Secret that holds every tracking credential; pods pick theirs by secretKeyRef. */
 export const trackingSecretKeys = {
@@ -36,7 +36,7 @@ export function buildTrackingSecret(p: TrackingSecretParams): k8s.types.input.co
   return {
     apiVersion: "v1",
     kind: "Secret",
-    metadata: { namespace: p.namespace, labels: standardLabels(p.instance, "mlflow", roles.trackingServer) },
+    metadata: { namespace: p.namespace, labels: objectLabels(p.instance, "mlflow", roles.trackingServer) },
     type: "Opaque",
     stringData,
   };

@@ -2,7 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { TrackingServer, TrackingServerArgs } from "../interfaces";
 import { buildWith, fromManifest } from "./manifestArgs";
-import { imageRef, serviceHost, validateInstanceName } from "./meta";
+import { childResourceName, imageRef, serviceHost, validateInstanceName } from "./meta";
 import { type ArtifactStoreAccess, backendStoreUri, buildMlflowDeployment, buildMlflowService, mlflowSelector, type PostgresConnection } from "./mlflowManifests";
 import { buildIngressPolicy } from "./networkPolicy";
 import {
@@ -91,7 +91,7 @@ export class KubernetesTrackingServer extends pulumi.ComponentResource implement
 
     const dependencies: pulumi.Resource[] = [];
     let connection: pulumi.Output<PostgresConnection>;
-    const postgresService = plan.database.kind === "inStack" ? new k8s.core.v1.Service(`${name}-postgres`, fromManifest(namespace.apply((ns) => buildPostgresService({ instance: name, namespace: ns }))), child) : undefined;
+    const postgresService = plan.database.kind === "inStack" ? new k8s.core.v1.Service(childResourceName(name, "postgres"), fromManifest(namespace.apply((ns) => buildPostgresService({ instance: name, namespace: ns }))), child) : undefined;
     if (plan.database.kind === "inStack" && postgresService) {
       const db = plan.database;
       connection = buildWith({ ns: namespace, svc: postgresService.metadata.name }, (r) => ({ host: serviceHost(r.svc, r.ns), port: postgresPort, database: db.database, user: db.user, sslMode: "disable" as const }));
@@ -101,7 +101,7 @@ export class KubernetesTrackingServer extends pulumi.ComponentResource implement
       throw new Error("unreachable: in-stack database without its Service");
     }
 
-    const storeService = plan.objectStore.kind === "inStack" ? new k8s.core.v1.Service(`${name}-object-store`, fromManifest(namespace.apply((ns) => buildObjectStoreService({ instance: name, namespace: ns }))), child) : undefined;
+    const storeService = plan.objectStore.kind === "inStack" ? new k8s.core.v1.Service(childResourceName(name, "object-store"), fromManifest(namespace.apply((ns) => buildObjectStoreService({ instance: name, namespace: ns }))), child) : undefined;
     const storePlan = plan.objectStore;
     const artifacts: pulumi.Output<ArtifactStoreAccess> =
       storePlan.kind === "inStack" && storeService
@@ -110,7 +110,7 @@ export class KubernetesTrackingServer extends pulumi.ComponentResource implement
 
     const auth = args.auth;
     const secret = new k8s.core.v1.Secret(
-      `${name}-credentials`,
+      childResourceName(name, "credentials"),
       buildTrackingSecret({
         instance: name,
         namespace,
@@ -126,7 +126,7 @@ export class KubernetesTrackingServer extends pulumi.ComponentResource implement
     if (plan.database.kind === "inStack" && postgresService) {
       const db = plan.database;
       const statefulSet = new k8s.apps.v1.StatefulSet(
-        `${name}-postgres`,
+        childResourceName(name, "postgres"),
         fromManifest(
           buildWith({ ns: namespace, svc: postgresService.metadata.name, secret: secretName }, (r) =>
             buildPostgresStatefulSet({ instance: name, namespace: r.ns, image: db.image, database: db.database, user: db.user, storageSize: db.storageSize, storageClass, resources: args.resources, serviceName: r.svc, secretName: r.secret }),
@@ -135,7 +135,7 @@ export class KubernetesTrackingServer extends pulumi.ComponentResource implement
         child,
       );
       new k8s.networking.v1.NetworkPolicy(
-        `${name}-postgres`,
+        childResourceName(name, "postgres"),
         fromManifest(namespace.apply((ns) => buildIngressPolicy({ namespace: ns, labels: postgresSelector(name), podSelector: postgresSelector(name), allowPods: [mlflowSelector(name)], ports: [postgresPort] }))),
         child,
       );
@@ -144,7 +144,7 @@ export class KubernetesTrackingServer extends pulumi.ComponentResource implement
 
     if (storePlan.kind === "inStack" && storeService) {
       const statefulSet = new k8s.apps.v1.StatefulSet(
-        `${name}-object-store`,
+        childResourceName(name, "object-store"),
         fromManifest(
           buildWith({ ns: namespace, svc: storeService.metadata.name, secret: secretName }, (r) =>
             buildObjectStoreStatefulSet({ instance: name, namespace: r.ns, image: storePlan.image, storageSize: storePlan.storageSize, storageClass, resources: args.resources, serviceName: r.svc, secretName: r.secret }),
@@ -153,7 +153,7 @@ export class KubernetesTrackingServer extends pulumi.ComponentResource implement
         child,
       );
       new k8s.networking.v1.NetworkPolicy(
-        `${name}-object-store`,
+        childResourceName(name, "object-store"),
         fromManifest(
           namespace.apply((ns) =>
             buildIngressPolicy({ namespace: ns, labels: objectStoreSelector(name), podSelector: objectStoreSelector(name), allowPods: [mlflowSelector(name), bucketInitSelector(name)], ports: [s3Port] }),
@@ -162,7 +162,7 @@ export class KubernetesTrackingServer extends pulumi.ComponentResource implement
         child,
       );
       const bucketJob = new k8s.batch.v1.Job(
-        `${name}-create-bucket`,
+        childResourceName(name, "create-bucket"),
         fromManifest(
           buildWith({ ns: namespace, secret: secretName, endpoint: artifacts.apply((a) => a.endpointUrl ?? "") }, (r) =>
             buildBucketJob({ instance: name, namespace: r.ns, image, bucket: storePlan.bucket, endpointUrl: r.endpoint, secretName: r.secret }),
@@ -173,9 +173,9 @@ export class KubernetesTrackingServer extends pulumi.ComponentResource implement
       dependencies.push(statefulSet, bucketJob);
     }
 
-    const service = new k8s.core.v1.Service(`${name}-mlflow`, fromManifest(namespace.apply((ns) => buildMlflowService({ instance: name, namespace: ns, port: args.port }))), child);
+    const service = new k8s.core.v1.Service(childResourceName(name, "mlflow"), fromManifest(namespace.apply((ns) => buildMlflowService({ instance: name, namespace: ns, port: args.port }))), child);
     const deployment = new k8s.apps.v1.Deployment(
-      `${name}-mlflow`,
+      childResourceName(name, "mlflow"),
       fromManifest(
         pulumi.all([namespace, service.metadata.name, secretName, connection, artifacts]).apply(([ns, svc, secretRef, database, artifactAccess]) =>
           buildMlflowDeployment({ instance: name, namespace: ns, image, port: args.port, resources: args.resources, database, artifacts: artifactAccess, secretName: secretRef, serviceName: svc, basicAuth: auth !== undefined }),

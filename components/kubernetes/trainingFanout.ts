@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { TrainingFanout, TrainingFanoutArgs } from "../interfaces";
 import type { ShardSpec } from "../shared/studySpec";
 import { buildWith, fromManifest } from "./manifestArgs";
-import { imageRef, roles, standardLabels, studyIdLabel, validateInstanceName } from "./meta";
+import { childResourceName, imageRef, roles, objectLabels, studyIdLabel, validateInstanceName } from "./meta";
 import { buildIndexedJob, buildPrepareJob, buildShardConfigMap, type TrainingJobParams, trackingPasswordKey } from "./trainingManifests";
 
 export interface KubernetesTrainingFanoutArgs extends TrainingFanoutArgs {
@@ -61,13 +61,13 @@ export class KubernetesTrainingFanout extends pulumi.ComponentResource implement
     const child = { parent: this };
     const timeouts = { create: args.timeout ?? "6h", update: args.timeout ?? "6h" };
 
-    const configMap = new k8s.core.v1.ConfigMap(`${name}-shards`, buildShardConfigMap({ instance: name, namespace, shards: args.shards }), child);
+    const configMap = new k8s.core.v1.ConfigMap(childResourceName(name, "shards"), buildShardConfigMap({ instance: name, namespace, shards: args.shards }), child);
     const credentials = args.trackingCredentials;
     const passwordSecret = credentials
       ? new k8s.core.v1.Secret(
-          `${name}-tracking`,
+          childResourceName(name, "tracking"),
           {
-            metadata: { namespace, labels: { ...standardLabels(name, "trainer", roles.trainer), [studyIdLabel]: studyId } },
+            metadata: { namespace, labels: { ...objectLabels(name, "trainer", roles.trainer), [studyIdLabel]: studyId } },
             type: "Opaque",
             stringData: { [trackingPasswordKey]: pulumi.secret(credentials.password) },
           },
@@ -92,8 +92,8 @@ export class KubernetesTrainingFanout extends pulumi.ComponentResource implement
     const refs = { ns: namespace, configMap: configMap.metadata.name, trackingUri: args.trackingUri, secret: passwordSecret?.metadata.name ?? "", image };
     const build = (builder: (p: TrainingJobParams) => k8s.types.input.batch.v1.Job) => fromManifest(buildWith(refs, (r) => builder(params(r))));
 
-    const prepare = new k8s.batch.v1.Job(`${name}-prepare`, build(buildPrepareJob), { ...child, customTimeouts: timeouts });
-    const indexed = new k8s.batch.v1.Job(`${name}-workers`, build(buildIndexedJob), { ...child, dependsOn: [prepare], customTimeouts: timeouts });
+    const prepare = new k8s.batch.v1.Job(childResourceName(name, "prepare"), build(buildPrepareJob), { ...child, customTimeouts: timeouts });
+    const indexed = new k8s.batch.v1.Job(childResourceName(name, "workers"), build(buildIndexedJob), { ...child, dependsOn: [prepare], customTimeouts: timeouts });
 
     this.studyId = indexed.id.apply(() => studyId);
     this.workerCount = indexed.status.apply((status) => status?.succeeded ?? 0);

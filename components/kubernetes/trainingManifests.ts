@@ -2,7 +2,7 @@ import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
 import type { Resources } from "../../config";
 import type { ShardSpec } from "../shared/studySpec";
-import { appUserId, containerSecurityContext, podSecurityContext, resourceRequirements, roles, secretEnv, selectorLabels, standardLabels, studyIdLabel } from "./meta";
+import { appUserId, containerSecurityContext, podSecurityContext, resourceRequirements, roles, secretEnv, podSelector, objectLabels, studyIdLabel } from "./meta";
 
 /** The trainer inside images/trainer; `{index}` in the spec path is replaced by JOB_COMPLETION_INDEX. */
 export const trainerCommand = ["python", "/app/trainer.py"] as const;
@@ -38,7 +38,7 @@ export function threadsFor(cpuLimit: string): number {
 }
 
 export function trainerSelector(instance: string, studyId: string, role: typeof roles.trainer | typeof roles.trainerPrepare) {
-  return { ...selectorLabels(instance, "trainer", role), [studyIdLabel]: studyId };
+  return { ...podSelector(instance, "trainer", role), [studyIdLabel]: studyId };
 }
 
 /** One key per shard; every pod mounts all of them and picks its own by index. */
@@ -52,7 +52,7 @@ export function buildShardConfigMap(p: { instance: string; namespace: pulumi.Inp
   return {
     apiVersion: "v1",
     kind: "ConfigMap",
-    metadata: { namespace: p.namespace, labels: { ...standardLabels(p.instance, "trainer", roles.trainer), [studyIdLabel]: studyId } },
+    metadata: { namespace: p.namespace, labels: { ...objectLabels(p.instance, "trainer", roles.trainer), [studyIdLabel]: studyId } },
     data,
   };
 }
@@ -87,7 +87,7 @@ function trainerPodSpec(p: TrainingJobParams, args: string[], spread: boolean, s
 /** Creates the study's parent run once, so the workers never race to create it. */
 export function buildPrepareJob(p: TrainingJobParams): k8s.types.input.batch.v1.Job {
   const selector = trainerSelector(p.instance, p.studyId, roles.trainerPrepare);
-  const labels = { ...standardLabels(p.instance, "trainer", roles.trainerPrepare), [studyIdLabel]: p.studyId };
+  const labels = { ...objectLabels(p.instance, "trainer", roles.trainerPrepare), [studyIdLabel]: p.studyId };
   return {
     apiVersion: "batch/v1",
     kind: "Job",
@@ -106,7 +106,7 @@ export function buildPrepareJob(p: TrainingJobParams): k8s.types.input.batch.v1.
  */
 export function buildIndexedJob(p: TrainingJobParams): k8s.types.input.batch.v1.Job {
   const selector = trainerSelector(p.instance, p.studyId, roles.trainer);
-  const labels = { ...standardLabels(p.instance, "trainer", roles.trainer), [studyIdLabel]: p.studyId };
+  const labels = { ...objectLabels(p.instance, "trainer", roles.trainer), [studyIdLabel]: p.studyId };
   return {
     apiVersion: "batch/v1",
     kind: "Job",
