@@ -11,4 +11,5 @@ export * from "./trackingServer";
 export * from "./trainingFanout";
 export * from "./trainingManifests";
 export * from "./posture";
+export { asFields, get, list, stringMap } from "./postureModel";
 export * from "./postureFiles";

@@ -97,34 +97,8 @@ export function buildObjectStoreStatefulSet(p: ObjectStoreParams): k8s.types.inp
   });
 }
 
-/** Idempotent: an existing bucket is left alone, so the Job can rerun on every replacement. */
-export const createBucketScript = `
-import os, sys, time
-import boto3
-from botocore.exceptions import BotoCoreError, ClientError
-
-bucket = os.environ["BUCKET"]
-s3 = boto3.client("s3", endpoint_url=os.environ["MLFLOW_S3_ENDPOINT_URL"])
-started = time.monotonic()
-while True:
-    try:
-        s3.head_bucket(Bucket=bucket)
-        print(f"bucket {bucket} already exists", flush=True)
-        break
-    except ClientError as err:
-        if err.response.get("Error", {}).get("Code") in ("404", "NoSuchBucket", "NotFound"):
-            s3.create_bucket(Bucket=bucket)
-            print(f"created bucket {bucket}", flush=True)
-            break
-        reason = err
-    except BotoCoreError as err:
-        reason = err
-    waited = time.monotonic() - started
-    if waited > 300:
-        sys.exit(f"object store not usable after {waited:.0f} s: {reason}")
-    print(f"waiting for the object store ({waited:.0f} s): {reason}", flush=True)
-    time.sleep(5)
-`.trim();
+/** images/mlflow/create_bucket.py: idempotent (an existing bucket is fine) and waits while the store starts. */
+export const createBucketCommand = ["python", "/app/create_bucket.py"] as const;
 
 export interface BucketJobParams {
   readonly instance: string;
@@ -153,9 +127,10 @@ export function buildBucketJob(p: BucketJobParams): k8s.types.input.batch.v1.Job
             {
               name: "create-bucket",
               image: p.image,
-              command: ["python", "-c", createBucketScript],
+              command: [...createBucketCommand],
               env: [
                 { name: "BUCKET", value: p.bucket },
+                { name: "BUCKET_WAIT_SECONDS", value: "300" },
                 { name: "MLFLOW_S3_ENDPOINT_URL", value: p.endpointUrl },
                 secretEnv("AWS_ACCESS_KEY_ID", p.secretName, trackingSecretKeys.s3AccessKeyId),
                 secretEnv("AWS_SECRET_ACCESS_KEY", p.secretName, trackingSecretKeys.s3SecretAccessKey),

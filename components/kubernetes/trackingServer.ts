@@ -2,7 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { TrackingServer, TrackingServerArgs } from "../interfaces";
 import { buildWith, fromManifest } from "./manifestArgs";
-import { childResourceName, imageRef, serviceHost, validateInstanceName } from "./meta";
+import { childResourceName, imageRef, objectLabels, roles, serviceHost, validateInstanceName } from "./meta";
 import { type ArtifactStoreAccess, backendStoreUri, buildMlflowDeployment, buildMlflowService, mlflowSelector, type PostgresConnection } from "./mlflowManifests";
 import { buildIngressPolicy } from "./networkPolicy";
 import {
@@ -136,7 +136,7 @@ export class KubernetesTrackingServer extends pulumi.ComponentResource implement
       );
       new k8s.networking.v1.NetworkPolicy(
         childResourceName(name, "postgres"),
-        fromManifest(namespace.apply((ns) => buildIngressPolicy({ namespace: ns, labels: postgresSelector(name), podSelector: postgresSelector(name), allowPods: [mlflowSelector(name)], ports: [postgresPort] }))),
+        fromManifest(namespace.apply((ns) => buildIngressPolicy({ namespace: ns, labels: objectLabels(name, "postgresql", roles.database), podSelector: postgresSelector(name), allowPods: [mlflowSelector(name)], ports: [postgresPort] }))),
         child,
       );
       dependencies.push(statefulSet);
@@ -156,7 +156,7 @@ export class KubernetesTrackingServer extends pulumi.ComponentResource implement
         childResourceName(name, "object-store"),
         fromManifest(
           namespace.apply((ns) =>
-            buildIngressPolicy({ namespace: ns, labels: objectStoreSelector(name), podSelector: objectStoreSelector(name), allowPods: [mlflowSelector(name), bucketInitSelector(name)], ports: [s3Port] }),
+            buildIngressPolicy({ namespace: ns, labels: objectLabels(name, "object-store", roles.objectStore), podSelector: objectStoreSelector(name), allowPods: [mlflowSelector(name), bucketInitSelector(name)], ports: [s3Port] }),
           ),
         ),
         child,
