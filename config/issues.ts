@@ -19,6 +19,8 @@ export interface ProblemContext {
   readonly schema: z.core.$ZodType;
   /** Line of a data path in the user's file, when known. */
   readonly locate?: (path: Path) => number | undefined;
+  /** The value that was parsed: refinements report the whole object they check, messages show the value at the path. */
+  readonly input?: unknown;
 }
 
 const nouns: Record<string, string> = {
@@ -84,6 +86,8 @@ function problemsForIssue(issue: Issue, prefix: Path, ctx: ProblemContext): Conf
       return issue.issues.flatMap((inner) => problemsForIssue(inner, path, ctx));
     case "invalid_union":
       return unionProblems(issue, path, ctx);
+    case "custom":
+      return [problem(path, `${issue.message}${receivedByRefinement(issue, path, ctx)}`, ctx)];
     default:
       return [problem(path, `${issue.message}${received(issue)}`, ctx)];
   }
@@ -124,8 +128,16 @@ function isShapeMismatch(issue: Issue): boolean {
 }
 
 function received(issue: Issue): string {
-  if (!("input" in issue) || issue.input === undefined) return issue.code === "invalid_type" ? ", but it is missing" : "";
+  if (!("input" in issue) || issue.input === undefined) return issue.code === "invalid_type" || issue.code === "invalid_value" ? ", but it is missing" : "";
   return `, got ${show(issue.input)}`;
+}
+
+/** A refinement's input is often the whole object it checks; only a plain value at the key itself is worth showing. */
+function receivedByRefinement(issue: Issue, path: Path, ctx: ProblemContext): string {
+  const isPlain = (v: unknown) => v !== undefined && (typeof v !== "object" || v === null);
+  if ("input" in issue && isPlain(issue.input)) return `, got ${show(issue.input)}`;
+  const atPath = path.reduce<unknown>((value, segment) => (isRecord(value) || Array.isArray(value) ? (value as Record<PropertyKey, unknown>)[segment] : undefined), ctx.input);
+  return isPlain(atPath) ? `, got ${show(atPath)}` : "";
 }
 
 function problem(path: Path, message: string, ctx: ProblemContext): ConfigProblem {

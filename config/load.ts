@@ -45,7 +45,7 @@ export function parseStackConfig(values: Record<string, unknown>, file: string, 
   const result = stackConfigSchema.safeParse(plain, parseOptions);
   if (!result.success) {
     const locateData: Locate = (p) => locate?.(p.length === 0 ? [] : [`${configNamespace}:${String(p[0])}`, ...p.slice(1)]);
-    problems.push(...problemsFromZod(result.error, { file, namespace: configNamespace, schema: stackConfigSchema, locate: locateData }));
+    problems.push(...problemsFromZod(result.error, { file, namespace: configNamespace, schema: stackConfigSchema, locate: locateData, input: plain }));
   }
   if (problems.length > 0 || !result.success) throw new ConfigError(sortByLine(problems));
   return withPlatformDefaults(result.data);
@@ -53,7 +53,7 @@ export function parseStackConfig(values: Record<string, unknown>, file: string, 
 
 export function parseMetricsConfig(raw: unknown, file: string, locate?: Locate): MetricsConfig {
   const result = metricsConfigSchema.safeParse(raw ?? {}, parseOptions);
-  if (!result.success) throw new ConfigError(sortByLine(problemsFromZod(result.error, { file, schema: metricsConfigSchema, locate })));
+  if (!result.success) throw new ConfigError(sortByLine(problemsFromZod(result.error, { file, schema: metricsConfigSchema, locate, input: raw })));
   return result.data;
 }
 
@@ -99,9 +99,8 @@ export function loadStackConfig(projectDir: string, stack: string): StackConfig 
 
 export const metricsConfigPath = (projectDir: string) => path.join(projectDir, "config", "metrics_config.yaml");
 
-/** Reads and parses a metrics config; messages name the file relative to the working directory. */
-export function loadMetricsConfig(file: string): MetricsConfig {
-  const shown = path.relative(process.cwd(), file) || file;
+/** Reads and parses a metrics config; messages name the file as `shown` (default: relative to the working directory). */
+export function loadMetricsConfig(file: string, shown: string = path.relative(process.cwd(), file) || file): MetricsConfig {
   const source = readYamlSource(file, shown);
   return parseMetricsConfig(source.value, shown, source.locate);
 }

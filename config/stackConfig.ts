@@ -66,7 +66,7 @@ const inStackDatabase = z
 const externalDatabase = z
   .object({
     kind: z.literal("external"),
-    host: z.string().min(1, "expected the PostgreSQL host name"),
+    host: z.string({ error: "expected the PostgreSQL host name" }).min(1, "expected the PostgreSQL host name"),
     port: z.number().int().min(1).max(65535).default(5432),
     database: z.string().default("mlflow"),
     user: z.string().default("mlflow"),
@@ -131,16 +131,19 @@ const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 export type ParamValue = z.infer<typeof scalar>;
 
 const choiceParam = z.object({ values: z.array(scalar).min(1, "expected at least one value") }).strict();
+/** Range checks point at the offending bound, so the message shows the value to change. */
+function checkRange(range: { low: number; high: number; log: boolean }, ctx: z.core.$RefinementCtx): void {
+  if (range.low > range.high) ctx.addIssue({ code: "custom", path: ["high"], input: range.high, message: `expected high >= low (${range.low})` });
+  if (range.log && range.low <= 0) ctx.addIssue({ code: "custom", path: ["low"], input: range.low, message: "expected low > 0 for a log-uniform range" });
+}
 const intParam = z
   .object({ type: z.literal("int"), low: z.number().int(), high: z.number().int(), step: z.number().int().min(1).default(1), log: z.boolean().default(false) })
   .strict()
-  .refine((p) => p.low <= p.high, { message: "expected low <= high" })
-  .refine((p) => !p.log || p.low > 0, { message: "expected low > 0 for a log-uniform range" });
+  .superRefine(checkRange);
 const floatParam = z
   .object({ type: z.literal("float"), low: z.number(), high: z.number(), log: z.boolean().default(false) })
   .strict()
-  .refine((p) => p.low <= p.high, { message: "expected low <= high" })
-  .refine((p) => !p.log || p.low > 0, { message: "expected low > 0 for a log-uniform range" });
+  .superRefine(checkRange);
 export const paramSpecSchema = z.union([choiceParam, intParam, floatParam]);
 export type ParamSpec = z.infer<typeof paramSpecSchema>;
 

@@ -1,0 +1,72 @@
+/**
+ * `npm run validate -- [--stack <name>] [--metrics <file>] [--project-dir <dir>]`
+ *
+ * Parses `Pulumi.<stack>.yaml` and the metrics config exactly as the pipeline would, touches
+ * nothing, and prints either one `ok:` summary per file or every problem found, one per line.
+ */
+import * as path from "node:path";
+import { ConfigError, type ConfigProblem, loadStackConfig, type MetricsConfig, metricsConfigPath, metricsProblems, parseMetricsConfig, readYamlSource, type StackConfig, sortByLine, stackFile } from "../config";
+import { planStudy } from "../components/shared";
+import { parseFlags, runMain, stackName } from "./cli";
+
+const usage = "usage: npm run validate -- [--stack <name>] [--metrics <file>] [--project-dir <dir>]";
+
+/** The repository root: where `Pulumi.<stack>.yaml` files live unless --project-dir says otherwise. */
+const repoRoot = path.resolve(__dirname, "..");
+
+export interface ValidateOptions {
+  readonly stack: string;
+  readonly projectDir: string;
+  readonly metricsFile: string;
+}
+
+export function parseValidateArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): ValidateOptions {
+  const flags = parseFlags(argv, { stack: { type: "string" }, metrics: { type: "string" }, "project-dir": { type: "string" } }, usage);
+  const projectDir = path.resolve(flags["project-dir"] ?? repoRoot);
+  return { stack: stackName(flags.stack, env), projectDir, metricsFile: flags.metrics === undefined ? metricsConfigPath(projectDir) : path.resolve(flags.metrics) };
+}
+
+/** The name a file goes by in messages: relative to the project when inside it. */
+function displayName(file: string, projectDir: string): string {
+  const relative = path.relative(projectDir, file);
+  return relative.startsWith("..") || path.isAbsolute(relative) ? file : relative;
+}
+
+function attempt<T>(problems: ConfigProblem[], parse: () => T): T | undefined {
+  try {
+    return parse();
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    problems.push(...err.problems);
+    return undefined;
+  }
+}
+
+/** Validates both files; returns the lines to print on success, throws ConfigError listing every problem otherwise. */
+export function validate(options: ValidateOptions): string[] {
+  const problems: ConfigProblem[] = [];
+  const stackShown = path.basename(stackFile(options.projectDir, options.stack));
+  const metricsShown = displayName(options.metricsFile, options.projectDir);
+  const config: StackConfig | undefined = attempt(problems, () => loadStackConfig(options.projectDir, options.stack));
+  const metricsSource = attempt(problems, () => readYamlSource(options.metricsFile, metricsShown));
+  const metrics: MetricsConfig | undefined = metricsSource && attempt(problems, () => parseMetricsConfig(metricsSource.value, metricsShown, metricsSource.locate));
+  if (config && metrics && metricsSource) problems.push(...sortByLine(metricsProblems(metrics, config.training, metricsShown, metricsSource.locate)));
+  if (problems.length > 0 || !config || !metrics) throw new ConfigError(problems);
+
+  const plan = planStudy(options.stack, config.training);
+  const workers = plan.shards.length;
+  const lines = [
+    `ok: ${stackShown} (platform ${config.platform}, ${plan.trials.length} trials over ${workers} workers)`,
+    `ok: ${metricsShown} (champion: best ${metrics.orderBy.metric} ${metrics.orderBy.direction}, registered as ${metrics.registeredModel.name}@${metrics.registeredModel.alias})`,
+    `study: ${plan.study.studyId} (${config.training.modelFamily}, ${config.training.strategy.kind} search, ${config.training.cvFolds}-fold CV on ${config.training.scoring})`,
+  ];
+  if (plan.duplicatesDropped > 0) lines.push(`note: ${plan.duplicatesDropped} duplicate trial(s) dropped: the search space has fewer distinct settings than the ${plan.trials.length + plan.duplicatesDropped} asked for`);
+  if (plan.requestedWorkers > workers) lines.push(`note: ${plan.requestedWorkers} workers configured but only ${plan.trials.length} trials: ${workers} workers will run`);
+  return lines;
+}
+
+if (require.main === module) {
+  runMain(() => {
+    for (const line of validate(parseValidateArgs(process.argv.slice(2)))) console.log(line);
+  });
+}
