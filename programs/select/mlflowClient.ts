@@ -1,4 +1,4 @@
-import type { Experiment, KeyValue, Metric, ModelVersion, RegisteredModel, Run, RunInfo, RunStatus, SearchRunsPage, SearchRunsRequest } from "./mlflowTypes";
+import type { Experiment, KeyValue, MetricInput, ModelVersion, RegisteredModel, Run, RunInfo, RunStatus, SearchRunsPage, SearchRunsRequest } from "./mlflowTypes";
 
 /**
  * A small typed client for MLflow's REST API 2.0 over Node's `fetch`: only the endpoints the
@@ -140,7 +140,7 @@ export class MlflowClient {
   }
 
   /** MLflow accepts up to 1000 metrics, 100 params and 100 tags per call. */
-  async logBatch(runId: string, batch: { metrics?: readonly Metric[]; params?: readonly KeyValue[]; tags?: readonly KeyValue[] }): Promise<void> {
+  async logBatch(runId: string, batch: { metrics?: readonly MetricInput[]; params?: readonly KeyValue[]; tags?: readonly KeyValue[] }): Promise<void> {
     await this.call("POST", "runs/log-batch", { run_id: runId, metrics: batch.metrics ?? [], params: batch.params ?? [], tags: batch.tags ?? [] });
   }
 

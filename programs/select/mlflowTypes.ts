@@ -13,8 +13,16 @@ export interface KeyValue {
 
 export interface Metric {
   readonly key: string;
-  /** `null` when the server sent NaN or an infinity (not valid JSON; see parseMlflowJson). */
-  readonly value: number | null;
+  /** MLflow sends NaN and infinities as the strings "NaN", "Infinity", "-Infinity". */
+  readonly value: number | string | null;
+  readonly timestamp: number;
+  readonly step?: number;
+}
+
+/** A metric to log: MLflow's REST API cannot take NaN (JSON has no such number). */
+export interface MetricInput {
+  readonly key: string;
+  readonly value: number;
   readonly timestamp: number;
   readonly step?: number;
 }
@@ -81,6 +89,7 @@ export interface RunRecord {
   readonly runName?: string;
   readonly status: RunStatus;
   readonly startTime?: number;
+  /** `null` for NaN or an infinity. */
   readonly metrics: Readonly<Record<string, number | null>>;
   readonly params: Readonly<Record<string, string>>;
   readonly tags: Readonly<Record<string, string>>;
@@ -92,7 +101,7 @@ export function toRunRecord(run: Run): RunRecord {
     runName: run.info.run_name,
     status: run.info.status,
     startTime: run.info.start_time,
-    metrics: Object.fromEntries((run.data.metrics ?? []).map((m) => [m.key, m.value])),
+    metrics: Object.fromEntries((run.data.metrics ?? []).map((m) => [m.key, typeof m.value === "number" && Number.isFinite(m.value) ? m.value : null])),
     params: Object.fromEntries((run.data.params ?? []).map((p) => [p.key, p.value])),
     tags: Object.fromEntries((run.data.tags ?? []).map((t) => [t.key, t.value])),
   };

@@ -13,7 +13,7 @@ const metrics = metricsConfigSchema.parse({
   showTop: 3,
 });
 
-function run(id: string, values: Record<string, number | null>, tags: Record<string, string> = {}): Run {
+function run(id: string, values: Record<string, number | string | null>, tags: Record<string, string> = {}): Run {
   return {
     info: { run_id: id, experiment_id: "1", status: "FINISHED" },
     data: {
@@ -68,7 +68,7 @@ describe("selectChampion", () => {
   });
 
   it("drops runs whose order metric is missing or NaN (the server sorts them last)", async () => {
-    const { client } = fakeSearch([{ runs: [run("a", { cv_f1_macro_mean: 0.9 }), run("b", { cv_f1_macro_mean: null }), run("c", {})] }]);
+    const { client } = fakeSearch([{ runs: [run("a", { cv_f1_macro_mean: 0.9 }), run("b", { cv_f1_macro_mean: "NaN" }), run("c", {})] }]);
     const selection = await selectChampion({ client, metrics, experimentName: "e", studyId: "s1" });
     expect(selection.top.map((r) => r.runId)).toEqual(["a"]);
   });
