@@ -1,0 +1,2 @@
+export * from "./externalPostgres";
+export * from "./s3Bucket";

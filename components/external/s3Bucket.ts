@@ -1,0 +1,71 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+
+export interface ArtifactBucketArgs {
+  /** The bucket name; omit to let Pulumi generate a unique one. */
+  readonly bucketName?: string;
+  /** Key prefix MLflow writes under; `artifactUri` is `s3://<bucket>/<prefix>`. */
+  readonly prefix?: string;
+  /** Encrypt with this KMS key (SSE-KMS); omit for S3-managed keys (SSE-S3). */
+  readonly kmsKeyArn?: pulumi.Input<string>;
+  /** Allow `pulumi destroy` to delete a bucket that still holds artifacts; default false. */
+  readonly forceDestroy?: boolean;
+  readonly tags?: Record<string, string>;
+}
+
+const bucketName = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
+export function validateArtifactBucketArgs(args: ArtifactBucketArgs): void {
+  if (args.bucketName !== undefined && (!bucketName.test(args.bucketName) || args.bucketName.includes(".."))) {
+    throw new Error(`ArtifactBucket: bucketName '${args.bucketName}' must be 3-63 lower-case letters, digits, '.' or '-', starting and ending alphanumeric`);
+  }
+}
+
+/**
+ * The MLflow artifact bucket on AWS S3: versioned (an overwritten model can be recovered), encrypted
+ * at rest, closed to public access, and with ACLs disabled so the account owns every object.
+ */
+export class ArtifactBucket extends pulumi.ComponentResource {
+  readonly bucketName: pulumi.Output<string>;
+  readonly arn: pulumi.Output<string>;
+  readonly artifactUri: pulumi.Output<string>;
+
+  constructor(name: string, args: ArtifactBucketArgs = {}, opts?: pulumi.ComponentResourceOptions) {
+    super("mlops:external:ArtifactBucket", name, {}, opts);
+    validateArtifactBucketArgs(args);
+    const child = { parent: this };
+    const bucket = new aws.s3.Bucket(
+      `${name}-bucket`,
+      { ...(args.bucketName ? { bucket: args.bucketName } : {}), forceDestroy: args.forceDestroy ?? false, tags: { "app.kubernetes.io/part-of": "mlops-pipeline", ...args.tags } },
+      child,
+    );
+    const ownership = new aws.s3.BucketOwnershipControls(`${name}-ownership`, { bucket: bucket.id, rule: { objectOwnership: "BucketOwnerEnforced" } }, child);
+    const publicAccess = new aws.s3.BucketPublicAccessBlock(
+      `${name}-public-access`,
+      { bucket: bucket.id, blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true },
+      child,
+    );
+    const versioning = new aws.s3.BucketVersioning(`${name}-versioning`, { bucket: bucket.id, versioningConfiguration: { status: "Enabled" } }, child);
+    const encryption = new aws.s3.BucketServerSideEncryptionConfiguration(
+      `${name}-encryption`,
+      {
+        bucket: bucket.id,
+        rules: [
+          {
+            applyServerSideEncryptionByDefault: args.kmsKeyArn ? { sseAlgorithm: "aws:kms", kmsMasterKeyId: args.kmsKeyArn } : { sseAlgorithm: "AES256" },
+            bucketKeyEnabled: args.kmsKeyArn !== undefined,
+          },
+        ],
+      },
+      child,
+    );
+
+    const prefix = (args.prefix ?? "mlflow").replace(/^\/+|\/+$/g, "");
+    // Ready only once every protection is in place, so nothing is written to an unprotected bucket.
+    const protectedName = pulumi.all([bucket.bucket, ownership.id, publicAccess.id, versioning.id, encryption.id]).apply(([n]) => n);
+    this.bucketName = protectedName;
+    this.arn = bucket.arn;
+    this.artifactUri = protectedName.apply((n) => (prefix ? `s3://${n}/${prefix}` : `s3://${n}`));
+    this.registerOutputs({ bucketName: this.bucketName, arn: this.arn, artifactUri: this.artifactUri });
+  }
+}
