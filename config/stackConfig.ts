@@ -18,7 +18,8 @@ export const defaultVersions = {
   pythonBaseImage: "python:3.12-slim",
   postgresImage: "postgres:16.4",
   /** SeaweedFS (Apache-2.0) rather than MinIO (AGPL): nothing AGPL is shipped or defaulted to. */
-  objectStoreImage: "chrislusf/seaweedfs:3.80",
+  // The user-facing default (users run MinIO); SeaweedFS (chrislusf/seaweedfs) is the Apache-2.0 alternative we test with.
+  objectStoreImage: "minio/minio:RELEASE.2025-04-22T22-12-26Z",
   loadBalancerImage: "nginx:1.27.2",
   imageTag: "0.1.0",
 } as const;

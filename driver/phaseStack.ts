@@ -2,7 +2,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { type InlineProgramArgs, LocalWorkspace, type LocalWorkspaceOptions, type OutputMap, type PulumiFn, type Stack } from "@pulumi/pulumi/automation";
 import { countChanges } from "./lastRun";
-import { PhaseProgress } from "./progress";
+import type { PhaseProgress } from "./progress";
 
 export const projectName = "mlops-pipeline";
 

@@ -6,7 +6,7 @@
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import type { LocalWorkspaceOptions, OutputMap, PulumiFn } from "@pulumi/pulumi/automation";
-import { loadMetricsConfig, loadStackConfig, type MetricsConfig, metricsConfigPath, type StackConfig } from "../config";
+import { assertMetricsMatchTraining, loadMetricsConfig, loadStackConfig, type MetricsConfig, metricsConfigPath, type StackConfig } from "../config";
 import { localPaths } from "../components/local/paths";
 import { type PhaseContext, type PhaseSecrets, phaseStackName } from "../programs/context";
 import { championModelUri, servingProgram } from "../programs/serving";
@@ -128,7 +128,10 @@ async function destroyAll(p: Pipeline, secrets: () => PhaseSecrets): Promise<voi
 
 async function runPipeline(args: PipelineArgs): Promise<void> {
   const config = loadStackConfig(projectDir, args.stack);
-  const metrics = loadMetricsConfig(metricsConfigPath(projectDir));
+  const metricsFile = metricsConfigPath(projectDir);
+  const metrics = loadMetricsConfig(metricsFile);
+  // A champion metric the trainer never logs for this scoring would find no run: say so before any work.
+  assertMetricsMatchTraining(metrics, config.training, path.relative(projectDir, metricsFile));
   const paths = localPaths(projectDir);
   const secrets = phaseSecrets(config, args.stack, paths.stateDir);
   const p: Pipeline = {

@@ -36,8 +36,13 @@ function secretValue<T>(input: unknown): T {
   expect(wrapped?.[secretSignature], "expected a secret input").toBe("1b47061264138c4ac30d75fd1eb44270");
   return wrapped?.value as T;
 }
-const valueOf = <T>(out: pulumi.Output<T>) => new Promise<T>((resolve) => out.apply(resolve));
+const outputValue = <T>(out: pulumi.Output<T>) => new Promise<T>((resolve) => out.apply(resolve));
 const byType = (suffix: string) => captured.filter((c) => c.type.endsWith(suffix));
+function named(list: Captured[], name: string): Captured {
+  const found = list.find((c) => c.name === name);
+  if (!found) throw new Error(`no resource named ${name}; have ${list.map((c) => c.name).join(", ")}`);
+  return found;
+}
 const paths = () => local.localPaths("/work/proj");
 
 function shard(workerIndex: number, workers: number, trials: number[]): ShardSpec {
@@ -86,20 +91,19 @@ describe("local platform components (Pulumi mocks)", () => {
       auth: { adminUser: "admin", adminPassword: pulumi.secret("admin-pw") },
       paths: paths(),
     });
-    expect(await valueOf(server.driverTrackingUri)).toBe("http://127.0.0.1:5055");
-    expect(await valueOf(server.artifactLocation)).toBe("s3://mlflow-art/mlflow");
-    const [proc] = byType("local:Process");
-    expect(proc?.name).toBe("t-mlflow");
-    const command = (proc?.inputs.command as string[]).join(" ");
+    expect(await outputValue(server.driverTrackingUri)).toBe("http://127.0.0.1:5055");
+    expect(await outputValue(server.artifactLocation)).toBe("s3://mlflow-art/mlflow");
+    const proc = named(byType("local:Process"), "t-mlflow");
+    const command = (proc.inputs.command as string[]).join(" ");
     expect(command).not.toContain("p@ss");
     expect(command).toContain("--app-name basic-auth");
-    const env = proc?.inputs.env as Record<string, string>;
+    const env = proc.inputs.env as Record<string, string>;
     expect(env.MLFLOW_S3_ENDPOINT_URL).toBe("http://127.0.0.1:8333");
     expect(JSON.stringify(env)).not.toContain("SK");
-    const secretEnv = secretValue<Record<string, string>>(proc?.inputs.secretEnv);
+    const secretEnv = secretValue<Record<string, string>>(proc.inputs.secretEnv);
     expect(secretEnv.MLFLOW_BACKEND_STORE_URI).toBe("postgresql://ml%20flow:p%40ss%2Fword@db.internal:5432/mlflow?sslmode=prefer");
     expect(secretEnv.AWS_SECRET_ACCESS_KEY).toBe("SK");
-    const files = secretValue<{ path: string; content: string; mode: number }[]>(proc?.inputs.files);
+    const files = secretValue<{ path: string; content: string; mode: number }[]>(proc.inputs.files);
     expect(files[0]?.mode).toBe(0o600);
     expect(files[0]?.content).toContain("admin_password = admin-pw");
   });
@@ -128,16 +132,16 @@ describe("local platform components (Pulumi mocks)", () => {
       trackingUri: "http://127.0.0.1:5000",
       paths: paths(),
     });
-    expect(await valueOf(fanout.studyId)).toBe("local-abc");
-    expect(await valueOf(fanout.workerCount)).toBe(2);
+    expect(await outputValue(fanout.studyId)).toBe("local-abc");
+    expect(await outputValue(fanout.workerCount)).toBe(2);
     const jobs = byType("local:Job");
     expect(jobs.map((j) => j.name).sort()).toEqual(["tr-prepare", "tr-worker-0", "tr-worker-1"]);
-    const worker1 = jobs.find((j) => j.name === "tr-worker-1");
-    expect((worker1?.inputs.command as string[]).slice(-3)).toEqual(["run", "--spec", "/work/proj/.pipeline/studies/local-abc/shard-1.json"]);
-    expect((worker1?.inputs.env as Record<string, string>).MLFLOW_TRACKING_URI).toBe("http://127.0.0.1:5000");
-    const file = (worker1?.inputs.files as { content: string }[])[0];
+    const worker1 = named(jobs, "tr-worker-1");
+    expect((worker1.inputs.command as string[]).slice(-3)).toEqual(["run", "--spec", "/work/proj/.pipeline/studies/local-abc/shard-1.json"]);
+    expect((worker1.inputs.env as Record<string, string>).MLFLOW_TRACKING_URI).toBe("http://127.0.0.1:5000");
+    const file = (worker1.inputs.files as { content: string }[])[0];
     expect(JSON.parse(file?.content ?? "{}").trials.map((t: { index: number }) => t.index)).toEqual([1, 3]);
-    expect(worker1?.inputs.retries).toBe(1);
+    expect(worker1.inputs.retries).toBe(1);
   });
 
   it("rejects more shards than workers", () => {
@@ -157,14 +161,14 @@ describe("local platform components (Pulumi mocks)", () => {
       paths: paths(),
       nodeBinary: "/usr/bin/node",
     });
-    expect(await valueOf(serving.endpoint)).toBe("http://127.0.0.1:9000");
+    expect(await outputValue(serving.endpoint)).toBe("http://127.0.0.1:9000");
     const procs = byType("local:Process");
     const replicas = procs.filter((p) => p.name.startsWith("sv-replica-"));
     expect(replicas.map((r) => (r.inputs.env as Record<string, string>).PORT)).toEqual(["9100", "9101", "9102"]);
     expect(replicas.every((r) => r.inputs.restartTrigger === "model-version=7")).toBe(true);
     expect(replicas.every((r) => (r.inputs.env as Record<string, string>).MODEL_URI === "models:/m@champion")).toBe(true);
-    const lb = procs.find((p) => p.name === "sv-lb");
-    expect((lb?.inputs.command as string[]).filter((a) => a.startsWith("http://"))).toEqual(["http://127.0.0.1:9100", "http://127.0.0.1:9101", "http://127.0.0.1:9102"]);
+    const lb = named(procs, "sv-lb");
+    expect((lb.inputs.command as string[]).filter((a) => a.startsWith("http://"))).toEqual(["http://127.0.0.1:9100", "http://127.0.0.1:9101", "http://127.0.0.1:9102"]);
   });
 
   it("refuses a load-balancer port inside the replica range", () => {
