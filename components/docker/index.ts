@@ -1,0 +1,7 @@
+export * from "./containerSpecs";
+export * from "./engineClient";
+export * from "./loadBalancerConfig";
+export * from "./modelServing";
+export * from "./pulumiContainer";
+export * from "./trackingServer";
+export * from "./trainingFanout";

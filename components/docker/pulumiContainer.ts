@@ -1,0 +1,131 @@
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import { type ContainerSpec, type SecretValues, type VolumeSpec, resolveEnv } from "./specBasics";
+
+/**
+ * Maps container specs onto @pulumi/docker resources. Kept apart from the components so the three of
+ * them deploy specs the same way: image by RemoteImage (kept locally, so locally built images work),
+ * secret env as a Pulumi secret, jobs attached until they exit, servers waited on until healthy.
+ */
+
+/** How long `pulumi up` waits for a server's HEALTHCHECK to pass. */
+export const healthWaitSeconds = 300;
+
+const labelList = (labels: Readonly<Record<string, string>>) => Object.entries(labels).map(([label, value]) => ({ label, value }));
+
+/** Env values only known at deployment (e.g. a tracking URI from another stack), by variable name. */
+export type LateEnv = Readonly<Record<string, pulumi.Input<string>>>;
+
+/** Env for the container: plain when it needs no secret, otherwise the whole list is a Pulumi secret. */
+export function containerEnv(spec: ContainerSpec, secrets: pulumi.Input<SecretValues>, late: LateEnv = {}): pulumi.Input<string[]> {
+  const hasSecrets = Object.keys(spec.secretEnv).length > 0;
+  if (!hasSecrets && Object.keys(late).length === 0) return resolveEnv(spec, {});
+  const env = pulumi.all([secrets, late]).apply(([values, lateValues]) => resolveEnv({ ...spec, env: { ...spec.env, ...lateValues } }, hasSecrets ? values : {}));
+  return hasSecrets ? pulumi.secret(env) : env;
+}
+
+export function containerArgs(spec: ContainerSpec, image: pulumi.Input<string>, networkName: pulumi.Input<string>, secrets: pulumi.Input<SecretValues>, late: LateEnv = {}): docker.ContainerArgs {
+  const job = spec.runToCompletion;
+  return {
+    name: spec.name,
+    image,
+    ...(spec.entrypoint ? { entrypoints: [...spec.entrypoint] } : {}),
+    ...(spec.command.length > 0 ? { command: [...spec.command] } : {}),
+    envs: containerEnv(spec, secrets, late),
+    labels: labelList(spec.labels),
+    ...(spec.user !== undefined ? { user: spec.user } : {}),
+    ports: spec.ports.map((p) => ({ internal: p.internal, external: p.external, ip: p.hostIp })),
+    ...(spec.healthcheck
+      ? {
+          healthcheck: {
+            tests: [...spec.healthcheck.test],
+            interval: `${spec.healthcheck.intervalSeconds}s`,
+            timeout: `${spec.healthcheck.timeoutSeconds}s`,
+            retries: spec.healthcheck.retries,
+            startPeriod: `${spec.healthcheck.startPeriodSeconds}s`,
+          },
+        }
+      : {}),
+    restart: spec.restart,
+    volumes: spec.mounts.map((m) => ({ volumeName: m.volume, containerPath: m.target })),
+    uploads: spec.files.map((f) => ({ file: f.path, content: f.content, permissions: `0${f.mode.toString(8)}` })),
+    networksAdvanced: [{ name: networkName, aliases: [...spec.networkAliases] }],
+    ...(spec.memoryMb !== undefined ? { memory: spec.memoryMb } : {}),
+    ...(spec.cpus !== undefined ? { cpus: String(spec.cpus) } : {}),
+    // A job runs once and is waited for (attach); a server must keep running and pass its health check.
+    mustRun: !job,
+    attach: job,
+    logs: job,
+    wait: !job && spec.healthcheck !== undefined,
+    waitTimeout: healthWaitSeconds,
+  };
+}
+
+/** One RemoteImage per distinct reference, kept locally so an image built on the engine is used as is. */
+export class ImageSet {
+  private readonly images = new Map<string, docker.RemoteImage>();
+
+  constructor(
+    private readonly name: string,
+    private readonly parent: pulumi.Resource,
+  ) {}
+
+  imageId(ref: string, role: string): pulumi.Output<string> {
+    let image = this.images.get(ref);
+    if (!image) {
+      image = new docker.RemoteImage(`${this.name}-${role}-image`, { name: ref, keepLocally: true }, { parent: this.parent });
+      this.images.set(ref, image);
+    }
+    return image.imageId;
+  }
+}
+
+export function deployVolume(name: string, spec: VolumeSpec, parent: pulumi.Resource): docker.Volume {
+  return new docker.Volume(name, { name: spec.name, labels: labelList(spec.labels) }, { parent, retainOnDelete: false });
+}
+
+/** Fails the deployment when a job exited non-zero, with the end of its log. */
+export function checkedExitCode(spec: ContainerSpec, container: docker.Container): pulumi.Output<number> {
+  return pulumi.all([container.exitCode, container.containerLogs]).apply(([code, logs]) => {
+    if (code !== 0) {
+      const tail = (logs ?? "").trim().split("\n").slice(-20).join("\n");
+      throw new Error(`container ${spec.name} exited with code ${code}; last log lines:\n${tail}`);
+    }
+    return code;
+  });
+}
+
+export interface DeployedContainers {
+  readonly containers: docker.Container[];
+  /** Resolves once every job exited 0 (and fails the deployment otherwise). */
+  readonly jobsSucceeded: pulumi.Output<number[]>;
+}
+
+/**
+ * Creates containers group by group; a group starts after every container before it exists (servers
+ * healthy, jobs exited) and after every earlier job's exit code was checked, so nothing runs on top
+ * of a failed job. Containers within a group start together.
+ */
+export function deployContainers(
+  name: string,
+  groups: readonly (readonly ContainerSpec[])[],
+  ctx: { images: ImageSet; networkName: pulumi.Input<string>; secrets: pulumi.Input<SecretValues>; parent: pulumi.Resource; dependsOn?: pulumi.Input<pulumi.Resource>[]; lateEnv?: LateEnv },
+): DeployedContainers {
+  const containers: docker.Container[] = [];
+  const checks: pulumi.Output<number>[] = [];
+  let before: pulumi.Input<pulumi.Resource>[] = ctx.dependsOn ?? [];
+  for (const group of groups) {
+    const earlierJobs = pulumi.all([...checks]);
+    const created = group.map((spec) => {
+      const args = containerArgs(spec, ctx.images.imageId(spec.image, spec.role), ctx.networkName, ctx.secrets, ctx.lateEnv);
+      // Same labels, but only once earlier jobs succeeded: a failed check stops this container's creation.
+      const gated = { ...args, labels: earlierJobs.apply(() => labelList(spec.labels)) };
+      const container = new docker.Container(`${name}-${spec.role}`, checks.length > 0 ? gated : args, { parent: ctx.parent, dependsOn: before });
+      if (spec.runToCompletion) checks.push(checkedExitCode(spec, container));
+      return container;
+    });
+    containers.push(...created);
+    before = [...before, ...created];
+  }
+  return { containers, jobsSucceeded: pulumi.all(checks) };
+}

@@ -1,0 +1,38 @@
+import * as pulumi from "@pulumi/pulumi";
+import type { TrainingFanout, TrainingFanoutArgs } from "../interfaces";
+import { type SecretValues, studyIdLabel, trainingTopology, validatePrefix } from "./containerSpecs";
+import { deployContainers, ImageSet } from "./pulumiContainer";
+import type { DockerPlatformArgs } from "./trackingServer";
+
+export interface DockerTrainingFanoutArgs extends TrainingFanoutArgs, DockerPlatformArgs {}
+
+/** Docker needs the image name up front (it names the RemoteImage); an Output cannot be used here. */
+export function plainImage(component: string, image: pulumi.Input<string> | undefined, fallback?: string): string {
+  if (typeof image === "string") return image;
+  if (image === undefined && fallback !== undefined) return fallback;
+  throw new Error(`${component}: expected the image as a plain reference such as mlops-trainer:0.1.0 (build it with scripts/docker/build-images.sh)`);
+}
+
+/** One `prepare` container, then one trainer container per shard running it to completion. */
+export class DockerTrainingFanout extends pulumi.ComponentResource implements TrainingFanout {
+  readonly studyId: pulumi.Output<string>;
+  readonly workerCount: pulumi.Output<number>;
+
+  constructor(name: string, args: DockerTrainingFanoutArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("mlops:docker:TrainingFanout", name, {}, opts);
+    validatePrefix("DockerTrainingFanout", name);
+    if (args.shards.length > args.training.workers) throw new Error(`training fan-out got ${args.shards.length} shards for ${args.training.workers} workers: shards must not outnumber training.workers`);
+    const image = plainImage("DockerTrainingFanout", args.image);
+
+    const credentials = args.trackingCredentials;
+    const secrets: pulumi.Output<SecretValues> = pulumi.secret(pulumi.output(credentials?.password).apply((trackingPassword) => ({ trackingPassword })));
+    // The URI may come from another stack: the specs carry a placeholder, filled in at deployment.
+    const topology = trainingTopology({ prefix: name, trainerImage: image, trackingUri: "", shards: args.shards, retries: args.training.retries, resources: args.training.resources, trackingUsername: credentials?.username });
+    const jobs = deployContainers(name, [[topology.prepare], topology.workers], { images: new ImageSet(name, this), networkName: args.networkName, secrets, parent: this, lateEnv: { MLFLOW_TRACKING_URI: args.trackingUri } });
+
+    const studyId = topology.prepare.labels[studyIdLabel] ?? "";
+    this.studyId = jobs.jobsSucceeded.apply(() => studyId);
+    this.workerCount = jobs.jobsSucceeded.apply(() => topology.workers.length);
+    this.registerOutputs({ studyId: this.studyId, workerCount: this.workerCount });
+  }
+}

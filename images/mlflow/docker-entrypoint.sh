@@ -1,0 +1,13 @@
+#!/bin/sh
+# With MLFLOW_AUTH_ADMIN_PASSWORD set, writes the basic-auth config (0600, never in the image or the
+# command line) and points MLflow at it; then runs the given command (`mlflow server ...`).
+set -eu
+if [ -n "${MLFLOW_AUTH_ADMIN_PASSWORD:-}" ]; then
+  umask 077
+  config="${HOME:-/tmp}/basic_auth.ini"
+  printf '[mlflow]\ndefault_permission = READ\ndatabase_uri = sqlite:////var/lib/mlflow-auth/basic_auth.db\nadmin_username = %s\nadmin_password = %s\nauthorization_function = mlflow.server.auth:authenticate_request_basic_auth\n' \
+    "${MLFLOW_AUTH_ADMIN_USER:-admin}" "$MLFLOW_AUTH_ADMIN_PASSWORD" >"$config"
+  unset MLFLOW_AUTH_ADMIN_PASSWORD
+  export MLFLOW_AUTH_CONFIG_PATH="$config"
+fi
+exec "$@"
