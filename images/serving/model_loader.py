@@ -1,0 +1,86 @@
+"""Resolves `models:/<name>@<alias>` to one registered version and loads it, retrying while the
+tracking server is not answering yet (it may start after the serving replicas)."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import mlflow.pyfunc
+import numpy as np
+from mlflow.tracking import MlflowClient
+
+_MODEL_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/@]+)|/(?P<version>\d+))$")
+
+
+class ModelUriError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    name: str
+    alias: str | None
+    version: str | None
+
+    @property
+    def uri(self) -> str:
+        return f"models:/{self.name}@{self.alias}" if self.alias else f"models:/{self.name}/{self.version}"
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    name: str
+    alias: str | None
+    version: str
+    run_id: str | None
+    source: str
+    model: mlflow.pyfunc.PyFuncModel
+    #: Input column name -> dtype from the model signature (None without a column-based signature).
+    input_schema: dict[str, np.dtype] | None
+
+
+def parse_model_uri(uri: str) -> ModelRef:
+    match = _MODEL_URI.match(uri.strip())
+    if not match:
+        raise ModelUriError(f"MODEL_URI={uri!r}: expected models:/<name>@<alias> (or models:/<name>/<version>)")
+    return ModelRef(match["name"], match["alias"], match["version"])
+
+
+def load_model(ref: ModelRef, client: MlflowClient) -> LoadedModel:
+    if ref.alias is not None:
+        version = client.get_model_version_by_alias(ref.name, ref.alias)
+    else:
+        version = client.get_model_version(ref.name, str(ref.version))
+    # Load the resolved version, not the alias: the alias may move between the two calls.
+    model = mlflow.pyfunc.load_model(f"models:/{ref.name}/{version.version}")
+    schema = model.metadata.get_input_schema()
+    dtypes = dict(zip(schema.input_names(), schema.numpy_types())) if schema is not None and schema.has_input_names() else None
+    return LoadedModel(ref.name, ref.alias, str(version.version), version.run_id, version.source, model, dtypes)
+
+
+def load_with_retries(
+    ref: ModelRef,
+    client: MlflowClient,
+    budget_seconds: float,
+    log: Callable[[str], None],
+    stop: Callable[[], bool] = lambda: False,
+) -> LoadedModel:
+    """Retries every failure (server down, alias not set yet) with backoff until the budget is spent."""
+    deadline = time.monotonic() + budget_seconds
+    delay, attempt = 1.0, 0
+    while True:
+        attempt += 1
+        try:
+            return load_model(ref, client)
+        except Exception as err:
+            reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or stop():
+                raise RuntimeError(f"could not load {ref.uri} after {attempt} attempt(s) in {budget_seconds:.0f}s: {reason}") from err
+            wait = min(delay, 15.0, remaining)
+            log(f"model not loaded yet (attempt {attempt}: {reason}); retrying in {wait:.1f}s")
+            time.sleep(wait)
+            delay *= 2

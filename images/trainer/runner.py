@@ -1,0 +1,156 @@
+"""Runs one shard's trials, each as an MLflow run nested under the study run.
+
+Exactly one FINISHED run per trial key is the invariant: a finished key is skipped, and a RUNNING or
+FAILED run left by an interrupted or failed attempt is resumed by its run id instead of starting a
+second one (extra unfinished duplicates are deleted).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Literal
+
+import mlflow
+import mlflow.sklearn
+from mlflow.entities import Metric, Param, Run, RunTag
+from mlflow.models import Model, infer_signature
+from sklearn.base import BaseEstimator
+
+from dataset import DataSplit
+from estimators import build_estimator
+from evaluation import TrialScores, evaluate
+from spec import ShardSpec, TrialSpec
+from study import (
+    TAG_ERROR,
+    TAG_MODEL_SOURCE,
+    TAG_PARENT_RUN,
+    TAG_ROLE,
+    TAG_STUDY_ID,
+    TAG_TRIAL_INDEX,
+    TAG_TRIAL_KEY,
+    TAG_WORKER_INDEX,
+)
+from tracking import Tracking, TrackingUnavailable, one_line, search_all_runs, tag_filter
+
+Outcome = Literal["trained", "skipped", "failed"]
+
+# Pinning the serving requirements ourselves skips MLflow's slow requirement inference (a subprocess
+# that reloads the model) and records exactly what trained it.
+_MODEL_REQUIREMENTS = [f"{pkg}=={metadata.version(pkg)}" for pkg in ("scikit-learn", "numpy", "pandas", "cloudpickle")]
+
+
+@dataclass(frozen=True)
+class ShardContext:
+    tracking: Tracking
+    spec: ShardSpec
+    experiment_id: str
+    study_run_id: str
+    split: DataSplit
+
+
+def metric_names(scoring: str, folds: int) -> list[str]:
+    """Every metric a finished trial carries (mirrors metricNames in components/shared/studySpec.ts)."""
+    return [*(f"cv_{scoring}_fold_{k}" for k in range(folds)), f"cv_{scoring}_mean", f"cv_{scoring}_std", "fit_time_seconds", f"test_{scoring}", "test_accuracy"]
+
+
+def _metrics(scoring: str, scores: TrialScores) -> dict[str, float]:
+    values = [*scores.fold_scores, scores.cv_mean, scores.cv_std, scores.fit_time_seconds, scores.test_score, scores.test_accuracy]
+    return dict(zip(metric_names(scoring, len(scores.fold_scores)), values))
+
+
+def _params(spec: ShardSpec, trial: TrialSpec) -> list[Param]:
+    values = {**{k: str(v) for k, v in trial.params.items()}, "model_family": spec.model_family, "cv_folds": str(spec.cv_folds), "scoring": spec.scoring, "seed": str(spec.seed)}
+    return [Param(k, v) for k, v in values.items()]
+
+
+def _trial_tags(ctx: ShardContext, trial: TrialSpec) -> dict[str, str]:
+    return {
+        TAG_STUDY_ID: ctx.spec.study_id,
+        TAG_TRIAL_KEY: trial.key,
+        TAG_TRIAL_INDEX: str(trial.index),
+        TAG_WORKER_INDEX: str(ctx.spec.worker_index),
+        TAG_ROLE: "trial",
+        TAG_PARENT_RUN: ctx.study_run_id,
+    }
+
+
+def _start_or_resume(ctx: ShardContext, trial: TrialSpec, unfinished: list[Run]) -> tuple[str, bool]:
+    """Returns (run id, resumed): the newest unfinished run is reused, older duplicates deleted."""
+    t, client = ctx.tracking, ctx.tracking.client
+    tags = _trial_tags(ctx, trial)
+    if not unfinished:
+        run = t.call("create trial run", client.create_run, ctx.experiment_id, run_name=f"trial-{trial.index}-{trial.key[:8]}", tags=tags)
+        return run.info.run_id, False
+    *stale, keep = unfinished
+    for run in stale:
+        t.call("delete duplicate run", client.delete_run, run.info.run_id)
+    run_id = keep.info.run_id
+    t.call("resume trial run", client.update_run, run_id, status="RUNNING")
+    if TAG_ERROR in keep.data.tags:
+        t.call("clear error tag", client.delete_tag, run_id, TAG_ERROR)
+    t.call("tag trial run", client.log_batch, run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+    return run_id, True
+
+
+def _log_model(ctx: ShardContext, run_id: str, model: BaseEstimator) -> str:
+    """Logs the model and returns the `source` that model-versions/create needs for this run."""
+    x = ctx.split.x_train
+    signature = infer_signature(x, model.predict(x.head(20)))
+    info = ctx.tracking.call(
+        "log model",
+        Model.log,
+        artifact_path=None,
+        name="model",
+        flavor=mlflow.sklearn,
+        run_id=run_id,
+        sk_model=model,
+        signature=signature,
+        input_example=x.head(5),
+        pip_requirements=_MODEL_REQUIREMENTS,
+    )
+    # MLflow 3 stores the model as a LoggedModel outside the run's artifacts; its artifact location
+    # (mlflow-artifacts:/<exp>/models/m-<id>/artifacts) registers with a plain {name, source, run_id}
+    # and `models:/<name>@<alias>` then loads (checked against a real server in the tests).
+    logged = ctx.tracking.call("get logged model", ctx.tracking.client.get_logged_model, info.model_id)
+    return logged.artifact_location
+
+
+def _fit_and_log(ctx: ShardContext, trial: TrialSpec, run_id: str) -> TrialScores:
+    spec, t = ctx.spec, ctx.tracking
+    t.call("log params", t.client.log_batch, run_id, params=_params(spec, trial))
+    estimator = build_estimator(spec.model_family, trial.params, spec.seed)
+    scores, model = evaluate(estimator, ctx.split, spec.scoring, spec.cv_folds, spec.seed)
+    now = int(time.time() * 1000)
+    metrics = [Metric(k, v, now, 0) for k, v in _metrics(spec.scoring, scores).items()]
+    t.call("log metrics", t.client.log_batch, run_id, metrics=metrics)
+    source = _log_model(ctx, run_id, model)
+    t.call("tag model source", t.client.set_tag, run_id, TAG_MODEL_SOURCE, source)
+    t.call("finish trial run", t.client.set_terminated, run_id, "FINISHED")
+    return scores
+
+
+def run_trial(ctx: ShardContext, trial: TrialSpec, position: int) -> Outcome:
+    t = ctx.tracking
+    label = f"[worker {ctx.spec.worker_index}] trial {position}/{len(ctx.spec.trials)} #{trial.index} key={trial.key}"
+    runs = search_all_runs(t, ctx.experiment_id, tag_filter({TAG_STUDY_ID: ctx.spec.study_id, TAG_TRIAL_KEY: trial.key}))
+    finished = [r for r in runs if r.info.status == "FINISHED"]
+    if finished:
+        t.log(f"{label}: already finished in run {finished[0].info.run_id}, skipped")
+        return "skipped"
+    started = time.monotonic()
+    run_id, resumed = _start_or_resume(ctx, trial, runs)
+    t.log(f"{label}: {'resuming' if resumed else 'started'} run {run_id} params={dict(trial.params)}")
+    try:
+        scores = _fit_and_log(ctx, trial, run_id)
+    except TrackingUnavailable:
+        raise  # the worker stops; its retry resumes this run
+    except Exception as err:
+        message = f"{type(err).__name__}: {one_line(err)}"
+        t.call("tag trial error", t.client.set_tag, run_id, TAG_ERROR, message)
+        t.call("fail trial run", t.client.set_terminated, run_id, "FAILED")
+        t.log(f"{label}: FAILED after {time.monotonic() - started:.1f}s: {message}")
+        return "failed"
+    t.log(f"{label}: cv_{ctx.spec.scoring}_mean={scores.cv_mean:.4f} (std {scores.cv_std:.4f}) test_{ctx.spec.scoring}={scores.test_score:.4f} in {time.monotonic() - started:.1f}s")
+    return "trained"

@@ -1,0 +1,129 @@
+"""Trainer CLI: `prepare` creates the study's experiment and parent run; `run` trains one shard's trials.
+
+    python trainer.py prepare --spec study.json
+    python trainer.py run --spec shard-{index}.json [--worker-index K]
+
+The tracking server comes from MLFLOW_TRACKING_URI (or --tracking-uri); basic auth from
+MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD, which the MLflow client reads itself.
+
+Exit codes: 0 done (failed trials are recorded in MLflow, not fatal), 1 MLflow refused a request
+(e.g. wrong credentials), 2 bad spec or dataset, 3 tracking server unavailable after retries (the
+platform should retry the worker).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from dataset import DatasetError, load_frame, split_dataset
+from runner import Outcome, ShardContext, run_trial
+from spec import ShardSpec, SpecError, load_shard_spec, resolve_spec_path
+from study import find_or_create_study_run, find_study_run, study_run_name
+from tracking import RetryPolicy, Tracking, TrackingUnavailable, find_or_create_experiment, one_line, tracking_uri_for_display
+
+EXIT_BAD_INPUT = 2
+EXIT_TRACKING_UNAVAILABLE = 3
+
+
+class UsageError(Exception):
+    """A mistake in how the trainer was called; exits 2 with the message."""
+
+
+def say(message: str) -> None:
+    print(message, flush=True)
+
+
+def _connect(args: argparse.Namespace) -> Tracking:
+    uri = args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI", "").strip()
+    if not uri:
+        raise UsageError("no tracking server: set MLFLOW_TRACKING_URI (e.g. http://127.0.0.1:5000) or pass --tracking-uri")
+    try:
+        policy = RetryPolicy.from_env()
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    say(f"tracking server {tracking_uri_for_display(uri)} (retrying unavailable calls for up to {policy.budget_seconds:.0f}s)")
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)  # Model.log resolves the server through the fluent API
+    return Tracking(MlflowClient(uri), policy, say)
+
+
+def _load_spec(args: argparse.Namespace) -> ShardSpec:
+    path, _ = resolve_spec_path(args.spec, args.worker_index)
+    return load_shard_spec(path)
+
+
+def cmd_prepare(args: argparse.Namespace) -> int:
+    spec = _load_spec(args)
+    tracking = _connect(args)
+    experiment_id = find_or_create_experiment(tracking, spec.experiment_name)
+    run_id, created = find_or_create_study_run(tracking, experiment_id, spec)
+    say(f"study {spec.study_id}: {'created' if created else 'reusing'} run {run_id} ({study_run_name(spec.study_id)}) in experiment {spec.experiment_name!r} ({experiment_id}), {spec.total_trials} trials")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    spec = _load_spec(args)
+    say(f"[worker {spec.worker_index}/{spec.workers}] study {spec.study_id}: {len(spec.trials)} of {spec.total_trials} trials, {spec.model_family}, {spec.cv_folds}-fold CV on {spec.scoring}")
+    frame = load_frame(spec.dataset)
+    split = split_dataset(frame, spec.dataset, spec.test_size, spec.seed)
+    say(f"dataset {spec.dataset.source}: {len(frame)} rows, {frame.shape[1] - 1} features; train {len(split.x_train)} / test {len(split.x_test)}")
+    tracking = _connect(args)
+    experiment_id = find_or_create_experiment(tracking, spec.experiment_name)
+    study_run = find_study_run(tracking, experiment_id, spec.study_id)
+    if study_run is None:
+        raise UsageError(f"study {spec.study_id} has no parent run in experiment {spec.experiment_name!r}: run `trainer.py prepare --spec ...` first")
+    import mlflow
+
+    # LoggedModels land in the fluent API's active experiment, not the run's: point it at ours.
+    tracking.call("set experiment", mlflow.set_experiment, experiment_id=experiment_id)
+    ctx = ShardContext(tracking, spec, experiment_id, study_run.info.run_id, split)
+    outcomes: list[Outcome] = [run_trial(ctx, trial, i) for i, trial in enumerate(spec.trials, start=1)]
+    say(
+        f"[worker {spec.worker_index}] done in {time.monotonic() - started:.1f}s: "
+        f"trained {outcomes.count('trained')}, skipped {outcomes.count('skipped')}, failed {outcomes.count('failed')}"
+    )
+    return 0
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="trainer.py", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, handler, help_text in (
+        ("prepare", cmd_prepare, "create the experiment and the study's parent run (idempotent)"),
+        ("run", cmd_run, "train this worker's trials (skips finished ones)"),
+    ):
+        cmd = sub.add_parser(name, help=help_text)
+        cmd.add_argument("--spec", required=True, help="shard spec JSON; {index} is replaced by the worker index")
+        cmd.add_argument("--worker-index", type=int, default=None, help="replaces {index} (default: env JOB_COMPLETION_INDEX)")
+        cmd.add_argument("--tracking-uri", default=None, help="default: env MLFLOW_TRACKING_URI")
+        cmd.set_defaults(handler=handler)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    try:
+        return int(args.handler(args))
+    except (SpecError, DatasetError, UsageError) as err:
+        print(f"trainer: error: {err}", file=sys.stderr, flush=True)
+        return EXIT_BAD_INPUT
+    except TrackingUnavailable as err:
+        print(f"trainer: error: {err}", file=sys.stderr, flush=True)
+        return EXIT_TRACKING_UNAVAILABLE
+    except MlflowException as err:  # e.g. 401/403: wrong credentials or permissions
+        print(f"trainer: error: MLflow refused the request: {one_line(err)}", file=sys.stderr, flush=True)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
