@@ -128,7 +128,7 @@ async function destroyAll(p: Pipeline, secrets: () => PhaseSecrets): Promise<voi
 
 async function runPipeline(args: PipelineArgs): Promise<void> {
   const config = loadStackConfig(projectDir, args.stack);
-  const metricsFile = metricsConfigPath(projectDir);
+  const metricsFile = args.metricsFile ? path.resolve(args.metricsFile) : metricsConfigPath(projectDir);
   const metrics = loadMetricsConfig(metricsFile);
   // A champion metric the trainer never logs for this scoring would find no run: say so before any work.
   assertMetricsMatchTraining(metrics, config.training, path.relative(projectDir, metricsFile));

@@ -5,15 +5,18 @@ export interface PipelineArgs {
   readonly stack: string;
   readonly phase: Phase | "all";
   readonly destroy: boolean;
+  /** The selection config; default config/metrics_config.yaml (or MLOPS_METRICS_CONFIG). */
+  readonly metricsFile?: string;
 }
 
-export const pipelineUsage = "usage: npm run pipeline -- [--stack <name>] [--phase init|train|select|deploy] [--destroy]";
+export const pipelineUsage = "usage: npm run pipeline -- [--stack <name>] [--phase init|train|select|deploy] [--metrics <file>] [--destroy]";
 
 /** Parses the driver's flags; a mistake is a one-line error with the usage, never a stack trace. */
 export function parsePipelineArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): PipelineArgs {
   let stack = env.STACK || "local";
   let phase: PipelineArgs["phase"] = "all";
   let destroy = false;
+  let metricsFile = env.MLOPS_METRICS_CONFIG || undefined;
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = argv[i + 1];
@@ -25,6 +28,9 @@ export function parsePipelineArgs(argv: readonly string[], env: NodeJS.ProcessEn
       i++;
     } else if (flag === "--phase") {
       throw new Error(`--phase expects one of ${phases.join(", ")}, got ${value ?? "nothing"}\n${pipelineUsage}`);
+    } else if (flag === "--metrics" && value && !value.startsWith("--")) {
+      metricsFile = value;
+      i++;
     } else if (flag === "--destroy") {
       destroy = true;
     } else {
@@ -33,5 +39,5 @@ export function parsePipelineArgs(argv: readonly string[], env: NodeJS.ProcessEn
   }
   if (!/^[A-Za-z0-9_.-]+$/.test(stack)) throw new Error(`--stack expects a stack name (letters, digits, '-', '_', '.'), got ${stack}`);
   if (destroy && phase !== "all") throw new Error("--destroy removes every phase in reverse order: drop --phase");
-  return { stack, phase, destroy };
+  return { stack, phase, destroy, metricsFile };
 }

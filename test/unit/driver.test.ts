@@ -11,6 +11,7 @@ describe("driver arguments", () => {
   it("defaults to the local stack and every phase", () => {
     expect(parsePipelineArgs([], {})).toEqual({ stack: "local", phase: "all", destroy: false });
     expect(parsePipelineArgs(["--stack", "prod", "--phase", "train"], {})).toEqual({ stack: "prod", phase: "train", destroy: false });
+    expect(parsePipelineArgs(["--metrics", "m.yaml"], {}).metricsFile).toBe("m.yaml");
     expect(parsePipelineArgs([], { STACK: "dev" }).stack).toBe("dev");
   });
 
