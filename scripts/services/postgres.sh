@@ -99,6 +99,11 @@ ensure_role_and_database() {
 }
 
 start() {
+  if [[ -s "$DATA/PG_VERSION" && ! -s "$SUPERUSER_PASSWORD_FILE" ]] && ! is_running; then
+    # A cluster outliving its state folder (kept under the server user's home): its passwords are gone.
+    log "the cluster in $DATA has no password file in $STATE any more; recreating it"
+    rm -rf "$DATA"
+  fi
   if [[ ! -s "$DATA/PG_VERSION" ]]; then init_cluster; fi
   if is_running; then
     log "already running on 127.0.0.1:$PORT"

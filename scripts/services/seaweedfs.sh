@@ -9,8 +9,8 @@
 #                                            and the KEYS: only for `eval "$(seaweedfs.sh env)"`
 #   seaweedfs.sh endpoint                    print the S3 endpoint URL (no secrets)
 #
-# The `weed` binary: MLOPS_WEED_BIN, else `bash scripts/toolchain.sh seaweedfs` (builds it into
-# the cache once). Env: MLOPS_SERVICES_DIR, MLOPS_PYTHON_VENV (boto3 creates the bucket).
+# The `weed` binary: MLOPS_WEED_BIN, else `bash scripts/toolchain.sh seaweedfs` (pinned version,
+# built into the cache once). Env: MLOPS_SERVICES_DIR, MLOPS_PYTHON_VENV (boto3 creates the bucket).
 set -euo pipefail
 SERVICE_NAME=seaweedfs
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -22,18 +22,16 @@ CONFIG_FILE="$STATE/s3.json"
 LOG_FILE="$STATE/weed.log"
 DATA="$STATE/data"
 BUCKETS="${MLOPS_S3_BUCKETS:-mlflow}"
-PINNED_VERSION="v0.0.0-20261109003541-7506e5f91cd6"
 
 find_weed() {
   if [[ -n "${MLOPS_WEED_BIN:-}" ]]; then
     [[ -x "$MLOPS_WEED_BIN" ]] || die "MLOPS_WEED_BIN=$MLOPS_WEED_BIN is not an executable"
     echo "$MLOPS_WEED_BIN"; return
   fi
-  local cached="$MLOPS_CACHE_DIR/seaweedfs/$PINNED_VERSION/weed"
-  if [[ -x "$cached" ]]; then echo "$cached"; return; fi
   local toolchain="$SERVICES_REPO_ROOT/scripts/toolchain.sh"
-  [[ -f "$toolchain" ]] || die "no weed binary at $cached and no scripts/toolchain.sh to build it; set MLOPS_WEED_BIN"
-  log "building SeaweedFS (bash scripts/toolchain.sh seaweedfs; a few minutes the first time)"
+  [[ -f "$toolchain" ]] || die "no scripts/toolchain.sh to build SeaweedFS; set MLOPS_WEED_BIN"
+  # Prints the cached binary's path at once, or builds it first (a few minutes, once per machine).
+  log "finding SeaweedFS (bash scripts/toolchain.sh seaweedfs)"
   local built; built="$(bash "$toolchain" seaweedfs | tail -n 1)" || die "scripts/toolchain.sh seaweedfs failed"
   [[ -x "$built" ]] || die "scripts/toolchain.sh seaweedfs printed '$built', not an executable"
   echo "$built"
@@ -134,7 +132,7 @@ start() {
     # Small volumes (64 MB) so a test machine's disk is not reserved up front; no Iceberg/Lance ports.
     setsid "$weed" server -ip=127.0.0.1 -ip.bind=127.0.0.1 -dir="$DATA" \
       -master.port="$master" -master.port.grpc="$master_grpc" -master.volumeSizeLimitMB=64 \
-      -volume.port="$volume" -volume.port.grpc="$volume_grpc" -volume.max=0 \
+      -volume.port="$volume" -volume.port.grpc="$volume_grpc" -volume.max=0 -volume.preStopSeconds=1 \
       -filer -filer.port="$filer" -filer.port.grpc="$filer_grpc" \
       -s3 -s3.port="$s3" -s3.port.grpc="$s3_grpc" -s3.port.iceberg=0 -s3.port.lance=0 -s3.config="$CONFIG_FILE" \
       >>"$LOG_FILE" 2>&1 </dev/null &
@@ -149,8 +147,8 @@ start() {
 }
 
 stop() {
-  if pid_alive "$PID_FILE"; then log "stopping (pid $(cat "$PID_FILE"))"; fi
-  stop_pid_file "$PID_FILE" 20
+  if pid_alive "$PID_FILE"; then log "stopping (pid $(cat "$PID_FILE"); the filer takes ~20 s to flush its metadata log)"; fi
+  stop_pid_file "$PID_FILE" 40
   log "stopped"
 }
 

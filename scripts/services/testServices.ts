@@ -9,7 +9,6 @@ import * as path from "node:path";
 
 export const repoRoot = path.resolve(__dirname, "..", "..");
 const servicesDir = path.join(repoRoot, "scripts", "services");
-const cacheDir = process.env.MLOPS_CACHE_DIR ?? path.join(process.env.HOME ?? "/root", ".cache", "mlops-pipeline");
 
 /** Why the services cannot start on this machine, or undefined when they can (possibly after building). */
 export function servicesUnavailableReason(): string | undefined {
@@ -17,8 +16,7 @@ export function servicesUnavailableReason(): string | undefined {
   if (!fs.existsSync(path.join(venv, "bin", "python")) && !fs.existsSync(path.join(repoRoot, "scripts", "python-env.sh"))) {
     return `no Python environment at ${venv} and no scripts/python-env.sh to create it`;
   }
-  const weed = process.env.MLOPS_WEED_BIN ?? path.join(cacheDir, "seaweedfs", "v0.0.0-20261109003541-7506e5f91cd6", "weed");
-  if (!fs.existsSync(weed) && !fs.existsSync(path.join(repoRoot, "scripts", "toolchain.sh"))) return `no SeaweedFS binary at ${weed} and no scripts/toolchain.sh to build it`;
+  if (!process.env.MLOPS_WEED_BIN && !fs.existsSync(path.join(repoRoot, "scripts", "toolchain.sh"))) return "no MLOPS_WEED_BIN and no scripts/toolchain.sh to build SeaweedFS";
   const hasPostgres = fs.existsSync("/usr/lib/postgresql") && fs.readdirSync("/usr/lib/postgresql").some((v) => fs.existsSync(`/usr/lib/postgresql/${v}/bin/initdb`));
   if (!hasPostgres && process.getuid?.() !== 0) return "PostgreSQL server binaries are missing and only root can apt-get install them";
   return undefined;
