@@ -44,7 +44,7 @@ function readSecrets(config: StackConfig, stateDir: string): PhaseSecrets {
 function program() {
   const config = readConfig();
   const metrics = loadMetricsConfig(metricsConfigPath(projectDir));
-  const paths = localPaths(projectDir);
+  const paths = localPaths(projectDir, stack);
   const ctx: PhaseContext = { stack, config, paths, secrets: readSecrets(config, paths.stateDir) };
 
   const tracking = trackingProgram(ctx);

@@ -132,7 +132,7 @@ async function runPipeline(args: PipelineArgs): Promise<void> {
   const metrics = loadMetricsConfig(metricsFile);
   // A champion metric the trainer never logs for this scoring would find no run: say so before any work.
   assertMetricsMatchTraining(metrics, config.training, path.relative(projectDir, metricsFile));
-  const paths = localPaths(projectDir);
+  const paths = localPaths(projectDir, args.stack);
   const secrets = phaseSecrets(config, args.stack, paths.stateDir);
   const p: Pipeline = {
     args,

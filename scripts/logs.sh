@@ -8,8 +8,8 @@ platform=$(awk -F': *' '/mlops:platform:/ {print $2; exit}' "Pulumi.$stack.yaml"
 case "$platform" in
   local)
     shopt -s nullglob
-    logs=(.pipeline/logs/*.log)
-    if [ ${#logs[@]} -eq 0 ]; then echo "no logs yet in .pipeline/logs: run \`make pipeline\` first" >&2; exit 1; fi
+    logs=(".pipeline/logs/$stack"/*.log)
+    if [ ${#logs[@]} -eq 0 ]; then echo "no logs yet in .pipeline/logs/$stack: run \`make pipeline STACK=$stack\` first" >&2; exit 1; fi
     for f in "${logs[@]}"; do echo "==> $f <=="; tail -n "${LINES_PER_LOG:-20}" "$f"; done ;;
   docker) exec bash scripts/docker/logs.sh ;;
   kubernetes) echo "kubernetes: use \`kubectl logs -n <namespace> -l app.kubernetes.io/part-of=mlops-pipeline --prefix\`" >&2; exit 1 ;;

@@ -51,7 +51,7 @@ export function basicAuthIni(paths: LocalPaths, adminUser: string, adminPassword
   return [
     "[mlflow]",
     "default_permission = READ",
-    `database_uri = sqlite:///${paths.stateDir}/mlflow/basic_auth.db`,
+    `database_uri = sqlite:///${paths.runDir}/basic_auth.db`,
     `admin_username = ${adminUser}`,
     `admin_password = ${adminPassword}`,
     "authorization_function = mlflow.server.auth:authenticate_request_basic_auth",
@@ -83,7 +83,7 @@ export class LocalTrackingServer extends pulumi.ComponentResource implements Tra
         }
         return env;
       });
-    const authIniPath = `${args.paths.stateDir}/mlflow/basic_auth.ini`;
+    const authIniPath = `${args.paths.runDir}/basic_auth.ini`;
     const files: pulumi.Input<FileSpec[]> = args.auth
       ? pulumi.output(args.auth.adminPassword).apply((pw) => [{ path: authIniPath, content: basicAuthIni(args.paths, args.auth?.adminUser ?? "admin", pw), mode: 0o600 }])
       : [];

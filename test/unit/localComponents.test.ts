@@ -43,7 +43,7 @@ function named(list: Captured[], name: string): Captured {
   if (!found) throw new Error(`no resource named ${name}; have ${list.map((c) => c.name).join(", ")}`);
   return found;
 }
-const paths = () => local.localPaths("/work/proj");
+const paths = () => local.localPaths("/work/proj", "test");
 
 function shard(workerIndex: number, workers: number, trials: number[]): ShardSpec {
   return {
