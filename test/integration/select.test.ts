@@ -134,5 +134,7 @@ describe.skipIf(unavailable !== undefined)("selectChampion on a real MLflow serv
     const moved = await registerChampion({ client, model, champion: ties.champion });
     expect(moved).toMatchObject({ status: "updated", version: "2", previousVersion: "1" });
     expect((await client.getModelVersionByAlias(model.name, model.alias))?.run_id).toBe(ties.champion.runId);
+    expect((await client.getModelVersion(model.name, "1")).run_id).toBe(ids.main?.[0]);
+    expect((await client.getLatestVersions(model.name)).map((v) => v.version)).toContain("2");
   });
 });
