@@ -19,7 +19,7 @@ build_kubernetes_provider() {
       go mod edit -dropreplace github.com/pulumi/pulumi-kubernetes/sdk/v4 &&
       export GOTOOLCHAIN="$(go_toolchain_for .)" GOFLAGS="$GOFLAGS -mod=mod" &&
       (cd cmd/pulumi-resource-kubernetes && VERSION="$KUBERNETES_PLUGIN_VERSION" go run generate.go) &&
-      CGO_ENABLED=0 go build -o "$work/pulumi-resource-kubernetes" -ldflags "-s -w \
+      go build -o "$work/pulumi-resource-kubernetes" -ldflags "-s -w \
         -X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$KUBERNETES_PLUGIN_VERSION" \
         ./cmd/pulumi-resource-kubernetes
   ) || { rm -rf "$work"; return 1; }

@@ -22,7 +22,7 @@ build_pulumi_cli() {
   tmp="$(mktemp "$PULUMI_CLI_BIN_DIR/.pulumi.XXXXXX")"
   # Build in the committed wrapper module: go.mod/go.sum pin every dependency (read-only, no re-resolution).
   (cd "$TOOLCHAIN_DIR/pulumi-cli" &&
-    GOTOOLCHAIN="$(go_toolchain_for .)" CGO_ENABLED=0 go build -mod=readonly -o "$tmp" \
+    GOTOOLCHAIN="$(go_toolchain_for .)" go build -mod=readonly -o "$tmp" \
       -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$PULUMI_CLI_VERSION" \
       github.com/pulumi/pulumi/pkg/v3/cmd/pulumi) || { rm -f "$tmp"; return 1; }
   [ "$(cli_version "$tmp")" = "v$PULUMI_CLI_VERSION" ] || { rm -f "$tmp"; echo "built CLI reports '$(cli_version "$tmp")'" >&2; return 1; }

@@ -39,7 +39,8 @@ function requireCli(): { cli: string; pathDirs: string[] } {
 
 /** Environment for CLI calls with a throwaway state backend (fixed passphrase: nothing real is stored). */
 function cliEnv(stateDir: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const base = { ...process.env, PULUMI_BACKEND_URL: `file://${stateDir}`, PULUMI_CONFIG_PASSPHRASE: "toolchain-test" };
+  const { PULUMI_CONFIG_PASSPHRASE_FILE: _userFile, ...inherited } = process.env;
+  const base = { ...inherited, PULUMI_BACKEND_URL: `file://${stateDir}`, PULUMI_CONFIG_PASSPHRASE: "toolchain-test" };
   return { ...base, ...pulumiEnvVars(repoDir, requireCli().pathDirs, base), ...extra };
 }
 
@@ -135,7 +136,7 @@ describe.skipIf(skipToolchain)("nodejs language host through the plain CLI", () 
 describe.skipIf(skipSeaweed)("SeaweedFS", () => {
   it("`weed version` reports and `weed server -s3` serves S3 on loopback", async () => {
     expect(fs.existsSync(seaweedBin), `no ${seaweedBin} (CI=true): run \`bash scripts/toolchain.sh seaweedfs\``).toBe(true);
-    expect(execFileSync(seaweedBin, ["version"], { encoding: "utf8" })).toMatch(/version/i);
+    expect(execFileSync(seaweedBin, ["version"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] })).toMatch(/version/i);
     const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "toolchain-weed-"));
     const s3 = await startSeaweedS3(seaweedBin, workDir);
     try {

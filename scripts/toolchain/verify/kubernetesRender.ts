@@ -26,7 +26,8 @@ export async function renderKubernetesProbe(repoDir: string, workDir: string): P
   const stateDir = path.join(workDir, "state");
   fs.mkdirSync(stateDir, { recursive: true });
   // Throwaway state: a fixed passphrase is fine here, nothing secret is stored.
-  const env = { ...process.env, PULUMI_BACKEND_URL: `file://${stateDir}`, PULUMI_CONFIG_PASSPHRASE: "toolchain-probe" };
+  const { PULUMI_CONFIG_PASSPHRASE_FILE: _userFile, ...inherited } = process.env;
+  const env = { ...inherited, PULUMI_BACKEND_URL: `file://${stateDir}`, PULUMI_CONFIG_PASSPHRASE: "toolchain-probe" };
   const workspace = await pulumiWorkspace(repoDir, env);
   const stack = await LocalWorkspace.createOrSelectStack(
     {
@@ -50,7 +51,7 @@ export async function renderKubernetesProbe(repoDir: string, workDir: string): P
         return {};
       },
     },
-    { ...workspace, workDir: workDir },
+    { ...workspace, workDir },
   );
   await stack.up({ color: "never" });
   const files = listFiles(renderDir).sort();
