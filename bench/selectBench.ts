@@ -6,7 +6,7 @@
  *   npx tsx bench/selectBench.ts [--runs 10000] [--repeats 7] [--concurrency 16] [--refill]
  *
  * Uses MLFLOW_TRACKING_URI when set, else starts scripts/services/mlflow.sh (and its stores). A
- * filled study is kept (marked by a `bench-complete` run) and reused by later runs unless --refill.
+ * complete fill is kept (marked by a `bench-complete` run) and reused by later runs unless --refill.
  */
 import { execFileSync } from "node:child_process";
 import * as path from "node:path";
@@ -52,6 +52,19 @@ function syntheticTrials(count: number): SyntheticTrial[] {
   });
 }
 
+/** The champion computed from the generated trials themselves, to check the server's answer. */
+function expectedChampionIndex(trials: readonly SyntheticTrial[]): number {
+  const metric = (t: SyntheticTrial, key: string) => t.metrics[key] ?? Number.NaN;
+  const better = (a: SyntheticTrial, b: SyntheticTrial) =>
+    metric(a, "cv_f1_macro_mean") - metric(b, "cv_f1_macro_mean") || metric(b, "cv_f1_macro_std") - metric(a, "cv_f1_macro_std") || metric(b, "fit_time_seconds") - metric(a, "fit_time_seconds");
+  let best = -1;
+  trials.forEach((trial, index) => {
+    const eligible = trial.status === "FINISHED" && metric(trial, "cv_f1_macro_mean") > 0.5 && metric(trial, "test_f1_macro") >= 0.5;
+    if (eligible && (best < 0 || better(trial, trials[best] as SyntheticTrial) > 0)) best = index;
+  });
+  return best;
+}
+
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
@@ -64,9 +77,11 @@ function trackingUri(): string {
   return execFileSync("bash", [path.join(repoRoot, "scripts/services/mlflow.sh"), "url"], { encoding: "utf8" }).trim();
 }
 
-async function isFilled(client: MlflowClient, experimentId: string, studyId: string): Promise<boolean> {
-  const marker = await client.searchRuns({ experimentIds: [experimentId], filter: `tags.\`${mlflowTags.studyId}\` = '${studyId}' and tags.\`${mlflowTags.role}\` = 'bench-complete'`, maxResults: 1 });
-  return marker.runs.length > 0;
+/** The study of an earlier complete fill of this size (marked by its `bench-complete` run), if any. */
+async function filledStudy(client: MlflowClient, experimentId: string, runs: number): Promise<string | undefined> {
+  const filter = `tags.\`${mlflowTags.role}\` = 'bench-complete' and tags.\`${mlflowTags.studyId}\` LIKE 'bench-${runs}-%'`;
+  const marker = await client.searchRuns({ experimentIds: [experimentId], filter, maxResults: 1 });
+  return marker.runs[0]?.data.tags?.find((tag) => tag.key === mlflowTags.studyId)?.value;
 }
 
 async function fill(client: MlflowClient, experimentId: string, studyId: string, runs: number, concurrency: number): Promise<void> {
@@ -101,11 +116,13 @@ async function main(): Promise<void> {
   const repeats = Math.max(5, Number(values.repeats));
   const client = new MlflowClient({ trackingUri: trackingUri() });
   const experimentId = await client.ensureExperiment(experimentName);
-  let studyId = `bench-${runs}-v1`;
-  if (values.refill) studyId = `bench-${runs}-${Date.now()}`;
-  if (await isFilled(client, experimentId, studyId)) console.log(`reusing study ${studyId}: already filled with ${runs} runs`);
+  // An interrupted fill leaves no marker: the next run fills a fresh study rather than adding to it.
+  const previous = values.refill ? undefined : await filledStudy(client, experimentId, runs);
+  const studyId = previous ?? `bench-${runs}-${Date.now()}`;
+  if (previous) console.log(`reusing study ${studyId}: already filled with ${runs} runs (--refill to fill a new one)`);
   else await fill(client, experimentId, studyId, runs, Number(values.concurrency));
 
+  const expected = expectedChampionIndex(syntheticTrials(runs));
   const seconds: number[] = [];
   let championId = "";
   for (let i = 1; i <= repeats; i++) {
@@ -113,7 +130,9 @@ async function main(): Promise<void> {
     const selection = await selectChampion({ client, metrics: benchMetrics, experimentName, studyId });
     seconds.push((performance.now() - started) / 1000);
     championId = selection.champion.runId;
-    console.log(`selectChampion #${i}: ${(seconds.at(-1) ?? 0).toFixed(3)} s (champion ${championId}, cv_f1_macro_mean ${selection.champion.metrics.cv_f1_macro_mean?.toFixed(4)})`);
+    const index = selection.champion.tags[mlflowTags.trialIndex];
+    if (index !== String(expected)) throw new Error(`selectChampion chose trial ${index}, but the generated data's best eligible trial is ${expected}`);
+    console.log(`selectChampion #${i}: ${(seconds.at(-1) ?? 0).toFixed(3)} s (champion ${championId} = trial ${index} as expected, cv_f1_macro_mean ${selection.champion.metrics.cv_f1_macro_mean?.toFixed(4)})`);
   }
   // Where the time goes: the experiment lookup vs the one search (filters, joins, sort in SQL).
   const lookup: number[] = [];
