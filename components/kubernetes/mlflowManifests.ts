@@ -69,6 +69,25 @@ while True:
         time.sleep(5)
 `.trim();
 
+/**
+ * `mlflow db upgrade` migrates an existing schema but fails on an empty database (its first migration
+ * alters tables only the server creates), so a fresh database is left to the server's own initialisation.
+ */
+export const migrateDatabaseScript = `
+import subprocess, sys
+import psycopg2
+
+uri = sys.argv[1]
+with psycopg2.connect(connect_timeout=10) as conn, conn.cursor() as cur:
+    cur.execute("SELECT to_regclass('alembic_version') IS NOT NULL")
+    has_schema = cur.fetchone()[0]
+if not has_schema:
+    print("fresh database: MLflow creates its schema when the server starts", flush=True)
+    sys.exit(0)
+print("upgrading the MLflow schema (mlflow db upgrade)", flush=True)
+sys.exit(subprocess.call(["mlflow", "db", "upgrade", uri]))
+`.trim();
+
 function databaseEnv(p: MlflowParams): k8s.types.input.core.v1.EnvVar[] {
   return [
     { name: "PGHOST", value: p.database.host },
@@ -124,7 +143,7 @@ export function buildMlflowDeployment(p: MlflowParams): k8s.types.input.apps.v1.
           initContainers: [
             { ...common, name: "wait-for-database", command: ["python", "-c", waitForDatabaseScript], env: databaseEnv(p) },
             // Idempotent; running it before the server keeps schema upgrades out of the request path.
-            { ...common, name: "migrate-database", command: ["mlflow", "db", "upgrade", backendStoreUri(p.database)], env: databaseEnv(p) },
+            { ...common, name: "migrate-database", command: ["python", "-c", migrateDatabaseScript, backendStoreUri(p.database)], env: databaseEnv(p) },
           ],
           containers: [
             {
@@ -133,7 +152,13 @@ export function buildMlflowDeployment(p: MlflowParams): k8s.types.input.apps.v1.
               command: ["mlflow"],
               args: mlflowServerArgs(p),
               ports: [{ name: "http", containerPort: p.port }],
-              env: p.basicAuth ? [...env, { name: "MLFLOW_AUTH_CONFIG_PATH", value: `${authConfigDir}/${trackingSecretKeys.authConfig}` }] : env,
+              env: p.basicAuth
+                ? [
+                    ...env,
+                    { name: "MLFLOW_AUTH_CONFIG_PATH", value: `${authConfigDir}/${trackingSecretKeys.authConfig}` },
+                    secretEnv("MLFLOW_FLASK_SERVER_SECRET_KEY", p.secretName, trackingSecretKeys.flaskSecretKey),
+                  ]
+                : env,
               ...(p.basicAuth ? { volumeMounts: [{ name: "auth-config", mountPath: authConfigDir, readOnly: true }] } : {}),
               readinessProbe: probe,
               livenessProbe: probe,

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { roles, objectLabels } from "./meta";
@@ -9,6 +10,8 @@ export const trackingSecretKeys = {
   s3SecretAccessKey: "s3-secret-access-key",
   /** MLflow basic-auth config (holds the admin password, so it is a Secret, mounted as a file). */
   authConfig: "basic_auth.ini",
+  /** Signs basic-auth CSRF tokens; every MLflow worker and replica must share it. */
+  flaskSecretKey: "flask-secret-key",
   /** SeaweedFS S3 identities (holds the access key pair). */
   seaweedS3Config: "s3.json",
 } as const;
@@ -19,6 +22,7 @@ export interface TrackingSecretParams {
   readonly databasePassword?: pulumi.Input<string>;
   readonly objectStoreCredentials?: pulumi.Input<{ accessKeyId: string; secretAccessKey: string }>;
   readonly authConfig?: pulumi.Input<string>;
+  readonly flaskSecretKey?: pulumi.Input<string>;
   readonly seaweedS3Config?: pulumi.Input<string>;
 }
 
@@ -32,6 +36,7 @@ export function buildTrackingSecret(p: TrackingSecretParams): k8s.types.input.co
     stringData[trackingSecretKeys.s3SecretAccessKey] = creds.apply((c) => c.secretAccessKey);
   }
   if (p.authConfig !== undefined) stringData[trackingSecretKeys.authConfig] = pulumi.secret(p.authConfig);
+  if (p.flaskSecretKey !== undefined) stringData[trackingSecretKeys.flaskSecretKey] = pulumi.secret(p.flaskSecretKey);
   if (p.seaweedS3Config !== undefined) stringData[trackingSecretKeys.seaweedS3Config] = pulumi.secret(p.seaweedS3Config);
   return {
     apiVersion: "v1",
@@ -50,6 +55,7 @@ const iniValue = (value: string) => value.replace(/%/g, "%%").replace(/[\r\n]/g,
  * table), so every MLflow replica sees the same users; the password comes from PGPASSWORD.
  */
 export function renderAuthConfig(p: { databaseUri: string; adminUser: string; adminPassword: string }): string {
+  if (p.adminPassword.length <= 12) throw new Error("KubernetesTrackingServer: the MLflow admin password (authAdminPassword) must be longer than 12 characters: MLflow refuses to start otherwise");
   return [
     "[mlflow]",
     "default_permission = READ",
@@ -59,6 +65,14 @@ export function renderAuthConfig(p: { databaseUri: string; adminUser: string; ad
     "authorization_function = mlflow.server.auth:authenticate_request_basic_auth",
     "",
   ].join("\n");
+}
+
+/**
+ * A stable CSRF signing key derived from the admin password (one-way), so it needs no random provider,
+ * stays the same across deployments and changes when the password is rotated.
+ */
+export function deriveFlaskSecretKey(adminPassword: string): string {
+  return createHash("sha256").update(`mlops-pipeline/mlflow-csrf/${adminPassword}`).digest("hex");
 }
 
 /** One SeaweedFS S3 identity with full rights on its buckets. */

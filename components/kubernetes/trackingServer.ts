@@ -16,7 +16,7 @@ import {
   s3Port,
 } from "./objectStoreManifests";
 import { buildPostgresService, buildPostgresStatefulSet, postgresPort, postgresSelector } from "./postgresManifests";
-import { buildTrackingSecret, renderAuthConfig, renderSeaweedS3Config } from "./trackingSecret";
+import { buildTrackingSecret, deriveFlaskSecretKey, renderAuthConfig, renderSeaweedS3Config } from "./trackingSecret";
 
 export interface KubernetesTrackingServerArgs extends TrackingServerArgs {
   readonly namespace: pulumi.Input<string>;
@@ -24,6 +24,8 @@ export interface KubernetesTrackingServerArgs extends TrackingServerArgs {
   readonly storageClass?: string;
   /** MLflow image built from images/mlflow; default `<registry>/mlops-mlflow:<tag>`. */
   readonly image?: string;
+  /** CSRF signing key of the basic-auth app (a Pulumi secret); default: derived from the admin password. */
+  readonly flaskSecretKey?: pulumi.Input<string>;
 }
 
 type DatabasePlan =
@@ -117,6 +119,7 @@ export class KubernetesTrackingServer extends pulumi.ComponentResource implement
         databasePassword: args.databasePassword,
         objectStoreCredentials: args.objectStoreCredentials,
         authConfig: auth ? pulumi.all([connection, auth.adminPassword]).apply(([c, adminPassword]) => renderAuthConfig({ databaseUri: backendStoreUri(c), adminUser: auth.adminUser, adminPassword })) : undefined,
+        flaskSecretKey: auth ? (args.flaskSecretKey ?? pulumi.output(auth.adminPassword).apply(deriveFlaskSecretKey)) : undefined,
         seaweedS3Config: storePlan.kind === "inStack" && storePlan.flavor === "seaweedfs" && args.objectStoreCredentials ? pulumi.output(args.objectStoreCredentials).apply(renderSeaweedS3Config) : undefined,
       }),
       child,

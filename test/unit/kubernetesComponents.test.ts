@@ -128,7 +128,7 @@ function trackingArgs(overrides: Partial<K8sComponents.KubernetesTrackingServerA
   };
 }
 
-describe("KubernetesTrackingServer (in-stack PostgreSQL and MinIO, basic auth)", () => {
+describe("KubernetesTrackingServer (mocked provider)", () => {
   it("creates the stores as StatefulSets, MLflow as a Deployment, and wires them through Services and one Secret", async () => {
     const server = new k8s.KubernetesTrackingServer("prod-tracking", trackingArgs());
     const jobUri = await value(server.jobTrackingUri);
@@ -163,7 +163,8 @@ describe("KubernetesTrackingServer (in-stack PostgreSQL and MinIO, basic auth)",
     const mlflow = k8s.get(pod, "containers.0");
     const pgHost = `${generatedName("prod-tracking-postgres")}.mlops.svc.cluster.local`;
     expect(k8s.get(waitFor, "name")).toBe("wait-for-database");
-    expect(k8s.get(migrate, "command")).toEqual(["mlflow", "db", "upgrade", `postgresql://mlflow@${pgHost}:5432/mlflow`]);
+    expect(k8s.get(migrate, "command")).toEqual(["python", "-c", k8s.migrateDatabaseScript, `postgresql://mlflow@${pgHost}:5432/mlflow`]);
+    expect(k8s.migrateDatabaseScript).toContain('["mlflow", "db", "upgrade", uri]');
     expect(k8s.get(mlflow, "args")).toEqual(
       expect.arrayContaining([`--backend-store-uri=postgresql://mlflow@${pgHost}:5432/mlflow`, "--artifacts-destination=s3://mlflow/mlflow", "--serve-artifacts", "--app-name=basic-auth", "--port=5000"]),
     );
@@ -173,6 +174,7 @@ describe("KubernetesTrackingServer (in-stack PostgreSQL and MinIO, basic auth)",
     expect(env.AWS_SECRET_ACCESS_KEY).toEqual({ secretKeyRef: { name: secretName, key: "s3-secret-access-key" } });
     expect(env.MLFLOW_S3_ENDPOINT_URL).toBe(`http://${generatedName("prod-tracking-object-store")}.mlops.svc.cluster.local:9000`);
     expect(env.MLFLOW_AUTH_CONFIG_PATH).toBe("/etc/mlflow-auth/basic_auth.ini");
+    expect(env.MLFLOW_FLASK_SERVER_SECRET_KEY).toEqual({ secretKeyRef: { name: secretName, key: "flask-secret-key" } });
     expect(k8s.get(mlflow, "readinessProbe")).toMatchObject({ httpGet: { path: "/health" }, initialDelaySeconds: 10, periodSeconds: 30, failureThreshold: 5 });
     expect(k8s.get(mlflow, "livenessProbe")).toMatchObject({ initialDelaySeconds: 10, periodSeconds: 30, failureThreshold: 5 });
     expect(allImages()).toEqual(
@@ -199,6 +201,22 @@ describe("KubernetesTrackingServer (in-stack PostgreSQL and MinIO, basic auth)",
       expect(outputs.join(" ")).not.toContain(credential);
     }
     expect(secretText).toContain("admin_username = admin");
+    expect(secretText).toContain(k8s.deriveFlaskSecretKey(adminPassword));
+  });
+
+  it("renders MLflow's basic-auth config for configparser and refuses admin passwords MLflow would reject", () => {
+    const ini = k8s.renderAuthConfig({ databaseUri: "postgresql://mlflow@pg:5432/mlflow", adminUser: "admin", adminPassword: "100%-secret-pw" });
+    expect(ini).toContain("admin_password = 100%%-secret-pw\n");
+    expect(ini).toContain("database_uri = postgresql://mlflow@pg:5432/mlflow\n");
+    expect(() => k8s.renderAuthConfig({ databaseUri: "x", adminUser: "admin", adminPassword: "twelve-chars" })).toThrow(/longer than 12 characters/);
+  });
+
+  it("derives a stable CSRF key from the admin password without revealing it", () => {
+    const key = k8s.deriveFlaskSecretKey(adminPassword);
+    expect(key).toMatch(/^[0-9a-f]{64}$/);
+    expect(k8s.deriveFlaskSecretKey(adminPassword)).toBe(key);
+    expect(k8s.deriveFlaskSecretKey(`${adminPassword}x`)).not.toBe(key);
+    expect(key).not.toContain(adminPassword);
   });
 
   it("passes the production posture checks as rendered", async () => {
@@ -265,7 +283,7 @@ function fanoutArgs(overrides: Partial<K8sComponents.KubernetesTrainingFanoutArg
   };
 }
 
-describe("KubernetesTrainingFanout", () => {
+describe("KubernetesTrainingFanout (mocked provider)", () => {
   it("runs one Indexed Job with a completion per shard, after a prepare Job, from a ConfigMap of shard specs", async () => {
     expect(shards).toHaveLength(3);
     const fanout = new k8s.KubernetesTrainingFanout("prod-training", fanoutArgs());
@@ -325,7 +343,7 @@ const servingArgs = (serving: object, overrides: Partial<K8sComponents.Kubernete
   ...overrides,
 });
 
-describe("KubernetesModelServing", () => {
+describe("KubernetesModelServing (mocked provider)", () => {
   const production = { replicas: 3, ingress: { host: "models.example.com", tlsSecret: "models-tls" }, autoscaling: { minReplicas: 3, maxReplicas: 10, targetCpuPercent: 65 } };
 
   it("with ingress, TLS and autoscaling: Deployment, Service, Ingress, HPA, PDB and a NetworkPolicy", async () => {

@@ -188,7 +188,7 @@ const brokenCases: Array<{ rule: PostureRule; what: string; breakIt: (m: Manifes
       { name: "PGPASSWORD", value: "hunter2" },
     ]),
   },
-  { rule: "no-plaintext-credentials", what: "a password inside a URI argument", breakIt: set("mlflow-deploy", `${pod}.initContainers.1`, "command", ["mlflow", "db", "upgrade", "postgresql://mlflow:hunter2@pg:5432/mlflow"]) },
+  { rule: "no-plaintext-credentials", what: "a password inside a URI argument", breakIt: set("mlflow-deploy", `${pod}.initContainers.1`, "command", ["python", "-c", "migrate", "postgresql://mlflow:hunter2@pg:5432/mlflow"]) },
   { rule: "indexed-training-job", what: "a NonIndexed Job", breakIt: set("workers", "spec", "completionMode", "NonIndexed") },
   { rule: "indexed-training-job", what: "parallelism below completions", breakIt: set("workers", "spec", "parallelism", 1) },
   { rule: "indexed-training-job", what: "no per-index backoff", breakIt: unset("workers", "spec", "backoffLimitPerIndex") },
