@@ -41,10 +41,22 @@ function syntheticTrials(count: number): SyntheticTrial[] {
     const mean = folds.reduce((a, b) => a + b, 0) / folds.length;
     const std = Math.sqrt(folds.reduce((a, b) => a + (b - mean) ** 2, 0) / folds.length);
     const metrics: Record<string, number> = Object.fromEntries(folds.map((value, k) => [`cv_f1_macro_fold_${k}`, value]));
-    Object.assign(metrics, { cv_f1_macro_mean: mean, cv_f1_macro_std: std, test_f1_macro: mean - 0.05 + random() * 0.1, test_accuracy: mean, fit_time_seconds: 0.1 + random() * 3 });
+    Object.assign(metrics, {
+      cv_f1_macro_mean: mean,
+      cv_f1_macro_std: std,
+      test_f1_macro: mean - 0.05 + random() * 0.1,
+      test_accuracy: mean,
+      fit_time_seconds: 0.1 + random() * 3,
+    });
     return {
       metrics,
-      params: { model_family: "random_forest", n_estimators: String(50 + (index % 20) * 10), max_depth: String(2 + (index % 13)), min_samples_leaf: String(1 + (index % 7)), seed: "42" },
+      params: {
+        model_family: "random_forest",
+        n_estimators: String(50 + (index % 20) * 10),
+        max_depth: String(2 + (index % 13)),
+        min_samples_leaf: String(1 + (index % 7)),
+        seed: "42",
+      },
       // About 1% of trials fail, as real studies have some.
       status: index % 97 === 13 ? "FAILED" : "FINISHED",
       modelSource: `runs:/bench-${index}/model`,
@@ -56,7 +68,9 @@ function syntheticTrials(count: number): SyntheticTrial[] {
 function expectedChampionIndex(trials: readonly SyntheticTrial[]): number {
   const metric = (t: SyntheticTrial, key: string) => t.metrics[key] ?? Number.NaN;
   const better = (a: SyntheticTrial, b: SyntheticTrial) =>
-    metric(a, "cv_f1_macro_mean") - metric(b, "cv_f1_macro_mean") || metric(b, "cv_f1_macro_std") - metric(a, "cv_f1_macro_std") || metric(b, "fit_time_seconds") - metric(a, "fit_time_seconds");
+    metric(a, "cv_f1_macro_mean") - metric(b, "cv_f1_macro_mean") ||
+    metric(b, "cv_f1_macro_std") - metric(a, "cv_f1_macro_std") ||
+    metric(b, "fit_time_seconds") - metric(a, "fit_time_seconds");
   let best = -1;
   trials.forEach((trial, index) => {
     const eligible = trial.status === "FINISHED" && metric(trial, "cv_f1_macro_mean") > 0.5 && metric(trial, "test_f1_macro") >= 0.5;
@@ -110,7 +124,12 @@ async function fill(client: MlflowClient, experimentId: string, studyId: string,
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { runs: { type: "string", default: "10000" }, repeats: { type: "string", default: "7" }, concurrency: { type: "string", default: "16" }, refill: { type: "boolean", default: false } },
+    options: {
+      runs: { type: "string", default: "10000" },
+      repeats: { type: "string", default: "7" },
+      concurrency: { type: "string", default: "16" },
+      refill: { type: "boolean", default: false },
+    },
   });
   const runs = Number(values.runs);
   const repeats = Math.max(5, Number(values.repeats));
@@ -132,7 +151,9 @@ async function main(): Promise<void> {
     championId = selection.champion.runId;
     const index = selection.champion.tags[mlflowTags.trialIndex];
     if (index !== String(expected)) throw new Error(`selectChampion chose trial ${index}, but the generated data's best eligible trial is ${expected}`);
-    console.log(`selectChampion #${i}: ${(seconds.at(-1) ?? 0).toFixed(3)} s (champion ${championId} = trial ${index} as expected, cv_f1_macro_mean ${selection.champion.metrics.cv_f1_macro_mean?.toFixed(4)})`);
+    console.log(
+      `selectChampion #${i}: ${(seconds.at(-1) ?? 0).toFixed(3)} s (champion ${championId} = trial ${index} as expected, cv_f1_macro_mean ${selection.champion.metrics.cv_f1_macro_mean?.toFixed(4)})`,
+    );
   }
   // Where the time goes: the experiment lookup vs the one search (filters, joins, sort in SQL).
   const lookup: number[] = [];

@@ -101,11 +101,18 @@ describe.skipIf(unavailable !== undefined)("selectChampion on a real MLflow serv
   it("sorts runs without the order metric last, in either direction", async () => {
     const unfiltered = { filters: { metrics: [], params: [] }, thresholds: {} };
     for (const direction of ["desc", "asc"] as const) {
-      const selection = await selectChampion({ client, metrics: config({ ...unfiltered, orderBy: { metric: "cv_f1_macro_mean", direction } }), experimentName, studyId: "missing-metric" });
+      const selection = await selectChampion({
+        client,
+        metrics: config({ ...unfiltered, orderBy: { metric: "cv_f1_macro_mean", direction } }),
+        experimentName,
+        studyId: "missing-metric",
+      });
       expect(selection.champion.runId).toBe(ids["missing-metric"]?.[1]);
       expect(selection.top).toHaveLength(1);
     }
-    await expect(selectChampion({ client, metrics: config(unfiltered), experimentName, studyId: "only-missing" })).rejects.toThrow(/no matching run has a value for the order metric 'cv_f1_macro_mean'/);
+    await expect(selectChampion({ client, metrics: config(unfiltered), experimentName, studyId: "only-missing" })).rejects.toThrow(
+      /no matching run has a value for the order metric 'cv_f1_macro_mean'/,
+    );
   });
 
   it("throws NoEligibleRunError naming the filters when nothing passes", async () => {

@@ -74,9 +74,17 @@ describe.skipIf(unavailable !== undefined)("tracking servers (real PostgreSQL, S
   });
 
   it("keeps generated secrets in 0600 files and out of every command line and log", () => {
-    const secretFiles = [path.join(servicesDir, "postgres", "mlflow-password"), path.join(servicesDir, "postgres", "superuser-password"), path.join(servicesDir, "seaweedfs", "s3.json")];
+    const secretFiles = [
+      path.join(servicesDir, "postgres", "mlflow-password"),
+      path.join(servicesDir, "postgres", "superuser-password"),
+      path.join(servicesDir, "seaweedfs", "s3.json"),
+    ];
     for (const file of secretFiles) expect((fs.statSync(file).mode & 0o777).toString(8), file).toBe("600");
-    const secrets = [fs.readFileSync(secretFiles[0] as string, "utf8").trim(), fs.readFileSync(secretFiles[1] as string, "utf8").trim(), s3Environment().AWS_SECRET_ACCESS_KEY ?? ""];
+    const secrets = [
+      fs.readFileSync(secretFiles[0] as string, "utf8").trim(),
+      fs.readFileSync(secretFiles[1] as string, "utf8").trim(),
+      s3Environment().AWS_SECRET_ACCESS_KEY ?? "",
+    ];
     expect(secrets.every((s) => s.length >= 20)).toBe(true);
     const commandLines = fs
       .readdirSync("/proc")

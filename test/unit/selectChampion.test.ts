@@ -18,7 +18,10 @@ function run(id: string, values: Record<string, number | string | null>, tags: R
     info: { run_id: id, experiment_id: "1", status: "FINISHED" },
     data: {
       metrics: Object.entries(values).map(([key, value]) => ({ key, value, timestamp: 0 })),
-      params: [{ key: "C", value: id.length.toString() }, { key: "seed", value: "1" }],
+      params: [
+        { key: "C", value: id.length.toString() },
+        { key: "seed", value: "1" },
+      ],
       tags: Object.entries(tags).map(([key, value]) => ({ key, value })),
     },
   };
@@ -39,7 +42,9 @@ function fakeSearch(pages: readonly SearchRunsPage[], experiment = true) {
 
 describe("selectChampion", () => {
   it("asks once for exactly showTop runs with the server-side filter and order", async () => {
-    const { client, requests } = fakeSearch([{ runs: [run("a", { cv_f1_macro_mean: 0.9 }, { "mlops.model_source": "models:/m-1" }), run("b", { cv_f1_macro_mean: 0.8 })], nextPageToken: undefined }]);
+    const { client, requests } = fakeSearch([
+      { runs: [run("a", { cv_f1_macro_mean: 0.9 }, { "mlops.model_source": "models:/m-1" }), run("b", { cv_f1_macro_mean: 0.8 })], nextPageToken: undefined },
+    ]);
     const selection = await selectChampion({ client, metrics, experimentName: "e", studyId: "s1" });
     expect(requests).toHaveLength(1);
     expect(requests[0]?.maxResults).toBe(3);
@@ -82,7 +87,9 @@ describe("selectChampion", () => {
 
   it("throws NoEligibleRunError when the matches lack the order metric, or the experiment is missing", async () => {
     const lacking = fakeSearch([{ runs: [run("a", {})] }]);
-    await expect(selectChampion({ client: lacking.client, metrics, experimentName: "e", studyId: "s1" })).rejects.toThrow(/no matching run has a value for the order metric 'cv_f1_macro_mean'/);
+    await expect(selectChampion({ client: lacking.client, metrics, experimentName: "e", studyId: "s1" })).rejects.toThrow(
+      /no matching run has a value for the order metric 'cv_f1_macro_mean'/,
+    );
     const missing = fakeSearch([], false);
     await expect(selectChampion({ client: missing.client, metrics, experimentName: "e", studyId: "s1" })).rejects.toThrow(/experiment does not exist/);
   });

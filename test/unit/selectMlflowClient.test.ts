@@ -31,7 +31,11 @@ const noSleep = { sleep: async () => {}, retry: { attempts: 4 } };
 
 describe("MlflowClient transport", () => {
   it("retries connection errors and 5xx, then succeeds", async () => {
-    const { fetch, requests } = scriptedFetch(["refused", json(503, { error_code: "TEMPORARILY_UNAVAILABLE", message: "db down" }), json(200, { experiment: { experiment_id: "7", name: "e" } })]);
+    const { fetch, requests } = scriptedFetch([
+      "refused",
+      json(503, { error_code: "TEMPORARILY_UNAVAILABLE", message: "db down" }),
+      json(200, { experiment: { experiment_id: "7", name: "e" } }),
+    ]);
     const client = new MlflowClient({ trackingUri: "http://127.0.0.1:5000", fetch, ...noSleep });
     const experiment = await client.getExperimentByName("e");
     expect(experiment?.experiment_id).toBe("7");
@@ -79,7 +83,9 @@ describe("MlflowClient transport", () => {
     const client = mlflowClientFromEnv({ MLFLOW_TRACKING_URI: "http://h:2", MLFLOW_TRACKING_USERNAME: "u", MLFLOW_TRACKING_PASSWORD: "p" }, { fetch });
     await client.setAlias("m", "a", "1");
     expect(requests[0]?.headers.authorization).toBe(`Basic ${Buffer.from("u:p").toString("base64")}`);
-    expect(() => mlflowClientFromEnv({ MLFLOW_TRACKING_URI: "file:///tmp/mlruns" })).toThrow(/MLFLOW_TRACKING_URI: expected an http\(s\):\/\/ tracking server URL, got "file:\/\/\/tmp\/mlruns"/);
+    expect(() => mlflowClientFromEnv({ MLFLOW_TRACKING_URI: "file:///tmp/mlruns" })).toThrow(
+      /MLFLOW_TRACKING_URI: expected an http\(s\):\/\/ tracking server URL, got "file:\/\/\/tmp\/mlruns"/,
+    );
   });
 });
 
@@ -100,7 +106,12 @@ describe("MlflowClient idempotent helpers", () => {
 
 describe("helpers", () => {
   it("parses Python's NaN and Infinity as null", () => {
-    expect(parseMlflowJson('{"metrics":[{"key":"a","value":NaN},{"key":"b","value":-Infinity}]}')).toEqual({ metrics: [{ key: "a", value: null }, { key: "b", value: null }] });
+    expect(parseMlflowJson('{"metrics":[{"key":"a","value":NaN},{"key":"b","value":-Infinity}]}')).toEqual({
+      metrics: [
+        { key: "a", value: null },
+        { key: "b", value: null },
+      ],
+    });
     expect(() => parseMlflowJson("{oops")).toThrow();
   });
 
