@@ -138,10 +138,7 @@ function semverAtLeast(version: string, minimum: string): boolean {
  * environment for every CLI call. `repoDir` is the checkout holding scripts/toolchain, node_modules and
  * .pulumi-state.
  */
-export async function pulumiWorkspace(
-  repoDir: string,
-  env: NodeJS.ProcessEnv = process.env,
-): Promise<{ pulumiCommand: PulumiCommand; envVars: Record<string, string> }> {
+export async function pulumiWorkspace(repoDir: string, env: NodeJS.ProcessEnv = process.env): Promise<{ pulumiCommand: PulumiCommand; envVars: Record<string, string> }> {
   const paths = toolchainPaths(repoDir, env);
   const { cli, pathDirs } = locatePulumiCli(paths, env);
   // PulumiCommand runs `<root>/bin/pulumi`; a CLI outside a bin/ folder is taken from PATH instead.

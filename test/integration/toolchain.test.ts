@@ -92,7 +92,11 @@ describe.skipIf(skipToolchain)("nodejs language host through the plain CLI", () 
     writeProbeProject(repoDir, projectDir);
     fs.mkdirSync(path.join(workDir, "state"));
     env = cliEnv(path.join(workDir, "state"));
-    for (const args of [["stack", "init", "probe"], ["config", "set", "text", "abcdef"], ["config", "set", "--secret", "token", "s3cr3t"]]) {
+    for (const args of [
+      ["stack", "init", "probe"],
+      ["config", "set", "text", "abcdef"],
+      ["config", "set", "--secret", "token", "s3cr3t"],
+    ]) {
       const result = await pulumi(args);
       if (result.code !== 0) throw new Error(`pulumi ${args.join(" ")} failed: ${result.output}`);
     }

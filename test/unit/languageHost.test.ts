@@ -56,7 +56,12 @@ describe("splitShellWords", () => {
 
 describe("legacyConfigJson", () => {
   it("rewrites <ns>:<name> keys to <ns>:config:<name> and keeps legacy keys", () => {
-    const json = legacyConfigJson(new Map([["mlops:platform", "docker"], ["aws:config:region", "eu-west-1"]]));
+    const json = legacyConfigJson(
+      new Map([
+        ["mlops:platform", "docker"],
+        ["aws:config:region", "eu-west-1"],
+      ]),
+    );
     expect(JSON.parse(json)).toEqual({ "mlops:config:platform": "docker", "aws:config:region": "eu-west-1" });
   });
 
@@ -69,9 +74,24 @@ describe("buildNodeCommand", () => {
   it("puts node args first, then the SDK run script with the engine's flags, then the entry point", () => {
     const { args, env } = buildNodeCommand(baseRun);
     expect(args).toEqual([
-      "--import", "tsx", baseRun.runScript,
-      "--monitor", "127.0.0.1:4000", "--engine", "127.0.0.1:5000", "--project", "mlops-pipeline",
-      "--root-directory", "/repo", "--stack", "local", "--pwd", "/repo", "--dry-run", "--parallel", "16",
+      "--import",
+      "tsx",
+      baseRun.runScript,
+      "--monitor",
+      "127.0.0.1:4000",
+      "--engine",
+      "127.0.0.1:5000",
+      "--project",
+      "mlops-pipeline",
+      "--root-directory",
+      "/repo",
+      "--stack",
+      "local",
+      "--pwd",
+      "/repo",
+      "--dry-run",
+      "--parallel",
+      "16",
       "index.ts",
     ]);
     expect(JSON.parse(env.PULUMI_CONFIG)).toEqual({ "mlops:config:platform": "local" });

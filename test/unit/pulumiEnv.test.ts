@@ -3,16 +3,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import {
-  locatePulumiCli,
-  passphraseEnv,
-  prependPath,
-  pulumiEnvVars,
-  pulumiWorkspace,
-  readToolchainVersions,
-  ToolchainMissingError,
-  toolchainPaths,
-} from "../../driver/pulumiEnv";
+import { locatePulumiCli, passphraseEnv, prependPath, pulumiEnvVars, pulumiWorkspace, readToolchainVersions, ToolchainMissingError, toolchainPaths } from "../../driver/pulumiEnv";
 
 const repoDir = path.resolve(__dirname, "../..");
 let tmp = "";
@@ -36,9 +27,7 @@ describe("toolchain versions and paths", () => {
   it("reads the pinned versions shared with the bash scripts", () => {
     const versions = readToolchainVersions(repoDir);
     expect(versions.PULUMI_CLI_VERSION).toMatch(/^3\.\d+\.\d+$/);
-    expect(versions.KUBERNETES_PLUGIN_VERSION).toBe(
-      JSON.parse(fs.readFileSync(path.join(repoDir, "node_modules/@pulumi/kubernetes/package.json"), "utf8")).version,
-    );
+    expect(versions.KUBERNETES_PLUGIN_VERSION).toBe(JSON.parse(fs.readFileSync(path.join(repoDir, "node_modules/@pulumi/kubernetes/package.json"), "utf8")).version);
   });
 
   it("derives the cache layout from MLOPS_CACHE_DIR and honours MLOPS_PULUMI_HOME and PULUMI_BACKEND_URL", () => {

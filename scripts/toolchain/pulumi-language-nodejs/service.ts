@@ -99,9 +99,7 @@ function installedVersion(programDirectory: string, name: string): string {
 function programDependencies(programDirectory: string): languagePb.DependencyInfo[] {
   const manifest = JSON.parse(fs.readFileSync(path.join(programDirectory, "package.json"), "utf8"));
   const names = Object.keys({ ...(manifest.dependencies ?? {}), ...(manifest.devDependencies ?? {}) }).sort();
-  return names.map((name) =>
-    new languagePb.DependencyInfo().setName(name).setVersion(installedVersion(programDirectory, name)),
-  );
+  return names.map((name) => new languagePb.DependencyInfo().setName(name).setVersion(installedVersion(programDirectory, name)));
 }
 
 type Unary<Req, Res> = grpc.handleUnaryCall<Req, Res>;
@@ -141,9 +139,7 @@ export function languageRuntimeHandlers(state: HostState): grpc.UntypedServiceIm
     }),
     getProgramDependencies: unary((req: languagePb.GetProgramDependenciesRequest) => {
       const info = programInfo(req.getInfo(), req.getPwd(), req.getProgram());
-      return new languagePb.GetProgramDependenciesResponse().setDependenciesList(
-        programDependencies(info.programDirectory),
-      );
+      return new languagePb.GetProgramDependenciesResponse().setDependenciesList(programDependencies(info.programDirectory));
     }),
     cancel: unary(() => {
       for (const child of state.running) child.kill("SIGINT");

@@ -35,11 +35,23 @@ export async function startSeaweedS3(weed: string, dataDir: string, timeoutMs = 
   const child = spawn(
     weed,
     [
-      "server", `-dir=${dataDir}`, "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-      `-master.port=${master}`, `-master.port.grpc=${masterGrpc}`, "-master.volumeSizeLimitMB=64",
-      `-volume.port=${volume}`, `-volume.port.grpc=${volumeGrpc}`, "-volume.max=4",
-      "-filer", `-filer.port=${filer}`, `-filer.port.grpc=${filerGrpc}`,
-      "-s3", `-s3.port=${s3}`, `-s3.port.grpc=${s3Grpc}`, "-s3.port.iceberg=0",
+      "server",
+      `-dir=${dataDir}`,
+      "-ip=127.0.0.1",
+      "-ip.bind=127.0.0.1",
+      `-master.port=${master}`,
+      `-master.port.grpc=${masterGrpc}`,
+      "-master.volumeSizeLimitMB=64",
+      `-volume.port=${volume}`,
+      `-volume.port.grpc=${volumeGrpc}`,
+      "-volume.max=4",
+      "-filer",
+      `-filer.port=${filer}`,
+      `-filer.port.grpc=${filerGrpc}`,
+      "-s3",
+      `-s3.port=${s3}`,
+      `-s3.port.grpc=${s3Grpc}`,
+      "-s3.port.iceberg=0",
     ],
     { stdio: ["ignore", log, log] },
   );
@@ -54,7 +66,10 @@ export async function startSeaweedS3(weed: string, dataDir: string, timeoutMs = 
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) break;
-    const answered = await fetch(`${endpoint}/`).then((r) => r.status < 500, () => false);
+    const answered = await fetch(`${endpoint}/`).then(
+      (r) => r.status < 500,
+      () => false,
+    );
     if (answered) return { endpoint, logFile, stop };
     await new Promise((r) => setTimeout(r, 500));
   }
