@@ -40,7 +40,15 @@ ensure_port() {
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-pid_alive() { [[ -s "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# True when the recorded process runs AND is ours: its command line contains $SERVICE_PROCESS, so a
+# pid reused by an unrelated process after a reboot is never signalled.
+pid_alive() {
+  [[ -s "$1" ]] || return 1
+  local pid; pid="$(cat "$1")"
+  kill -0 "$pid" 2>/dev/null || return 1
+  [[ -z "${SERVICE_PROCESS:-}" ]] && return 0
+  [[ "$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" == *"$SERVICE_PROCESS"* ]]
+}
 
 # Waits until "$@" succeeds, printing progress every 5 s; fails after $WAIT_SECONDS (default 60).
 wait_until() {

@@ -11,6 +11,7 @@
 # MLOPS_MLFLOW_WORKERS (default 2), MLOPS_PYTHON_VENV (default <repo>/.venv from scripts/python-env.sh).
 set -euo pipefail
 SERVICE_NAME=mlflow
+SERVICE_PROCESS="mlflow server"
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 HERE="$(dirname "${BASH_SOURCE[0]}")"
 

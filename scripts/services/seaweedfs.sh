@@ -13,6 +13,7 @@
 # built into the cache once). Env: MLOPS_SERVICES_DIR, MLOPS_PYTHON_VENV (boto3 creates the bucket).
 set -euo pipefail
 SERVICE_NAME=seaweedfs
+SERVICE_PROCESS="weed server"
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 STATE="$SERVICES_DIR/seaweedfs"
