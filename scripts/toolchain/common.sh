@@ -35,16 +35,17 @@ step() {
 # heartbeat "<what>" cmd...: like step, for long builds; prints a line every 30s so a silent build
 # is visibly alive. Output of the command goes to a log file that is shown if it fails.
 heartbeat() {
-  local what="$1" started=$SECONDS logfile pid
+  local what="$1" started=$SECONDS next=$((SECONDS + 30)) logfile pid
   shift
   logfile="$(mktemp "${TMPDIR:-/tmp}/mlops-toolchain.XXXXXX.log")"
   log "$what ... (log: $logfile)"
   "$@" >"$logfile" 2>&1 &
   pid=$!
   while kill -0 "$pid" 2>/dev/null; do
-    sleep 5
-    if kill -0 "$pid" 2>/dev/null && (((SECONDS - started) % 30 < 5)); then
+    sleep 2
+    if kill -0 "$pid" 2>/dev/null && ((SECONDS >= next)); then
       log "$what: still running, $((SECONDS - started))s so far"
+      next=$((next + 30))
     fi
   done
   if ! wait "$pid"; then
