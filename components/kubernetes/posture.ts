@@ -1,3 +1,4 @@
+import type { StackConfig } from "../../config";
 import { toKubeObject } from "./postureModel";
 import { topologyViolations } from "./postureTopology";
 import { workloadViolations } from "./postureWorkloads";
@@ -42,6 +43,17 @@ export interface PostureExpectations {
   readonly ingress?: { readonly host: string; readonly tls: boolean };
   /** Only this namespace (besides the serving one) may reach the model servers; default ingress-nginx. */
   readonly ingressControllerNamespace?: string;
+}
+
+/** The expectations a parsed stack config implies; `workers` is the number of shards that actually run. */
+export function postureExpectationsFor(config: Pick<StackConfig, "serving" | "kubernetes">, workers: number): PostureExpectations {
+  const { ingress, autoscaling } = config.serving;
+  return {
+    workers,
+    autoscaling: autoscaling !== undefined,
+    ...(ingress ? { ingress: { host: ingress.host, tls: ingress.tlsSecret !== undefined } } : {}),
+    ingressControllerNamespace: config.kubernetes.ingressControllerNamespace,
+  };
 }
 
 export function checkPosture(manifests: readonly unknown[], expect: PostureExpectations = {}): Violation[] {

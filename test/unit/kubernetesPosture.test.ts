@@ -3,7 +3,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import { resourcesSchema, servingSchema, trainingSchema } from "../../config";
+import { kubernetesSchema, resourcesSchema, servingSchema, trainingSchema } from "../../config";
 import {
   buildBucketJob,
   buildIndexedJob,
@@ -28,6 +28,7 @@ import {
   bucketInitSelector,
   postgresSelector,
   type PostureExpectations,
+  postureExpectationsFor,
   type PostureRule,
   readManifests,
 } from "../../components/kubernetes";
@@ -138,6 +139,12 @@ const without = (manifests: Manifest[], name: string) => manifests.filter((m) =>
 const rulesOf = (manifests: Manifest[], expect: PostureExpectations = fullExpectations) => new Set(checkPosture(manifests, expect).map((v) => v.rule));
 
 describe("posture of the manifests our builders produce", () => {
+  it("derives its expectations from the stack config", () => {
+    const config = { serving: fullServing, kubernetes: kubernetesSchema.parse({ ingressControllerNamespace: "ingress-system" }) };
+    expect(postureExpectationsFor(config, 3)).toEqual({ workers: 3, autoscaling: true, ingress: { host: "models.example.com", tls: true }, ingressControllerNamespace: "ingress-system" });
+    expect(postureExpectationsFor({ ...config, serving: servingWith({ ingress: { host: "m.internal" } }) }, 2)).toEqual({ workers: 2, autoscaling: false, ingress: { host: "m.internal", tls: false }, ingressControllerNamespace: "ingress-system" });
+  });
+
   it("finds no violation with ingress, TLS and autoscaling", () => {
     expect(checkPosture(goodManifests(), fullExpectations)).toEqual([]);
   });
