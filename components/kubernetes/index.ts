@@ -13,3 +13,5 @@ export * from "./trainingManifests";
 export * from "./posture";
 export { asFields, get, list, stringMap } from "./postureModel";
 export * from "./postureFiles";
+export * from "./service";
+export * from "./clientSecret";

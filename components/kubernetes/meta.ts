@@ -79,6 +79,15 @@ export function secretEnv(name: string, secretName: string, key: string): k8s.ty
   return { name, valueFrom: { secretKeyRef: { name: secretName, key } } };
 }
 
+/** Key of the MLflow password in the Secret a tracking client (trainer, model server) reads it from. */
+export const trackingPasswordKey = "tracking-password";
+
+/** MLflow basic-auth login of a client: the user in plain text, the password by secretKeyRef. */
+export function trackingCredentialEnv(credentials?: { readonly username: string; readonly secretName: string }): k8s.types.input.core.v1.EnvVar[] {
+  if (!credentials) return [];
+  return [{ name: "MLFLOW_TRACKING_USERNAME", value: credentials.username }, secretEnv("MLFLOW_TRACKING_PASSWORD", credentials.secretName, trackingPasswordKey)];
+}
+
 /** In-cluster DNS name of a Service. */
 export function serviceHost(serviceName: string, namespace: string): string {
   return `${serviceName}.${namespace}.svc.cluster.local`;

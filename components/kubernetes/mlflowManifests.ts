@@ -87,6 +87,7 @@ if not has_schema:
 print("upgrading the MLflow schema (mlflow db upgrade)", flush=True)
 sys.exit(subprocess.call(["mlflow", "db", "upgrade", uri]))
 `.trim();
+import { buildWorkloadService } from "./service";
 
 function databaseEnv(p: MlflowParams): k8s.types.input.core.v1.EnvVar[] {
   return [
@@ -174,10 +175,6 @@ export function buildMlflowDeployment(p: MlflowParams): k8s.types.input.apps.v1.
 }
 
 export function buildMlflowService(p: Pick<MlflowParams, "instance" | "namespace" | "port">): k8s.types.input.core.v1.Service {
-  return {
-    apiVersion: "v1",
-    kind: "Service",
-    metadata: { namespace: p.namespace, labels: objectLabels(p.instance, "mlflow", roles.trackingServer) },
-    spec: { selector: mlflowSelector(p.instance), ports: [{ name: "http", port: p.port, targetPort: "http" }] },
-  };
+  const labels = objectLabels(p.instance, "mlflow", roles.trackingServer);
+  return buildWorkloadService({ namespace: p.namespace, labels, selector: mlflowSelector(p.instance), portName: "http", port: p.port });
 }

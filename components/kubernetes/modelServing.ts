@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { ModelServing, ModelServingArgs } from "../interfaces";
+import { trackingPasswordSecret } from "./clientSecret";
 import { buildWith, fromManifest } from "./manifestArgs";
 import { childResourceName, imageRef, roles, objectLabels, validateInstanceName } from "./meta";
 import {
@@ -11,7 +12,6 @@ import {
   buildServingNetworkPolicy,
   buildServingService,
   servingEndpoint,
-  servingPasswordKey,
 } from "./servingManifests";
 
 export interface KubernetesModelServingArgs extends ModelServingArgs {
@@ -53,13 +53,7 @@ export class KubernetesModelServing extends pulumi.ComponentResource implements 
     const common = (ns: string) => ({ instance: name, namespace: ns, serving });
 
     const credentials = args.trackingCredentials;
-    const passwordSecret = credentials
-      ? new k8s.core.v1.Secret(
-          childResourceName(name, "tracking"),
-          { metadata: { namespace, labels: objectLabels(name, "model-server", roles.modelServer) }, type: "Opaque", stringData: { [servingPasswordKey]: pulumi.secret(credentials.password) } },
-          child,
-        )
-      : undefined;
+    const passwordSecret = trackingPasswordSecret(name, { namespace, labels: objectLabels(name, "model-server", roles.modelServer), credentials }, this);
 
     const deployment = new k8s.apps.v1.Deployment(
       childResourceName(name, "server"),

@@ -13,6 +13,7 @@ import {
 } from "./meta";
 import { buildSingleReplicaStore } from "./statefulSet";
 import { trackingSecretKeys } from "./trackingSecret";
+import { buildWorkloadService } from "./service";
 
 export const s3Port = 9000;
 const objectStoreUserId = 1000;
@@ -42,12 +43,8 @@ export const objectStoreSelector = (instance: string) => podSelector(instance, "
 export const bucketInitSelector = (instance: string) => podSelector(instance, "mlflow", roles.bucketInit);
 
 export function buildObjectStoreService(p: Pick<ObjectStoreParams, "instance" | "namespace">): k8s.types.input.core.v1.Service {
-  return {
-    apiVersion: "v1",
-    kind: "Service",
-    metadata: { namespace: p.namespace, labels: objectLabels(p.instance, "object-store", roles.objectStore) },
-    spec: { selector: objectStoreSelector(p.instance), ports: [{ name: "s3", port: s3Port, targetPort: "s3" }] },
-  };
+  const labels = objectLabels(p.instance, "object-store", roles.objectStore);
+  return buildWorkloadService({ namespace: p.namespace, labels, selector: objectStoreSelector(p.instance), portName: "s3", port: s3Port });
 }
 
 function serverContainer(p: ObjectStoreParams): k8s.types.input.core.v1.Container {

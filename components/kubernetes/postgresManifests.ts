@@ -3,6 +3,7 @@ import type { Resources } from "../../config";
 import { containerSecurityContext, resourceRequirements, roles, secretEnv, podSelector, objectLabels } from "./meta";
 import { buildSingleReplicaStore } from "./statefulSet";
 import { trackingSecretKeys } from "./trackingSecret";
+import { buildWorkloadService } from "./service";
 
 export const postgresPort = 5432;
 /** UID of the `postgres` user in the official image: its entrypoint initialises the data directory as that user. */
@@ -26,12 +27,8 @@ export interface PostgresParams {
 export const postgresSelector = (instance: string) => podSelector(instance, "postgresql", roles.database);
 
 export function buildPostgresService(p: Pick<PostgresParams, "instance" | "namespace">): k8s.types.input.core.v1.Service {
-  return {
-    apiVersion: "v1",
-    kind: "Service",
-    metadata: { namespace: p.namespace, labels: objectLabels(p.instance, "postgresql", roles.database) },
-    spec: { clusterIP: "None", selector: postgresSelector(p.instance), ports: [{ name: "postgres", port: postgresPort, targetPort: "postgres" }] },
-  };
+  const labels = objectLabels(p.instance, "postgresql", roles.database);
+  return buildWorkloadService({ namespace: p.namespace, labels, selector: postgresSelector(p.instance), portName: "postgres", port: postgresPort, headless: true });
 }
 
 export function buildPostgresStatefulSet(p: PostgresParams): k8s.types.input.apps.v1.StatefulSet {

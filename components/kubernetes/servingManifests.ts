@@ -1,11 +1,11 @@
 import type * as k8s from "@pulumi/kubernetes";
 import type { ServingConfig } from "../../config";
 import { buildIngressPolicy } from "./networkPolicy";
-import { appUserId, containerSecurityContext, modelVersionAnnotation, podSecurityContext, resourceRequirements, roles, secretEnv, podSelector, serviceHost, objectLabels } from "./meta";
+import { appUserId, containerSecurityContext, modelVersionAnnotation, podSecurityContext, resourceRequirements, roles, trackingCredentialEnv, podSelector, serviceHost, objectLabels } from "./meta";
+import { buildWorkloadService } from "./service";
 
 /** The model server inside images/serving; it reads MODEL_URI, MLFLOW_TRACKING_URI, HOST, PORT and REPLICA_ID. */
 export const servingCommand = ["python", "/app/server.py"] as const;
-export const servingPasswordKey = "tracking-password";
 
 export interface ServingParams {
   readonly instance: string;
@@ -32,7 +32,7 @@ export function buildServingDeployment(p: ServingParams): k8s.types.input.apps.v
     // The pod name tells replicas apart in responses and logs.
     { name: "REPLICA_ID", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
     { name: "PYTHONUNBUFFERED", value: "1" },
-    ...(p.credentials ? [{ name: "MLFLOW_TRACKING_USERNAME", value: p.credentials.username }, secretEnv("MLFLOW_TRACKING_PASSWORD", p.credentials.secretName, servingPasswordKey)] : []),
+    ...trackingCredentialEnv(p.credentials),
   ];
   return {
     apiVersion: "apps/v1",
@@ -70,12 +70,7 @@ export function buildServingDeployment(p: ServingParams): k8s.types.input.apps.v
 }
 
 export function buildServingService(p: Pick<ServingParams, "instance" | "namespace" | "serving">): k8s.types.input.core.v1.Service {
-  return {
-    apiVersion: "v1",
-    kind: "Service",
-    metadata: { namespace: p.namespace, labels: servingLabels(p.instance) },
-    spec: { selector: servingSelector(p.instance), ports: [{ name: "http", port: p.serving.port, targetPort: "http" }] },
-  };
+  return buildWorkloadService({ namespace: p.namespace, labels: servingLabels(p.instance), selector: servingSelector(p.instance), portName: "http", port: p.serving.port });
 }
 
 export function buildServingIngress(p: Pick<ServingParams, "instance" | "namespace" | "serving"> & { serviceName: string }): k8s.types.input.networking.v1.Ingress {

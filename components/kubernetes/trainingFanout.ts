@@ -2,9 +2,10 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { TrainingFanout, TrainingFanoutArgs } from "../interfaces";
 import type { ShardSpec } from "../shared/studySpec";
+import { trackingPasswordSecret } from "./clientSecret";
 import { buildWith, fromManifest } from "./manifestArgs";
 import { childResourceName, imageRef, roles, objectLabels, studyIdLabel, validateInstanceName } from "./meta";
-import { buildIndexedJob, buildPrepareJob, buildShardConfigMap, type TrainingJobParams, trackingPasswordKey } from "./trainingManifests";
+import { buildIndexedJob, buildPrepareJob, buildShardConfigMap, type TrainingJobParams } from "./trainingManifests";
 
 export interface KubernetesTrainingFanoutArgs extends TrainingFanoutArgs {
   readonly namespace: pulumi.Input<string>;
@@ -63,17 +64,7 @@ export class KubernetesTrainingFanout extends pulumi.ComponentResource implement
 
     const configMap = new k8s.core.v1.ConfigMap(childResourceName(name, "shards"), buildShardConfigMap({ instance: name, namespace, shards: args.shards }), child);
     const credentials = args.trackingCredentials;
-    const passwordSecret = credentials
-      ? new k8s.core.v1.Secret(
-          childResourceName(name, "tracking"),
-          {
-            metadata: { namespace, labels: { ...objectLabels(name, "trainer", roles.trainer), [studyIdLabel]: studyId } },
-            type: "Opaque",
-            stringData: { [trackingPasswordKey]: pulumi.secret(credentials.password) },
-          },
-          child,
-        )
-      : undefined;
+    const passwordSecret = trackingPasswordSecret(name, { namespace, labels: { ...objectLabels(name, "trainer", roles.trainer), [studyIdLabel]: studyId }, credentials }, this);
 
     const params = (r: { ns: string; configMap: string; trackingUri: string; secret: string; image: string }): TrainingJobParams => ({
       instance: name,

@@ -2,12 +2,11 @@ import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
 import type { Resources } from "../../config";
 import type { ShardSpec } from "../shared/studySpec";
-import { appUserId, containerSecurityContext, podSecurityContext, resourceRequirements, roles, secretEnv, podSelector, objectLabels, studyIdLabel } from "./meta";
+import { appUserId, containerSecurityContext, podSecurityContext, resourceRequirements, roles, trackingCredentialEnv, podSelector, objectLabels, studyIdLabel } from "./meta";
 
 /** The trainer inside images/trainer; `{index}` in the spec path is replaced by JOB_COMPLETION_INDEX. */
 export const trainerCommand = ["python", "/app/trainer.py"] as const;
 export const specMountPath = "/spec";
-export const trackingPasswordKey = "tracking-password";
 /** ConfigMaps are capped at 1 MiB; leave room for metadata. */
 const configMapLimitBytes = 1_000_000;
 
@@ -62,7 +61,7 @@ function trainerPodSpec(p: TrainingJobParams, args: string[], spread: boolean, s
     { name: "MLFLOW_TRACKING_URI", value: p.trackingUri },
     { name: "PYTHONUNBUFFERED", value: "1" },
     { name: "OMP_NUM_THREADS", value: String(threadsFor(p.resources.cpuLimit)) },
-    ...(p.credentials ? [{ name: "MLFLOW_TRACKING_USERNAME", value: p.credentials.username }, secretEnv("MLFLOW_TRACKING_PASSWORD", p.credentials.secretName, trackingPasswordKey)] : []),
+    ...trackingCredentialEnv(p.credentials),
   ];
   return {
     restartPolicy: "Never",
