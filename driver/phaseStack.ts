@@ -33,12 +33,25 @@ function engineLog(file: string): { write: (text: string) => void; close: () => 
   return { write: (text) => fs.writeSync(fd, text), close: () => fs.closeSync(fd) };
 }
 
+/**
+ * The engine's own error lines, without its whole transcript: the console gets what failed and
+ * where the full log is; the log file keeps everything.
+ */
+export function conciseEngineError(err: unknown, stackName: string, logFile: string): Error {
+  const text = err instanceof Error ? err.message : String(err);
+  const errors = [...new Set(text.split("\n").map((l) => l.trim()).filter((l) => l.startsWith("error:") && l !== "error: update failed"))];
+  if (errors.length === 0) return err instanceof Error ? err : new Error(text);
+  return new Error(`stack ${stackName} failed:\n  ${errors.join("\n  ")}\n  (full engine log: ${logFile})`);
+}
+
 /** `pulumi up` of one phase stack with progress lines and the full engine log in a file. */
 export async function upPhase(opts: PhaseStackOptions): Promise<PhaseUpResult> {
   const stack = await selectStack(opts);
   const log = engineLog(opts.logFile);
   try {
-    const result = await stack.up({ onOutput: log.write, onEvent: opts.progress.onEvent, color: "never" });
+    const result = await stack.up({ onOutput: log.write, onEvent: opts.progress.onEvent, color: "never" }).catch((err: unknown) => {
+      throw conciseEngineError(err, opts.stackName, opts.logFile);
+    });
     const summary = (result.summary.resourceChanges ?? {}) as Record<string, number>;
     return { outputs: result.outputs, changes: countChanges(summary), summary };
   } finally {
@@ -50,7 +63,9 @@ export async function destroyPhase(opts: PhaseStackOptions): Promise<number> {
   const stack = await selectStack(opts);
   const log = engineLog(opts.logFile);
   try {
-    const result = await stack.destroy({ onOutput: log.write, onEvent: opts.progress.onEvent, color: "never" });
+    const result = await stack.destroy({ onOutput: log.write, onEvent: opts.progress.onEvent, color: "never" }).catch((err: unknown) => {
+      throw conciseEngineError(err, opts.stackName, opts.logFile);
+    });
     return countChanges((result.summary.resourceChanges ?? {}) as Record<string, number>);
   } finally {
     log.close();

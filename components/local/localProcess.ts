@@ -9,6 +9,7 @@ export interface LocalProcessArgs {
   /** Environment that holds secrets: stored encrypted in state, never logged. */
   readonly secretEnv?: pulumi.Input<Record<string, pulumi.Input<string>>>;
   readonly files?: pulumi.Input<pulumi.Input<FileSpec>[]>;
+  readonly directories?: pulumi.Input<pulumi.Input<string>[]>;
   readonly logFile: pulumi.Input<string>;
   readonly pidFile: pulumi.Input<string>;
   /** Polled after start; the resource is created once it answers 2xx. */
@@ -24,6 +25,7 @@ interface ProcessState {
   env?: Record<string, string>;
   secretEnv?: Record<string, string>;
   files?: FileSpec[];
+  directories?: string[];
   logFile: string;
   pidFile: string;
   healthUrl?: string;
@@ -33,12 +35,12 @@ interface ProcessState {
 }
 
 const identity = (s: ProcessState) =>
-  JSON.stringify([s.command, s.cwd, s.env ?? {}, s.secretEnv ?? {}, s.files ?? [], s.logFile, s.pidFile, s.healthUrl ?? "", s.restartTrigger ?? ""]);
+  JSON.stringify([s.command, s.cwd, s.env ?? {}, s.secretEnv ?? {}, s.files ?? [], s.directories ?? [], s.logFile, s.pidFile, s.healthUrl ?? "", s.restartTrigger ?? ""]);
 
 const processProvider: pulumi.dynamic.ResourceProvider = {
   async create(inputs: ProcessState) {
     const env = { ...(inputs.env ?? {}), ...(inputs.secretEnv ?? {}) };
-    const pid = startDetached({ command: inputs.command, cwd: inputs.cwd, env, logFile: inputs.logFile, files: inputs.files }, inputs.pidFile);
+    const pid = startDetached({ command: inputs.command, cwd: inputs.cwd, env, logFile: inputs.logFile, files: inputs.files, directories: inputs.directories }, inputs.pidFile);
     try {
       if (inputs.healthUrl) await waitForHttp(inputs.healthUrl, pid, (inputs.startTimeoutSeconds ?? 120) * 1000, inputs.logFile);
     } catch (err) {

@@ -21,6 +21,15 @@ export interface ProcessSpec {
   /** stdout and stderr are appended here; never to the Pulumi engine's pipes. */
   readonly logFile: string;
   readonly files?: readonly FileSpec[];
+  /** Folders the process expects to exist (database and artifact folders), created first. */
+  readonly directories?: readonly string[];
+}
+
+/** Creates the process's folders and writes its files. */
+export function prepareFilesystem(spec: Pick<ProcessSpec, "files" | "directories">): void {
+  const fs = require("node:fs") as typeof import("node:fs");
+  for (const dir of spec.directories ?? []) fs.mkdirSync(dir, { recursive: true });
+  writeFiles(spec.files);
 }
 
 export function writeFiles(files: readonly FileSpec[] | undefined): void {
@@ -56,7 +65,9 @@ function childEnv(spec: ProcessSpec): NodeJS.ProcessEnv {
 export function startDetached(spec: ProcessSpec, pidFile: string): number {
   const cp = require("node:child_process") as typeof import("node:child_process");
   const fs = require("node:fs") as typeof import("node:fs");
-  writeFiles(spec.files);
+  const path = require("node:path") as typeof import("node:path");
+  prepareFilesystem(spec);
+  fs.mkdirSync(path.dirname(pidFile), { recursive: true });
   const log = openLog(spec.logFile);
   fs.writeSync(log, `\n=== ${new Date().toISOString()} start: ${spec.command.join(" ")}\n`);
   const [exe, ...args] = spec.command;
@@ -169,7 +180,7 @@ export interface RunResult {
 export async function runToCompletion(spec: ProcessSpec, timeoutMs: number): Promise<RunResult> {
   const cp = require("node:child_process") as typeof import("node:child_process");
   const fs = require("node:fs") as typeof import("node:fs");
-  writeFiles(spec.files);
+  prepareFilesystem(spec);
   const log = openLog(spec.logFile);
   fs.writeSync(log, `\n=== ${new Date().toISOString()} run: ${spec.command.join(" ")}\n`);
   const [exe, ...args] = spec.command;

@@ -1,3 +1,4 @@
+import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import type { DatabaseConfig, ObjectStoreConfig } from "../../config";
 import type { TrackingServer, TrackingServerArgs } from "../interfaces";
@@ -13,12 +14,16 @@ interface ServerPlan {
   readonly command: string[];
   readonly env: Record<string, string>;
   readonly artifactLocation: string;
+  readonly directories: string[];
 }
 
 /** The command and environment of the MLflow server; pure, so tests check it without Pulumi. */
 export function planTrackingServer(args: Pick<LocalTrackingServerArgs, "port" | "database" | "objectStore" | "paths"> & { auth: boolean }): ServerPlan {
   const { paths } = args;
   const artifactLocation = artifactDestination(args.objectStore, paths.workDir);
+  const directories = [paths.runDir];
+  if (args.objectStore.kind === "localFolder") directories.push(resolveIn(paths.workDir, args.objectStore.path));
+  if (args.database.kind === "sqlite") directories.push(path.dirname(resolveIn(paths.workDir, args.database.path)));
   const command = [paths.mlflow, "server", "--host", "127.0.0.1", "--port", String(args.port), "--workers", "1", "--serve-artifacts", "--artifacts-destination", artifactLocation];
   if (args.database.kind === "sqlite") command.push("--backend-store-uri", `sqlite:///${resolveIn(paths.workDir, args.database.path)}`);
   if (args.auth) command.push("--app-name", "basic-auth");
@@ -27,7 +32,7 @@ export function planTrackingServer(args: Pick<LocalTrackingServerArgs, "port" | 
     env.AWS_DEFAULT_REGION = args.objectStore.region;
     if (args.objectStore.endpoint) env.MLFLOW_S3_ENDPOINT_URL = args.objectStore.endpoint;
   }
-  return { command, env, artifactLocation };
+  return { command, env, artifactLocation, directories };
 }
 
 function artifactDestination(store: ObjectStoreConfig, workDir: string): string {
@@ -97,6 +102,7 @@ export class LocalTrackingServer extends pulumi.ComponentResource implements Tra
         env,
         secretEnv: pulumi.secret(secretEnv),
         files: pulumi.secret(files),
+        directories: plan.directories,
         logFile: `${args.paths.logDir}/mlflow.log`,
         pidFile: `${args.paths.runDir}/mlflow.pid`,
         healthUrl: `http://127.0.0.1:${args.port}/health`,

@@ -97,6 +97,18 @@ def create_app(state: ServerState) -> FastAPI:
             }
         )
 
+    @app.get("/example")
+    def example() -> JSONResponse:
+        """One row of the model's own logged input example, ready to POST to /invocations."""
+        loaded = state.loaded
+        if loaded is None:
+            return _error(503, f"model {state.ref.uri} is still loading")
+        sample = loaded.model.input_example
+        if sample is None or not hasattr(sample, "head"):
+            return _error(404, f"model {state.ref.uri} was logged without a tabular input example")
+        row = sample.head(1)
+        return JSONResponse({"dataframe_split": {"columns": [str(c) for c in row.columns], "data": to_jsonable(row.to_numpy().tolist())}})
+
     @app.post("/invocations")
     async def invocations(request: Request) -> JSONResponse:
         loaded = state.loaded
