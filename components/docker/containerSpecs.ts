@@ -85,7 +85,12 @@ function objectStoreContainer(args: TrackingTopologyArgs, image: string, volume:
   const base = { ...baseContainer(args.prefix, "objectstore", flavor, image), mounts: [{ volume, target: "/data" }] };
   if (flavor === "minio") {
     return withLimits(
-      { ...base, entrypoint: ["minio"], command: ["server", "/data", "--address", `:${s3Ports.minio}`], secretEnv: { MINIO_ROOT_USER: "objectStoreAccessKeyId", MINIO_ROOT_PASSWORD: "objectStoreSecretAccessKey" } },
+      {
+        ...base,
+        entrypoint: ["minio"],
+        command: ["server", "/data", "--address", `:${s3Ports.minio}`],
+        secretEnv: { MINIO_ROOT_USER: "objectStoreAccessKeyId", MINIO_ROOT_PASSWORD: "objectStoreSecretAccessKey" },
+      },
       args.resources,
     );
   }
@@ -125,7 +130,8 @@ export function mlflowAllowedHosts(): string[] {
 }
 
 function mlflowContainer(args: TrackingTopologyArgs): ContainerSpec {
-  const db = args.database.kind === "inStack" ? { host: "postgres", port: postgresPort, database: args.database.database, user: args.database.user, sslMode: "disable" } : args.database;
+  const db =
+    args.database.kind === "inStack" ? { host: "postgres", port: postgresPort, database: args.database.database, user: args.database.user, sslMode: "disable" } : args.database;
   const s3 = s3ClientEnv(args);
   const auth = args.authAdminUser !== undefined;
   const command = [
@@ -212,6 +218,7 @@ export const shardPath = (workerIndex: number) => `/etc/mlops/shard-${workerInde
  */
 const retryLoop = [
   'attempt=1; while :; do "$@" && exit 0; code=$?',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion, not a JS template
   'if [ "$attempt" -gt "${MLOPS_RETRIES:-0}" ]; then echo "mlops: giving up after $attempt attempt(s), exit $code" >&2; exit "$code"; fi',
   'echo "mlops: attempt $attempt failed (exit $code); retrying" >&2; attempt=$((attempt + 1)); sleep 2; done',
 ].join("; ");
@@ -297,7 +304,9 @@ function replicaContainer(args: ServingTopologyArgs, index: number): ContainerSp
 }
 
 /** R replicas, then nginx with an upstream per replica, published on the host. */
-export function servingTopology(args: ServingTopologyArgs): Topology & { readonly replicas: readonly ContainerSpec[]; readonly loadBalancer: ContainerSpec; readonly endpoint: string } {
+export function servingTopology(
+  args: ServingTopologyArgs,
+): Topology & { readonly replicas: readonly ContainerSpec[]; readonly loadBalancer: ContainerSpec; readonly endpoint: string } {
   if (!Number.isInteger(args.serving.replicas) || args.serving.replicas < 1) throw new Error(`serving.replicas: expected an integer >= 1, got ${args.serving.replicas}`);
   const replicas = Array.from({ length: args.serving.replicas }, (_, i) => replicaContainer(args, i));
   const config = renderLoadBalancerConfig(

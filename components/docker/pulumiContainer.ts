@@ -20,11 +20,19 @@ export type LateEnv = Readonly<Record<string, pulumi.Input<string>>>;
 export function containerEnv(spec: ContainerSpec, secrets: pulumi.Input<SecretValues>, late: LateEnv = {}): pulumi.Input<string[]> {
   const hasSecrets = Object.keys(spec.secretEnv).length > 0;
   if (!hasSecrets && Object.keys(late).length === 0) return resolveEnv(spec, {});
-  const env = pulumi.all([secrets, late]).apply(([values, lateValues]) => resolveEnv({ ...spec, env: { ...spec.env, ...lateValues } }, hasSecrets ? values : {}));
-  return hasSecrets ? pulumi.secret(env) : env;
+  const withLate = (values: SecretValues, lateValues: Record<string, string>) => resolveEnv({ ...spec, env: { ...spec.env, ...lateValues } }, values);
+  // Only a container that takes a secret gets secret env: `all` over the secrets would taint the rest.
+  if (!hasSecrets) return pulumi.output(late).apply((lateValues) => withLate({}, lateValues));
+  return pulumi.secret(pulumi.all([secrets, late]).apply(([values, lateValues]) => withLate(values, lateValues)));
 }
 
-export function containerArgs(spec: ContainerSpec, image: pulumi.Input<string>, networkName: pulumi.Input<string>, secrets: pulumi.Input<SecretValues>, late: LateEnv = {}): docker.ContainerArgs {
+export function containerArgs(
+  spec: ContainerSpec,
+  image: pulumi.Input<string>,
+  networkName: pulumi.Input<string>,
+  secrets: pulumi.Input<SecretValues>,
+  late: LateEnv = {},
+): docker.ContainerArgs {
   const job = spec.runToCompletion;
   return {
     name: spec.name,
@@ -84,15 +92,16 @@ export function deployVolume(name: string, spec: VolumeSpec, parent: pulumi.Reso
   return new docker.Volume(name, { name: spec.name, labels: labelList(spec.labels) }, { parent, retainOnDelete: false });
 }
 
-/** Fails the deployment when a job exited non-zero, with the end of its log. */
+/** A job's outcome: its exit code when 0, otherwise an error naming the container with its last log lines. */
+export function jobOutcome(spec: Pick<ContainerSpec, "name">, code: number, logs: string | undefined): number {
+  if (code === 0) return code;
+  const tail = (logs ?? "").trim().split("\n").slice(-20).join("\n");
+  throw new Error(`container ${spec.name} exited with code ${code}; last log lines:\n${tail}`);
+}
+
+/** Fails the deployment when a job exited non-zero (every later container waits on this). */
 export function checkedExitCode(spec: ContainerSpec, container: docker.Container): pulumi.Output<number> {
-  return pulumi.all([container.exitCode, container.containerLogs]).apply(([code, logs]) => {
-    if (code !== 0) {
-      const tail = (logs ?? "").trim().split("\n").slice(-20).join("\n");
-      throw new Error(`container ${spec.name} exited with code ${code}; last log lines:\n${tail}`);
-    }
-    return code;
-  });
+  return pulumi.all([container.exitCode, container.containerLogs]).apply(([code, logs]) => jobOutcome(spec, code, logs));
 }
 
 export interface DeployedContainers {
@@ -109,7 +118,14 @@ export interface DeployedContainers {
 export function deployContainers(
   name: string,
   groups: readonly (readonly ContainerSpec[])[],
-  ctx: { images: ImageSet; networkName: pulumi.Input<string>; secrets: pulumi.Input<SecretValues>; parent: pulumi.Resource; dependsOn?: pulumi.Input<pulumi.Resource>[]; lateEnv?: LateEnv },
+  ctx: {
+    images: ImageSet;
+    networkName: pulumi.Input<string>;
+    secrets: pulumi.Input<SecretValues>;
+    parent: pulumi.Resource;
+    dependsOn?: pulumi.Input<pulumi.Resource>[];
+    lateEnv?: LateEnv;
+  },
 ): DeployedContainers {
   const containers: docker.Container[] = [];
   const checks: pulumi.Output<number>[] = [];

@@ -75,7 +75,11 @@ export class DockerTrackingServer extends pulumi.ComponentResource implements Tr
     );
 
     const net = networkSpec(args.networkName, name);
-    const network = new docker.Network(`${name}-network`, { name: net.name, driver: "bridge", labels: Object.entries(net.labels).map(([label, value]) => ({ label, value })) }, { parent: this });
+    const network = new docker.Network(
+      `${name}-network`,
+      { name: net.name, driver: "bridge", labels: Object.entries(net.labels).map(([label, value]) => ({ label, value })) },
+      { parent: this },
+    );
     const volumes = topology.volumes.map((v) => deployVolume(`${name}-${v.name.slice(name.length + 1)}`, v, this));
     const deployed = deployContainers(
       name,
@@ -88,6 +92,11 @@ export class DockerTrackingServer extends pulumi.ComponentResource implements Tr
     this.driverTrackingUri = ready.apply(() => topology.driverTrackingUri);
     this.jobTrackingUri = ready.apply(() => topology.jobTrackingUri);
     this.artifactLocation = pulumi.output(topology.artifactLocation);
-    this.registerOutputs({ driverTrackingUri: this.driverTrackingUri, jobTrackingUri: this.jobTrackingUri, artifactLocation: this.artifactLocation, networkName: this.networkName });
+    this.registerOutputs({
+      driverTrackingUri: this.driverTrackingUri,
+      jobTrackingUri: this.jobTrackingUri,
+      artifactLocation: this.artifactLocation,
+      networkName: this.networkName,
+    });
   }
 }

@@ -21,14 +21,29 @@ export class DockerTrainingFanout extends pulumi.ComponentResource implements Tr
   constructor(name: string, args: DockerTrainingFanoutArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mlops:docker:TrainingFanout", name, {}, opts);
     validatePrefix("DockerTrainingFanout", name);
-    if (args.shards.length > args.training.workers) throw new Error(`training fan-out got ${args.shards.length} shards for ${args.training.workers} workers: shards must not outnumber training.workers`);
+    if (args.shards.length > args.training.workers)
+      throw new Error(`training fan-out got ${args.shards.length} shards for ${args.training.workers} workers: shards must not outnumber training.workers`);
     const image = plainImage("DockerTrainingFanout", args.image);
 
     const credentials = args.trackingCredentials;
     const secrets: pulumi.Output<SecretValues> = pulumi.secret(pulumi.output(credentials?.password).apply((trackingPassword) => ({ trackingPassword })));
     // The URI may come from another stack: the specs carry a placeholder, filled in at deployment.
-    const topology = trainingTopology({ prefix: name, trainerImage: image, trackingUri: "", shards: args.shards, retries: args.training.retries, resources: args.training.resources, trackingUsername: credentials?.username });
-    const jobs = deployContainers(name, [[topology.prepare], topology.workers], { images: new ImageSet(name, this), networkName: args.networkName, secrets, parent: this, lateEnv: { MLFLOW_TRACKING_URI: args.trackingUri } });
+    const topology = trainingTopology({
+      prefix: name,
+      trainerImage: image,
+      trackingUri: "",
+      shards: args.shards,
+      retries: args.training.retries,
+      resources: args.training.resources,
+      trackingUsername: credentials?.username,
+    });
+    const jobs = deployContainers(name, [[topology.prepare], topology.workers], {
+      images: new ImageSet(name, this),
+      networkName: args.networkName,
+      secrets,
+      parent: this,
+      lateEnv: { MLFLOW_TRACKING_URI: args.trackingUri },
+    });
 
     const studyId = topology.prepare.labels[studyIdLabel] ?? "";
     this.studyId = jobs.jobsSucceeded.apply(() => studyId);

@@ -17,6 +17,9 @@ BASE_PACKAGES="python3 python3-venv ca-certificates"
 # Bump when the way the rootfs is made changes (import flags, cleanup), to get a new key.
 ROOTFS_RECIPE_VERSION=1
 STANDINS_DIR="$REPO_ROOT/scripts/docker/standins"
+# One pin for the whole repo: the toolchain's versions file.
+VERSIONS_FILE="$REPO_ROOT/scripts/toolchain/versions.env"
+if [ -z "${SEAWEEDFS_VERSION:-}" ] && [ -f "$VERSIONS_FILE" ]; then SEAWEEDFS_VERSION=$(sed -n 's/^SEAWEEDFS_VERSION=//p' "$VERSIONS_FILE"); fi
 SEAWEEDFS_VERSION="${SEAWEEDFS_VERSION:-v0.0.0-20261109003541-7506e5f91cd6}"
 
 python_base_tag() {
@@ -66,13 +69,13 @@ ensure_python_base() {
 }
 
 weed_binary() {
-  local built="$MLOPS_CACHE_DIR/seaweedfs/$SEAWEEDFS_VERSION/weed"
-  if [ -x "$built" ]; then echo "$built"; return; fi
+  # The toolchain script builds and caches it (the same binary the other integration tests use).
   if [ -f "$REPO_ROOT/scripts/toolchain.sh" ]; then
-    log "building SeaweedFS with scripts/toolchain.sh seaweedfs"
     bash "$REPO_ROOT/scripts/toolchain.sh" seaweedfs | tail -1
     return
   fi
+  local built="$MLOPS_CACHE_DIR/seaweedfs/$SEAWEEDFS_VERSION/weed"
+  if [ -x "$built" ]; then echo "$built"; return; fi
   command -v go >/dev/null 2>&1 || die "building SeaweedFS needs Go (or set SEAWEEDFS_WEED to a weed binary)"
   log "building SeaweedFS weed $SEAWEEDFS_VERSION with go (a few minutes)"
   mkdir -p "$(dirname "$built")"

@@ -69,6 +69,8 @@ wheelhouse() {
     --dest "$dir.partial" -r "$LOCK_FILE" >&2
   touch "$dir.partial/.complete"
   rm -rf "$dir"; mv "$dir.partial" "$dir"
+  # A new lock makes the older wheelhouses for this Python dead weight.
+  find "$DOCKER_CACHE_DIR/wheels" -mindepth 1 -maxdepth 1 -name "cp${python_minor/./}-*" ! -name "$(basename "$dir")" -exec rm -rf {} +
   log "wheelhouse: $(find "$dir" -name '*.whl' | wc -l) wheels, $(du -sh "$dir" | cut -f1)"
   echo "$dir"
 }
@@ -110,8 +112,11 @@ else
   mkdir -p "$context/wheels"
   # Hard links when the cache shares a filesystem with the context: no copy of the wheelhouse.
   if [ -n "$wheels" ]; then cp -al "$wheels/." "$context/wheels/" 2>/dev/null || cp -a "$wheels/." "$context/wheels/"; fi
-  build "$deps_ref" "$context" --build-arg "PYTHON_BASE=$base" --build-arg "PIP_INSTALL_OPTIONS=$pip_options" || { rm -rf "$context"; exit 1; }
+  build "$deps_ref" "$context" --build-arg "PYTHON_BASE=$base" --build-arg "PIP_INSTALL_OPTIONS=$pip_options" \
+    --label "org.opencontainers.image.source=mlops-pipeline/images/python-deps" || { rm -rf "$context"; exit 1; }
   rm -rf "$context"
+  # Older dependency images (an earlier lock or base) are ~1 GB each; one still in use stays.
+  docker image ls --format '{{.Repository}}:{{.Tag}}' mlops-python-deps | grep -v -x "$deps_ref" | xargs -r docker rmi >/dev/null 2>&1 || true
 fi
 
 for role in "${roles[@]}"; do
@@ -120,3 +125,5 @@ for role in "${roles[@]}"; do
     --label "org.opencontainers.image.source=mlops-pipeline/images/$role"
   echo "$role=$ref"
 done
+# Images of ours that a rebuild untagged (dangling, carrying our source label).
+docker image prune --force --filter "label=org.opencontainers.image.source" >/dev/null 2>&1 || true

@@ -1,0 +1,227 @@
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { describe, expect, it } from "vitest";
+import {
+  type ContainerSpec,
+  dockerLimits,
+  objectStoreFlavor,
+  resolveEnv,
+  servingTopology,
+  trackingTopology,
+  trainingTopology,
+  type TrackingTopologyArgs,
+} from "../../components/docker/containerSpecs";
+import { containerCreateBody, demuxLogs } from "../../components/docker/engineClient";
+import { readLoadBalancerTemplate, renderLoadBalancerConfig } from "../../components/docker/loadBalancerConfig";
+import { tarArchive } from "../../components/docker/tarArchive";
+import { planStudy } from "../../components/shared/study";
+import { trainingSchema } from "../../config";
+
+// The pure half of the Docker platform: spec builders, the nginx config, the Engine API mapping.
+const resources = { cpuRequest: "250m", memoryRequest: "256Mi", cpuLimit: "1500m", memoryLimit: "1Gi" };
+const tracking = (over: Partial<TrackingTopologyArgs> = {}): TrackingTopologyArgs => ({
+  prefix: "t",
+  mlflowImage: "mlops-mlflow:0.1.0",
+  port: 5000,
+  publishedPort: 15000,
+  publishHostIp: "127.0.0.1",
+  database: { kind: "inStack", image: "postgres:16.4", database: "mlflow", user: "mlflow", storageSize: "1Gi" },
+  objectStore: { kind: "inStack", image: "local/seaweedfs:bookworm-1", bucket: "artifacts", storageSize: "1Gi" },
+  hasObjectStoreCredentials: true,
+  resources,
+  ...over,
+});
+const byRole = (specs: readonly ContainerSpec[], role: string): ContainerSpec => {
+  const found = specs.find((s) => s.role === role);
+  if (!found) throw new Error(`no ${role} in ${specs.map((s) => s.role).join(", ")}`);
+  return found;
+};
+
+describe("tracking topology", () => {
+  it("starts PostgreSQL and the object store before the bucket job and MLflow, with secrets only by name", () => {
+    const t = trackingTopology(tracking());
+    expect(t.containers.map((c) => c.role)).toEqual(["postgres", "objectstore", "bucket-init", "mlflow"]);
+    expect(t.volumes.map((v) => v.name)).toEqual(["t-postgres-data", "t-objectstore-data"]);
+    expect(t).toMatchObject({ jobTrackingUri: "http://mlflow:5000", driverTrackingUri: "http://127.0.0.1:15000", artifactLocation: "s3://artifacts" });
+    expect(JSON.stringify(t)).not.toMatch(/PASSWORD=|SECRET_ACCESS_KEY=/);
+    const mlflow = byRole(t.containers, "mlflow");
+    expect(mlflow.secretEnv).toEqual({ PGPASSWORD: "databasePassword", AWS_ACCESS_KEY_ID: "objectStoreAccessKeyId", AWS_SECRET_ACCESS_KEY: "objectStoreSecretAccessKey" });
+    expect(mlflow.command).toContain("--artifacts-destination=s3://artifacts");
+    expect(mlflow.command.find((a) => a.startsWith("--allowed-hosts="))).toBe("--allowed-hosts=localhost,localhost:*,127.0.0.1,127.0.0.1:*,mlflow,mlflow:*");
+    expect(mlflow).toMatchObject({ memoryMb: 1024, cpus: 1.5, restart: "unless-stopped", runToCompletion: false });
+    expect(byRole(t.containers, "bucket-init")).toMatchObject({
+      runToCompletion: true,
+      restart: "no",
+      env: { BUCKET: "artifacts", MLFLOW_S3_ENDPOINT_URL: "http://objectstore:8333" },
+    });
+    expect(byRole(t.containers, "objectstore")).toMatchObject({ entrypoint: ["weed"], mounts: [{ volume: "t-objectstore-data", target: "/data" }] });
+  });
+
+  it("runs MinIO with its own root credentials and port", () => {
+    const t = trackingTopology(tracking({ objectStore: { kind: "inStack", image: "minio/minio:RELEASE.2025-04-22T22-12-26Z", bucket: "mlflow", storageSize: "1Gi" } }));
+    expect(byRole(t.containers, "objectstore")).toMatchObject({
+      entrypoint: ["minio"],
+      command: ["server", "/data", "--address", ":9000"],
+      secretEnv: { MINIO_ROOT_USER: "objectStoreAccessKeyId" },
+    });
+    expect(byRole(t.containers, "mlflow").env.MLFLOW_S3_ENDPOINT_URL).toBe("http://objectstore:9000");
+    expect(() => objectStoreFlavor("ceph/daemon:v8")).toThrow(/expected a MinIO or SeaweedFS image/);
+  });
+
+  it("uses an external PostgreSQL and S3 without in-stack containers, and ambient S3 credentials when none are given", () => {
+    const t = trackingTopology(
+      tracking({
+        database: {
+          kind: "external",
+          host: "db.example",
+          port: 6432,
+          database: "ml",
+          user: "ml user",
+          passwordSecret: "databasePassword",
+          sslMode: "require",
+          manage: false,
+          adminUser: "postgres",
+        },
+        objectStore: { kind: "s3", bucket: "team-bucket", prefix: "mlflow", region: "eu-west-1", create: false, accessKeySecret: "a", secretKeySecret: "b" },
+        hasObjectStoreCredentials: false,
+        authAdminUser: "admin",
+      }),
+    );
+    expect(t.containers.map((c) => c.role)).toEqual(["mlflow"]);
+    expect(t.volumes.map((v) => v.name)).toEqual(["t-mlflow-auth"]);
+    const mlflow = byRole(t.containers, "mlflow");
+    expect(mlflow.env).toMatchObject({ PGHOST: "db.example", PGPORT: "6432", PGSSLMODE: "require", AWS_DEFAULT_REGION: "eu-west-1", MLFLOW_AUTH_ADMIN_USER: "admin" });
+    expect(mlflow.env.MLFLOW_S3_ENDPOINT_URL).toBeUndefined();
+    expect(mlflow.secretEnv).toEqual({ PGPASSWORD: "databasePassword", MLFLOW_AUTH_ADMIN_PASSWORD: "authAdminPassword" });
+    expect(mlflow.command).toContain("--backend-store-uri=postgresql://ml%20user@db.example:6432/ml");
+    expect(mlflow.command).toContain("--app-name=basic-auth");
+    expect(t.artifactLocation).toBe("s3://team-bucket/mlflow");
+  });
+});
+
+describe("training and serving topologies", () => {
+  const training = trainingSchema.parse({ searchSpace: { n_estimators: { values: [1, 2, 3, 4, 5] } }, workers: 3, retries: 1 });
+  const plan = planStudy("dev", training);
+
+  it("gives each shard its own run-to-completion container holding exactly its trials", () => {
+    const t = trainingTopology({ prefix: "p", trainerImage: "mlops-trainer:1", trackingUri: "http://mlflow:5000", shards: plan.shards, retries: 1, resources });
+    expect(t.containers.map((c) => c.role)).toEqual(["prepare", "trainer-0", "trainer-1", "trainer-2"]);
+    const trials = t.workers.map((w) => (JSON.parse(w.files[0]?.content ?? "{}") as { trials: { index: number }[] }).trials.map((x) => x.index));
+    expect(trials).toEqual([[0, 3], [1, 4], [2]]);
+    expect(t.prepare.command).toEqual(["python", "/app/trainer.py", "prepare", "--spec", "/etc/mlops/shard-0.json"]);
+    expect(t.workers[2]?.command).toEqual(["python", "/app/trainer.py", "run", "--spec", "/etc/mlops/shard-2.json"]);
+    expect(t.containers.every((c) => c.runToCompletion && c.restart === "no")).toBe(true);
+    expect(() => trainingTopology({ prefix: "p", trainerImage: "i:1", trackingUri: "u", shards: [], retries: 0, resources })).toThrow(/at least one shard/);
+  });
+
+  it("retries a failing job inside its container and keeps the final exit code", () => {
+    const job = trainingTopology({ prefix: "p", trainerImage: "i:1", trackingUri: "u", shards: plan.shards, retries: 1, resources }).prepare;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "retry-"));
+    const counter = path.join(dir, "attempts");
+    // Fails on the first attempt, succeeds on the second: the loop must hide the first failure.
+    const flaky = ["sh", "-c", `echo x >> ${counter}; [ "$(wc -l < ${counter})" -ge 2 ]`];
+    const entry = job.entrypoint ?? [];
+    const run = (retries: string, cmd: string[]) => spawnSync(entry[0] ?? "sh", [...entry.slice(1), ...cmd], { env: { ...process.env, MLOPS_RETRIES: retries }, encoding: "utf8" });
+    expect(run("1", flaky).status).toBe(0);
+    expect(fs.readFileSync(counter, "utf8").trim().split("\n")).toHaveLength(2);
+    const failing = run("1", ["sh", "-c", "exit 7"]);
+    expect(failing.status).toBe(7);
+    expect(failing.stderr).toContain("giving up after 2 attempt(s), exit 7");
+    expect(run("0", ["sh", "-c", "exit 5"]).status).toBe(5);
+  }, 20_000);
+
+  it("puts every replica behind nginx and publishes only the load balancer", () => {
+    const t = servingTopology({
+      prefix: "s",
+      servingImage: "mlops-serving:1",
+      loadBalancerImage: "nginx:1.27.2",
+      modelUri: "models:/m@champion",
+      trackingUri: "http://mlflow:5000",
+      serving: { replicas: 4, port: 9090, loadBalancerPort: 8001, resources },
+      publishedPort: 18001,
+      publishHostIp: "127.0.0.1",
+    });
+    expect(t.replicas.map((r) => r.networkAliases[0])).toEqual(["serving-0", "serving-1", "serving-2", "serving-3"]);
+    expect(t.replicas.every((r) => r.ports.length === 0 && r.healthcheck !== undefined)).toBe(true);
+    expect(t.loadBalancer.ports).toEqual([{ internal: 8001, external: 18001, hostIp: "127.0.0.1" }]);
+    const config = t.loadBalancer.files[0]?.content ?? "";
+    expect(config.match(/server serving-\d:9090/g)).toHaveLength(4);
+    expect(t.endpoint).toBe("http://127.0.0.1:18001");
+  });
+});
+
+describe("nginx config template", () => {
+  it("renders the shipped template with no placeholder left", () => {
+    const config = renderLoadBalancerConfig(readLoadBalancerTemplate(), 8000, [
+      { host: "a", port: 1 },
+      { host: "b", port: 2 },
+    ]);
+    expect(config).not.toContain("{{");
+    expect(config).toContain("listen 8000;");
+    expect(config).toMatch(/upstream model_servers \{\n\s+server a:1 [^\n]*;\n\s+server b:2 [^\n]*;\n\}/);
+  });
+
+  it("refuses an empty upstream list and unknown placeholders", () => {
+    expect(() => renderLoadBalancerConfig("{{LISTEN_PORT}}", 1, [])).toThrow(/at least one upstream/);
+    expect(() => renderLoadBalancerConfig("{{NOPE}}", 1, [{ host: "a", port: 1 }])).toThrow(/unknown placeholder \{\{NOPE\}\}/);
+  });
+});
+
+describe("Docker Engine API mapping", () => {
+  it("maps a spec onto the create body with secrets filled in and durations in nanoseconds", () => {
+    const mlflow = byRole(trackingTopology(tracking()).containers, "mlflow");
+    const body = containerCreateBody(mlflow, "net1", { databasePassword: "pw", objectStoreAccessKeyId: "ak", objectStoreSecretAccessKey: "sk" }) as {
+      Env: string[];
+      ExposedPorts: Record<string, unknown>;
+      Healthcheck: { Interval: number; Retries: number };
+      HostConfig: { PortBindings: Record<string, unknown>; Memory: number; NanoCpus: number; RestartPolicy: { Name: string } };
+      NetworkingConfig: { EndpointsConfig: Record<string, { Aliases: string[] }> };
+    };
+    expect(body.Env).toContain("PGPASSWORD=pw");
+    expect(body.Env).toContain("AWS_SECRET_ACCESS_KEY=sk");
+    expect(body.ExposedPorts).toEqual({ "5000/tcp": {} });
+    expect(body.HostConfig.PortBindings).toEqual({ "5000/tcp": [{ HostIp: "127.0.0.1", HostPort: "15000" }] });
+    expect(body.HostConfig).toMatchObject({ Memory: 1024 * 1024 * 1024, NanoCpus: 1.5e9, RestartPolicy: { Name: "unless-stopped" } });
+    expect(body.Healthcheck).toMatchObject({ Interval: 3e9, Retries: 40 });
+    expect(body.NetworkingConfig.EndpointsConfig).toEqual({ net1: { Aliases: ["mlflow"] } });
+    expect(() => resolveEnv(mlflow, { databasePassword: "pw" })).toThrow(/needs the secret objectStoreAccessKeyId for AWS_ACCESS_KEY_ID/);
+  });
+
+  it("splits the multiplexed log stream into stdout and stderr", () => {
+    const frame = (stream: number, text: string) => {
+      const payload = Buffer.from(text);
+      const header = Buffer.alloc(8);
+      header[0] = stream;
+      header.writeUInt32BE(payload.length, 4);
+      return Buffer.concat([header, payload]);
+    };
+    expect(demuxLogs(Buffer.concat([frame(1, "out 1\n"), frame(2, "err\n"), frame(1, "out 2\n")]))).toEqual({ stdout: "out 1\nout 2\n", stderr: "err\n" });
+  });
+
+  it("writes a tar that GNU tar extracts with paths, contents and modes intact", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tar-"));
+    const long = "x".repeat(1500);
+    fs.writeFileSync(
+      path.join(dir, "a.tar"),
+      tarArchive([
+        { path: "/etc/mlops/shard-0.json", content: '{"a":1}\n', mode: 0o644 },
+        { path: "/etc/mlops/run.sh", content: long, mode: 0o755 },
+      ]),
+    );
+    const out = path.join(dir, "out");
+    fs.mkdirSync(out);
+    const extracted = spawnSync("tar", ["-xf", path.join(dir, "a.tar"), "-C", out], { encoding: "utf8" });
+    expect(extracted.status, extracted.stderr).toBe(0);
+    expect(fs.readFileSync(path.join(out, "etc/mlops/shard-0.json"), "utf8")).toBe('{"a":1}\n');
+    expect(fs.readFileSync(path.join(out, "etc/mlops/run.sh"), "utf8")).toBe(long);
+    expect(fs.statSync(path.join(out, "etc/mlops/run.sh")).mode & 0o777).toBe(0o755);
+  });
+
+  it("converts Kubernetes quantities to Docker limits", () => {
+    expect(dockerLimits({ cpuLimit: "500m", memoryLimit: "512Mi" })).toEqual({ cpus: 0.5, memoryMb: 512 });
+    expect(dockerLimits({ cpuLimit: "2", memoryLimit: "2G" })).toEqual({ cpus: 2, memoryMb: 1907 });
+    expect(() => dockerLimits({ cpuLimit: "1", memoryLimit: "lots" })).toThrow(/memoryLimit 'lots'/);
+  });
+});
