@@ -44,6 +44,15 @@ def one_line(err: BaseException, limit: int = 300) -> str:
     return _CREDENTIALS_IN_URL.sub("//***@", text)[:limit]
 
 
+def short_reason(err: BaseException) -> str:
+    """What went wrong, short enough for a progress line: urllib3's repr of a refused connection is not."""
+    text = str(err)
+    for needle, reason in (("Connection refused", "connection refused"), ("timed out", "timed out"), ("Name or service not known", "host name not found")):
+        if needle in text:
+            return reason
+    return one_line(err, 160)
+
+
 def _http_status(err: BaseException) -> int | None:
     if isinstance(err, requests.HTTPError) and err.response is not None:
         return err.response.status_code
@@ -109,7 +118,7 @@ class Tracking:
                         f"{what}: tracking server unavailable after {attempt} attempt(s) in {self.policy.budget_seconds:.0f}s: {one_line(err)}"
                     ) from err
                 wait = min(delay, self.policy.max_delay_seconds, remaining)
-                self.log(f"  {what}: tracking server unavailable ({one_line(err, 120)}); retry {attempt} in {wait:.1f}s")
+                self.log(f"  {what}: tracking server unavailable ({short_reason(err)}); retry {attempt} in {wait:.1f}s")
                 time.sleep(wait)
                 delay *= 2
 
