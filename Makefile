@@ -121,6 +121,18 @@ test-integration: setup ## Integration tests against real PostgreSQL, SeaweedFS,
 test-e2e: setup ## End-to-end: `make pipeline` on the local stack, reruns, a failing selection
 	bash scripts/test.sh e2e
 
+.PHONY: services-up
+services-up: deps venv ## Start real PostgreSQL, SeaweedFS (S3) and MLflow on loopback, as the integration tests use them
+	bash scripts/services/all.sh start
+
+.PHONY: services-down
+services-down: ## Stop the services started by services-up
+	bash scripts/services/all.sh stop
+
+.PHONY: services-status
+services-status: ## Show the test services and their ports
+	bash scripts/services/all.sh status
+
 .PHONY: bench-select
 bench-select: setup ## Time champion selection over a 10,000-run study (prints select_10k_median_s=...)
 	npx tsx bench/selectBench.ts

@@ -157,6 +157,7 @@ async function runPipeline(args: PipelineArgs): Promise<void> {
         const selected = await runSelectPhase({
           config,
           metrics,
+          metricsFile: path.relative(projectDir, metricsFile),
           trackingUri: requireOutput<string>(tracking, "driverTrackingUri", "init"),
           studyId: requireOutput<string>(training, "studyId", "train"),
           authPassword: config.tracking.auth.enabled ? resolveSecrets(config, args.stack, paths.stateDir).authAdminPassword : undefined,

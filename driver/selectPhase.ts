@@ -6,6 +6,8 @@ import { PhaseProgress } from "./progress";
 export interface SelectPhaseArgs {
   readonly config: StackConfig;
   readonly metrics: MetricsConfig;
+  /** Shown in progress lines, so the user sees which selection config was applied. */
+  readonly metricsFile: string;
   readonly trackingUri: string;
   readonly studyId: string;
   /** Basic-auth password of the tracking server's admin, when auth is on. */
@@ -28,7 +30,7 @@ export async function runSelectPhase(args: SelectPhaseArgs): Promise<SelectPhase
     username: args.authPassword ? args.config.tracking.auth.adminUser : undefined,
     password: args.authPassword,
   });
-  progress.step(`best run of study ${args.studyId} by ${metrics.orderBy.metric} ${metrics.orderBy.direction} (config/metrics_config.yaml)`);
+  progress.step(`best run of study ${args.studyId} by ${metrics.orderBy.metric} ${metrics.orderBy.direction} (${args.metricsFile})`);
   const selection = await selectChampion({ client, metrics, experimentName: args.config.training.experimentName, studyId: args.studyId });
   console.log(formatTopRuns(selection.top, metrics));
   const registration = await registerChampion({

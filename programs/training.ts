@@ -11,7 +11,8 @@ export function trainingProgram(ctx: PhaseContext, jobTrackingUri: pulumi.Input<
     `${ctx.stack}-training`,
     {
       shards,
-      training: ctx.config.training,
+      // Fewer trials than workers means fewer shards: only that many workers run.
+      training: { ...ctx.config.training, workers: shards.length },
       trackingUri: jobTrackingUri,
       image: imageRef(ctx.config, "trainer"),
       trackingCredentials: trackingCredentials(ctx),
