@@ -141,20 +141,26 @@ export const referenceDoc = path.resolve(__dirname, "..", "docs", "configuration
 export function updatedDoc(current: string): string {
   const begin = current.indexOf(generatedBegin);
   const end = current.indexOf(generatedEnd);
-  if (begin < 0 || end < begin) throw new Error(`${referenceDoc}: expected the markers '${generatedBegin}' and '${generatedEnd}'`);
+  if (begin < 0 || end < begin) throw new Error(`expected the markers '${generatedBegin}' and '${generatedEnd}'`);
   return current.slice(0, begin) + referenceMarkdown() + current.slice(end + generatedEnd.length);
 }
 
+/** Files that carry the generated tables: the reference itself and the README's configuration section. */
+export const generatedTargets = [referenceDoc, path.resolve(__dirname, "..", "README.md")];
+
 if (require.main === module) {
-  const current = fs.readFileSync(referenceDoc, "utf8");
-  const next = updatedDoc(current);
-  if (process.argv.includes("--write")) {
-    fs.writeFileSync(referenceDoc, next);
-    console.log(`wrote ${path.relative(process.cwd(), referenceDoc)}`);
-  } else if (current !== next) {
-    console.error(`${path.relative(process.cwd(), referenceDoc)} is out of date: run npx tsx config/reference.ts --write`);
-    process.exitCode = 1;
-  } else {
-    console.log(`${path.relative(process.cwd(), referenceDoc)} is up to date`);
+  for (const file of generatedTargets) {
+    const current = fs.readFileSync(file, "utf8");
+    const next = updatedDoc(current);
+    const shown = path.relative(process.cwd(), file);
+    if (process.argv.includes("--write")) {
+      fs.writeFileSync(file, next);
+      console.log(`wrote ${shown}`);
+    } else if (current !== next) {
+      console.error(`${shown} is out of date: run npx tsx config/reference.ts --write`);
+      process.exitCode = 1;
+    } else {
+      console.log(`${shown} is up to date`);
+    }
   }
 }
