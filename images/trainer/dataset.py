@@ -75,7 +75,8 @@ def _read_s3(source: str) -> bytes:
     bucket, _, key = source[len("s3://") :].partition("/")
     if not bucket or not key:
         raise DatasetError(f"dataset {source}: expected s3://bucket/key")
-    endpoint = os.environ.get("AWS_ENDPOINT_URL") or os.environ.get("MLFLOW_S3_ENDPOINT_URL") or None
+    # boto3 reads AWS_ENDPOINT_URL(_S3) itself; MLFLOW_S3_ENDPOINT_URL is what MLflow deployments set.
+    endpoint = next((os.environ[k] for k in ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "MLFLOW_S3_ENDPOINT_URL") if os.environ.get(k)), None)
     try:
         return boto3.client("s3", endpoint_url=endpoint).get_object(Bucket=bucket, Key=key)["Body"].read()
     except (BotoCoreError, ClientError) as err:

@@ -131,6 +131,15 @@ def _fit_and_log(ctx: ShardContext, trial: TrialSpec, run_id: str) -> TrialScore
     return scores
 
 
+def _delete_unfinished_duplicates(ctx: ShardContext, trial: TrialSpec, keep: str) -> None:
+    """A create whose answer was lost (server restarted mid-request) and then retried leaves a
+    second RUNNING run for the key; once the trial is FINISHED such leftovers only mislead."""
+    runs = search_all_runs(ctx.tracking, ctx.experiment_id, tag_filter({TAG_STUDY_ID: ctx.spec.study_id, TAG_TRIAL_KEY: trial.key}))
+    for run in runs:
+        if run.info.run_id != keep and run.info.status != "FINISHED":
+            ctx.tracking.call("delete duplicate run", ctx.tracking.client.delete_run, run.info.run_id)
+
+
 def run_trial(ctx: ShardContext, trial: TrialSpec, position: int) -> Outcome:
     t = ctx.tracking
     label = f"[worker {ctx.spec.worker_index}] trial {position}/{len(ctx.spec.trials)} #{trial.index} key={trial.key}"
@@ -152,5 +161,6 @@ def run_trial(ctx: ShardContext, trial: TrialSpec, position: int) -> Outcome:
         t.call("fail trial run", t.client.set_terminated, run_id, "FAILED")
         t.log(f"{label}: FAILED after {time.monotonic() - started:.1f}s: {message}")
         return "failed"
+    _delete_unfinished_duplicates(ctx, trial, keep=run_id)
     t.log(f"{label}: cv_{ctx.spec.scoring}_mean={scores.cv_mean:.4f} (std {scores.cv_std:.4f}) test_{ctx.spec.scoring}={scores.test_score:.4f} in {time.monotonic() - started:.1f}s")
     return "trained"

@@ -47,6 +47,9 @@ def one_line(err: BaseException, limit: int = 300) -> str:
 def short_reason(err: BaseException) -> str:
     """What went wrong, short enough for a progress line: urllib3's repr of a refused connection is not."""
     text = str(err)
+    status = re.search(r"too many (\d{3}) error responses", text)
+    if status:
+        return f"HTTP {status.group(1)}"
     for needle, reason in (("Connection refused", "connection refused"), ("timed out", "timed out"), ("Name or service not known", "host name not found")):
         if needle in text:
             return reason

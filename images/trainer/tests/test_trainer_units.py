@@ -19,7 +19,7 @@ from evaluation import evaluate
 from mlflow_testing import TRAINER_DIR, client_env, run_cli
 from runner import metric_names
 from spec import DatasetSpec, GenerateSpec, SpecError, load_shard_spec, resolve_spec_path
-from tracking import RetryPolicy, Tracking, TrackingUnavailable, is_transient, one_line, tag_filter
+from tracking import RetryPolicy, Tracking, TrackingUnavailable, is_transient, one_line, short_reason, tag_filter
 
 GEN = GenerateSpec(rows=240, features=6, informative=3, classes=2, weights=None, seed=7)
 
@@ -191,6 +191,9 @@ def test_transient_errors_are_told_apart() -> None:
     assert not is_transient(RestException({"error_code": "INVALID_PARAMETER_VALUE", "message": "bad"}))
     assert not is_transient(RestException({"error_code": "UNAUTHENTICATED", "message": "who"}))
     assert not is_transient(ValueError("bug"))
+    exhausted = MlflowException("API request to http://x/api failed with exception HTTPConnectionPool: Max retries exceeded (Caused by ResponseError('too many 503 error responses'))")
+    assert is_transient(exhausted) and short_reason(exhausted) == "HTTP 503"
+    assert short_reason(requests.ConnectionError("[Errno 111] Connection refused")) == "connection refused"
 
 
 def test_retries_until_success_then_gives_up_within_budget() -> None:
