@@ -2,7 +2,7 @@ import type { DatabaseConfig, ObjectStoreConfig, Resources, ServingConfig } from
 import { type ObjectStoreFlavor, objectStoreFlavor } from "../kubernetes/objectStoreManifests";
 import type { ShardSpec } from "../shared/studySpec";
 import { readLoadBalancerTemplate, loadBalancerConfigPath, renderLoadBalancerConfig } from "./loadBalancerConfig";
-import { type ContainerSpec, type Topology, type VolumeSpec, baseContainer, httpHealthcheck, objectLabels, withLimits } from "./specBasics";
+import { type ContainerSpec, type Topology, topologyOf, type VolumeSpec, baseContainer, httpHealthcheck, objectLabels, withLimits } from "./specBasics";
 
 export * from "./specBasics";
 
@@ -170,26 +170,25 @@ function mlflowContainer(args: TrackingTopologyArgs): ContainerSpec {
   );
 }
 
-/** PostgreSQL and the object store when in-stack, the bucket, then MLflow: in start order. */
+/** PostgreSQL and the object store (together) when in-stack, then the bucket job, then MLflow. */
 export function trackingTopology(args: TrackingTopologyArgs): TrackingTopology {
   const volumes: VolumeSpec[] = [];
-  const containers: ContainerSpec[] = [];
   const volume = (role: string) => {
     const name = `${args.prefix}-${role}`;
     volumes.push({ name, labels: objectLabels(args.prefix, "volume", role) });
     return name;
   };
-  if (args.database.kind === "inStack") containers.push(postgresContainer(args, args.database, volume("postgres-data")));
+  const stores: ContainerSpec[] = [];
+  const jobs: ContainerSpec[] = [];
+  if (args.database.kind === "inStack") stores.push(postgresContainer(args, args.database, volume("postgres-data")));
   if (args.objectStore.kind === "inStack") {
     if (!args.hasObjectStoreCredentials) throw new Error("tracking.objectStore is inStack: an access key pair is needed for the object store");
-    containers.push(objectStoreContainer(args, args.objectStore.image, volume("objectstore-data")));
-    containers.push(bucketInitContainer(args, args.objectStore.bucket));
+    stores.push(objectStoreContainer(args, args.objectStore.image, volume("objectstore-data")));
+    jobs.push(bucketInitContainer(args, args.objectStore.bucket));
   }
   if (args.authAdminUser !== undefined) volume("mlflow-auth");
-  containers.push(mlflowContainer(args));
   return {
-    volumes,
-    containers,
+    ...topologyOf(volumes, [stores, jobs, [mlflowContainer(args)]]),
     jobTrackingUri: `http://${mlflowAlias}:${args.port}`,
     driverTrackingUri: `http://${args.publishHostIp === "0.0.0.0" ? "127.0.0.1" : args.publishHostIp}:${args.publishedPort}`,
     artifactLocation: artifactLocation(args.objectStore),
@@ -256,7 +255,7 @@ export function trainingTopology(args: TrainingTopologyArgs): Topology & { reado
   if (first === undefined) throw new Error("training fan-out needs at least one shard: the search space expanded to no trials");
   const prepare = trainerContainer(args, "prepare", "prepare", first);
   const workers = args.shards.map((shard) => trainerContainer(args, `trainer-${shard.workerIndex}`, "run", shard));
-  return { volumes: [], containers: [prepare, ...workers], prepare, workers };
+  return { ...topologyOf([], [[prepare], workers]), prepare, workers };
 }
 
 // ---------- serving ----------
@@ -324,5 +323,5 @@ export function servingTopology(
     cpus: 0.5,
   };
   const host = args.publishHostIp === "0.0.0.0" ? "127.0.0.1" : args.publishHostIp;
-  return { volumes: [], containers: [...replicas, loadBalancer], replicas, loadBalancer, endpoint: `http://${host}:${args.publishedPort}` };
+  return { ...topologyOf([], [replicas, [loadBalancer]]), replicas, loadBalancer, endpoint: `http://${host}:${args.publishedPort}` };
 }

@@ -35,7 +35,7 @@ export class DockerModelServing extends pulumi.ComponentResource implements Mode
     });
     // MODEL_VERSION also reaches nginx: new replicas get new addresses, so the load balancer is recreated too.
     const lateEnv = { MODEL_URI: args.modelUri, MLFLOW_TRACKING_URI: args.trackingUri, MODEL_VERSION: args.modelVersion ?? "" };
-    const deployed = deployContainers(name, [topology.replicas, [topology.loadBalancer]], {
+    const deployed = deployContainers(name, topology.groups, {
       images: new ImageSet(name, this),
       networkName: args.networkName,
       secrets,

@@ -81,10 +81,19 @@ export interface VolumeSpec {
   readonly labels: Readonly<Record<string, string>>;
 }
 
-/** Containers in start order: a container may rely on every one before it being healthy or done. */
+/**
+ * Containers in start groups: the members of a group start together, once every container of the
+ * groups before is healthy (servers) or has exited 0 (jobs). `containers` is the same, flattened.
+ */
 export interface Topology {
   readonly volumes: readonly VolumeSpec[];
+  readonly groups: readonly (readonly ContainerSpec[])[];
   readonly containers: readonly ContainerSpec[];
+}
+
+export function topologyOf(volumes: readonly VolumeSpec[], groups: readonly (readonly ContainerSpec[])[]): Topology {
+  const nonEmpty = groups.filter((g) => g.length > 0);
+  return { volumes, groups: nonEmpty, containers: nonEmpty.flat() };
 }
 
 /** Label every object of ours carries, so logs and clean-up find a topology by its prefix. */

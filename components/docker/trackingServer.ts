@@ -81,11 +81,13 @@ export class DockerTrackingServer extends pulumi.ComponentResource implements Tr
       { parent: this },
     );
     const volumes = topology.volumes.map((v) => deployVolume(`${name}-${v.name.slice(name.length + 1)}`, v, this));
-    const deployed = deployContainers(
-      name,
-      topology.containers.map((c) => [c]),
-      { images: new ImageSet(name, this), networkName: network.name, secrets, parent: this, dependsOn: [network, ...volumes] },
-    );
+    const deployed = deployContainers(name, topology.groups, {
+      images: new ImageSet(name, this),
+      networkName: network.name,
+      secrets,
+      parent: this,
+      dependsOn: [network, ...volumes],
+    });
     const ready = pulumi.all([deployed.jobsSucceeded, pulumi.all(deployed.containers.map((c) => c.id))]);
 
     this.networkName = network.name;

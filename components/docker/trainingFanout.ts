@@ -37,7 +37,7 @@ export class DockerTrainingFanout extends pulumi.ComponentResource implements Tr
       resources: args.training.resources,
       trackingUsername: credentials?.username,
     });
-    const jobs = deployContainers(name, [[topology.prepare], topology.workers], {
+    const jobs = deployContainers(name, topology.groups, {
       images: new ImageSet(name, this),
       networkName: args.networkName,
       secrets,

@@ -112,6 +112,15 @@ async function startServer(spec: ContainerSpec, timeoutMs: number): Promise<void
   await engine.waitHealthy(await createAndStart(spec), timeoutMs);
 }
 
+/** The same start order as the Pulumi components: group by group, a group's members together. */
+async function startGroups(groups: readonly (readonly ContainerSpec[])[], timeoutMs: number): Promise<void> {
+  for (const group of groups) {
+    await Promise.all(
+      group.map((spec) => (spec.runToCompletion ? runJob(spec, timeoutMs) : spec.healthcheck ? startServer(spec, timeoutMs) : createAndStart(spec).then(() => undefined))),
+    );
+  }
+}
+
 const training = trainingSchema.parse({
   experimentName: `${prefix}-study`,
   modelFamily: "random_forest",
@@ -178,11 +187,7 @@ describe.skipIf(unavailable !== undefined)("Docker topology from the container s
         await engine.createVolume(v);
         created.volumes.push(v.name);
       }
-      for (const spec of topology.containers) {
-        if (spec.runToCompletion) await runJob(spec, 240_000);
-        else if (spec.healthcheck) await startServer(spec, 240_000);
-        else await createAndStart(spec);
-      }
+      await startGroups(topology.groups, 240_000);
     });
     const health = await fetch(`${driverTrackingUri}/health`);
     expect(health.status).toBe(200);
@@ -204,8 +209,7 @@ describe.skipIf(unavailable !== undefined)("Docker topology from the container s
     });
     expect(topology.workers.length).toBe(2);
     await phase(`training: prepare + ${topology.workers.length} trainers (${plan.study.totalTrials} trials)`, async () => {
-      await runJob(topology.prepare, 300_000);
-      await Promise.all(topology.workers.map((w) => runJob(w, 600_000)));
+      await startGroups(topology.groups, 600_000);
     });
     const client = new MlflowClient({ trackingUri: driverTrackingUri });
     const experiment = await client.getExperimentByName(training.experimentName);
@@ -279,8 +283,7 @@ describe.skipIf(unavailable !== undefined)("Docker topology from the container s
     });
     endpoint = topology.endpoint;
     await phase(`serving: ${replicas} replicas + nginx`, async () => {
-      await Promise.all(topology.replicas.map((r) => startServer(r, 300_000)));
-      await createAndStart(topology.loadBalancer);
+      await startGroups(topology.groups, 300_000);
     });
 
     await waitForLoadBalancer(endpoint, 60_000);

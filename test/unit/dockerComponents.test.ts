@@ -94,7 +94,7 @@ describe("DockerTrackingServer (mocked provider)", () => {
         .sort(),
     ).toEqual(["trk-objectstore-data", "trk-postgres-data"]);
     const containers = of("container:Container", "trk");
-    expect(containers.map((c) => c.inputs.name)).toEqual(["trk-postgres", "trk-objectstore", "trk-bucket-init", "trk-mlflow"]);
+    expect(containers.map((c) => String(c.inputs.name)).sort()).toEqual(["trk-bucket-init", "trk-mlflow", "trk-objectstore", "trk-postgres"]);
     const images = of("remoteImage:RemoteImage", "trk").map((i) => String(i.inputs.name));
     expect(images.sort()).toEqual(["local/postgres:bookworm-abc", "local/seaweedfs:bookworm-def", "mlops-mlflow:0.1.0"]);
     for (const image of images) expect(image).not.toMatch(/:latest$|^[^:]+$/);

@@ -43,6 +43,7 @@ describe("tracking topology", () => {
   it("starts PostgreSQL and the object store before the bucket job and MLflow, with secrets only by name", () => {
     const t = trackingTopology(tracking());
     expect(t.containers.map((c) => c.role)).toEqual(["postgres", "objectstore", "bucket-init", "mlflow"]);
+    expect(t.groups.map((g) => g.map((c) => c.role))).toEqual([["postgres", "objectstore"], ["bucket-init"], ["mlflow"]]);
     expect(t.volumes.map((v) => v.name)).toEqual(["t-postgres-data", "t-objectstore-data"]);
     expect(t).toMatchObject({ jobTrackingUri: "http://mlflow:5000", driverTrackingUri: "http://127.0.0.1:15000", artifactLocation: "s3://artifacts" });
     expect(JSON.stringify(t)).not.toMatch(/PASSWORD=|SECRET_ACCESS_KEY=/);
@@ -90,6 +91,7 @@ describe("tracking topology", () => {
       }),
     );
     expect(t.containers.map((c) => c.role)).toEqual(["mlflow"]);
+    expect(t.groups).toHaveLength(1);
     expect(t.volumes.map((v) => v.name)).toEqual(["t-mlflow-auth"]);
     const mlflow = byRole(t.containers, "mlflow");
     expect(mlflow.env).toMatchObject({ PGHOST: "db.example", PGPORT: "6432", PGSSLMODE: "require", AWS_DEFAULT_REGION: "eu-west-1", MLFLOW_AUTH_ADMIN_USER: "admin" });
@@ -108,6 +110,7 @@ describe("training and serving topologies", () => {
   it("gives each shard its own run-to-completion container holding exactly its trials", () => {
     const t = trainingTopology({ prefix: "p", trainerImage: "mlops-trainer:1", trackingUri: "http://mlflow:5000", shards: plan.shards, retries: 1, resources });
     expect(t.containers.map((c) => c.role)).toEqual(["prepare", "trainer-0", "trainer-1", "trainer-2"]);
+    expect(t.groups.map((g) => g.length)).toEqual([1, 3]);
     const trials = t.workers.map((w) => (JSON.parse(w.files[0]?.content ?? "{}") as { trials: { index: number }[] }).trials.map((x) => x.index));
     expect(trials).toEqual([[0, 3], [1, 4], [2]]);
     expect(t.prepare.command).toEqual(["python", "/app/trainer.py", "prepare", "--spec", "/etc/mlops/shard-0.json"]);
