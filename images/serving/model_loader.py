@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import mlflow.pyfunc
+from mlflow.pyfunc import PyFuncModel
 import numpy as np
 from mlflow.tracking import MlflowClient
 
@@ -36,8 +37,8 @@ class LoadedModel:
     alias: str | None
     version: str
     run_id: str | None
-    source: str
-    model: mlflow.pyfunc.PyFuncModel
+    source: str | None
+    model: PyFuncModel
     #: Input column name -> dtype from the model signature (None without a column-based signature).
     input_schema: dict[str, np.dtype] | None
 

@@ -27,7 +27,7 @@ SCORING = "f1_macro"
 FOLDS = 3
 GENERATE = {"rows": 240, "features": 6, "informative": 3, "classes": 2, "seed": 7}
 # Trial i belongs to worker i % 2; #2 has an invalid n_estimators and must end FAILED.
-TRIALS = [
+TRIALS: list[dict[str, Any]] = [
     {"index": 0, "key": "key-a", "params": {"n_estimators": 8, "max_depth": 3}},
     {"index": 1, "key": "key-b", "params": {"n_estimators": 8, "max_depth": None}},
     {"index": 2, "key": "key-bad", "params": {"n_estimators": -1, "max_depth": 3}},
