@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import type { DatabaseConfig, ObjectStoreConfig } from "../../config";
@@ -27,7 +28,8 @@ export function planTrackingServer(args: Pick<LocalTrackingServerArgs, "port" | 
   const command = [paths.mlflow, "server", "--host", "127.0.0.1", "--port", String(args.port), "--workers", "1", "--serve-artifacts", "--artifacts-destination", artifactLocation];
   if (args.database.kind === "sqlite") command.push("--backend-store-uri", `sqlite:///${resolveIn(paths.workDir, args.database.path)}`);
   if (args.auth) command.push("--app-name", "basic-auth");
-  const env: Record<string, string> = { PYTHONUNBUFFERED: "1", MLFLOW_SERVER_ALLOWED_HOSTS: "*" };
+  // Clients reach the server as 127.0.0.1, which MLflow's Host-header check allows by default.
+  const env: Record<string, string> = { PYTHONUNBUFFERED: "1" };
   if (args.objectStore.kind === "s3") {
     env.AWS_DEFAULT_REGION = args.objectStore.region;
     if (args.objectStore.endpoint) env.MLFLOW_S3_ENDPOINT_URL = args.objectStore.endpoint;
@@ -78,9 +80,11 @@ export class LocalTrackingServer extends pulumi.ComponentResource implements Tra
     const plan = planTrackingServer({ ...args, auth: args.auth !== undefined });
     const db = args.database;
     const secretEnv = pulumi
-      .all([args.databasePassword ?? "", args.objectStoreCredentials ?? { accessKeyId: "", secretAccessKey: "" }])
-      .apply(([password, keys]) => {
+      .all([args.databasePassword ?? "", args.objectStoreCredentials ?? { accessKeyId: "", secretAccessKey: "" }, args.auth?.adminPassword ?? ""])
+      .apply(([password, keys, adminPassword]) => {
         const env: Record<string, string> = {};
+        // basic-auth signs its CSRF tokens with this key and refuses to start without one; derived, so it is stable across restarts.
+        if (adminPassword) env.MLFLOW_FLASK_SERVER_SECRET_KEY = createHash("sha256").update(`mlflow-flask:${adminPassword}`).digest("hex");
         if (db.kind === "external") env.MLFLOW_BACKEND_STORE_URI = postgresUri(db, password);
         if (args.objectStore.kind === "s3" && keys.accessKeyId) {
           env.AWS_ACCESS_KEY_ID = keys.accessKeyId;
