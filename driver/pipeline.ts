@@ -9,16 +9,16 @@ import type { LocalWorkspaceOptions, OutputMap, PulumiFn } from "@pulumi/pulumi/
 import { assertMetricsMatchTraining, loadMetricsConfig, loadStackConfig, type MetricsConfig, metricsConfigPath, type StackConfig } from "../config";
 import { localPaths } from "../components/local/paths";
 import { type PhaseContext, type PhaseSecrets, phaseStackName } from "../programs/context";
-import { championModelUri, servingProgram } from "../programs/serving";
-import { trackingOutputs, trackingProgram } from "../programs/tracking";
-import { trainingProgram } from "../programs/training";
+import { championModelUri, servingPhase } from "../programs/serving";
+import { trackingPhase } from "../programs/tracking";
+import { trainingPhase } from "../programs/training";
 import { runMain } from "./cli";
 import { parsePipelineArgs, type PipelineArgs, type phases } from "./pipelineArgs";
 import { type PhaseRecord, writeRunRecord } from "./lastRun";
 import { destroyPhase, phaseOutputs, requireOutput, upPhase } from "./phaseStack";
 import { PhaseProgress } from "./progress";
 import { pulumiWorkspace } from "./pulumiEnv";
-import { resolveSecrets } from "./secrets";
+import { type DriverSecrets, resolveSecrets } from "./secrets";
 import { runSelectPhase } from "./selectPhase";
 import { smokePrediction } from "./predict";
 
@@ -33,14 +33,17 @@ interface Pipeline {
   readonly records: PhaseRecord[];
 }
 
-function phaseSecrets(config: StackConfig, stack: string, stateDir: string): () => PhaseSecrets {
-  const plain = resolveSecrets(config, stack, stateDir);
-  // Wrapped inside each program run: Outputs belong to the Pulumi runtime of that run.
+/** Plain secrets as Pulumi secrets; call it inside each program run: Outputs belong to the Pulumi runtime of that run. */
+export function secretOutputs(plain: DriverSecrets): () => PhaseSecrets {
   return () => ({
     databasePassword: plain.databasePassword === undefined ? undefined : pulumi.secret(plain.databasePassword),
     objectStoreCredentials: plain.objectStoreCredentials === undefined ? undefined : pulumi.secret(plain.objectStoreCredentials),
     authAdminPassword: plain.authAdminPassword === undefined ? undefined : pulumi.secret(plain.authAdminPassword),
   });
+}
+
+export function phaseSecrets(config: StackConfig, stack: string, stateDir: string): () => PhaseSecrets {
+  return secretOutputs(resolveSecrets(config, stack, stateDir));
 }
 
 function stackOptions(p: Pipeline, phase: "tracking" | "training" | "serving", label: string, program: PulumiFn) {
@@ -63,7 +66,7 @@ function programFor(p: Pipeline, secrets: () => PhaseSecrets, body: (ctx: PhaseC
 }
 
 async function runInit(p: Pipeline, secrets: () => PhaseSecrets): Promise<OutputMap> {
-  const { progress, opts } = stackOptions(p, "tracking", "1/4 init", programFor(p, secrets, async (ctx) => trackingOutputs(trackingProgram(ctx))));
+  const { progress, opts } = stackOptions(p, "tracking", "1/4 init", programFor(p, secrets, async (ctx) => trackingPhase(ctx)));
   const db = p.config.tracking.database.kind;
   const store = p.config.tracking.objectStore.kind;
   progress.step(`MLflow ${p.config.tracking.mlflowVersion} on ${p.config.platform} (database: ${db}, artifacts: ${store}, auth: ${p.config.tracking.auth.enabled ? "on" : "off"})`);
@@ -79,10 +82,7 @@ async function runTrain(p: Pipeline, secrets: () => PhaseSecrets, tracking: Outp
     p,
     "training",
     "2/4 train",
-    programFor(p, secrets, async (ctx) => {
-      const { fanout, trials } = trainingProgram(ctx, jobTrackingUri);
-      return { studyId: fanout.studyId, workerCount: fanout.workerCount, trials };
-    }),
+    programFor(p, secrets, async (ctx) => trainingPhase(ctx, jobTrackingUri)),
   );
   const { training } = p.config;
   progress.step(`${training.modelFamily}: ${training.strategy.kind} search, ${training.cvFolds}-fold CV on ${training.scoring}, ${training.workers} worker(s); worker logs in ${path.relative(projectDir, p.ctx.paths.logDir)}/train-*.log`);
@@ -101,7 +101,7 @@ async function runDeploy(p: Pipeline, secrets: () => PhaseSecrets, tracking: Out
     p,
     "serving",
     "4/4 deploy",
-    programFor(p, secrets, async (ctx) => ({ endpoint: servingProgram(ctx, { jobTrackingUri, modelUri, modelVersion }).endpoint, modelUri, modelVersion })),
+    programFor(p, secrets, async (ctx) => servingPhase(ctx, { jobTrackingUri, modelUri, modelVersion })),
   );
   progress.step(`${p.config.serving.replicas} replica(s) of ${modelUri} (version ${modelVersion}) behind a load balancer`);
   const result = await upPhase(opts);

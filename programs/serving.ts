@@ -28,4 +28,11 @@ export function servingProgram(ctx: PhaseContext, inputs: ServingInputs): ModelS
   );
 }
 
+/** The serving phase stack's program body and its outputs. */
+export const servingPhase = (ctx: PhaseContext, inputs: ServingInputs) => ({
+  endpoint: servingProgram(ctx, inputs).endpoint,
+  modelUri: inputs.modelUri,
+  modelVersion: inputs.modelVersion,
+});
+
 export const championModelUri = (name: string, alias: string) => `models:/${name}@${alias}`;

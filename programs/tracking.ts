@@ -1,4 +1,5 @@
 import type { TrackingServer, TrackingServerArgs } from "../components/interfaces";
+import { KubernetesTrackingServer } from "../components/kubernetes";
 import { type PhaseContext, trackingCredentials } from "./context";
 import { platformFor } from "./platforms";
 
@@ -27,4 +28,9 @@ export const trackingOutputs = (server: TrackingServer) => ({
   driverTrackingUri: server.driverTrackingUri,
   jobTrackingUri: server.jobTrackingUri,
   artifactLocation: server.artifactLocation,
+  // On a cluster MLflow is reachable from the driver only through this command (driver/portForward.ts).
+  ...(server instanceof KubernetesTrackingServer ? { portForwardCommand: server.portForwardCommand } : {}),
 });
+
+/** The tracking phase stack's program body: the server and the outputs later phases read. */
+export const trackingPhase = (ctx: PhaseContext) => trackingOutputs(trackingProgram(ctx));

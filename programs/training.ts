@@ -21,3 +21,9 @@ export function trainingProgram(ctx: PhaseContext, jobTrackingUri: pulumi.Input<
   );
   return { fanout, trials: shards.reduce((sum, s) => sum + s.trials.length, 0) };
 }
+
+/** The training phase stack's program body and its outputs. */
+export function trainingPhase(ctx: PhaseContext, jobTrackingUri: pulumi.Input<string>) {
+  const { fanout, trials } = trainingProgram(ctx, jobTrackingUri);
+  return { studyId: fanout.studyId, workerCount: fanout.workerCount, trials };
+}
