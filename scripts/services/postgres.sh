@@ -5,6 +5,9 @@
 #   postgres.sh url                         print the SQLAlchemy URL of the `mlflow` database.
 #                                           It CONTAINS THE PASSWORD: only pipe it into env vars.
 #   postgres.sh psql [psql args...]         run psql as the `mlflow` role against its database
+#                                           (MLOPS_POSTGRES_DATABASE=<name> for another one)
+#   postgres.sh fresh-database <name>       drop database <name> if it exists and create it empty,
+#                                           owned by `mlflow`: a test's private MLflow database
 #
 # Env: MLOPS_SERVICES_DIR (state folder, default <repo>/.pipeline/services), MLOPS_POSTGRES_PORT
 # (default: a free port picked once and kept). The `mlflow` role's password is generated once into
@@ -118,6 +121,18 @@ start() {
   log "ready: database '$DATABASE' on 127.0.0.1:$PORT ($(elapsed))"
 }
 
+# Tests give each pipeline stack its own database so their runs never mix; the `mlflow` database is
+# never dropped. Connections still open to the old one (a stopped test's MLflow) are cut (FORCE).
+fresh_database() {
+  local name="$1"
+  [[ "$name" =~ ^[a-z_][a-z0-9_]{0,62}$ ]] || die "fresh-database expects a lower-case SQL name (letters, digits, '_'), got '$name'"
+  [[ "$name" != "$DATABASE" ]] || die "fresh-database refuses to drop the shared '$DATABASE' database"
+  is_running || die "PostgreSQL is not running: run 'postgres.sh start' first"
+  printf 'SET client_min_messages = warning;\nDROP DATABASE IF EXISTS %s WITH (FORCE);\nCREATE DATABASE %s OWNER %s;\n' "$name" "$name" "$ROLE" | admin_psql >/dev/null ||
+    die "could not recreate database $name (see $DATA/server.log)"
+  log "database '$name' is new and empty"
+}
+
 stop() {
   if is_running; then
     log "stopping"
@@ -128,7 +143,7 @@ stop() {
 
 main() {
   local command="${1:-}"
-  [[ -n "$command" ]] || die "usage: postgres.sh start|stop|restart|status|url|psql"
+  [[ -n "$command" ]] || die "usage: postgres.sh start|stop|restart|status|url|psql|fresh-database"
   shift || true
   mkdir -p "$STATE"
   chmod 711 "$STATE" # the server user only needs to pass through; secrets inside stay 0600
@@ -145,8 +160,9 @@ main() {
       [[ -s "$ROLE_PASSWORD_FILE" ]] || die "no password yet: run 'postgres.sh start' first"
       echo "postgresql://$ROLE:$(cat "$ROLE_PASSWORD_FILE")@127.0.0.1:$PORT/$DATABASE" ;;
     psql)
-      PGPASSWORD="$(cat "$ROLE_PASSWORD_FILE")" exec "$PG_BIN/psql" -h 127.0.0.1 -p "$PORT" -U "$ROLE" -d "$DATABASE" "$@" ;;
-    *) die "unknown command '$command': expected start|stop|restart|status|url|psql" ;;
+      PGPASSWORD="$(cat "$ROLE_PASSWORD_FILE")" exec "$PG_BIN/psql" -h 127.0.0.1 -p "$PORT" -U "$ROLE" -d "${MLOPS_POSTGRES_DATABASE:-$DATABASE}" "$@" ;;
+    fresh-database) fresh_database "${1:-}" ;;
+    *) die "unknown command '$command': expected start|stop|restart|status|url|psql|fresh-database" ;;
   esac
 }
 
