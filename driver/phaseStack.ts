@@ -1,6 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { type InlineProgramArgs, LocalWorkspace, type LocalWorkspaceOptions, type OutputMap, type PulumiFn, type Stack } from "@pulumi/pulumi/automation";
+import { type EngineEvent, type InlineProgramArgs, LocalWorkspace, type LocalWorkspaceOptions, type OutputMap, type PulumiFn, type Stack } from "@pulumi/pulumi/automation";
 import { countChanges } from "./lastRun";
 import type { PhaseProgress } from "./progress";
 
@@ -54,6 +54,20 @@ export async function upPhase(opts: PhaseStackOptions): Promise<PhaseUpResult> {
     });
     const summary = (result.summary.resourceChanges ?? {}) as Record<string, number>;
     return { outputs: result.outputs, changes: countChanges(summary), summary };
+  } finally {
+    log.close();
+  }
+}
+
+/** `pulumi preview --diff` of one phase stack: the diff text, the change summary; engine events go to `onEvent`. */
+export async function previewPhase(opts: PhaseStackOptions, onEvent: (event: EngineEvent) => void): Promise<{ diff: string; summary: Readonly<Record<string, number>> }> {
+  const stack = await selectStack(opts);
+  const log = engineLog(opts.logFile);
+  try {
+    const result = await stack.preview({ diff: true, onOutput: log.write, onEvent, color: "never" }).catch((err: unknown) => {
+      throw conciseEngineError(err, opts.stackName, opts.logFile);
+    });
+    return { diff: result.stdout, summary: (result.changeSummary ?? {}) as Record<string, number> };
   } finally {
     log.close();
   }
