@@ -1,47 +1,24 @@
 import * as pulumi from "@pulumi/pulumi";
+import { installPulumiMocks, isRpcSecret, type Registered } from "./support/pulumiMocks";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type * as External from "../../components/external";
 
 /** The external-service components against Pulumi's mock monitor: the AWS and PostgreSQL providers cannot be installed here. */
 
-interface Registered {
-  readonly type: string;
-  readonly name: string;
-  readonly inputs: Record<string, unknown>;
-  readonly provider: string;
-}
-
-const registered: Registered[] = [];
+let registered: Registered[] = [];
 let external: typeof External;
 
-/** Marker the mock monitor puts on secret values. */
-const secretSignature = "1b47061264138c4ac30d75fd1eb44270";
-const isRpcSecret = (value: unknown) => typeof value === "object" && value !== null && Object.values(value).includes(secretSignature);
-
 beforeAll(async () => {
-  await pulumi.runtime.setMocks(
-    {
-      newResource: (args) => {
-        const inputs = args.inputs as Record<string, unknown>;
-        registered.push({ type: args.type, name: args.name, inputs, provider: args.provider ?? "" });
-        const state: Record<string, unknown> = { ...inputs };
-        if (args.type === "aws:s3/bucket:Bucket") {
-          const bucket = typeof inputs.bucket === "string" ? inputs.bucket : `${args.name}-4f1e2d3`;
-          Object.assign(state, { bucket, arn: `arn:aws:s3:::${bucket}` });
-        }
-        return { id: args.type === "aws:s3/bucket:Bucket" ? String(state.bucket) : `${args.name}-id`, state };
-      },
-      call: (args) => args.inputs,
-    },
-    "project",
-    "stack",
-    false,
-  );
+  registered = await installPulumiMocks(({ type, name, inputs }) => {
+    if (type !== "aws:s3/bucket:Bucket") return {};
+    const bucket = typeof inputs.bucket === "string" ? inputs.bucket : `${name}-4f1e2d3`;
+    return { id: bucket, state: { bucket, arn: `arn:aws:s3:::${bucket}` } };
+  });
   external = await import("../../components/external");
 });
 
 beforeEach(() => {
-  registered.length = 0;
+  registered.splice(0);
 });
 
 const value = <T>(output: pulumi.Output<T>) => new Promise<T>((resolve) => output.apply(resolve));

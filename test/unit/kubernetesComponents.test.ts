@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { installPulumiMocks, isRpcSecret, type Registered } from "./support/pulumiMocks";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { databaseSchema, imagesSchema, objectStoreSchema, resourcesSchema, servingSchema, trainingSchema } from "../../config";
 import type * as K8sComponents from "../../components/kubernetes";
@@ -9,45 +10,26 @@ import { buildShardSpecs, type ShardSpec } from "../../components/shared";
  * with Kubernetes auto-naming imitated so cross references resolve like in a real deployment.
  */
 
-interface Registered {
-  readonly type: string;
-  readonly name: string;
-  readonly inputs: Record<string, unknown>;
-}
-
-const registered: Registered[] = [];
+let registered: Registered[] = [];
 let k8s: typeof K8sComponents;
 
-/** Marker the mock monitor puts on secret values (an RPC-level wrapper, invisible to programs). */
-const secretSignature = "1b47061264138c4ac30d75fd1eb44270";
-const isRpcSecret = (value: unknown) => typeof value === "object" && value !== null && Object.values(value).includes(secretSignature);
-
 beforeAll(async () => {
-  await pulumi.runtime.setMocks(
-    {
-      newResource: (args) => {
-        const inputs = args.inputs as Record<string, unknown>;
-        registered.push({ type: args.type, name: args.name, inputs });
-        const state: Record<string, unknown> = { ...inputs };
-        if (args.type.startsWith("kubernetes:")) {
-          const metadata = typeof inputs.metadata === "object" && inputs.metadata !== null ? inputs.metadata : {};
-          state.metadata = { ...metadata, name: `${args.name}-a1b2c3d` };
-        }
-        // A finished Indexed Job reports its succeeded completions.
-        if (args.type === "kubernetes:batch/v1:Job") state.status = { succeeded: k8s.get(inputs, "spec.completions") ?? 1 };
-        return { id: `${args.name}-id`, state };
-      },
-      call: (args) => args.inputs,
-    },
-    "project",
-    "stack",
-    false,
-  );
+  registered = await installPulumiMocks(({ type, name, inputs }) => {
+    const state: Record<string, unknown> = {};
+    // Kubernetes auto-naming, imitated so cross references resolve as in a real deployment.
+    if (type.startsWith("kubernetes:")) {
+      const metadata = typeof inputs.metadata === "object" && inputs.metadata !== null ? inputs.metadata : {};
+      state.metadata = { ...metadata, name: `${name}-a1b2c3d` };
+    }
+    // A finished Indexed Job reports its succeeded completions.
+    if (type === "kubernetes:batch/v1:Job") state.status = { succeeded: k8s.get(inputs, "spec.completions") ?? 1 };
+    return { state };
+  });
   k8s = await import("../../components/kubernetes");
 });
 
 beforeEach(() => {
-  registered.length = 0;
+  registered.splice(0);
 });
 
 const value = <T>(output: pulumi.Output<T>) => new Promise<T>((resolve) => output.apply(resolve));

@@ -1,42 +1,20 @@
 import * as pulumi from "@pulumi/pulumi";
+import { installPulumiMocks, outputValue, type Registered, secretValue } from "./support/pulumiMocks";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { ShardSpec } from "../../components/shared/studySpec";
 import { parseStackConfig } from "../../config";
 
-interface Captured {
-  type: string;
-  name: string;
-  inputs: Record<string, unknown>;
-}
-const captured: Captured[] = [];
+type Captured = Registered;
+let captured: Registered[] = [];
 
 type LocalModule = typeof import("../../components/local");
 let local: LocalModule;
 
 beforeAll(async () => {
-  await pulumi.runtime.setMocks(
-    {
-      newResource: (args) => {
-        captured.push({ type: args.type, name: args.name, inputs: args.inputs });
-        return { id: `${args.name}-id`, state: { ...args.inputs, pid: 4242, attempts: 1, seconds: 1 } };
-      },
-      call: (args) => args.inputs,
-    },
-    "mlops-pipeline",
-    "test",
-    false,
-  );
+  captured = await installPulumiMocks(() => ({ state: { pid: 4242, attempts: 1, seconds: 1 } }));
   local = await import("../../components/local");
 });
 
-/** The engine marks secret inputs with this signature; a plain value here would mean a leak. */
-const secretSignature = "4dabf18193072939515e22adb298388d";
-function secretValue<T>(input: unknown): T {
-  const wrapped = input as Record<string, unknown> | undefined;
-  expect(wrapped?.[secretSignature], "expected a secret input").toBe("1b47061264138c4ac30d75fd1eb44270");
-  return wrapped?.value as T;
-}
-const outputValue = <T>(out: pulumi.Output<T>) => new Promise<T>((resolve) => out.apply(resolve));
 const byType = (suffix: string) => captured.filter((c) => c.type.endsWith(suffix));
 function named(list: Captured[], name: string): Captured {
   const found = list.find((c) => c.name === name);
@@ -78,7 +56,7 @@ describe("local platform components (Pulumi mocks)", () => {
       { "mlops:platform": "local", "mlops:tracking": { database: { kind: "external", host: "db.internal", user: "ml flow" }, objectStore: { kind: "s3", bucket: "mlflow-art", endpoint: "http://127.0.0.1:8333" }, auth: { enabled: true } } },
       "Pulumi.local.yaml",
     );
-    captured.length = 0;
+    captured.splice(0);
     const server = new local.LocalTrackingServer("t", {
       mlflowVersion: "3.6.0",
       port: 5055,
@@ -125,7 +103,7 @@ describe("local platform components (Pulumi mocks)", () => {
   });
 
   it("runs one prepare job then one worker job per shard, each with its own spec file and the tracking URI", async () => {
-    captured.length = 0;
+    captured.splice(0);
     const fanout = new local.LocalTrainingFanout("tr", {
       shards: [shard(0, 2, [0, 2]), shard(1, 2, [1, 3])],
       training: { workers: 2, retries: 1, resources: { cpuRequest: "1", memoryRequest: "1Gi", cpuLimit: "1", memoryLimit: "1Gi" } },
@@ -150,7 +128,7 @@ describe("local platform components (Pulumi mocks)", () => {
   });
 
   it("serves R replicas on consecutive ports behind one load balancer, restarted when the model version changes", async () => {
-    captured.length = 0;
+    captured.splice(0);
     const cfg = parseStackConfig({ "mlops:platform": "local", "mlops:serving": { replicas: 3, port: 9100, loadBalancerPort: 9000 } }, "Pulumi.local.yaml");
     const serving = new local.LocalModelServing("sv", {
       modelUri: "models:/m@champion",
