@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { installPulumiMocks, isRpcSecret, type Registered } from "./support/pulumiMocks";
+import { installPulumiMocks, isRpcSecret, outputValue as value, type Registered } from "./support/pulumiMocks";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type * as External from "../../components/external";
 
@@ -21,7 +21,6 @@ beforeEach(() => {
   registered.splice(0);
 });
 
-const value = <T>(output: pulumi.Output<T>) => new Promise<T>((resolve) => output.apply(resolve));
 const inputsOf = (type: string) => {
   const found = registered.filter((r) => r.type === type);
   expect(found, type).toHaveLength(1);

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { installPulumiMocks, isRpcSecret, type Registered } from "./support/pulumiMocks";
+import { installPulumiMocks, isRpcSecret, outputValue as value, type Registered } from "./support/pulumiMocks";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { databaseSchema, imagesSchema, objectStoreSchema, resourcesSchema, servingSchema, trainingSchema } from "../../config";
 import type * as K8sComponents from "../../components/kubernetes";
@@ -32,7 +32,6 @@ beforeEach(() => {
   registered.splice(0);
 });
 
-const value = <T>(output: pulumi.Output<T>) => new Promise<T>((resolve) => output.apply(resolve));
 
 /** Waits until the component has registered all its children (their registration is asynchronous). */
 async function settle(): Promise<void> {
