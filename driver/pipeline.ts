@@ -16,6 +16,7 @@ import { runMain } from "./cli";
 import { parsePipelineArgs, type PipelineArgs, type phases } from "./pipelineArgs";
 import { type PhaseRecord, writeRunRecord } from "./lastRun";
 import { destroyPhase, phaseOutputs, requireOutput, upPhase } from "./phaseStack";
+import { withTrackingAccess } from "./portForward";
 import { PhaseProgress } from "./progress";
 import { pulumiWorkspace } from "./pulumiEnv";
 import { type DriverSecrets, resolveSecrets } from "./secrets";
@@ -154,15 +155,18 @@ async function runPipeline(args: PipelineArgs): Promise<void> {
       const tracking = wants("init") ? await runInit(p, secrets) : await stored("tracking");
       const training = wants("train") ? await runTrain(p, secrets, tracking) : await stored("training");
       if (wants("select") || wants("deploy")) {
-        const selected = await runSelectPhase({
-          config,
-          metrics,
-          metricsFile: path.relative(projectDir, metricsFile),
-          trackingUri: requireOutput<string>(tracking, "driverTrackingUri", "init"),
-          studyId: requireOutput<string>(training, "studyId", "train"),
-          authPassword: config.tracking.auth.enabled ? resolveSecrets(config, args.stack, paths.stateDir).authAdminPassword : undefined,
-          records: p.records,
-        });
+        // On kubernetes MLflow is reached through `kubectl port-forward` while selection runs.
+        const selected = await withTrackingAccess(config, tracking, () =>
+          runSelectPhase({
+            config,
+            metrics,
+            metricsFile: path.relative(projectDir, metricsFile),
+            trackingUri: requireOutput<string>(tracking, "driverTrackingUri", "init"),
+            studyId: requireOutput<string>(training, "studyId", "train"),
+            authPassword: config.tracking.auth.enabled ? resolveSecrets(config, args.stack, paths.stateDir).authAdminPassword : undefined,
+            records: p.records,
+          }),
+        );
         if (wants("deploy")) {
           const serving = await runDeploy(p, secrets, tracking, selected.modelVersion);
           if (args.phase === "all") await smokePrediction(requireOutput<string>(serving, "endpoint", "deploy"), p.records);
