@@ -31,7 +31,8 @@ import { PhaseProgress } from "./progress";
 import { pulumiWorkspace } from "./pulumiEnv";
 import type { DriverSecrets } from "./secrets";
 
-const projectDir = path.resolve(__dirname, "..");
+/** The repository: toolchain and node_modules. Stack files come from here unless --project-dir says otherwise. */
+const repoDir = path.resolve(__dirname, "..");
 
 export const renderPhases = ["tracking", "training", "serving"] as const;
 export type RenderPhase = (typeof renderPhases)[number];
@@ -68,7 +69,7 @@ export async function workspaceOn(backendDir: string, passphrase: string, workDi
   fs.mkdirSync(backendDir, { recursive: true, mode: 0o700 });
   const { PULUMI_CONFIG_PASSPHRASE_FILE: _userFile, PULUMI_BACKEND_URL: _userBackend, ...inherited } = process.env;
   const env = { ...inherited, PULUMI_BACKEND_URL: `file://${backendDir}`, PULUMI_CONFIG_PASSPHRASE: passphrase };
-  const { pulumiCommand, envVars } = await pulumiWorkspace(projectDir, env);
+  const { pulumiCommand, envVars } = await pulumiWorkspace(repoDir, env);
   // LocalWorkspace starts from process.env: an inherited passphrase file must not override ours.
   return { pulumiCommand, envVars: { ...envVars, PULUMI_CONFIG_PASSPHRASE_FILE: "" }, workDir };
 }
@@ -116,11 +117,20 @@ export interface RenderRun {
   readonly seconds: number;
 }
 
+export interface RenderOptions {
+  readonly stack: string;
+  readonly outDir: string;
+  /** Where `Pulumi.<stack>.yaml` and config/metrics_config.yaml live; default the repository. */
+  readonly projectDir?: string;
+  readonly log?: (line: string) => void;
+}
+
 /**
  * Renders the three phases of `stack` into `outDir/<phase>` through the real engine, on phase stacks in
  * a temporary backend that is deleted afterwards. Earlier `<outDir>/<phase>` folders are replaced.
  */
-export async function renderStack(stack: string, outDir: string, log: (line: string) => void = console.log): Promise<RenderRun> {
+export async function renderStack(opts: RenderOptions): Promise<RenderRun> {
+  const { stack, outDir, projectDir = repoDir, log = console.log } = opts;
   const started = Date.now();
   const config = loadStackConfig(projectDir, stack);
   requireKubernetes(config, stack, "render");
@@ -181,17 +191,18 @@ export function printGateReport(report: GateReport, log: (line: string) => void)
   );
 }
 
-const usage = "usage: npm run render -- [--stack <name>] [--out <dir>]   (default stack: $STACK or local; default out: a temporary folder, deleted afterwards)";
+const usage = "usage: npm run render -- [--stack <name>] [--out <dir>] [--project-dir <dir>]   (default out: a temporary folder, deleted afterwards)";
 
 export async function main(argv: readonly string[], log: (line: string) => void = console.log): Promise<number> {
-  const flags = parseFlags(argv, { stack: { type: "string" }, out: { type: "string" } }, usage);
+  const flags = parseFlags(argv, { stack: { type: "string" }, out: { type: "string" }, "project-dir": { type: "string" } }, usage);
   const stack = stackName(flags.stack);
+  const projectDir = path.resolve(flags["project-dir"] ?? repoDir);
   const { dir, temporary } = prepareOutDir(flags.out);
-  if (!temporary && !path.relative(projectDir, dir).startsWith(".."))
+  if (!temporary && !path.relative(repoDir, dir).startsWith(".."))
     log(`[render] warning: ${dir} is inside the repository: rendered Secrets are plain text there, do not commit them`);
   try {
     log(`[render] stack ${stack}: manifests into ${dir} (mode 0700${temporary ? ", temporary" : ""})`);
-    const run = await renderStack(stack, dir, log);
+    const run = await renderStack({ stack, outDir: dir, projectDir, log });
     const report = validateRender(run);
     printGateReport(report, log);
     log(`[render] rendered and validated in ${run.seconds.toFixed(1)} s`);
