@@ -49,9 +49,10 @@ describe("validateManifestSchema (kubernetes-models OpenAPI validators, strict f
   });
 
   it("reports wrong types, missing required fields and bad enum values with their paths", () => {
-    const bad = deployment() as ReturnType<typeof deployment> & { spec: Record<string, unknown> };
-    bad.spec.replicas = "two";
-    delete bad.spec.selector;
+    const bad = deployment();
+    const spec: Record<string, unknown> = bad.spec;
+    spec.replicas = "two";
+    delete spec.selector;
     Object.assign(bad.spec.template.spec.containers[0], { imagePullPolicy: "Sometimes" });
     expect(problems(bad)).toEqual([
       "spec.selector: required field is missing",
@@ -69,7 +70,7 @@ describe("validateManifestSchema (kubernetes-models OpenAPI validators, strict f
 
   it("does not judge free-form maps (labels, annotations, Secret data)", () => {
     const m = deployment();
-    m.metadata.labels = { "any.key/name": "v", other: "w" };
+    Object.assign(m.metadata, { labels: { "any.key/name": "v", other: "w" } });
     expect(problems(m)).toEqual([]);
   });
 
