@@ -54,9 +54,10 @@ export function s3Environment(): Record<string, string> {
   return env;
 }
 
-/** Runs SQL as the `mlflow` role; returns psql's unaligned, tuples-only output. */
-export function psql(sql: string): string {
-  return serviceScript("postgres", ["psql", "-v", "ON_ERROR_STOP=1", "-tA", "-c", sql]).trim();
+/** Runs SQL as the `mlflow` role (in its `mlflow` database, or `database`); returns psql's unaligned, tuples-only output. */
+export function psql(sql: string, database?: string): string {
+  const env = database === undefined ? process.env : { ...process.env, MLOPS_POSTGRES_DATABASE: database };
+  return serviceScript("postgres", ["psql", "-v", "ON_ERROR_STOP=1", "-tA", "-c", sql], { env }).trim();
 }
 
 /** Runs a Python snippet with the venv; `env` replaces the S3/MLflow variables of this process. */
