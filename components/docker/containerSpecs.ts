@@ -206,8 +206,15 @@ export interface TrainingTopologyArgs {
   readonly retries: number;
   readonly resources: Resources;
   readonly trackingUsername?: string;
+  /**
+   * A value that changes per pipeline run (e.g. the driver's run id). Docker jobs run once per
+   * container, so a new value recreates them: a rerun after a failure trains again (finished trials
+   * are skipped by the trainer, which recognises them by their trial key).
+   */
+  readonly rerunKey?: string;
 }
 
+export const rerunLabel = "io.mlops-pipeline.rerun-key";
 export const studyIdLabel = "io.mlops-pipeline.study-id";
 export const shardPath = (workerIndex: number) => `/etc/mlops/shard-${workerIndex}.json`;
 
@@ -239,7 +246,12 @@ function trainerContainer(args: TrainingTopologyArgs, role: string, step: "prepa
         ...(auth ? { MLFLOW_TRACKING_USERNAME: args.trackingUsername ?? "" } : {}),
       },
       secretEnv: auth ? { MLFLOW_TRACKING_PASSWORD: "trackingPassword" } : {},
-      labels: { ...base.labels, [studyIdLabel]: shard.studyId, "io.mlops-pipeline.worker-index": String(shard.workerIndex) },
+      labels: {
+        ...base.labels,
+        [studyIdLabel]: shard.studyId,
+        "io.mlops-pipeline.worker-index": String(shard.workerIndex),
+        ...(args.rerunKey !== undefined ? { [rerunLabel]: args.rerunKey } : {}),
+      },
       files: [{ path: file, content: `${JSON.stringify(shard, null, 2)}\n`, mode: 0o644 }],
       restart: "no",
       networkAliases: [],

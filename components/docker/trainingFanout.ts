@@ -4,7 +4,10 @@ import { type SecretValues, studyIdLabel, trainingTopology, validatePrefix } fro
 import { deployContainers, ImageSet } from "./pulumiContainer";
 import type { DockerPlatformArgs } from "./trackingServer";
 
-export interface DockerTrainingFanoutArgs extends TrainingFanoutArgs, DockerPlatformArgs {}
+export interface DockerTrainingFanoutArgs extends TrainingFanoutArgs, DockerPlatformArgs {
+  /** Changes per pipeline run (e.g. the driver's run id) so the job containers run again; see TrainingTopologyArgs. */
+  readonly rerunKey?: string;
+}
 
 /** Docker needs the image name up front (it names the RemoteImage); an Output cannot be used here. */
 export function plainImage(component: string, image: pulumi.Input<string> | undefined, fallback?: string): string {
@@ -36,6 +39,7 @@ export class DockerTrainingFanout extends pulumi.ComponentResource implements Tr
       retries: args.training.retries,
       resources: args.training.resources,
       trackingUsername: credentials?.username,
+      rerunKey: args.rerunKey,
     });
     const jobs = deployContainers(name, topology.groups, {
       images: new ImageSet(name, this),

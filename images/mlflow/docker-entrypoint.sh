@@ -9,5 +9,11 @@ if [ -n "${MLFLOW_AUTH_ADMIN_PASSWORD:-}" ]; then
     "${MLFLOW_AUTH_ADMIN_USER:-admin}" "$MLFLOW_AUTH_ADMIN_PASSWORD" >"$config"
   unset MLFLOW_AUTH_ADMIN_PASSWORD
   export MLFLOW_AUTH_CONFIG_PATH="$config"
+  # The auth app's CSRF protection needs one key shared by all server workers; a container-local one
+  # suffices (a restart only invalidates open UI forms).
+  if [ -z "${MLFLOW_FLASK_SERVER_SECRET_KEY:-}" ]; then
+    MLFLOW_FLASK_SERVER_SECRET_KEY=$(python -c 'import secrets; print(secrets.token_hex(32))')
+    export MLFLOW_FLASK_SERVER_SECRET_KEY
+  fi
 fi
 exec "$@"

@@ -86,7 +86,16 @@ function freePort(): Promise<number> {
 const secret = () => randomBytes(18).toString("hex");
 const prefix = `dockerit-${randomBytes(3).toString("hex")}`;
 const networkName = `${prefix}-net`;
-const secrets: SecretValues = { databasePassword: secret(), objectStoreAccessKeyId: `it${secret().slice(0, 14)}`, objectStoreSecretAccessKey: secret() };
+const adminPassword = secret();
+const secrets: SecretValues = {
+  databasePassword: secret(),
+  objectStoreAccessKeyId: `it${secret().slice(0, 14)}`,
+  objectStoreSecretAccessKey: secret(),
+  // MLflow runs with basic auth (as the dev stack does); trainers and servers log in as the admin.
+  authAdminPassword: adminPassword,
+  trackingPassword: adminPassword,
+};
+const adminUser = "admin";
 const images: Record<string, string> = {};
 const created = { network: false, volumes: [] as string[] };
 const ids = new Map<string, string>();
@@ -111,6 +120,8 @@ async function runJob(spec: ContainerSpec, timeoutMs: number): Promise<void> {
 async function startServer(spec: ContainerSpec, timeoutMs: number): Promise<void> {
   await engine.waitHealthy(await createAndStart(spec), timeoutMs);
 }
+
+const tracking = () => new MlflowClient({ trackingUri: driverTrackingUri, username: adminUser, password: adminPassword });
 
 /** The same start order as the Pulumi components: group by group, a group's members together. */
 async function startGroups(groups: readonly (readonly ContainerSpec[])[], timeoutMs: number): Promise<void> {
@@ -176,6 +187,7 @@ describe.skipIf(unavailable !== undefined)("Docker topology from the container s
       database: { kind: "inStack", image: images.postgres ?? "", database: "mlflow", user: "mlflow", storageSize: "1Gi" },
       objectStore: { kind: "inStack", image: images.seaweedfs ?? "", bucket: "mlflow", storageSize: "1Gi" },
       hasObjectStoreCredentials: true,
+      authAdminUser: adminUser,
       resources: { cpuRequest: "250m", memoryRequest: "256Mi", cpuLimit: "1", memoryLimit: "1Gi" },
     });
     driverTrackingUri = topology.driverTrackingUri;
@@ -191,6 +203,10 @@ describe.skipIf(unavailable !== undefined)("Docker topology from the container s
     });
     const health = await fetch(`${driverTrackingUri}/health`);
     expect(health.status).toBe(200);
+    // Basic auth is on: no credentials, no API.
+    const anonymous = await fetch(`${driverTrackingUri}/api/2.0/mlflow/experiments/search?max_results=1`);
+    expect(anonymous.status).toBe(401);
+    expect((await tracking().searchRuns({ experimentIds: ["0"], maxResults: 1 })).runs).toEqual([]);
     const mlflowEnv = (await engine.inspectContainer(ids.get("mlflow") ?? "")).Config;
     // The password reaches MLflow through PGPASSWORD only, never in its command line.
     // (Boolean checks: a failing matcher would print the secret.)
@@ -206,12 +222,13 @@ describe.skipIf(unavailable !== undefined)("Docker topology from the container s
       shards: plan.shards,
       retries: training.retries,
       resources: training.resources,
+      trackingUsername: adminUser,
     });
     expect(topology.workers.length).toBe(2);
     await phase(`training: prepare + ${topology.workers.length} trainers (${plan.study.totalTrials} trials)`, async () => {
       await startGroups(topology.groups, 600_000);
     });
-    const client = new MlflowClient({ trackingUri: driverTrackingUri });
+    const client = tracking();
     const experiment = await client.getExperimentByName(training.experimentName);
     expect(experiment).toBeDefined();
     const page = await client.searchRuns({
@@ -248,7 +265,7 @@ describe.skipIf(unavailable !== undefined)("Docker topology from the container s
   });
 
   it("registers the best run as champion over the MLflow REST API", async () => {
-    const client = new MlflowClient({ trackingUri: driverTrackingUri });
+    const client = tracking();
     const experiment = await client.getExperimentByName(training.experimentName);
     const metric = metricNames.cvMean(training.scoring);
     const page = await client.searchRuns({
@@ -280,6 +297,7 @@ describe.skipIf(unavailable !== undefined)("Docker topology from the container s
       publishedPort: await freePort(),
       publishHostIp: "127.0.0.1",
       modelVersion: "1",
+      trackingUsername: adminUser,
     });
     endpoint = topology.endpoint;
     await phase(`serving: ${replicas} replicas + nginx`, async () => {

@@ -142,6 +142,7 @@ describe("DockerTrainingFanout (mocked provider)", () => {
       image: "mlops-trainer:0.1.0",
       networkName: "mlops-dev",
       trackingCredentials: { username: "admin", password: pulumi.secret("auth-pass-789") },
+      rerunKey: "run-42",
     });
     expect(await outputValue(fanout.studyId)).toBe(plan.study.studyId);
     expect(await outputValue(fanout.workerCount)).toBe(2);
@@ -157,7 +158,7 @@ describe("DockerTrainingFanout (mocked provider)", () => {
       expect(uploads[0]?.file).toBe(`/etc/mlops/shard-${shard.workerIndex}.json`);
       expect(shard.studyId).toBe(plan.study.studyId);
       expect(c.inputs.networksAdvanced).toEqual([{ name: "mlops-dev", aliases: [] }]);
-      expect(labelsOf(c)["io.mlops-pipeline.study-id"]).toBe(plan.study.studyId);
+      expect(labelsOf(c)).toMatchObject({ "io.mlops-pipeline.study-id": plan.study.studyId, "io.mlops-pipeline.rerun-key": "run-42" });
     }
     expect(of("remoteImage:RemoteImage", "trn").map((i) => i.inputs.name)).toEqual(["mlops-trainer:0.1.0"]);
   });
