@@ -33,7 +33,7 @@ ensure_pulumi_cli() {
   local cli
   cli="$(selected_pulumi)"
   if [ -z "$cli" ]; then
-    heartbeat "building Pulumi CLI v$PULUMI_CLI_VERSION from the Go proxy (cold: ~4-5 min on 2 cores)" build_pulumi_cli
+    heartbeat "building Pulumi CLI v$PULUMI_CLI_VERSION from the Go proxy (cold: 5-15 min on 2 cores, ~30 s with a warm Go build cache)" build_pulumi_cli
     cli="$PULUMI_CLI_BIN_DIR/pulumi"
   fi
   log "Pulumi CLI $(cli_version "$cli") at $cli"

@@ -20,7 +20,7 @@ ensure_seaweedfs() {
   if [ -x "$SEAWEEDFS_BIN" ] && "$SEAWEEDFS_BIN" version >/dev/null 2>&1; then
     log "SeaweedFS: cached at $SEAWEEDFS_BIN"
   else
-    heartbeat "building SeaweedFS weed $SEAWEEDFS_VERSION from the Go proxy (cold: ~5-8 min)" build_seaweedfs
+    heartbeat "building SeaweedFS weed $SEAWEEDFS_VERSION from the Go proxy (cold: ~10 min)" build_seaweedfs
   fi
   log "SeaweedFS: $("$SEAWEEDFS_BIN" version 2>/dev/null | head -n1)"
 }
