@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { type FileSpec, runToCompletion, tailOf } from "./supervisor";
+import { describeEnd, type FileSpec, type RunResult, runToCompletion, tailOf } from "./supervisor";
 
 export interface LocalJobArgs {
   readonly command: pulumi.Input<pulumi.Input<string>[]>;
@@ -8,6 +8,8 @@ export interface LocalJobArgs {
   readonly secretEnv?: pulumi.Input<Record<string, pulumi.Input<string>>>;
   readonly files?: pulumi.Input<pulumi.Input<FileSpec>[]>;
   readonly logFile: pulumi.Input<string>;
+  /** What the job is, for error messages (e.g. "training worker 1 of 2"); defaults to its command. */
+  readonly description?: pulumi.Input<string>;
   /** Extra attempts after a failed run (a worker's retries). */
   readonly retries?: pulumi.Input<number>;
   readonly timeoutSeconds?: pulumi.Input<number>;
@@ -20,6 +22,7 @@ interface JobState {
   secretEnv?: Record<string, string>;
   files?: FileSpec[];
   logFile: string;
+  description?: string;
   retries?: number;
   timeoutSeconds?: number;
   attempts?: number;
@@ -32,14 +35,16 @@ const jobProvider: pulumi.dynamic.ResourceProvider = {
   async create(inputs: JobState) {
     const env = { ...(inputs.env ?? {}), ...(inputs.secretEnv ?? {}) };
     const attemptsAllowed = 1 + (inputs.retries ?? 0);
-    let last = { exitCode: -1, seconds: 0 };
+    const timeoutSeconds = inputs.timeoutSeconds ?? 3600;
+    let last: RunResult = { exitCode: -1, seconds: 0 };
     for (let attempt = 1; attempt <= attemptsAllowed; attempt++) {
-      last = await runToCompletion({ command: inputs.command, cwd: inputs.cwd, env, logFile: inputs.logFile, files: inputs.files }, (inputs.timeoutSeconds ?? 3600) * 1000);
+      last = await runToCompletion({ command: inputs.command, cwd: inputs.cwd, env, logFile: inputs.logFile, files: inputs.files }, timeoutSeconds * 1000);
       if (last.exitCode === 0) {
         return { id: `${Date.now()}`, outs: { ...inputs, attempts: attempt, seconds: last.seconds } };
       }
     }
-    throw new Error(`${inputs.command.slice(0, 3).join(" ")} exited with code ${last.exitCode} after ${attemptsAllowed} attempt(s); last lines of ${inputs.logFile}:\n${tailOf(inputs.logFile)}`);
+    const what = inputs.description ?? inputs.command.slice(0, 3).join(" ");
+    throw new Error(`${what} ${describeEnd(last, timeoutSeconds)} after ${attemptsAllowed} attempt(s); its log: ${inputs.logFile}; last lines:\n${tailOf(inputs.logFile)}`);
   },
   async diff(_id: string, olds: JobState, news: JobState) {
     // Retries and timeouts do not change what a job computes: only its command, env and files do.

@@ -172,14 +172,26 @@ export async function waitForHttp(url: string, pid: number, timeoutMs: number, l
 }
 
 export interface RunResult {
+  /** The exit code; 128 + the signal's number when a signal ended it, as a shell reports it. */
   readonly exitCode: number;
+  /** The signal that ended it (SIGKILL from the OOM killer or an operator), if any. */
+  readonly signal?: string;
+  /** True when it ran past its time limit and was stopped. */
+  readonly timedOut?: boolean;
   readonly seconds: number;
+}
+
+/** "exited with code 3", "was killed by SIGKILL", "ran past its 60 s limit": the end of a run in words. */
+export function describeEnd(result: RunResult, timeoutSeconds: number): string {
+  if (result.timedOut) return `ran past its ${timeoutSeconds} s limit and was stopped`;
+  return result.signal ? `was killed by ${result.signal}` : `exited with code ${result.exitCode}`;
 }
 
 /** Runs a process to completion (its own process group, killed if we are), output appended to its log. */
 export async function runToCompletion(spec: ProcessSpec, timeoutMs: number): Promise<RunResult> {
   const cp = require("node:child_process") as typeof import("node:child_process");
   const fs = require("node:fs") as typeof import("node:fs");
+  const os = require("node:os") as typeof import("node:os");
   prepareFilesystem(spec);
   const log = openLog(spec.logFile);
   fs.writeSync(log, `\n=== ${new Date().toISOString()} run: ${spec.command.join(" ")}\n`);
@@ -188,13 +200,15 @@ export async function runToCompletion(spec: ProcessSpec, timeoutMs: number): Pro
   const started = Date.now();
   const child = cp.spawn(exe, args, { cwd: spec.cwd, env: childEnv(spec), detached: true, stdio: ["ignore", log, log] });
   fs.closeSync(log);
+  let timedOut = false;
   const timer = setTimeout(() => {
+    timedOut = true;
     if (child.pid) void stopProcessGroup(child.pid, 5000);
   }, timeoutMs);
-  const exitCode = await new Promise<number>((resolve) => {
-    child.on("error", () => resolve(127));
-    child.on("exit", (code, sig) => resolve(code ?? (sig ? 128 : 1)));
+  const ended = await new Promise<{ exitCode: number; signal?: string }>((resolve) => {
+    child.on("error", () => resolve({ exitCode: 127 }));
+    child.on("exit", (code, sig) => resolve(sig ? { exitCode: 128 + (os.constants.signals[sig] ?? 0), signal: sig } : { exitCode: code ?? 1 }));
   });
   clearTimeout(timer);
-  return { exitCode, seconds: (Date.now() - started) / 1000 };
+  return { ...ended, ...(timedOut ? { timedOut } : {}), seconds: (Date.now() - started) / 1000 };
 }

@@ -45,14 +45,26 @@ export class LocalTrainingFanout extends pulumi.ComponentResource implements Tra
 
     const prepare = new LocalJob(
       `${name}-prepare`,
-      { ...jobBase, command: trainerCommand(paths, "prepare", shardFiles[0]?.path ?? ""), files: shardFiles.slice(0, 1), logFile: `${paths.logDir}/train-${studyId}-prepare.log` },
+      {
+        ...jobBase,
+        description: `the trainer's prepare step (study ${studyId})`,
+        command: trainerCommand(paths, "prepare", shardFiles[0]?.path ?? ""),
+        files: shardFiles.slice(0, 1),
+        logFile: `${paths.logDir}/train-${studyId}-prepare.log`,
+      },
       { parent: this },
     );
     const workers = args.shards.map(
       (shard, k) =>
         new LocalJob(
           `${name}-worker-${shard.workerIndex}`,
-          { ...jobBase, command: trainerCommand(paths, "run", shardFiles[k]?.path ?? ""), files: [shardFiles[k]].filter((f) => f !== undefined), logFile: `${paths.logDir}/train-${studyId}-worker-${shard.workerIndex}.log` },
+          {
+            ...jobBase,
+            description: `training worker ${shard.workerIndex} of ${args.shards.length} (study ${studyId})`,
+            command: trainerCommand(paths, "run", shardFiles[k]?.path ?? ""),
+            files: [shardFiles[k]].filter((f) => f !== undefined),
+            logFile: `${paths.logDir}/train-${studyId}-worker-${shard.workerIndex}.log`,
+          },
           { parent: this, dependsOn: [prepare] },
         ),
     );
