@@ -100,8 +100,8 @@ render: setup ## Write every phase's Kubernetes manifests for STACK (default pro
 	$(WITH_ENV) npm run --silent render -- --stack $(or $(filter-out local,$(STACK)),prod) $(if $(OUT),--out $(OUT))
 
 .PHONY: preview
-preview: setup ## The diff of every phase stack of STACK
-	$(WITH_ENV) npm run --silent preview -- --stack $(STACK)
+preview: setup ## The diff of every phase stack of STACK (RENDER=1: kubernetes without a cluster; UPDATE=1 records the baseline)
+	$(WITH_ENV) npm run --silent preview -- --stack $(STACK) $(if $(RENDER),--render) $(if $(UPDATE),--update)
 
 # ---------- tests and benchmarks ----------
 
