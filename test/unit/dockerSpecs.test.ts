@@ -228,3 +228,33 @@ describe("Docker Engine API mapping", () => {
     expect(() => dockerLimits({ cpuLimit: "1", memoryLimit: "lots" })).toThrow(/memoryLimit 'lots'/);
   });
 });
+
+describe("image build contexts", () => {
+  const imagesDir = path.resolve(__dirname, "..", "..", "images");
+  const contexts = fs.readdirSync(imagesDir).filter((d) => fs.existsSync(path.join(imagesDir, d, "Dockerfile")));
+
+  it("deny everything first and re-include only code, the lock and wheels", () => {
+    expect(contexts.sort()).toEqual(["mlflow", "python-deps", "serving", "trainer"]);
+    for (const dir of contexts) {
+      const rules = fs
+        .readFileSync(path.join(imagesDir, dir, ".dockerignore"), "utf8")
+        .split("\n")
+        .map((l) => l.trim())
+        .filter((l) => l && !l.startsWith("#"));
+      expect(rules[0], dir).toBe("*");
+      for (const allowed of rules.filter((r) => r.startsWith("!"))) expect(allowed, dir).toMatch(/^!(\*\.py|\*\.sh|requirements\.lock|wheels|wheels\/\*\*)$/);
+    }
+  });
+
+  it("pin a configurable base, run as uid 10001 and never use latest", () => {
+    for (const dir of contexts) {
+      const dockerfile = fs.readFileSync(path.join(imagesDir, dir, "Dockerfile"), "utf8");
+      expect(dockerfile, dir).toContain("ARG PYTHON_BASE=python:3.12-slim");
+      expect(dockerfile, dir).not.toMatch(/:latest\b/);
+      if (dir !== "python-deps") {
+        expect(dockerfile, dir).toMatch(/^USER 10001:10001$/m);
+        expect(dockerfile, dir).toMatch(/^COPY --from=deps \/opt\/venv \/opt\/venv$/m);
+      }
+    }
+  });
+});
