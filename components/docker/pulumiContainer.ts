@@ -1,6 +1,6 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { type ContainerSpec, type SecretValues, type VolumeSpec, resolveEnv } from "./specBasics";
+import { type ContainerSpec, type NetworkSpec, type SecretValues, type VolumeSpec, resolveEnv } from "./specBasics";
 
 /**
  * Maps container specs onto @pulumi/docker resources. Kept apart from the components so the three of
@@ -88,8 +88,13 @@ export class ImageSet {
   }
 }
 
-export function deployVolume(name: string, spec: VolumeSpec, parent: pulumi.Resource): docker.Volume {
-  return new docker.Volume(name, { name: spec.name, labels: labelList(spec.labels) }, { parent, retainOnDelete: false });
+/** Volumes and networks are named by their spec (`<component>-<role>`), which is also their Pulumi name. */
+export function deployVolume(spec: VolumeSpec, parent: pulumi.Resource): docker.Volume {
+  return new docker.Volume(spec.name, { name: spec.name, labels: labelList(spec.labels) }, { parent });
+}
+
+export function deployNetwork(resourceName: string, spec: NetworkSpec, parent: pulumi.Resource): docker.Network {
+  return new docker.Network(resourceName, { name: spec.name, driver: "bridge", labels: labelList(spec.labels) }, { parent });
 }
 
 /** A job's outcome: its exit code when 0, otherwise an error naming the container with its last log lines. */

@@ -1,9 +1,9 @@
-import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { ImagesConfig } from "../../config";
 import type { TrackingServer, TrackingServerArgs } from "../interfaces";
+import { imageRef } from "../kubernetes/meta";
 import { networkSpec, type SecretValues, trackingTopology, validatePrefix } from "./containerSpecs";
-import { deployContainers, deployVolume, ImageSet } from "./pulumiContainer";
+import { deployContainers, deployNetwork, deployVolume, ImageSet } from "./pulumiContainer";
 
 export interface DockerPlatformArgs {
   /** The user-defined network every container of the stack joins (created by the tracking server). */
@@ -19,10 +19,9 @@ export interface DockerTrackingServerArgs extends TrackingServerArgs, DockerPlat
   readonly publishedPort?: number;
 }
 
-/** `<registry>/mlops-<role>:<tag>`: the names scripts/docker/build-images.sh tags our images with. */
+/** `[<registry>/]mlops-<role>:<tag>`: the names scripts/docker/build-images.sh tags our images with. */
 export function builtImageRef(images: Pick<ImagesConfig, "registry" | "tag">, role: "mlflow" | "trainer" | "serving"): string {
-  const registry = images.registry.replace(/\/+$/, "");
-  return `${registry ? `${registry}/` : ""}mlops-${role}:${images.tag}`;
+  return imageRef(images, `mlops-${role}`);
 }
 
 /** Checks what the docker platform cannot run, with what to change; returns the narrowed storage choices. */
@@ -74,13 +73,8 @@ export class DockerTrackingServer extends pulumi.ComponentResource implements Tr
       })),
     );
 
-    const net = networkSpec(args.networkName, name);
-    const network = new docker.Network(
-      `${name}-network`,
-      { name: net.name, driver: "bridge", labels: Object.entries(net.labels).map(([label, value]) => ({ label, value })) },
-      { parent: this },
-    );
-    const volumes = topology.volumes.map((v) => deployVolume(`${name}-${v.name.slice(name.length + 1)}`, v, this));
+    const network = deployNetwork(`${name}-network`, networkSpec(args.networkName, name), this);
+    const volumes = topology.volumes.map((v) => deployVolume(v, this));
     const deployed = deployContainers(name, topology.groups, {
       images: new ImageSet(name, this),
       networkName: network.name,
