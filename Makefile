@@ -5,6 +5,11 @@ SHELL := /bin/bash
 STACK ?= local
 export MLOPS_CACHE_DIR ?= $(HOME)/.cache/mlops-pipeline
 
+# The local platform needs only the Pulumi CLI and the language host; other platforms also need the
+# kubernetes plugin, a long build on a cold machine.
+PLATFORM := $(shell awk -F': *' '/mlops:platform:/ {print $$NF; exit}' Pulumi.$(STACK).yaml 2>/dev/null)
+TOOLCHAIN_FOR_STACK := $(if $(filter local,$(PLATFORM)),toolchain-core,toolchain)
+
 # Targets that run Pulumi source the toolchain environment (PATH, PULUMI_HOME, offline flags, state backend).
 WITH_ENV := source scripts/env.sh &&
 PIPELINE := $(WITH_ENV) npm run --silent pipeline --
@@ -26,12 +31,28 @@ deps: node_modules/.package-lock.json ## Install the pinned npm packages
 toolchain: deps ## Build or find the Pulumi CLI and plugins (cached outside the repo)
 	bash scripts/toolchain.sh
 
+.PHONY: toolchain-core
+toolchain-core: deps ## Only what the local platform needs: the Pulumi CLI and the Node.js language host
+	bash scripts/toolchain.sh core
+
+.PHONY: seaweedfs
+seaweedfs: ## Build SeaweedFS (the S3 server the tests use) into the cache
+	bash scripts/toolchain.sh seaweedfs
+
+.PHONY: toolchain-check
+toolchain-check: ## What the toolchain cache holds; non-zero if something is missing
+	bash scripts/toolchain.sh check
+
 .PHONY: venv
 venv: ## Create .venv from python/requirements.lock
 	bash scripts/python-env.sh
 
 .PHONY: setup
-setup: deps venv toolchain
+setup: deps venv $(TOOLCHAIN_FOR_STACK)
+
+# Tests use every platform: the full toolchain and the S3 server.
+.PHONY: test-setup
+test-setup: deps venv toolchain seaweedfs
 
 # ---------- the pipeline ----------
 
@@ -106,7 +127,7 @@ preview: setup ## The diff of every phase stack of STACK (RENDER=1: kubernetes w
 # ---------- tests and benchmarks ----------
 
 .PHONY: test
-test: setup ## Every test: unit, Python, integration, end-to-end
+test: test-setup ## Every test: unit, Python, integration, end-to-end
 	bash scripts/test.sh all
 
 .PHONY: test-unit
@@ -114,11 +135,11 @@ test-unit: deps ## Unit tests (vitest with Pulumi mocks) and type checks
 	bash scripts/test.sh unit
 
 .PHONY: test-integration
-test-integration: setup ## Integration tests against real PostgreSQL, SeaweedFS, MLflow, Docker, Pulumi
+test-integration: test-setup ## Integration tests against real PostgreSQL, SeaweedFS, MLflow, Docker, Pulumi
 	bash scripts/test.sh integration
 
 .PHONY: test-e2e
-test-e2e: setup ## End-to-end: `make pipeline` on the local stack, reruns, a failing selection
+test-e2e: test-setup ## End-to-end: `make pipeline` on the local stack, reruns, a failing selection
 	bash scripts/test.sh e2e
 
 .PHONY: services-up
@@ -134,5 +155,5 @@ services-status: ## Show the test services and their ports
 	bash scripts/services/all.sh status
 
 .PHONY: bench-select
-bench-select: setup ## Time champion selection over a 10,000-run study (prints select_10k_median_s=...)
+bench-select: test-setup ## Time champion selection over a 10,000-run study (prints select_10k_median_s=...)
 	npx tsx bench/selectBench.ts

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 stack=${1:-local}
-platform=$(awk -F': *' '/mlops:platform:/ {print $2; exit}' "Pulumi.$stack.yaml" 2>/dev/null || true)
+platform=$(awk -F': *' '/mlops:platform:/ {print $NF; exit}' "Pulumi.$stack.yaml" 2>/dev/null || true)
 case "$platform" in
   local)
     shopt -s nullglob

@@ -2,6 +2,7 @@
 # The offline Pulumi toolchain, built or found once and cached under $MLOPS_CACHE_DIR (outside the repo).
 #
 #   scripts/toolchain.sh            Pulumi CLI + nodejs language host + dynamic-provider plugin + kubernetes plugin
+#   scripts/toolchain.sh core       only what the local platform needs: CLI + language host + dynamic-provider plugin
 #   scripts/toolchain.sh seaweedfs  SeaweedFS `weed` (S3 server for tests); prints its path as the last stdout line
 #   scripts/toolchain.sh check      what is there; exits non-zero if a piece of the default set is missing
 #
@@ -67,13 +68,21 @@ check_all() {
   fi
 }
 
+install_core() {
+  log "cache: $MLOPS_CACHE_DIR, PULUMI_HOME: $PULUMI_HOME"
+  ensure_pulumi_cli
+  ensure_nodejs_host
+  log "core toolchain ready in $((SECONDS - TOOLCHAIN_STARTED))s (the kubernetes plugin is built by \`make toolchain\` when a stack needs it)"
+}
+
 case "${1:-all}" in
   all) install_all ;;
+  core) install_core ;;
   seaweedfs)
     ensure_seaweedfs
     echo "$SEAWEEDFS_BIN"
     ;;
   check) check_all ;;
   -h | --help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' ;;
-  *) die "unknown subcommand '$1' (expected: nothing, seaweedfs, check)" ;;
+  *) die "unknown subcommand '$1' (expected: nothing, core, seaweedfs, check)" ;;
 esac
