@@ -1,0 +1,214 @@
+/**
+ * Faults in the middle of training, for real, on the local platform with production tracking
+ * (PostgreSQL + SeaweedFS S3): the MLflow server process killed and brought back by rerunning the
+ * init phase, PostgreSQL stopped and started, one trainer process SIGKILLed. After each, the study
+ * has lost and duplicated nothing: exactly one FINISHED run per trial key, as many as the config
+ * expands to, and no RUNNING leftovers, all read from MLflow's tables in PostgreSQL.
+ *
+ * `training.retries` is 0, so surviving the MLflow and PostgreSQL outages is the trainer's own
+ * bounded retrying (images/trainer/tracking.py), not the platform restarting workers.
+ */
+import * as fs from "node:fs";
+import * as net from "node:net";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { planStudy } from "../../components/shared";
+import { type RunningCommand, runCommand, sleep, timedStep, waitFor } from "../support/commands";
+import { repoRoot, TestStack } from "../support/pipelineStack";
+import { canRunPipelineSuite } from "../support/prerequisites";
+import { deleteS3Prefix, productionTracking, type Stores, startStores, storeSecrets, type TrialRow, trialRows } from "../support/stores";
+import { trialLedger } from "../support/trialLedger";
+
+const database = "it_faults";
+const prefix = "it-faults";
+const mlflowPort = 5271;
+const secrets: Record<string, string> = {};
+const stack = new TestStack("it-faults", () => secrets);
+let stores: Stores;
+
+/** 36 trials over 2 workers, about 30-60 s of training here: long enough to strike in the middle. */
+function writeStack(seed: number): void {
+  const training = {
+    modelFamily: "random_forest",
+    searchSpace: { n_estimators: { values: [20, 40, 60, 80] }, max_depth: { values: [3, 6, null] }, min_samples_leaf: { values: [1, 3, 5] } },
+    strategy: { kind: "grid" },
+    cvFolds: 3,
+    workers: 2,
+    retries: 0,
+    seed, // a new seed is a new study: each fault starts from zero trials
+  };
+  stack.write({ tracking: productionTracking(stores, { port: mlflowPort, database, prefix }), training }, "test/integration/faults.test.ts");
+}
+
+interface Training {
+  readonly studyId: string;
+  readonly keys: string[];
+  readonly keysOfWorker: (worker: number) => string[];
+  readonly run: RunningCommand;
+}
+
+/** Writes the stack with `seed` and starts `--phase train` in the background. */
+function startTraining(seed: number): Training {
+  writeStack(seed);
+  const plan = planStudy(stack.name, stack.config().training);
+  const run = stack.startDriver(["--phase", "train"], {}, 300_000);
+  return {
+    studyId: plan.study.studyId,
+    keys: plan.trials.map((t) => t.key),
+    keysOfWorker: (worker) => plan.shards[worker]?.trials.map((t) => t.key) ?? [],
+    run,
+  };
+}
+
+const finished = (studyId: string, worker?: number) => trialRows(database, studyId).filter((r) => r.status === "FINISHED" && (worker === undefined || r.worker === worker));
+
+async function waitForFinished(studyId: string, what: string, enough: (rows: TrialRow[]) => boolean): Promise<TrialRow[]> {
+  return waitFor(
+    what,
+    () => {
+      const rows = finished(studyId);
+      return enough(rows) ? rows : undefined;
+    },
+    180_000,
+    300,
+  );
+}
+
+function expectComplete(training: Training): void {
+  const ledger = trialLedger(trialRows(database, training.studyId), training.keys);
+  expect(ledger).toEqual({ finished: training.keys.length, missing: [], duplicated: [], unfinished: [], unexpected: [] });
+}
+
+const workerLogs = (studyId: string) =>
+  [0, 1].map((w) => {
+    const file = path.join(stack.logDir, `train-${studyId}-worker-${w}.log`);
+    return fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
+  });
+
+const portAnswers = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const socket = net.connect(port, "127.0.0.1");
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
+
+/** The pid of worker `worker`'s trainer process, found by its command line. */
+function trainerPid(studyId: string, worker: number): number {
+  const shard = `${studyId}/shard-${worker}.json`;
+  for (const pid of fs.readdirSync("/proc").filter((e) => /^\d+$/.test(e))) {
+    try {
+      const argv = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+      if (argv.some((a) => a.endsWith("trainer.py")) && argv.includes("run") && argv.some((a) => a.endsWith(shard))) return Number(pid);
+    } catch {
+      /* exited while we looked */
+    }
+  }
+  throw new Error(`no trainer process of worker ${worker} (study ${studyId}) is running`);
+}
+
+const postgres = (command: string) =>
+  runCommand(`postgres.sh ${command}`, "bash", [path.join(repoRoot, "scripts/services/postgres.sh"), command], {
+    cwd: repoRoot,
+    env: process.env,
+    timeoutMs: 120_000,
+    tailLines: 5,
+  });
+
+const canRun = canRunPipelineSuite("faults integration", { services: true });
+
+describe.skipIf(!canRun)("faults in the middle of training (real MLflow, PostgreSQL, SeaweedFS, trainer processes)", () => {
+  beforeAll(async () => {
+    stores = await timedStep("start PostgreSQL and SeaweedFS, fresh database", () => startStores(database));
+    Object.assign(secrets, storeSecrets());
+    deleteS3Prefix(`${prefix}/`);
+    writeStack(1);
+    await timedStep("remove leftovers of an interrupted run", () => stack.make("mlflow-remove"));
+    const init = await timedStep("init phase (MLflow on PostgreSQL + S3)", () => stack.driver(["--phase", "init"]));
+    expect(init.status, init.output).toBe(0);
+  });
+
+  afterAll(async () => {
+    const removed = await timedStep("make mlflow-remove", () => stack.remove());
+    expect(removed.status, removed.output).toBe(0);
+    deleteS3Prefix(`${prefix}/`);
+  });
+
+  it("finishes the study when the MLflow server is killed mid-training and the init phase brings it back", async () => {
+    const training = startTraining(101);
+    const atFault = await timedStep("train until the first trial finished", () => waitForFinished(training.studyId, "the first finished trial", (rows) => rows.length >= 1));
+    expect(atFault.length, "the fault must strike before the last trial").toBeLessThan(training.keys.length);
+
+    const pidFile = path.join(stack.runDir, "mlflow.pid");
+    const pid = Number(fs.readFileSync(pidFile, "utf8"));
+    const killedAt = Date.now();
+    process.kill(-pid, "SIGKILL"); // the whole process group: the mlflow CLI and its uvicorn workers
+    await waitFor("the MLflow port to close", async () => ((await portAnswers(mlflowPort)) ? undefined : true), 20_000, 100);
+    console.log(`[fault] killed MLflow (pid ${pid}) after ${atFault.length}/${training.keys.length} trials finished; keeping it down 12 s`);
+    await sleep(12_000);
+    const init = await timedStep("init phase restarts MLflow", () => stack.driver(["--phase", "init"]));
+    expect(init.status, init.output).toBe(0);
+    const downSeconds = (Date.now() - killedAt) / 1000;
+    console.log(`[fault] MLflow was down ${downSeconds.toFixed(1)} s`);
+    expect(downSeconds).toBeGreaterThanOrEqual(12);
+    expect(Number(fs.readFileSync(pidFile, "utf8"))).not.toBe(pid);
+
+    const result = await timedStep("training finishes", () => training.run.done);
+    expect(result.status, result.output).toBe(0);
+    expectComplete(training);
+    expect(workerLogs(training.studyId).join("\n")).toMatch(/tracking server unavailable \(connection refused\); retry \d+/);
+  }, 420_000);
+
+  it("finishes the study when PostgreSQL is stopped mid-training and started again", async () => {
+    const training = startTraining(102);
+    const atFault = await timedStep("train until the first trial finished", () => waitForFinished(training.studyId, "the first finished trial", (rows) => rows.length >= 1));
+    expect(atFault.length, "the fault must strike before the last trial").toBeLessThan(training.keys.length);
+
+    const stoppedAt = Date.now();
+    expect((await postgres("stop")).status).toBe(0);
+    console.log(`[fault] stopped PostgreSQL after ${atFault.length}/${training.keys.length} trials finished; keeping it down 10 s`);
+    await sleep(10_000);
+    expect((await postgres("start")).status).toBe(0);
+    console.log(`[fault] PostgreSQL was down ${((Date.now() - stoppedAt) / 1000).toFixed(1)} s`);
+
+    const result = await timedStep("training finishes", () => training.run.done);
+    expect(result.status, result.output).toBe(0);
+    expectComplete(training);
+    expect(workerLogs(training.studyId).join("\n")).toMatch(/tracking server unavailable \(HTTP 5\d\d\); retry \d+/);
+  }, 420_000);
+
+  it("fails the train phase naming the killed worker, and a rerun finishes only its missing trials", async () => {
+    const training = startTraining(103);
+    const worker1 = training.keysOfWorker(1);
+    const atKill = await timedStep("train until worker 1 finished a trial", () =>
+      waitForFinished(training.studyId, "worker 1's first finished trial", (rows) => rows.some((r) => r.worker === 1)),
+    );
+    expect(atKill.filter((r) => r.worker === 1).length, "the kill must strike before worker 1's last trial").toBeLessThan(worker1.length);
+    const pid = trainerPid(training.studyId, 1);
+    process.kill(pid, "SIGKILL");
+    console.log(`[fault] SIGKILLed worker 1's trainer (pid ${pid}) after ${atKill.filter((r) => r.worker === 1).length}/${worker1.length} of its trials`);
+
+    const failed = await timedStep("the train phase fails", () => training.run.done);
+    expect(failed.status).not.toBe(0);
+    expect(failed.output).toContain(`training worker 1 of 2 (study ${training.studyId}) was killed by SIGKILL`);
+    expect(failed.output).toContain(`its log: ${path.join(stack.logDir, `train-${training.studyId}-worker-1.log`)}`);
+    expect(failed.output).not.toMatch(/\n\s+at .*\.ts:\d+/); // a message, not a stack trace
+
+    const beforeRerun = trialRows(database, training.studyId);
+    const worker0Finished = beforeRerun.filter((r) => r.worker === 0 && r.status === "FINISHED").length;
+    const interrupted = beforeRerun.filter((r) => r.status === "RUNNING");
+    expect(interrupted.map((r) => r.worker)).toEqual([1]); // the trial the kill cut short
+
+    const rerun = await timedStep("rerun the train phase", () => stack.driver(["--phase", "train"]));
+    expect(rerun.status, rerun.output).toBe(0);
+    // Only worker 1 runs again (create-replacement: the previous study's worker 1 is still in the state); worker 0 finished.
+    expect(rerun.output).toMatch(/create(-replacement)? \S+ it-faults-training-worker-1 /);
+    expect(rerun.output).not.toMatch(/create(-replacement)? \S+ it-faults-training-worker-0 /);
+    expect(finished(training.studyId, 0)).toHaveLength(worker0Finished);
+    expectComplete(training);
+    // The cut-short run was resumed, not duplicated: the same run id is now FINISHED.
+    expect(finished(training.studyId, 1).map((r) => r.runId)).toContain(interrupted[0]?.runId);
+  }, 420_000);
+});
