@@ -44,7 +44,7 @@ const jobProvider: pulumi.dynamic.ResourceProvider = {
       }
     }
     const what = inputs.description ?? inputs.command.slice(0, 3).join(" ");
-    throw new Error(`${what} ${describeEnd(last, timeoutSeconds)} after ${attemptsAllowed} attempt(s); its log: ${inputs.logFile}; last lines:\n${tailOf(inputs.logFile)}`);
+    throw new Error(`${what} ${describeEnd(last, timeoutSeconds)} after ${attemptsAllowed} attempt(s); its log: ${inputs.logFile}\n${tailOf(inputs.logFile)}`);
   },
   async diff(_id: string, olds: JobState, news: JobState) {
     // Retries and timeouts do not change what a job computes: only its command, env and files do.
