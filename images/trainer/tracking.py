@@ -50,7 +50,16 @@ def short_reason(err: BaseException) -> str:
     status = re.search(r"too many (\d{3}) error responses", text)
     if status:
         return f"HTTP {status.group(1)}"
-    for needle, reason in (("Connection refused", "connection refused"), ("timed out", "timed out"), ("Name or service not known", "host name not found")):
+    # A server killed mid-request drops the connection instead of refusing it.
+    needles = (
+        ("Connection refused", "connection refused"),
+        ("RemoteDisconnected", "connection dropped"),
+        ("Connection aborted", "connection dropped"),
+        ("Connection reset", "connection dropped"),
+        ("timed out", "timed out"),
+        ("Name or service not known", "host name not found"),
+    )
+    for needle, reason in needles:
         if needle in text:
             return reason
     return one_line(err, 160)

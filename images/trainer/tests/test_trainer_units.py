@@ -194,6 +194,8 @@ def test_transient_errors_are_told_apart() -> None:
     exhausted = MlflowException("API request to http://x/api failed with exception HTTPConnectionPool: Max retries exceeded (Caused by ResponseError('too many 503 error responses'))")
     assert is_transient(exhausted) and short_reason(exhausted) == "HTTP 503"
     assert short_reason(requests.ConnectionError("[Errno 111] Connection refused")) == "connection refused"
+    dropped = "('Connection aborted.', RemoteDisconnected('Remote end closed connection without response'))"
+    assert short_reason(MlflowException(f"API request to http://h/api/2.0/mlflow/runs/log-batch failed with exception {dropped}")) == "connection dropped"
 
 
 def test_retries_until_success_then_gives_up_within_budget() -> None:
