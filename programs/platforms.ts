@@ -1,7 +1,9 @@
+import * as docker from "@pulumi/docker";
 import * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
 import type { Platform } from "../config";
 import type { ModelServing, ModelServingArgs, TrackingServer, TrackingServerArgs, TrainingFanout, TrainingFanoutArgs } from "../components/interfaces";
+import { DockerModelServing, DockerTrackingServer, DockerTrainingFanout } from "../components/docker";
 import { KubernetesModelServing, KubernetesTrackingServer, KubernetesTrainingFanout } from "../components/kubernetes";
 import { LocalModelServing, LocalTrackingServer, LocalTrainingFanout } from "../components/local";
 import { imageRef, type PhaseContext } from "./context";
@@ -36,17 +38,36 @@ const kubernetes: PlatformImplementation = {
     const { namespace, storageClass } = ctx.config.kubernetes;
     // The tracking phase runs first, so it owns the namespace every phase deploys into.
     const ns = new k8s.core.v1.Namespace(`${name}-namespace`, { metadata: { name: namespace, labels: { "app.kubernetes.io/part-of": "mlops-pipeline" } } }, { provider });
-    return new KubernetesTrackingServer(name, { ...args, namespace: ns.metadata.name, storageClass, image: imageRef(ctx.config, "mlflow") }, { providers: { kubernetes: provider } });
+    return new KubernetesTrackingServer(
+      name,
+      { ...args, namespace: ns.metadata.name, storageClass, image: imageRef(ctx.config, "mlflow") },
+      { providers: { kubernetes: provider } },
+    );
   },
-  training: (name, args, ctx) => new KubernetesTrainingFanout(name, { ...args, namespace: ctx.config.kubernetes.namespace, images: ctx.config.images }, kubernetesOptions(name, ctx)),
+  training: (name, args, ctx) =>
+    new KubernetesTrainingFanout(name, { ...args, namespace: ctx.config.kubernetes.namespace, images: ctx.config.images }, kubernetesOptions(name, ctx)),
   serving: (name, args, ctx) =>
-    new KubernetesModelServing(name, { ...args, namespace: ctx.config.kubernetes.namespace, ingressControllerNamespace: ctx.config.kubernetes.ingressControllerNamespace }, kubernetesOptions(name, ctx)),
+    new KubernetesModelServing(
+      name,
+      { ...args, namespace: ctx.config.kubernetes.namespace, ingressControllerNamespace: ctx.config.kubernetes.ingressControllerNamespace },
+      kubernetesOptions(name, ctx),
+    ),
 };
 
-const implementations: Partial<Record<Platform, PlatformImplementation>> = { local, kubernetes };
+/** One explicit provider per phase stack, on the Docker host from config (local socket or ssh://). */
+function dockerOptions(name: string, ctx: PhaseContext): pulumi.ComponentResourceOptions {
+  return { providers: { docker: new docker.Provider(`${name}-docker`, { host: ctx.config.docker.host }) } };
+}
+
+const dockerPlatform: PlatformImplementation = {
+  tracking: (name, args, ctx) =>
+    new DockerTrackingServer(name, { ...args, networkName: ctx.config.docker.network, mlflowImage: imageRef(ctx.config, "mlflow") }, dockerOptions(name, ctx)),
+  training: (name, args, ctx) => new DockerTrainingFanout(name, { ...args, image: imageRef(ctx.config, "trainer"), networkName: ctx.config.docker.network }, dockerOptions(name, ctx)),
+  serving: (name, args, ctx) => new DockerModelServing(name, { ...args, image: imageRef(ctx.config, "serving"), networkName: ctx.config.docker.network }, dockerOptions(name, ctx)),
+};
+
+const implementations: Record<Platform, PlatformImplementation> = { local, docker: dockerPlatform, kubernetes };
 
 export function platformFor(platform: Platform): PlatformImplementation {
-  const impl = implementations[platform];
-  if (!impl) throw new Error(`platform ${platform} has no implementation`);
-  return impl;
+  return implementations[platform];
 }

@@ -11,7 +11,7 @@ case "${1:-}" in
     cat >&2 <<'MSG'
 docker platform: the @pulumi/docker provider plugin is not installed, and it cannot be built offline
 (it is Terraform-bridged). On a machine with internet access run:
-    pulumi plugin install resource docker 4.9.0
+    pulumi plugin install resource docker 5.2.0
 Without it, the docker topology is still exercised for real by test/integration/dockerTopology.test.ts,
 which drives the Docker Engine API from the same container specs the docker components use.
 MSG
