@@ -91,12 +91,16 @@ compose-logs: ## Logs of STACK's running workloads (local: .pipeline/logs; docke
 # ---------- docker platform (stack dev) ----------
 
 .PHONY: build-train
-build-train: ## Build the trainer image (needs a Docker engine)
-	bash scripts/docker/build-images.sh trainer
+build-train: ## Build the trainer image (starts Debian's dockerd if no engine answers; PYTHON_BASE, IMAGE_TAG, IMAGE_REGISTRY)
+	bash scripts/docker/engine.sh start && bash scripts/docker/build-images.sh trainer
 
 .PHONY: build-prod
-build-prod: ## Build the MLflow and serving images (needs a Docker engine)
-	bash scripts/docker/build-images.sh mlflow serving
+build-prod: ## Build the MLflow and serving images (as build-train)
+	bash scripts/docker/engine.sh start && bash scripts/docker/build-images.sh mlflow serving
+
+.PHONY: docker-base-images
+docker-base-images: ## Local stand-ins for python, postgres, nginx and SeaweedFS images, from Debian packages (air-gapped)
+	bash scripts/docker/engine.sh start && bash scripts/docker/base-image.sh all
 
 .PHONY: train-docker
 train-docker: setup ## Training containers on the Docker host (stack dev; needs the @pulumi/docker plugin)
