@@ -1,0 +1,99 @@
+/**
+ * MLflow basic auth on the local platform, for real: `make pipeline` on a private stack with
+ * `tracking.auth.enabled: true`. The driver, the trainer workers and the model servers all have to
+ * authenticate for the pipeline to finish; the tracking server refuses anonymous requests; and the
+ * generated admin password stays out of logs, command lines and the Pulumi state.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { planStudy } from "../../components/shared";
+import { loadMetricsConfig, metricsConfigPath } from "../../config";
+import { secretsFile } from "../../driver/secrets";
+import { timedStep } from "../support/commands";
+import { type BasicCredentials, MlflowRest } from "../support/mlflowRest";
+import { repoRoot, TestStack } from "../support/pipelineStack";
+import { canRunPipelineSuite } from "../support/prerequisites";
+import { commandLinesContaining, filesContaining } from "../support/secretScan";
+
+const ports = { mlflow: 5281, replica: 8281, lb: 8280 };
+const dataDir = ".pipeline/it-auth";
+// An empty MLOPS_AUTH_ADMIN_PASSWORD makes the driver generate the password, as for a new user.
+const stack = new TestStack("it-auth", () => ({ MLOPS_AUTH_ADMIN_PASSWORD: "" }));
+const stateDir = path.join(repoRoot, ".pipeline");
+const trackingUri = `http://127.0.0.1:${ports.mlflow}`;
+
+function adminCredentials(): BasicCredentials {
+  const generated = JSON.parse(fs.readFileSync(secretsFile(stateDir, stack.name), "utf8")) as { authAdminPassword?: string };
+  return { username: stack.config().tracking.auth.adminUser, password: generated.authAdminPassword ?? "" };
+}
+
+const canRun = canRunPipelineSuite("auth integration", { services: false });
+
+describe.skipIf(!canRun)("MLflow basic auth on the local platform (real MLflow server, workers, model servers)", () => {
+  beforeAll(async () => {
+    stack.write(
+      {
+        tracking: {
+          port: ports.mlflow,
+          database: { kind: "sqlite", path: `${dataDir}/mlflow.db` },
+          objectStore: { kind: "localFolder", path: `${dataDir}/artifacts` },
+          auth: { enabled: true },
+        },
+        serving: { port: ports.replica, loadBalancerPort: ports.lb },
+      },
+      "test/integration/auth.test.ts",
+    );
+    await timedStep("remove leftovers of an interrupted run", () => stack.make("mlflow-remove"));
+    // A new user's first run: no runs, no users database, no generated password yet.
+    for (const stale of [path.join(repoRoot, dataDir), path.join(stack.runDir, "basic_auth.db"), secretsFile(stateDir, stack.name)])
+      fs.rmSync(stale, { recursive: true, force: true });
+  });
+
+  afterAll(async () => {
+    const removed = await timedStep("make mlflow-remove", () => stack.remove());
+    expect(removed.status, removed.output).toBe(0);
+  });
+
+  it("runs make pipeline end to end with auth on: driver, workers and model servers authenticate", async () => {
+    const run = await timedStep("make pipeline", () => stack.make("pipeline"));
+    expect(run.status, run.output).toBe(0);
+    expect(run.output).toMatch(/auth: on/);
+    expect(run.output).toMatch(/\[smoke\] POST .*HTTP 200/);
+  });
+
+  it("generated an admin password MLflow accepts, kept in a 0600 file", () => {
+    const file = secretsFile(stateDir, stack.name);
+    expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+    expect(adminCredentials().password.length).toBeGreaterThanOrEqual(12); // MLflow refuses shorter admin passwords
+    expect(fs.statSync(path.join(stack.runDir, "basic_auth.ini")).mode & 0o777).toBe(0o600);
+  });
+
+  it("answers 401 without credentials or with a wrong password, and 200 with the admin's", async () => {
+    const experiment = `experiments/get-by-name?experiment_name=${encodeURIComponent(stack.config().training.experimentName)}`;
+    const mlflow = new MlflowRest(trackingUri, adminCredentials());
+    expect((await mlflow.fetch(experiment, undefined, null)).status).toBe(401);
+    expect((await mlflow.fetch(experiment, undefined, { username: adminCredentials().username, password: "not-the-password" })).status).toBe(401);
+    expect((await mlflow.fetch(experiment, undefined)).status).toBe(200);
+  });
+
+  it("holds every trial, logged by authenticated workers, and serves the champion", async () => {
+    const config = stack.config();
+    const plan = planStudy(stack.name, config.training);
+    const runs = await new MlflowRest(trackingUri, adminCredentials()).studyRuns(config.training.experimentName, plan.study.studyId);
+    expect(runs.filter((r) => r.info.status === "FINISHED")).toHaveLength(plan.trials.length);
+    const metrics = loadMetricsConfig(metricsConfigPath(repoRoot));
+    const champion = await new MlflowRest(trackingUri, adminCredentials()).aliasVersion(metrics.registeredModel.name, metrics.registeredModel.alias);
+    const served = (await (await fetch(`http://127.0.0.1:${ports.lb}/version`)).json()) as { version: string };
+    expect(served.version).toBe(champion.version);
+  });
+
+  it("keeps the admin password out of the stack's logs, every command line and the Pulumi state", () => {
+    const { password } = adminCredentials();
+    expect(filesContaining(password, [stack.logDir])).toEqual([]);
+    expect(commandLinesContaining(password)).toEqual([]);
+    expect(filesContaining(password, [path.join(repoRoot, ".pulumi-state")])).toEqual([]);
+    // The scan can see it: the 0600 files that must hold it do.
+    expect(filesContaining(password, [path.join(stack.runDir, "basic_auth.ini"), secretsFile(stateDir, stack.name)])).toHaveLength(2);
+  });
+});
