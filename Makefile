@@ -13,6 +13,8 @@ TOOLCHAIN_FOR_STACK := $(if $(filter local,$(PLATFORM)),toolchain-core,toolchain
 # Targets that run Pulumi source the toolchain environment (PATH, PULUMI_HOME, offline flags, state backend).
 WITH_ENV := source scripts/env.sh &&
 PIPELINE := $(WITH_ENV) npm run --silent pipeline --
+# docker and kubernetes stacks first check that their platform can run from here, and say why not.
+REQUIRE_PLATFORM := $(if $(filter docker kubernetes,$(PLATFORM)),bash scripts/require-platform.sh $(PLATFORM) &&)
 
 .PHONY: help
 help: ## List the targets
@@ -58,7 +60,7 @@ test-setup: deps venv toolchain seaweedfs
 
 .PHONY: pipeline
 pipeline: setup ## Run init -> train -> select -> deploy -> one prediction on STACK (default: local)
-	$(PIPELINE) --stack $(STACK)
+	$(REQUIRE_PLATFORM) $(PIPELINE) --stack $(STACK)
 
 .PHONY: validate
 validate: deps ## Check STACK's config and config/metrics_config.yaml; changes nothing
@@ -66,7 +68,7 @@ validate: deps ## Check STACK's config and config/metrics_config.yaml; changes n
 
 .PHONY: mlflow-init
 mlflow-init: setup ## init only: the MLflow tracking server of STACK
-	$(PIPELINE) --stack $(STACK) --phase init
+	$(REQUIRE_PLATFORM) $(PIPELINE) --stack $(STACK) --phase init
 
 .PHONY: mlflow-remove
 mlflow-remove: setup ## Remove everything STACK runs, in reverse order (serving, training, tracking)
