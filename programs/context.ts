@@ -1,6 +1,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../config";
 import type { LocalPaths } from "../components/local/paths";
+import { imageRef as sharedImageRef } from "../components/shared/images";
 
 /** Secrets a phase program may need; each is a Pulumi secret Output, never a plain string. */
 export interface PhaseSecrets {
@@ -31,8 +32,7 @@ export const phaseStackName = (stack: string, phase: "tracking" | "training" | "
 
 /** Images we build, named by config: `<registry>/mlops-<role>:<tag>`. */
 export function imageRef(config: StackConfig, role: "trainer" | "serving" | "mlflow"): string {
-  const prefix = config.images.registry ? `${config.images.registry.replace(/\/$/, "")}/` : "";
-  return `${prefix}mlops-${role}:${config.images.tag}`;
+  return sharedImageRef(config.images, `mlops-${role}`);
 }
 
 /** MLflow basic-auth credentials for clients, when auth is on. */

@@ -1,5 +1,5 @@
 import type { DatabaseConfig, ObjectStoreConfig, Resources, ServingConfig } from "../../config";
-import { type ObjectStoreFlavor, objectStoreFlavor } from "../kubernetes/objectStoreManifests";
+import { type ObjectStoreFlavor, objectStoreFlavor } from "../shared/images";
 import type { ShardSpec } from "../shared/studySpec";
 import { readLoadBalancerTemplate, loadBalancerConfigPath, renderLoadBalancerConfig } from "./loadBalancerConfig";
 import { type ContainerSpec, type Topology, topologyOf, type VolumeSpec, baseContainer, httpHealthcheck, objectLabels, withLimits } from "./specBasics";

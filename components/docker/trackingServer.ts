@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { ImagesConfig } from "../../config";
 import type { TrackingServer, TrackingServerArgs } from "../interfaces";
-import { imageRef } from "../kubernetes/meta";
+import { imageRef } from "../shared/images";
 import { networkSpec, type SecretValues, trackingTopology, validatePrefix } from "./containerSpecs";
 import { deployContainers, deployNetwork, deployVolume, ImageSet } from "./pulumiContainer";
 

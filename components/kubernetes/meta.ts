@@ -1,5 +1,5 @@
 import type * as k8s from "@pulumi/kubernetes";
-import type { ImagesConfig, Resources } from "../../config";
+import type { Resources } from "../../config";
 import { autonameBase, childName, selectorLabels, standardLabels } from "../shared";
 
 /**
@@ -49,12 +49,6 @@ export function validateInstanceName(component: string, name: string): void {
 /** Pulumi name of a child resource, which is also the prefix of its auto-generated Kubernetes name. */
 export function childResourceName(name: string, role: string): string {
   return autonameBase(childName(name, role));
-}
-
-/** `<registry>/<name>:<tag>`, or `<name>:<tag>` when the images stay on the local engine. */
-export function imageRef(images: Pick<ImagesConfig, "registry" | "tag">, name: string): string {
-  const registry = images.registry.replace(/\/+$/, "");
-  return registry ? `${registry}/${name}:${images.tag}` : `${name}:${images.tag}`;
 }
 
 /** Our own images (mlflow, trainer, serving) run as this numeric user, so `runAsNonRoot` can be verified. */

@@ -1,9 +1,10 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { ModelServing, ModelServingArgs } from "../interfaces";
+import { imageRef } from "../shared/images";
 import { trackingPasswordSecret } from "./clientSecret";
 import { buildWith, fromManifest } from "./manifestArgs";
-import { childResourceName, imageRef, roles, objectLabels, validateInstanceName } from "./meta";
+import { childResourceName, roles, objectLabels, validateInstanceName } from "./meta";
 import {
   buildServingAutoscaler,
   buildServingDeployment,

@@ -12,21 +12,12 @@ import {
   objectLabels,
 } from "./meta";
 import { buildSingleReplicaStore } from "./statefulSet";
+import { objectStoreFlavor } from "../shared/images";
 import { trackingSecretKeys } from "./trackingSecret";
 import { buildWorkloadService } from "./service";
 
 export const s3Port = 9000;
 const objectStoreUserId = 1000;
-
-/** S3 servers we know how to run: MinIO (the config default) and SeaweedFS (Apache-2.0). */
-export type ObjectStoreFlavor = "minio" | "seaweedfs";
-
-export function objectStoreFlavor(image: string): ObjectStoreFlavor {
-  const repository = (image.split("@")[0] ?? image).replace(/:[^/]*$/, "").split("/").pop() ?? "";
-  if (repository.includes("minio")) return "minio";
-  if (repository.includes("seaweedfs")) return "seaweedfs";
-  throw new Error(`tracking.objectStore.image '${image}': expected a MinIO or SeaweedFS image (e.g. chrislusf/seaweedfs:3.80); other S3 servers can be used as kind: s3 with an endpoint`);
-}
 
 export interface ObjectStoreParams {
   readonly instance: string;

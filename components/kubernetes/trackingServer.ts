@@ -1,8 +1,9 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { TrackingServer, TrackingServerArgs } from "../interfaces";
+import { imageRef, type ObjectStoreFlavor, objectStoreFlavor } from "../shared/images";
 import { buildWith, fromManifest } from "./manifestArgs";
-import { childResourceName, imageRef, objectLabels, roles, serviceHost, validateInstanceName } from "./meta";
+import { childResourceName, objectLabels, roles, serviceHost, validateInstanceName } from "./meta";
 import { type ArtifactStoreAccess, backendStoreUri, buildMlflowDeployment, buildMlflowService, mlflowSelector, type PostgresConnection } from "./mlflowManifests";
 import { buildIngressPolicy } from "./networkPolicy";
 import {
@@ -10,8 +11,6 @@ import {
   buildBucketJob,
   buildObjectStoreService,
   buildObjectStoreStatefulSet,
-  type ObjectStoreFlavor,
-  objectStoreFlavor,
   objectStoreSelector,
   s3Port,
 } from "./objectStoreManifests";

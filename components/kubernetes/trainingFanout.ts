@@ -2,9 +2,10 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { TrainingFanout, TrainingFanoutArgs } from "../interfaces";
 import type { ShardSpec } from "../shared/studySpec";
+import { imageRef } from "../shared/images";
 import { trackingPasswordSecret } from "./clientSecret";
 import { buildWith, fromManifest } from "./manifestArgs";
-import { childResourceName, imageRef, roles, objectLabels, studyIdLabel, validateInstanceName } from "./meta";
+import { childResourceName, roles, objectLabels, studyIdLabel, validateInstanceName } from "./meta";
 import { buildIndexedJob, buildPrepareJob, buildShardConfigMap, type TrainingJobParams } from "./trainingManifests";
 
 export interface KubernetesTrainingFanoutArgs extends TrainingFanoutArgs {
