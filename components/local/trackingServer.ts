@@ -54,11 +54,20 @@ export function postgresUri(db: Extract<DatabaseConfig, { kind: "external" }>, p
   return `postgresql://${user}:${encodeURIComponent(password)}@${db.host}:${db.port}/${encodeURIComponent(db.database)}?sslmode=${db.sslMode}`;
 }
 
+/**
+ * MLflow creates the admin only in a fresh auth database, so a new admin password (its secrets file
+ * was deleted) gets a database of its own instead of one that still holds the old hash.
+ */
+export function basicAuthDatabase(paths: LocalPaths, adminPassword: string): string {
+  const generation = createHash("sha256").update(`mlflow-auth-db:${adminPassword}`).digest("hex").slice(0, 12);
+  return `${paths.runDir}/basic_auth-${generation}.db`;
+}
+
 export function basicAuthIni(paths: LocalPaths, adminUser: string, adminPassword: string): string {
   return [
     "[mlflow]",
     "default_permission = READ",
-    `database_uri = sqlite:///${paths.runDir}/basic_auth.db`,
+    `database_uri = sqlite:///${basicAuthDatabase(paths, adminPassword)}`,
     `admin_username = ${adminUser}`,
     `admin_password = ${adminPassword}`,
     "authorization_function = mlflow.server.auth:authenticate_request_basic_auth",

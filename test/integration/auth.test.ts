@@ -45,8 +45,8 @@ describe.skipIf(!canRun)("MLflow basic auth on the local platform (real MLflow s
       "test/integration/auth.test.ts",
     );
     await timedStep("remove leftovers of an interrupted run", () => stack.make("mlflow-remove"));
-    // A new user's first run: no runs, no users database, no generated password yet.
-    for (const stale of [path.join(repoRoot, dataDir), path.join(stack.runDir, "basic_auth.db"), secretsFile(stateDir, stack.name)])
+    // A new user's first run: no runs and no generated password yet (a new password gets a fresh users database).
+    for (const stale of [path.join(repoRoot, dataDir), secretsFile(stateDir, stack.name)])
       fs.rmSync(stale, { recursive: true, force: true });
   });
 

@@ -84,6 +84,9 @@ describe("local platform components (Pulumi mocks)", () => {
     const files = secretValue<{ path: string; content: string; mode: number }[]>(proc.inputs.files);
     expect(files[0]?.mode).toBe(0o600);
     expect(files[0]?.content).toContain("admin_password = admin-pw");
+    // A new admin password gets a fresh auth database: MLflow only creates the admin in an empty one.
+    expect(local.basicAuthDatabase(paths(), "admin-pw")).not.toBe(local.basicAuthDatabase(paths(), "other-pw"));
+    expect(files[0]?.content).toContain(`database_uri = sqlite:///${local.basicAuthDatabase(paths(), "admin-pw")}`);
   });
 
   it("refuses an in-stack database on the local platform with a message saying what to use", () => {
