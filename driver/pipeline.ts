@@ -134,7 +134,9 @@ async function runPipeline(args: PipelineArgs): Promise<void> {
   // A champion metric the trainer never logs for this scoring would find no run: say so before any work.
   assertMetricsMatchTraining(metrics, config.training, path.relative(projectDir, metricsFile));
   const paths = localPaths(projectDir, args.stack);
-  const secrets = phaseSecrets(config, args.stack, paths.stateDir);
+  // Resolved once: the programs get them as Pulumi secrets, select gets the admin password.
+  const plainSecrets = resolveSecrets(config, args.stack, paths.stateDir);
+  const secrets = secretOutputs(plainSecrets);
   const p: Pipeline = {
     args,
     config,
@@ -163,7 +165,7 @@ async function runPipeline(args: PipelineArgs): Promise<void> {
             metricsFile: path.relative(projectDir, metricsFile),
             trackingUri: requireOutput<string>(tracking, "driverTrackingUri", "init"),
             studyId: requireOutput<string>(training, "studyId", "train"),
-            authPassword: config.tracking.auth.enabled ? resolveSecrets(config, args.stack, paths.stateDir).authAdminPassword : undefined,
+            authPassword: plainSecrets.authAdminPassword,
             records: p.records,
           }),
         );
