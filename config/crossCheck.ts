@@ -1,8 +1,8 @@
-import { metricNames } from "../components/shared/studySpec";
 import { ConfigError, type ConfigProblem, keyPath, sortByLine } from "./errors";
 import type { Locate } from "./load";
 import type { MetricsConfig } from "./metricsConfig";
 import type { TrainingConfig } from "./stackConfig";
+import { metricNames } from "./trainerMetrics";
 
 /** Every metric the trainer logs for a study with this scoring and fold count. */
 export function loggedMetrics(training: Pick<TrainingConfig, "scoring" | "cvFolds">): string[] {

@@ -6,4 +6,5 @@ export * from "./metricsConfig";
 export * from "./searchSpaceRules";
 export * from "./secrets";
 export * from "./stackConfig";
+export * from "./trainerMetrics";
 export * from "./yamlSource";

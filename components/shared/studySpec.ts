@@ -62,11 +62,5 @@ export const mlflowTags = {
   modelSource: "mlops.model_source",
 } as const;
 
-export const metricNames = {
-  cvMean: (scoring: Scoring) => `cv_${scoring}_mean`,
-  cvStd: (scoring: Scoring) => `cv_${scoring}_std`,
-  cvFold: (scoring: Scoring, fold: number) => `cv_${scoring}_fold_${fold}`,
-  test: (scoring: Scoring) => `test_${scoring}`,
-  testAccuracy: "test_accuracy",
-  fitTimeSeconds: "fit_time_seconds",
-} as const;
+/** Defined beside the config that validates the champion rules against them. */
+export { metricNames } from "../../config/trainerMetrics";
