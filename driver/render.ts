@@ -14,7 +14,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { LocalWorkspaceOptions, OutputMap, PulumiFn } from "@pulumi/pulumi/automation";
-import { formatViolation, postureExpectationsFor } from "../components/kubernetes/posture";
+import { formatViolation, postureExpectationsFor } from "../components/kubernetes/validation/posture";
 import { formatSchemaProblem, schemaSource } from "../components/kubernetes/validation/openApiSchema";
 import { type GateReport, validateManifestFolder } from "../components/kubernetes/validation/renderedManifests";
 import { localPaths } from "../components/local/paths";

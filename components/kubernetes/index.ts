@@ -1,17 +1,21 @@
+// Components: what the programs build (each implements an interface of components/interfaces.ts).
+export * from "./modelServing";
+export * from "./trackingServer";
+export * from "./trainingFanout";
+
+// Internals: the pure manifest builders and helpers the components are made of. Exported for the
+// unit tests and the render checks; a program needs none of them.
+export * from "./clientSecret";
 export * from "./meta";
 export * from "./mlflowManifests";
-export * from "./modelServing";
 export * from "./networkPolicy";
 export * from "./objectStoreManifests";
 export * from "./postgresManifests";
+export * from "./service";
 export * from "./servingManifests";
 export * from "./statefulSet";
 export * from "./trackingSecret";
-export * from "./trackingServer";
-export * from "./trainingFanout";
 export * from "./trainingManifests";
-export * from "./posture";
-export { asFields, get, list, stringMap } from "./postureModel";
-export * from "./postureFiles";
-export * from "./service";
-export * from "./clientSecret";
+
+// Checks over rendered manifests (posture rules, OpenAPI schemas, the render gate): ./validation.
+export * from "./validation";

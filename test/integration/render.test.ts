@@ -11,7 +11,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { parse as parseYaml, stringify as toYaml } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { postureExpectationsFor } from "../../components/kubernetes/posture";
+import { postureExpectationsFor } from "../../components/kubernetes/validation";
 import { type GateReport, type ManifestReport, validateManifestFolder } from "../../components/kubernetes/validation/renderedManifests";
 import { loadStackConfig } from "../../config";
 import { prepareOutDir, main as renderMain } from "../../driver/render";

@@ -1,5 +1,5 @@
-import { roles } from "./meta";
-import type { PostureExpectations, Violation } from "./posture";
+import { roles } from "../meta";
+import type { PostureExpectations, Violation } from "./postureTypes";
 import { get, isLongRunning, type KubeObject, list, podLabels, roleOf, selectorMatches, serviceSelects, stringMap, text } from "./postureModel";
 
 const violation = (obj: Pick<KubeObject, "kind" | "name">, rule: Violation["rule"], detail: string): Violation => ({ kind: obj.kind, name: obj.name, rule, detail });

@@ -1,6 +1,6 @@
-import { pinnedImage } from "../../config";
-import { roles } from "./meta";
-import type { PostureExpectations, Violation } from "./posture";
+import { pinnedImage } from "../../../config";
+import { roles } from "../meta";
+import type { PostureExpectations, Violation } from "./postureTypes";
 import { containersOf, get, isLongRunning, type KubeObject, list, podTemplate, roleOf, text } from "./postureModel";
 
 const secretEnvName = /(PASSWORD|PASSWD|SECRET|TOKEN|ACCESS_KEY|API_KEY|CREDENTIAL|PRIVATE_KEY)/i;

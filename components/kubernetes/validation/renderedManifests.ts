@@ -1,7 +1,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseAllDocuments } from "yaml";
-import { checkPosture, type PostureExpectations, type Violation } from "../posture";
+import { checkPosture } from "./posture";
+import type { PostureExpectations, Violation } from "./postureTypes";
 import { type SchemaProblem, validateManifestSchema } from "./openApiSchema";
 
 /**
