@@ -1,7 +1,11 @@
-export * from "./containerSpecs";
-export * from "./engineClient";
-export * from "./loadBalancerConfig";
+// Components: what the programs build (each implements an interface of components/interfaces.ts).
 export * from "./modelServing";
-export * from "./pulumiContainer";
 export * from "./trackingServer";
 export * from "./trainingFanout";
+
+// Internals: the container specs (plain data, shared with the Docker Engine test client in
+// test/support/engineClient.ts), the nginx config and the @pulumi/docker plumbing the components
+// are made of. Exported for the unit tests; a program needs none of them.
+export * from "./containerSpecs";
+export * from "./loadBalancerConfig";
+export * from "./pulumiContainer";

@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { DockerEngine } from "../../components/docker/engineClient";
+import { DockerEngine } from "../support/engineClient";
 
 // scripts/docker/engine.sh on a real engine: it starts one when none answers, and `stop` only ever
 // stops the dockerd it started itself (pid file), never an engine someone else runs.

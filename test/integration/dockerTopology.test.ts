@@ -16,7 +16,7 @@ import {
   trackingTopology,
   trainingTopology,
 } from "../../components/docker/containerSpecs";
-import { DockerEngine } from "../../components/docker/engineClient";
+import { DockerEngine } from "../support/engineClient";
 import { planStudy } from "../../components/shared/study";
 import { metricNames, mlflowTags } from "../../components/shared/studySpec";
 import { MlflowClient } from "../../programs/select/mlflowClient";

@@ -1,10 +1,10 @@
 import * as http from "node:http";
-import { type ContainerSpec, type NetworkSpec, type SecretValues, type VolumeSpec, resolveEnv } from "./specBasics";
+import { type ContainerSpec, type NetworkSpec, type SecretValues, type VolumeSpec, resolveEnv } from "../../components/docker/specBasics";
 import { tarArchive } from "./tarArchive";
 
 /**
  * A small Docker Engine API client (HTTP over the unix socket, Node's `http` only). It maps the same
- * container specs the Pulumi components deploy onto the Engine API, for tests and tools that must
+ * container specs the Pulumi components deploy onto the Engine API, for the tests, which must
  * run where the @pulumi/docker provider plugin cannot be installed.
  */
 

@@ -13,9 +13,9 @@ import {
   trainingTopology,
   type TrackingTopologyArgs,
 } from "../../components/docker/containerSpecs";
-import { containerCreateBody, demuxLogs } from "../../components/docker/engineClient";
+import { containerCreateBody, demuxLogs } from "../support/engineClient";
 import { readLoadBalancerTemplate, renderLoadBalancerConfig } from "../../components/docker/loadBalancerConfig";
-import { tarArchive } from "../../components/docker/tarArchive";
+import { tarArchive } from "../support/tarArchive";
 import { planStudy } from "../../components/shared/study";
 import { trainingSchema } from "../../config";
 
