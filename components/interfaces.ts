@@ -32,6 +32,11 @@ export interface TrackingServer extends pulumi.ComponentResource {
   readonly jobTrackingUri: pulumi.Output<string>;
   /** Where MLflow stores artifacts (s3://..., file://...). */
   readonly artifactLocation: pulumi.Output<string>;
+  /**
+   * The command that must run for `driverTrackingUri` to answer (e.g. `kubectl port-forward` on a
+   * cluster, where MLflow is not exposed); absent when the URI answers as it is.
+   */
+  readonly portForwardCommand?: pulumi.Output<string>;
 }
 
 // ---------- training fan-out ----------

@@ -1,5 +1,4 @@
 import type { TrackingServer, TrackingServerArgs } from "../components/interfaces";
-import { KubernetesTrackingServer } from "../components/kubernetes";
 import { type PhaseContext, trackingCredentials } from "./context";
 import { platformFor } from "./platforms";
 
@@ -28,8 +27,8 @@ export const trackingOutputs = (server: TrackingServer) => ({
   driverTrackingUri: server.driverTrackingUri,
   jobTrackingUri: server.jobTrackingUri,
   artifactLocation: server.artifactLocation,
-  // On a cluster MLflow is reachable from the driver only through this command (driver/portForward.ts).
-  ...(server instanceof KubernetesTrackingServer ? { portForwardCommand: server.portForwardCommand } : {}),
+  // When MLflow is reachable from the driver only through a command (driver/portForward.ts).
+  ...(server.portForwardCommand ? { portForwardCommand: server.portForwardCommand } : {}),
 });
 
 /** The tracking phase stack's program body: the server and the outputs later phases read. */
