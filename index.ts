@@ -51,7 +51,6 @@ function program() {
   const { fanout, trials } = trainingProgram(ctx, tracking.jobTrackingUri);
   const credentials = ctx.secrets.authAdminPassword?.apply((password) => ({ username: config.tracking.auth.adminUser, password }));
   const champion = new ChampionAlias(`${stack}-champion`, {
-    projectDir,
     trackingUri: tracking.driverTrackingUri,
     experimentName: config.training.experimentName,
     studyId: fanout.studyId,

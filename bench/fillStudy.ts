@@ -1,6 +1,6 @@
 import { mlflowTags } from "../components/shared/studySpec";
-import type { MlflowClient } from "../programs/select/mlflowClient";
-import type { KeyValue, MetricInput } from "../programs/select/mlflowTypes";
+import type { MlflowClient } from "../components/registry/mlflowClient";
+import type { KeyValue, MetricInput } from "../components/registry/mlflowTypes";
 
 /**
  * Fills an MLflow experiment with synthetic trial runs the way the trainer logs them (same tags,

@@ -13,9 +13,9 @@ import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { metricsConfigSchema } from "../config";
 import { mlflowTags } from "../components/shared/studySpec";
-import { MlflowClient } from "../programs/select/mlflowClient";
-import { buildOrderBy, buildSearchFilter } from "../programs/select/searchQuery";
-import { selectChampion } from "../programs/select/select";
+import { MlflowClient } from "../components/registry/mlflowClient";
+import { buildOrderBy, buildSearchFilter } from "../components/registry/searchQuery";
+import { selectChampion } from "../components/registry/select";
 import { fillStudy, type SyntheticTrial, seededRandom } from "./fillStudy";
 
 const repoRoot = path.resolve(__dirname, "..");

@@ -1,15 +1,16 @@
-import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import type { MetricsConfig } from "../../config";
+import { MlflowClient } from "./mlflowClient";
+import { registerChampion } from "./register";
+import { selectChampion } from "./select";
 
 /**
  * The select phase as a resource, so a single `pulumi up -s <stack>` (index.ts) can run
- * init -> train -> select -> deploy in one graph. It calls the same TypeScript selection code as
- * the driver (programs/select), loaded at run time through tsx from the project directory: the
- * provider process Pulumi starts cannot load TypeScript by itself.
+ * init -> train -> select -> deploy in one graph. It calls the same selection code as the driver's
+ * select phase (this folder): Pulumi serializes the provider with the functions it calls, by value,
+ * into the provider process it starts.
  */
 export interface ChampionAliasArgs {
-  readonly projectDir: string;
   readonly trackingUri: pulumi.Input<string>;
   readonly experimentName: string;
   readonly studyId: pulumi.Input<string>;
@@ -17,8 +18,7 @@ export interface ChampionAliasArgs {
   readonly credentials?: pulumi.Input<{ username: string; password: string }>;
 }
 
-interface AliasState {
-  projectDir: string;
+export interface AliasState {
   trackingUri: string;
   experimentName: string;
   studyId: string;
@@ -29,18 +29,16 @@ interface AliasState {
 }
 
 async function selectAndRegister(state: AliasState): Promise<AliasState> {
-  const dir = state.projectDir;
-  (require(`${dir}/node_modules/tsx/dist/cjs/api/index.cjs`) as { register: () => void }).register();
-  const select = require(`${dir}/programs/select/index.ts`) as typeof import("../../programs/select");
-  const client = new select.MlflowClient({ trackingUri: state.trackingUri, username: state.credentials?.username, password: state.credentials?.password });
-  const selection = await select.selectChampion({ client, metrics: state.metrics, experimentName: state.experimentName, studyId: state.studyId });
-  const registration = await select.registerChampion({ client, model: state.metrics.registeredModel, champion: { runId: selection.champion.runId, modelSource: selection.champion.modelSource } });
+  const client = new MlflowClient({ trackingUri: state.trackingUri, username: state.credentials?.username, password: state.credentials?.password });
+  const selection = await selectChampion({ client, metrics: state.metrics, experimentName: state.experimentName, studyId: state.studyId });
+  const registration = await registerChampion({ client, model: state.metrics.registeredModel, champion: { runId: selection.champion.runId, modelSource: selection.champion.modelSource } });
   return { ...state, runId: registration.runId, modelVersion: registration.version };
 }
 
 const identity = (s: AliasState) => JSON.stringify([s.trackingUri, s.experimentName, s.studyId, s.metrics, s.credentials?.username ?? ""]);
 
-const aliasProvider: pulumi.dynamic.ResourceProvider = {
+/** Exported for the test that serializes it as Pulumi does and runs it in a fresh process. */
+export const championAliasProvider: pulumi.dynamic.ResourceProvider = {
   async create(inputs: AliasState) {
     const outs = await selectAndRegister(inputs);
     return { id: `${inputs.metrics.registeredModel.name}@${inputs.metrics.registeredModel.alias}`, outs };
@@ -60,6 +58,6 @@ export class ChampionAlias extends pulumi.dynamic.Resource {
   declare readonly runId: pulumi.Output<string>;
   declare readonly modelVersion: pulumi.Output<string>;
   constructor(name: string, args: ChampionAliasArgs, opts?: pulumi.CustomResourceOptions) {
-    super(aliasProvider, name, { ...args, projectDir: path.resolve(args.projectDir), runId: undefined, modelVersion: undefined }, { ...opts, additionalSecretOutputs: ["credentials"] }, "registry", "ChampionAlias");
+    super(championAliasProvider, name, { ...args, runId: undefined, modelVersion: undefined }, { ...opts, additionalSecretOutputs: ["credentials"] }, "registry", "ChampionAlias");
   }
 }

@@ -1,5 +1,5 @@
 import type { MetricsConfig } from "../../config";
-import type { RankedRun } from "./select";
+import type { RankedRun } from "../../components/registry/select";
 
 /** Params every trial of a study shares: noise in a table meant to compare trials. */
 const studyWideParams = new Set(["model_family", "cv_folds", "scoring", "seed", "test_size"]);

@@ -19,8 +19,8 @@ import {
 import { DockerEngine } from "../support/engineClient";
 import { planStudy } from "../../components/shared/study";
 import { metricNames, mlflowTags } from "../../components/shared/studySpec";
-import { MlflowClient } from "../../programs/select/mlflowClient";
-import { toRunRecord } from "../../programs/select/mlflowTypes";
+import { MlflowClient } from "../../components/registry/mlflowClient";
+import { toRunRecord } from "../../components/registry/mlflowTypes";
 
 /**
  * The Docker platform for real: the same container specs the Pulumi components deploy, created on a

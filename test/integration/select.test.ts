@@ -1,9 +1,9 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { fillStudy, type SyntheticTrial } from "../../bench/fillStudy";
 import { type MetricsConfig, metricsConfigSchema } from "../../config";
-import { MlflowClient } from "../../programs/select/mlflowClient";
-import { registerChampion } from "../../programs/select/register";
-import { NoEligibleRunError, selectChampion } from "../../programs/select/select";
+import { MlflowClient } from "../../components/registry/mlflowClient";
+import { registerChampion } from "../../components/registry/register";
+import { NoEligibleRunError, selectChampion } from "../../components/registry/select";
 import { servicesUnavailableReason, startTrackingServices } from "../../scripts/services/testServices";
 
 // Champion selection against a real MLflow server (PostgreSQL backend) filled over its REST API.

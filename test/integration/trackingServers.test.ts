@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { MlflowClient } from "../../programs/select/mlflowClient";
+import { MlflowClient } from "../../components/registry/mlflowClient";
 import { psql, runPython, s3Environment, serviceScript, servicesUnavailableReason, startTrackingServices, type TrackingServices } from "../../scripts/services/testServices";
 
 // Real PostgreSQL, SeaweedFS (S3) and MLflow on loopback, checked through each server's own interface.

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { metricsConfigSchema } from "../../config";
-import type { Run, SearchRunsPage, SearchRunsRequest } from "../../programs/select/mlflowTypes";
-import { type RegistryClient, registerChampion } from "../../programs/select/register";
-import { NoEligibleRunError, type RunSearchClient, selectChampion } from "../../programs/select/select";
+import type { Run, SearchRunsPage, SearchRunsRequest } from "../../components/registry/mlflowTypes";
+import { type RegistryClient, registerChampion } from "../../components/registry/register";
+import { NoEligibleRunError, type RunSearchClient, selectChampion } from "../../components/registry/select";
 import { formatTopRuns } from "../../programs/select/formatTopRuns";
 
 const metrics = metricsConfigSchema.parse({

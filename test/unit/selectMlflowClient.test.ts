@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { MlflowApiError, MlflowClient, MlflowUnreachableError, mlflowClientFromEnv, parseMlflowJson, splitCredentials } from "../../programs/select/mlflowClient";
+import { MlflowApiError, MlflowClient, MlflowUnreachableError, mlflowClientFromEnv, parseMlflowJson, splitCredentials } from "../../components/registry/mlflowClient";
 
 interface Recorded {
   readonly url: string;

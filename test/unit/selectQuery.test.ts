@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { metricsConfigSchema } from "../../config";
-import { buildOrderBy, buildSearchFilter, formatNumber, paramValueAsLogged, quoteString } from "../../programs/select/searchQuery";
+import { buildOrderBy, buildSearchFilter, formatNumber, paramValueAsLogged, quoteString } from "../../components/registry/searchQuery";
 
 const config = (raw: Record<string, unknown>) => metricsConfigSchema.parse({ registeredModel: { name: "m" }, orderBy: { metric: "cv_f1_macro_mean" }, ...raw });
 

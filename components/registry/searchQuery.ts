@@ -1,5 +1,5 @@
 import type { MetricsConfig, Order } from "../../config";
-import { mlflowTags } from "../../components/shared/studySpec";
+import { mlflowTags } from "../shared/studySpec";
 
 /**
  * Turns `config/metrics_config.yaml` into ONE MLflow `runs/search` request: every filter runs on

@@ -1,5 +1,5 @@
 import type { MetricsConfig } from "../../config";
-import { mlflowTags } from "../../components/shared/studySpec";
+import { mlflowTags } from "../shared/studySpec";
 import type { MlflowClient } from "./mlflowClient";
 import { type RunRecord, toRunRecord } from "./mlflowTypes";
 import { buildOrderBy, buildSearchFilter } from "./searchQuery";
