@@ -6,6 +6,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import type { OutputMap } from "@pulumi/pulumi/automation";
+import { httpFetch } from "../components/shared/httpFetch";
 import type { StackConfig } from "../config";
 import { requireOutput } from "./phaseStack";
 
@@ -50,7 +51,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function answers(url: string): Promise<boolean> {
   try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+    const res = await httpFetch(url, { signal: AbortSignal.timeout(2000) });
     await res.arrayBuffer();
     return res.status < 500;
   } catch {

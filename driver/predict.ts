@@ -4,6 +4,7 @@
  */
 import * as path from "node:path";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
+import { httpFetch } from "../components/shared/httpFetch";
 import { runMain } from "./cli";
 import type { PhaseRecord } from "./lastRun";
 import { projectName } from "./phaseStack";
@@ -18,7 +19,7 @@ export interface Prediction {
 }
 
 async function exampleInput(endpoint: string): Promise<unknown> {
-  const res = await fetch(`${endpoint}/example`, { signal: AbortSignal.timeout(30_000) });
+  const res = await httpFetch(`${endpoint}/example`, { signal: AbortSignal.timeout(30_000) });
   if (!res.ok) throw new Error(`GET ${endpoint}/example answered HTTP ${res.status}: pass an input with --input '<json>'`);
   return res.json();
 }
@@ -26,7 +27,7 @@ async function exampleInput(endpoint: string): Promise<unknown> {
 export async function predictOne(endpoint: string, input?: unknown): Promise<Prediction> {
   const body = input ?? (await exampleInput(endpoint));
   const started = Date.now();
-  const res = await fetch(`${endpoint}/invocations`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body), signal: AbortSignal.timeout(60_000) });
+  const res = await httpFetch(`${endpoint}/invocations`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body), signal: AbortSignal.timeout(60_000) });
   const text = await res.text();
   if (!res.ok) throw new Error(`POST ${endpoint}/invocations answered HTTP ${res.status}: ${text.slice(0, 500)}`);
   const parsed = JSON.parse(text) as { predictions?: unknown[] };

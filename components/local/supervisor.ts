@@ -5,6 +5,7 @@
  * Each function `require`s the Node built-ins it needs inside its body, because Pulumi serializes
  * dynamic providers by value and these functions travel with them.
  */
+import { httpFetch } from "../shared/httpFetch";
 
 /** A file written before a process starts (config files, secrets); secrets get mode 0600. */
 export interface FileSpec {
@@ -160,7 +161,7 @@ export async function waitForHttp(url: string, pid: number, timeoutMs: number, l
   while (Date.now() < deadline) {
     if (!isAlive(pid)) throw new Error(`process ${pid} exited before ${url} answered; last log lines of ${logFile}:\n${tailOf(logFile)}`);
     try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+      const res = await httpFetch(url, { signal: AbortSignal.timeout(2000) });
       if (res.ok) return;
       last = `HTTP ${res.status}`;
     } catch (err) {

@@ -1,7 +1,9 @@
+import { type HttpFetchInit, httpFetch } from "../shared/httpFetch";
 import type { Experiment, KeyValue, MetricInput, ModelVersion, RegisteredModel, Run, RunInfo, RunStatus, SearchRunsPage, SearchRunsRequest } from "./mlflowTypes";
 
 /**
- * A small typed client for MLflow's REST API 2.0 over Node's `fetch`: only the endpoints the
+ * A small typed client for MLflow's REST API 2.0 over node:http (`httpFetch`, which works on every
+ * port, unlike Node's fetch): only the endpoints the
  * select phase, its tests and its benchmark use. No dependency on the Python client, so the
  * driver can select and register a champion without a Python environment.
  */
@@ -23,7 +25,8 @@ export interface MlflowClientOptions {
   readonly retry?: Partial<RetryPolicy>;
   /** Per-request timeout. */
   readonly timeoutMs?: number;
-  readonly fetch?: typeof fetch;
+  /** Transport; default `httpFetch`. Tests pass a scripted one. */
+  readonly fetch?: (url: string | URL, init: HttpFetchInit) => Promise<Response>;
   readonly sleep?: (ms: number) => Promise<void>;
 }
 
@@ -66,7 +69,7 @@ export class MlflowClient {
   private readonly authorization?: string;
   private readonly retry: RetryPolicy;
   private readonly timeoutMs: number;
-  private readonly fetchImpl: typeof fetch;
+  private readonly fetchImpl: (url: string | URL, init: HttpFetchInit) => Promise<Response>;
   private readonly sleep: (ms: number) => Promise<void>;
 
   constructor(options: MlflowClientOptions) {
@@ -78,7 +81,7 @@ export class MlflowClient {
     else if (options.token) this.authorization = `Bearer ${options.token}`;
     this.retry = { ...defaultRetryPolicy, ...options.retry };
     this.timeoutMs = options.timeoutMs ?? 30_000;
-    this.fetchImpl = options.fetch ?? fetch;
+    this.fetchImpl = options.fetch ?? httpFetch;
     this.sleep = options.sleep ?? sleepFor;
   }
 
@@ -304,7 +307,11 @@ function parseError(text: string, status: number): { errorCode: string; message:
 
 function describeFetchError(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
-  if (err.name === "TimeoutError") return "request timed out";
-  const cause = (err as Error & { cause?: { code?: string; message?: string } }).cause;
+  const cause = (err as Error & { cause?: { name?: string; code?: string; message?: string } }).cause;
+  // fetch throws TimeoutError; node:http an AbortError caused by the signal's TimeoutError.
+  if (err.name === "TimeoutError" || cause?.name === "TimeoutError") return "request timed out";
+  // node:http puts the socket's code on the error itself, fetch on its cause.
+  const code = (err as Error & { code?: string }).code;
+  if (code && code !== "ABORT_ERR") return err.message.startsWith(code) ? err.message : `${code} ${err.message}`;
   return cause?.code ? `${cause.code} ${cause.message ?? ""}`.trim() : err.message;
 }
