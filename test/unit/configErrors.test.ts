@@ -179,9 +179,17 @@ const stackCases: Case[] = [
     expected: [`${F}:3: training: expected the mlops: namespace: write mlops:training`],
   },
   {
-    name: "duplicate key is a YAML error with its line",
+    name: "duplicate key is named, with its path and the line it was first set on",
     problems: () => stackProblems(stack("mlops:platform: local", "mlops:platform: docker")),
-    expected: [`${F}:3: (file): expected valid YAML: Map keys must be unique`],
+    expected: [`${F}:3: config.mlops:platform: expected each key once in a mapping: 'mlops:platform' is already set on line 2`],
+  },
+  {
+    name: "duplicate nested key and duplicate key in a flow mapping are both named",
+    problems: () => stackProblems(stack("mlops:platform: local", "mlops:tracking:", "  port: 5000", "  port: 5061", "mlops:serving: { replicas: 1, replicas: 2 }")),
+    expected: [
+      `${F}:5: config.mlops:tracking.port: expected each key once in a mapping: 'port' is already set on line 4`,
+      `${F}:6: config.mlops:serving.replicas: expected each key once in a mapping: 'replicas' is already set on line 6`,
+    ],
   },
   {
     name: "config that is not a mapping",
@@ -192,6 +200,11 @@ const stackCases: Case[] = [
 
 const M = "metrics.yaml";
 const metricsCases: Case[] = [
+  {
+    name: "duplicate key inside a list item is named with its index",
+    problems: () => metricsProblemLines(`${validMetricsYaml}filters:\n  metrics:\n    - metric: cv_f1_macro_mean\n      op: ">"\n      op: "<"\n      value: 0.5\n`),
+    expected: [`${M}:7: filters.metrics[0].op: expected each key once in a mapping: 'op' is already set on line 6`],
+  },
   {
     name: "orderBy missing",
     problems: () => metricsProblemLines("registeredModel: { name: m }\n"),
