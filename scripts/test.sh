@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs one test tier, or all of them in order: `bash scripts/test.sh unit|integration|e2e|all`.
 # Each tier prints its own timing; the first failing tier stops the run with its exit code.
+# A tier that may start services runs inside scripts/services/scoped.sh: whatever it started
+# (PostgreSQL, SeaweedFS, MLflow, dockerd) is stopped when it ends, passed, failed or interrupted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tier=${1:-all}
@@ -33,10 +35,15 @@ e2e() {
   run_tier "end-to-end (make pipeline on the local stack)" npx vitest run --project e2e
 }
 
+# Runs tier $1 in a scope of its own (test.sh again, under scoped.sh), unless already inside one.
+scoped() {
+  if [[ -n "${MLOPS_TEST_SCOPED:-}" ]]; then "$1"; else MLOPS_TEST_SCOPED=1 bash scripts/services/scoped.sh bash scripts/test.sh "$1"; fi
+}
+
 case "$tier" in
   unit) unit ;;
-  integration) integration ;;
-  e2e) e2e ;;
-  all) unit; integration; e2e ;;
+  integration) scoped integration ;;
+  e2e) scoped e2e ;;
+  all) unit; scoped integration; scoped e2e ;;
   *) echo "usage: scripts/test.sh unit|integration|e2e|all" >&2; exit 2 ;;
 esac
