@@ -7,6 +7,7 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { processAlive as alive } from "../support/processes";
 import { parseStackConfig } from "../../config";
 import { type PortForwardCommand, portForwardArgv, withPortForward, withTrackingAccess } from "../../driver/portForward";
 
@@ -61,14 +62,6 @@ function run(mode: string) {
   };
 }
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 const lines: string[] = [];
 const log = (line: string) => lines.push(line);

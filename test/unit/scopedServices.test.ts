@@ -3,6 +3,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { processAlive as alive } from "../support/processes";
 
 /**
  * scripts/services/scoped.sh, which every test tier that may start services runs in (scripts/test.sh):
@@ -36,14 +37,6 @@ function standIn(dir: string, name: string): { script: string; pidFile: string }
 }
 
 const pidOf = (pidFile: string) => Number(fs.readFileSync(pidFile, "utf8").trim());
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 /** The sleep was killed but may take a moment to be reaped: wait briefly for it to be gone. */
 async function gone(pid: number): Promise<boolean> {
   for (let i = 0; i < 50 && alive(pid); i++) await new Promise((r) => setTimeout(r, 100));
