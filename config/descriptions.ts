@@ -30,7 +30,7 @@ export const configDescriptions: Record<string, string> = {
   "mlops:tracking.objectStore.prefix": "Key prefix inside the bucket.",
   "mlops:tracking.objectStore.region": "S3 region.",
   "mlops:tracking.objectStore.endpoint": "S3-compatible endpoint URL (SeaweedFS, Ceph, ...); omit for AWS S3.",
-  "mlops:tracking.objectStore.create": "Create the bucket with @pulumi/aws (versioning and encryption on, public access blocked).",
+  "mlops:tracking.objectStore.create": "Create the bucket in the tracking phase with @pulumi/aws (versioning and encryption on, public access blocked), with this region, endpoint and key pair; needs the aws provider plugin (`pulumi plugin install resource aws 7.48.0`). Destroying the tracking phase fails while the bucket still holds artifacts (nothing is deleted by accident).",
   "mlops:tracking.objectStore.accessKeySecret": "Name of the `mlops:` secret with the access key id; without the secret, ambient AWS credentials are used.",
   "mlops:tracking.objectStore.secretKeySecret": "Name of the `mlops:` secret with the secret access key.",
   "mlops:tracking.auth": "MLflow basic authentication.",

@@ -10,13 +10,14 @@ import { imageRef, type PhaseContext } from "./context";
 
 /** How one platform implements the three concerns; each adds its own platform settings to the shared args. */
 export interface PlatformImplementation {
-  tracking(name: string, args: TrackingServerArgs, ctx: PhaseContext): TrackingServer;
+  /** `opts` (e.g. dependsOn a bucket the phase creates) are merged into the component's options. */
+  tracking(name: string, args: TrackingServerArgs, ctx: PhaseContext, opts?: pulumi.ComponentResourceOptions): TrackingServer;
   training(name: string, args: TrainingFanoutArgs, ctx: PhaseContext): TrainingFanout;
   serving(name: string, args: ModelServingArgs, ctx: PhaseContext): ModelServing;
 }
 
 const local: PlatformImplementation = {
-  tracking: (name, args, ctx) => new LocalTrackingServer(name, { ...args, paths: ctx.paths }),
+  tracking: (name, args, ctx, opts) => new LocalTrackingServer(name, { ...args, paths: ctx.paths }, opts),
   training: (name, args, ctx) => new LocalTrainingFanout(name, { ...args, paths: ctx.paths }),
   serving: (name, args, ctx) => new LocalModelServing(name, { ...args, paths: ctx.paths }),
 };
@@ -33,7 +34,7 @@ function kubernetesProvider(name: string, ctx: PhaseContext): k8s.Provider {
 const kubernetesOptions = (name: string, ctx: PhaseContext): pulumi.ComponentResourceOptions => ({ providers: { kubernetes: kubernetesProvider(name, ctx) } });
 
 const kubernetes: PlatformImplementation = {
-  tracking: (name, args, ctx) => {
+  tracking: (name, args, ctx, opts) => {
     const provider = kubernetesProvider(name, ctx);
     const { namespace, storageClass } = ctx.config.kubernetes;
     // The tracking phase runs first, so it owns the namespace every phase deploys into.
@@ -41,7 +42,7 @@ const kubernetes: PlatformImplementation = {
     return new KubernetesTrackingServer(
       name,
       { ...args, namespace: ns.metadata.name, storageClass, image: imageRef(ctx.config, "mlflow") },
-      { providers: { kubernetes: provider } },
+      { ...opts, providers: { kubernetes: provider } },
     );
   },
   training: (name, args, ctx) =>
@@ -60,8 +61,8 @@ function dockerOptions(name: string, ctx: PhaseContext): pulumi.ComponentResourc
 }
 
 const dockerPlatform: PlatformImplementation = {
-  tracking: (name, args, ctx) =>
-    new DockerTrackingServer(name, { ...args, networkName: ctx.config.docker.network, mlflowImage: imageRef(ctx.config, "mlflow") }, dockerOptions(name, ctx)),
+  tracking: (name, args, ctx, opts) =>
+    new DockerTrackingServer(name, { ...args, networkName: ctx.config.docker.network, mlflowImage: imageRef(ctx.config, "mlflow") }, { ...opts, ...dockerOptions(name, ctx) }),
   training: (name, args, ctx) => new DockerTrainingFanout(name, { ...args, image: imageRef(ctx.config, "trainer"), networkName: ctx.config.docker.network }, dockerOptions(name, ctx)),
   serving: (name, args, ctx) => new DockerModelServing(name, { ...args, image: imageRef(ctx.config, "serving"), networkName: ctx.config.docker.network }, dockerOptions(name, ctx)),
 };

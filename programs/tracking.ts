@@ -1,3 +1,4 @@
+import { ArtifactBucket } from "../components/external/s3Bucket";
 import type { TrackingServer, TrackingServerArgs } from "../components/interfaces";
 import { type PhaseContext, trackingCredentials } from "./context";
 import { platformFor } from "./platforms";
@@ -18,9 +19,27 @@ export function trackingServerArgs(ctx: PhaseContext): TrackingServerArgs {
   };
 }
 
-/** init: the MLflow tracking server with its database and artifact store. */
+/**
+ * `tracking.objectStore` of kind s3 with `create: true`: the bucket (versioned, encrypted, private),
+ * created with the stack's region, endpoint and keys. Otherwise the bucket must already exist.
+ */
+export function artifactBucket(name: string, ctx: PhaseContext): ArtifactBucket | undefined {
+  const store = ctx.config.tracking.objectStore;
+  if (store.kind !== "s3" || !store.create) return undefined;
+  return new ArtifactBucket(`${name}-artifacts`, {
+    bucketName: store.bucket,
+    prefix: store.prefix,
+    region: store.region,
+    endpoint: store.endpoint,
+    credentials: ctx.secrets.objectStoreCredentials,
+  });
+}
+
+/** init: the MLflow tracking server with its database and artifact store (the bucket first, when the stack creates it). */
 export function trackingProgram(ctx: PhaseContext): TrackingServer {
-  return platformFor(ctx.config.platform).tracking(`${ctx.stack}-tracking`, trackingServerArgs(ctx), ctx);
+  const name = `${ctx.stack}-tracking`;
+  const bucket = artifactBucket(name, ctx);
+  return platformFor(ctx.config.platform).tracking(name, trackingServerArgs(ctx), ctx, bucket ? { dependsOn: [bucket] } : undefined);
 }
 
 export const trackingOutputs = (server: TrackingServer) => ({

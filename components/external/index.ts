@@ -1,5 +1,5 @@
 // Components for services that live outside the stack's platform: a managed PostgreSQL database
-// (@pulumi/postgresql) and an S3 bucket (@pulumi/aws). The tracking program builds them when the
-// config asks for them (`tracking.objectStore.create`).
+// (@pulumi/postgresql, for `tracking.database.manage`) and an S3 bucket (@pulumi/aws), which the
+// tracking program creates for `tracking.objectStore.create` (programs/tracking.ts).
 export * from "./externalPostgres";
 export * from "./s3Bucket";

@@ -69,8 +69,8 @@ describe("ManagedPostgres (mocked provider)", () => {
   });
 });
 
-describe("ArtifactBucket (mocked provider)", () => {
-  it("creates a versioned, encrypted, private bucket with ACLs disabled", async () => {
+describe("ArtifactBucket (mock: the aws plugin cannot be built offline)", () => {
+  it("creates a versioned, encrypted, private bucket with ACLs disabled, through an explicit aws provider", async () => {
     const bucket = new external.ArtifactBucket("prod-artifacts", { bucketName: "acme-mlflow-artifacts", prefix: "/mlflow/" });
     expect(await value(bucket.artifactUri)).toBe("s3://acme-mlflow-artifacts/mlflow");
     expect(await value(bucket.arn)).toBe("arn:aws:s3:::acme-mlflow-artifacts");
@@ -81,7 +81,11 @@ describe("ArtifactBucket (mocked provider)", () => {
       "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
       "aws:s3/bucketVersioning:BucketVersioning",
       "mlops:external:ArtifactBucket",
+      "pulumi:providers:aws",
     ]);
+    expect(registered.filter((r) => r.type.startsWith("aws:")).every((r) => r.provider.includes("prod-artifacts-aws")), "every bucket resource uses the component's provider").toBe(true);
+    expect(inputsOf("pulumi:providers:aws").inputs).toMatchObject({ region: "us-east-1" });
+    expect(inputsOf("pulumi:providers:aws").inputs.accessKey, "no keys: the ambient AWS credentials").toBeUndefined();
     expect(inputsOf("aws:s3/bucket:Bucket").inputs).toMatchObject({ bucket: "acme-mlflow-artifacts", forceDestroy: false });
     expect(inputsOf("aws:s3/bucketVersioning:BucketVersioning").inputs).toEqual({ bucket: "acme-mlflow-artifacts", versioningConfiguration: { status: "Enabled" } });
     expect(inputsOf("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock").inputs).toEqual({
