@@ -93,12 +93,12 @@ compose-logs: ## Logs of STACK's running workloads (local: .pipeline/logs; docke
 # ---------- docker platform (stack dev) ----------
 
 .PHONY: build-train
-build-train: ## Build the trainer image (starts Debian's dockerd if no engine answers; PYTHON_BASE, IMAGE_TAG, IMAGE_REGISTRY)
-	bash scripts/docker/engine.sh start && bash scripts/docker/build-images.sh trainer
+build-train: deps ## Build STACK's trainer image (its images.tag, registry, pythonBase; starts Debian's dockerd if no engine answers)
+	flags=$$(npx tsx config/imageBuild.ts --stack $(STACK)) && bash scripts/docker/engine.sh start && bash scripts/docker/build-images.sh $$flags trainer
 
 .PHONY: build-prod
-build-prod: ## Build the MLflow and serving images (as build-train)
-	bash scripts/docker/engine.sh start && bash scripts/docker/build-images.sh mlflow serving
+build-prod: deps ## Build STACK's MLflow and serving images (as build-train)
+	flags=$$(npx tsx config/imageBuild.ts --stack $(STACK)) && bash scripts/docker/engine.sh start && bash scripts/docker/build-images.sh $$flags mlflow serving
 
 .PHONY: docker-base-images
 docker-base-images: ## Local stand-ins for python, postgres, nginx and SeaweedFS images, from Debian packages (air-gapped)

@@ -15,7 +15,6 @@ export type Platform = (typeof platforms)[number];
 /** Pinned versions the defaults refer to; images never use `latest`. */
 export const defaultVersions = {
   mlflow: "3.6.0",
-  pythonBaseImage: "python:3.12-slim",
   postgresImage: "postgres:16.4",
   /** SeaweedFS (Apache-2.0) rather than MinIO (AGPL): nothing AGPL is shipped or defaulted to. */
   // The user-facing default (users run MinIO); SeaweedFS (chrislusf/seaweedfs) is the Apache-2.0 alternative we test with.
@@ -239,11 +238,14 @@ export type ServingConfig = z.infer<typeof servingSchema>;
 
 export const imagesSchema = z
   .object({
-    /** Base of every Python image we build; air-gapped users point this at a local image. */
-    pythonBase: pinnedImage.default(defaultVersions.pythonBaseImage),
+    /** Base of every Python image we build (build-images.sh --base); unset: the script's own choice. */
+    pythonBase: pinnedImage.optional(),
     loadBalancer: pinnedImage.default(defaultVersions.loadBalancerImage),
     /** Registry prefix for the images we build, e.g. `registry.example.com/ml`; empty for a local engine. */
-    registry: z.string().default(""),
+    registry: z
+      .string()
+      .regex(/^([a-z0-9][a-z0-9.:-]*(\/[a-z0-9._-]+)*)?$/, "expected a registry prefix such as registry.example.com/ml (lower case, no spaces)")
+      .default(""),
     tag: z.string().regex(/^[\w][\w.-]{0,127}$/, "expected an image tag").refine((t) => t !== "latest", "expected a pinned tag, not 'latest'").default(defaultVersions.imageTag),
   })
   .strict();
