@@ -35,6 +35,16 @@ describe("import graph of config/, components/, programs/, driver/", () => {
     expect(lines, `upward imports; move the shared code down to the lower layer:\n${lines.join("\n")}`).toEqual([]);
   });
 
+  it("programs reach platform components only through programs/platforms.ts (the rest relies on components/interfaces.ts)", () => {
+    const platformModule = /^components\/(local|docker|kubernetes)\//;
+    // The on-disk layout of a stack (.pipeline/...) is shared by every platform's context, not a platform choice.
+    const shared = new Set(["components/local/paths.ts"]);
+    const lines = graph.edges
+      .filter((e) => e.from.startsWith("programs/") && e.from !== "programs/platforms.ts" && platformModule.test(e.to) && !shared.has(e.to))
+      .map((e) => `${e.from}:${e.line} -> ${e.to}${kind(e.typeOnly)}`);
+    expect(lines, `programs that depend on one platform's components; add an output to the interface instead:\n${lines.join("\n")}`).toEqual([]);
+  });
+
   it("has no import circles", () => {
     const lines = findCycles(graph).map((cycle) => cycle.join(" -> "));
     expect(lines, `import circles; move what both files need into a third file they both import:\n${lines.join("\n")}`).toEqual([]);
