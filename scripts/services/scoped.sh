@@ -43,8 +43,9 @@ trap stop_started EXIT
 # In the background, so a signal reaches the traps at once instead of after the command ends (bash
 # defers traps while a foreground command runs), and in a process group of its own (set -m), so TERM
 # reaches the command's own children too (vitest, its workers); it is waited for before the stops.
+# Its stdin is /dev/null: a process group that is not the terminal's foreground would stop on a read.
 set -m
-"$@" &
+"$@" </dev/null &
 child=$!
 set +m
 forward() {

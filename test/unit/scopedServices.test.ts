@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { processAlive as alive } from "../support/processes";
+import { processAlive as alive, processRunning } from "../support/processes";
 
 /**
  * scripts/services/scoped.sh, which every test tier that may start services runs in (scripts/test.sh):
@@ -37,10 +37,10 @@ function standIn(dir: string, name: string): { script: string; pidFile: string }
 }
 
 const pidOf = (pidFile: string) => Number(fs.readFileSync(pidFile, "utf8").trim());
-/** The sleep was killed but may take a moment to be reaped: wait briefly for it to be gone. */
+/** The process was signalled: wait briefly for it to end (a zombie awaiting its reaper has ended). */
 async function gone(pid: number): Promise<boolean> {
-  for (let i = 0; i < 50 && alive(pid); i++) await new Promise((r) => setTimeout(r, 100));
-  return !alive(pid);
+  for (let i = 0; i < 50 && processRunning(pid); i++) await new Promise((r) => setTimeout(r, 100));
+  return !processRunning(pid);
 }
 
 function setup() {
@@ -96,7 +96,17 @@ describe("scripts/services/scoped.sh (real processes, stand-in services)", () =>
     child.kill("SIGTERM");
     expect(await exit).toBe(143);
     expect(await gone(started)).toBe(true);
-    // The command's own children (here its `sleep 60`) got the TERM too: nothing of its group is left.
-    expect(() => process.kill(-pidOf(group), 0)).toThrow();
+    // The command's own children (here its `sleep 60`) got the TERM too: nothing of its group is left
+    // once the ended ones are reaped.
+    const groupLeft = () => {
+      try {
+        process.kill(-pidOf(group), 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    for (let i = 0; i < 50 && groupLeft(); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(groupLeft()).toBe(false);
   }, 20_000);
 });
