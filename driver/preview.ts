@@ -148,7 +148,7 @@ async function setup(opts: PreviewOptions, projectDir: string, workDir: string):
       config,
       workspace: { pulumiCommand, envVars },
       stackNameOf: (phase) => phaseStackName(opts.stack, phase),
-      secrets: phaseSecrets(config, opts.stack, localPaths(projectDir, opts.stack).stateDir),
+      secrets: phaseSecrets(config),
       renderDirOf: () => undefined,
     };
   }

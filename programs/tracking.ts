@@ -2,6 +2,7 @@ import type { TrackingServer, TrackingServerArgs } from "../components/interface
 import { KubernetesTrackingServer } from "../components/kubernetes";
 import { type PhaseContext, trackingCredentials } from "./context";
 import { platformFor } from "./platforms";
+import { withGeneratedSecrets } from "./secrets";
 
 export function trackingServerArgs(ctx: PhaseContext): TrackingServerArgs {
   const { tracking, images } = ctx.config;
@@ -32,5 +33,8 @@ export const trackingOutputs = (server: TrackingServer) => ({
   ...(server instanceof KubernetesTrackingServer ? { portForwardCommand: server.portForwardCommand } : {}),
 });
 
-/** The tracking phase stack's program body: the server and the outputs later phases read. */
-export const trackingPhase = (ctx: PhaseContext) => trackingOutputs(trackingProgram(ctx));
+/** The tracking phase stack's program body: the stack's passwords, the server, and the outputs later phases read. */
+export function trackingPhase(ctx: PhaseContext) {
+  const generated = withGeneratedSecrets(ctx);
+  return { ...trackingOutputs(trackingProgram(generated.ctx)), ...generated.outputs };
+}
