@@ -157,7 +157,7 @@ async function runPipeline(args: PipelineArgs): Promise<void> {
     } else {
       const wants = (phase: (typeof phases)[number]) => args.phase === "all" || args.phase === phase;
       const stored = (phase: "tracking" | "training" | "serving") => phaseOutputs(stackOptions(p, phase, phase, async () => ({})).opts);
-      const generatedSecrets = wants("init") ? planTrackingSecrets(await stored("tracking"), legacySecrets, args.rotateSecrets) : undefined;
+      const generatedSecrets = wants("init") ? planTrackingSecrets(config, userSecrets, await stored("tracking"), legacySecrets, args.rotateSecrets) : undefined;
       const tracking = generatedSecrets ? await runInit({ ...p, ctx: { ...p.ctx, generatedSecrets } }, secrets) : await stored("tracking");
       if (generatedSecrets && retireLegacySecrets(tracking, legacySecrets)) console.log(`generated passwords now live in the encrypted state: removed ${path.relative(projectDir, legacySecrets)}`);
       const training = wants("train") ? await runTrain(p, secrets, tracking) : await stored("training");

@@ -1,7 +1,8 @@
 import * as fs from "node:fs";
 import type { OutputMap } from "@pulumi/pulumi/automation";
 import { type GeneratedSecretValues, generatedSecretNames } from "../components/shared/generatedSecrets";
-import { adoptedSecretsOutput, type GeneratedSecretsPlan, generatedSecretsOutput } from "../programs/secrets";
+import type { StackConfig } from "../config";
+import { adoptedSecretsOutput, type GeneratedSecretsPlan, generatedSecretsOutput, rotationBlocker } from "../programs/secrets";
 import type { DriverSecrets } from "./secrets";
 
 /**
@@ -46,12 +47,22 @@ export function readLegacySecrets(file: string): GeneratedSecretValues {
 }
 
 /**
- * Before the tracking phase runs. A stack that already owns its passwords (it has the
+ * Before the tracking phase runs. A stack that already owns passwords (a non-empty
  * `generatedSecrets` output) keeps them, adopted ones included; a stack without it adopts the old
  * file's values. `rotate` replaces every generated password.
  */
-export function planTrackingSecrets(previous: OutputMap, legacyFile: string, rotate: boolean, now: () => Date = () => new Date()): GeneratedSecretsPlan {
-  const owned = previous[generatedSecretsOutput] !== undefined;
+export function planTrackingSecrets(
+  config: StackConfig,
+  user: DriverSecrets,
+  previous: OutputMap,
+  legacyFile: string,
+  rotate: boolean,
+  now: () => Date = () => new Date(),
+): GeneratedSecretsPlan {
+  const blocker = rotate ? rotationBlocker(config, user) : undefined;
+  if (blocker) throw new Error(blocker);
+  // A stack that needed no password so far (or had the user's own) owns none: the file may still hold the old ones.
+  const owned = Object.keys(valuesOf(previous[generatedSecretsOutput], generatedSecretsOutput)).length > 0;
   const adopted = owned ? valuesOf(previous[adoptedSecretsOutput], adoptedSecretsOutput) : readLegacySecrets(legacyFile);
   return { adopted, ...(rotate ? { rotation: now().toISOString() } : {}) };
 }

@@ -22,14 +22,30 @@ export interface GeneratedSecretsPlan {
 export const generatedSecretsOutput = "generatedSecrets";
 export const adoptedSecretsOutput = "adoptedSecrets";
 
+/** Which secrets the user provided: as Outputs in programs, as plain values in the driver. */
+type Provided = Readonly<Partial<Record<keyof PhaseSecrets, unknown>>>;
+
 /** The passwords the stack generates: for what it runs itself, unless the user provided them. */
-export function generatedSecretsNeeded(config: StackConfig, provided: PhaseSecrets): GeneratedSecretName[] {
+export function generatedSecretsNeeded(config: StackConfig, provided: Provided): GeneratedSecretName[] {
   const { database, objectStore, auth } = config.tracking;
   const names: GeneratedSecretName[] = [];
   if (database.kind === "inStack" && !provided.databasePassword) names.push("databasePassword");
   if (objectStore.kind === "inStack" && !provided.objectStoreCredentials) names.push("objectStoreAccessKeyId", "objectStoreSecretKey");
   if (auth.enabled && !provided.authAdminPassword) names.push("authAdminPassword");
   return names;
+}
+
+/**
+ * Why an explicit rotation cannot run on this stack, if it cannot. Local MLflow gets a fresh users
+ * database for a new admin password, and object stores take their keys from the environment at each
+ * start; but an in-stack PostgreSQL keeps the role password it was initialised with, and MLflow on
+ * docker/kubernetes keeps its admin in its users database, so a new password would lock MLflow out.
+ */
+export function rotationBlocker(config: StackConfig, provided: Provided = {}): string | undefined {
+  if (config.platform === "local") return undefined;
+  const stuck = generatedSecretsNeeded(config, provided).filter((n) => n === "databasePassword" || n === "authAdminPassword");
+  if (stuck.length === 0) return undefined;
+  return `--rotate-secrets on platform ${config.platform}: ${stuck.join(" and ")} cannot be rotated there yet (the in-stack PostgreSQL role and MLflow's users database keep the password they were created with, so MLflow would be locked out); nothing was changed`;
 }
 
 type SecretOutputs = Partial<Record<GeneratedSecretName, pulumi.Output<string>>>;

@@ -4,6 +4,7 @@
 #   scripts/toolchain.sh            Pulumi CLI + nodejs language host + dynamic-provider plugin + kubernetes plugin
 #                                   + the docker, random and postgresql plugins (bridged-plugins.sh says from where)
 #   scripts/toolchain.sh core       only what the local platform needs: CLI + language host + dynamic-provider plugin
+#                                   + the random plugin
 #   scripts/toolchain.sh seaweedfs  SeaweedFS `weed` (S3 server for tests); prints its path as the last stdout line
 #   scripts/toolchain.sh plugin-binaries  only build/cache the bridged plugins' binaries (no CLI needed)
 #   scripts/toolchain.sh check      what is there; exits non-zero if a piece of the default set is missing
@@ -38,6 +39,7 @@ install_all() {
   ensure_kubernetes_plugin
   verify_kubernetes_render
   ensure_bridged_plugins
+  verify_random_plugin
   log "toolchain ready in $((SECONDS - TOOLCHAIN_STARTED))s; \`source scripts/env.sh\` puts it on PATH"
 }
 
@@ -77,6 +79,9 @@ install_core() {
   log "cache: $MLOPS_CACHE_DIR, PULUMI_HOME: $PULUMI_HOME"
   ensure_pulumi_cli
   ensure_nodejs_host
+  # Every stack's tracking phase keeps its generated passwords as random.RandomPassword resources.
+  ensure_bridged_plugin random
+  verify_random_plugin
   log "core toolchain ready in $((SECONDS - TOOLCHAIN_STARTED))s (the kubernetes plugin is built by \`make toolchain\` when a stack needs it)"
 }
 

@@ -131,3 +131,19 @@ check_bridged_plugins() {
   done
   return "$missing"
 }
+
+# verify_random_plugin: an inline Automation-API program creates a RandomPassword (what every tracking
+# phase does) on a throwaway backend; once per installed version.
+verify_random_plugin() {
+  local version marker
+  version="$(sdk_plugin_version random)"
+  marker="$(bridged_cache_dir random "$version")/verified"
+  if [ -f "$marker" ] && plugin_in_home "$PULUMI_HOME" random "$version"; then
+    log "random plugin check: passed before ($(cat "$marker"))"
+    return
+  fi
+  step "random plugin check (inline program creates a RandomPassword, keeps it, stores it encrypted)" \
+    env PATH="$(dirname "$PULUMI_CLI"):$PATH" "$REPO_ROOT/node_modules/.bin/tsx" "$TOOLCHAIN_DIR/verify/randomPassword.ts"
+  mkdir -p "$(dirname "$marker")"
+  date -u +%Y-%m-%dT%H:%M:%SZ >"$marker"
+}

@@ -93,21 +93,24 @@ describe("tracking phase outputs", () => {
 });
 
 describe("driver: migration from .pipeline/secrets/<stack>.json", () => {
+  const localConfig = parseStackConfig({ "mlops:platform": "local", "mlops:tracking": { auth: { enabled: true } } }, "Pulumi.local.yaml");
   const dir = () => fs.mkdtempSync(path.join(os.tmpdir(), "mlops-stack-secrets-"));
   const out = (value: unknown) => ({ value, secret: true });
 
   it("adopts the old file's values while the stack owns none, cutting the access key id as the old driver did", () => {
     const file = path.join(dir(), "dev.json");
     fs.writeFileSync(file, JSON.stringify({ databasePassword: "old-db", objectStoreAccessKeyId: "A".repeat(32), authAdminPassword: "old-admin" }), { mode: 0o600 });
-    expect(driver.planTrackingSecrets({}, file, false)).toEqual({ adopted: { databasePassword: "old-db", objectStoreAccessKeyId: "A".repeat(20), authAdminPassword: "old-admin" } });
+    expect(driver.planTrackingSecrets(localConfig, {}, {}, file, false)).toEqual({ adopted: { databasePassword: "old-db", objectStoreAccessKeyId: "A".repeat(20), authAdminPassword: "old-admin" } });
+    // A stack that so far generated nothing (e.g. it had the user's own admin password) still adopts.
+    expect(driver.planTrackingSecrets(localConfig, {}, { generatedSecrets: out({}) }, file, false).adopted?.authAdminPassword).toBe("old-admin");
   });
 
   it("ignores the file once the stack owns its passwords, keeps adopted ones, and rotates on request", () => {
     const file = path.join(dir(), "dev.json");
     fs.writeFileSync(file, JSON.stringify({ authAdminPassword: "stale" }));
     const previous = { generatedSecrets: out({ authAdminPassword: "kept" }), adoptedSecrets: out({ authAdminPassword: "kept" }) };
-    expect(driver.planTrackingSecrets(previous, file, false)).toEqual({ adopted: { authAdminPassword: "kept" } });
-    expect(driver.planTrackingSecrets(previous, file, true, () => new Date("2026-12-01T10:00:00Z"))).toEqual({ adopted: { authAdminPassword: "kept" }, rotation: "2026-12-01T10:00:00.000Z" });
+    expect(driver.planTrackingSecrets(localConfig, {}, previous, file, false)).toEqual({ adopted: { authAdminPassword: "kept" } });
+    expect(driver.planTrackingSecrets(localConfig, {}, previous, file, true, () => new Date("2026-12-01T10:00:00Z"))).toEqual({ adopted: { authAdminPassword: "kept" }, rotation: "2026-12-01T10:00:00.000Z" });
     expect(driver.retireLegacySecrets(previous, file)).toBe(true);
     expect(fs.existsSync(file)).toBe(false);
     expect(driver.retireLegacySecrets(previous, file)).toBe(false);
@@ -116,8 +119,16 @@ describe("driver: migration from .pipeline/secrets/<stack>.json", () => {
   it("refuses an unreadable old file instead of making new passwords", () => {
     const file = path.join(dir(), "dev.json");
     fs.writeFileSync(file, "{not json");
-    expect(() => driver.planTrackingSecrets({}, file, false)).toThrow(/dev\.json: expected the JSON object of generated passwords/);
-    expect(driver.planTrackingSecrets({}, path.join(dir(), "missing.json"), false)).toEqual({ adopted: {} });
+    expect(() => driver.planTrackingSecrets(localConfig, {}, {}, file, false)).toThrow(/dev\.json: expected the JSON object of generated passwords/);
+    expect(driver.planTrackingSecrets(localConfig, {}, {}, path.join(dir(), "missing.json"), false)).toEqual({ adopted: {} });
+  });
+
+  it("refuses to rotate what a docker or kubernetes stack cannot take yet, before anything runs", () => {
+    expect(() => driver.planTrackingSecrets(dockerConfig, {}, {}, path.join(dir(), "none.json"), true)).toThrow(/platform docker: databasePassword and authAdminPassword cannot be rotated there yet/);
+    const keysOnly = parseStackConfig({ "mlops:platform": "docker", "mlops:tracking": { database: { kind: "external", host: "db.example" } } }, "Pulumi.dev.yaml");
+    const plan = driver.planTrackingSecrets(keysOnly, { databasePassword: "theirs" }, {}, path.join(dir(), "none.json"), true);
+    expect(plan.rotation).toBeDefined();
+    expect(programs.rotationBlocker(dockerConfig, { authAdminPassword: "mine", databasePassword: "mine" })).toBeUndefined();
   });
 
   it("gives the driver the generated passwords, the user's own on top", () => {
