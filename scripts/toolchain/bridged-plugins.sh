@@ -70,7 +70,7 @@ ensure_bridged_binary() {
   local name="$1" version="$2" cache tarball
   cache="$(bridged_cache_dir "$name" "$version")"
   if [ -x "$cache/pulumi-resource-$name" ]; then
-    log "$name plugin v$version: cached at $cache ($(cut -d: -f2- "$cache/build.txt" 2>/dev/null | sed 's/^ //'))"
+    log "$name plugin v$version: cached at $cache ($(sed 's/^built //' "$cache/build.txt" 2>/dev/null))"
     return 0
   fi
   tarball="$(bridged_bundle "$name" "$version")"

@@ -14,7 +14,7 @@ export interface RandomProbeResult {
   readonly secretOutput: boolean;
   readonly secondPassword: string;
   readonly secondRunChanges: number;
-  /** The exported state: the password must appear here only as ciphertext. */
+  /** Every state file of the throwaway backend, as stored: the password must appear there only as ciphertext. */
   readonly state: string;
   readonly pluginVersion: string;
 }
@@ -28,7 +28,14 @@ export async function randomPasswordProbe(repoDir: string, workDir: string): Pro
     const first = await stack.up({ color: "never" });
     const second = await stack.up({ color: "never" });
     const changes = Object.entries(second.summary.resourceChanges ?? {}).reduce((n, [op, count]) => (op === "same" ? n : n + (count ?? 0)), 0);
-    const state = JSON.stringify((await stack.exportStack()).deployment);
+    // Read the files, not `exportStack()`: the Automation API exports with --show-secrets.
+    const stateDir = path.join(workDir, "state");
+    const state = fs
+      .readdirSync(stateDir, { recursive: true, encoding: "utf8" })
+      .map((f) => path.join(stateDir, f))
+      .filter((f) => fs.statSync(f).isFile())
+      .map((f) => fs.readFileSync(f, "utf8"))
+      .join("\n");
     const plugins = await stack.workspace.listPlugins();
     return {
       password: String(first.outputs.password?.value ?? ""),
