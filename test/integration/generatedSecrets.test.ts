@@ -7,6 +7,7 @@
  *   4. every local secrets file deleted: the next run changes nothing and MLflow still takes the password.
  * Throughout, the passwords appear in the exported state only encrypted, and never in a file in plain text.
  */
+import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -26,7 +27,8 @@ const stack = new TestStack("it-secrets", () => ({ MLOPS_AUTH_ADMIN_PASSWORD: ""
 const stateDir = path.join(repoRoot, ".pipeline");
 const legacyFile = secretsFile(stateDir, stack.name);
 const trackingUri = `http://127.0.0.1:${port}`;
-const oldPassword = "old-admin-password-from-the-secrets-file";
+// Fresh per run: local MLflow keeps one users database per admin password, and this run's must be new.
+const oldPassword = `old-admin-${crypto.randomBytes(12).toString("hex")}`;
 const passwordType = "random:index/randomPassword:RandomPassword";
 
 const canRun = canRunPipelineSuite("generated secrets integration", { services: false });
@@ -51,6 +53,13 @@ async function init(extra: string[] = [], env: Record<string, string> = {}) {
   const run = await timedStep(`pipeline --phase init ${extra.join(" ")}`, () => stack.driver(["--phase", "init", ...extra], env));
   expect(run.status, run.output).toBe(0);
   return { output: run.output, changes: stack.lastRun().phases.find((p) => p.name === "init")?.resourceChanges };
+}
+
+/** `make preview` plans nothing for the tracking stack: kept and adopted passwords are not regenerated. */
+async function expectTrackingPreviewUnchanged() {
+  const preview = await timedStep("make preview", () => stack.make("preview"));
+  expect(preview.status, preview.output).toBe(0);
+  expect(preview.output).toContain("[preview] tracking: 0 to create, 0 to update, 0 to replace, 0 to delete");
 }
 
 /** The state holds the value only encrypted: no state file (history and backups included) nor log shows it. */
@@ -104,6 +113,7 @@ describe.skipIf(!canRun)("generated passwords as RandomPasswords in the tracking
     expect((await generated()).authAdminPassword).toBe(oldPassword);
     expect(await runIds(oldPassword)).toEqual([runId]);
     expectOnlyEncrypted(oldPassword);
+    await expectTrackingPreviewUnchanged();
   });
 
   it("--rotate-secrets replaces it with a RandomPassword: MLflow takes the new one and refuses the old, runs kept", async () => {
@@ -124,6 +134,7 @@ describe.skipIf(!canRun)("generated passwords as RandomPasswords in the tracking
     fs.rmSync(path.join(stateDir, "secrets"), { recursive: true, force: true });
     const { changes } = await init();
     expect(changes).toBe(0);
+    await expectTrackingPreviewUnchanged();
     expect((await generated()).authAdminPassword).toBe(rotated);
     expect(await runIds(rotated)).toEqual([runId]);
     expect(fs.existsSync(legacyFile)).toBe(false);
