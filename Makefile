@@ -5,8 +5,8 @@ SHELL := /bin/bash
 STACK ?= local
 export MLOPS_CACHE_DIR ?= $(HOME)/.cache/mlops-pipeline
 
-# The local platform needs only the Pulumi CLI and the language host; other platforms also need the
-# kubernetes plugin, a long build on a cold machine.
+# The local platform needs only the Pulumi CLI, the language host and the random plugin; other platforms
+# also need the kubernetes, docker and postgresql plugins, long builds on a cold machine.
 PLATFORM := $(shell awk -F': *' '/mlops:platform:/ {print $$NF; exit}' Pulumi.$(STACK).yaml 2>/dev/null)
 TOOLCHAIN_FOR_STACK := $(if $(filter local,$(PLATFORM)),toolchain-core,toolchain)
 
@@ -30,11 +30,11 @@ node_modules/.package-lock.json: package.json package-lock.json
 deps: node_modules/.package-lock.json ## Install the pinned npm packages
 
 .PHONY: toolchain
-toolchain: deps ## Build or find the Pulumi CLI and plugins (cached outside the repo)
+toolchain: deps ## Build or find the Pulumi CLI and the kubernetes, docker, random and postgresql plugins (cached outside the repo)
 	bash scripts/toolchain.sh
 
 .PHONY: toolchain-core
-toolchain-core: deps ## Only what the local platform needs: the Pulumi CLI and the Node.js language host
+toolchain-core: deps ## Only what the local platform needs: the Pulumi CLI, the Node.js language host and the random plugin
 	bash scripts/toolchain.sh core
 
 .PHONY: seaweedfs
@@ -73,6 +73,10 @@ mlflow-init: setup ## init only: the MLflow tracking server of STACK
 .PHONY: mlflow-remove
 mlflow-remove: setup ## Remove everything STACK runs, in reverse order (serving, training, tracking)
 	$(PIPELINE) --stack $(STACK) --destroy
+
+.PHONY: rotate-secrets
+rotate-secrets: setup ## New generated passwords (database role, object store, MLflow admin) for STACK, then the whole pipeline on them
+	$(REQUIRE_PLATFORM) $(PIPELINE) --stack $(STACK) --rotate-secrets
 
 .PHONY: select-model
 select-model: setup ## select only: register the best run of STACK's study as the champion

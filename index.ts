@@ -6,8 +6,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { ChampionAlias } from "./components/registry/championAlias";
 import { localPaths } from "./components/local/paths";
 import { ConfigError, loadMetricsConfig, metricsConfigPath, parseStackConfig, type StackConfig } from "./config";
-import { generatedSecrets } from "./driver/secrets";
 import type { PhaseContext, PhaseSecrets } from "./programs/context";
+import { withGeneratedSecrets } from "./programs/secrets";
 import { championModelUri, servingProgram } from "./programs/serving";
 import { trackingProgram } from "./programs/tracking";
 import { trainingProgram } from "./programs/training";
@@ -28,16 +28,14 @@ function readConfig(): StackConfig {
   return parseStackConfig(values, `Pulumi.${stack}.yaml`);
 }
 
-/** Secrets set with `pulumi config set --secret mlops:<key>` win; the rest are generated once (0600 file). */
-function readSecrets(config: StackConfig, stateDir: string): PhaseSecrets {
+/** Secrets set with `pulumi config set --secret mlops:<key>`; the rest are RandomPasswords (programs/secrets.ts). */
+function readSecrets(): PhaseSecrets {
   const cfg = new pulumi.Config("mlops");
-  const generated = generatedSecrets(config, stack, stateDir);
   const keyPair = cfg.getSecret("s3AccessKeyId") ? pulumi.all([cfg.requireSecret("s3AccessKeyId"), cfg.requireSecret("s3SecretAccessKey")]).apply(([accessKeyId, secretAccessKey]) => ({ accessKeyId, secretAccessKey })) : undefined;
-  const orGenerated = <T>(value: T | undefined) => (value === undefined ? undefined : pulumi.secret(value));
   return {
-    databasePassword: cfg.getSecret("databasePassword") ?? orGenerated(generated.databasePassword),
-    objectStoreCredentials: keyPair ? pulumi.secret(keyPair) : orGenerated(generated.objectStoreCredentials),
-    authAdminPassword: cfg.getSecret("authAdminPassword") ?? orGenerated(generated.authAdminPassword),
+    databasePassword: cfg.getSecret("databasePassword"),
+    objectStoreCredentials: keyPair ? pulumi.secret(keyPair) : undefined,
+    authAdminPassword: cfg.getSecret("authAdminPassword"),
   };
 }
 
@@ -45,7 +43,7 @@ function program() {
   const config = readConfig();
   const metrics = loadMetricsConfig(metricsConfigPath(projectDir));
   const paths = localPaths(projectDir, stack);
-  const ctx: PhaseContext = { stack, config, paths, secrets: readSecrets(config, paths.stateDir) };
+  const { ctx } = withGeneratedSecrets({ stack, config, paths, secrets: readSecrets() } satisfies PhaseContext);
 
   const tracking = trackingProgram(ctx);
   const { fanout, trials } = trainingProgram(ctx, tracking.jobTrackingUri);

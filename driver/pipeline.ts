@@ -19,7 +19,8 @@ import { destroyPhase, phaseOutputs, requireOutput, upPhase } from "./phaseStack
 import { withTrackingAccess } from "./portForward";
 import { PhaseProgress } from "./progress";
 import { pulumiWorkspace } from "./pulumiEnv";
-import { type DriverSecrets, resolveSecrets } from "./secrets";
+import { type DriverSecrets, resolveSecrets, secretsFile } from "./secrets";
+import { driverSecretsFrom, planTrackingSecrets, retireLegacySecrets } from "./stackSecrets";
 import { runSelectPhase } from "./selectPhase";
 import { smokePrediction } from "./predict";
 
@@ -43,8 +44,9 @@ export function secretOutputs(plain: DriverSecrets): () => PhaseSecrets {
   });
 }
 
-export function phaseSecrets(config: StackConfig, stack: string, stateDir: string): () => PhaseSecrets {
-  return secretOutputs(resolveSecrets(config, stack, stateDir));
+/** The user's own secrets; generated ones come from the tracking stack (programs/secrets.ts). */
+export function phaseSecrets(config: StackConfig): () => PhaseSecrets {
+  return secretOutputs(resolveSecrets(config));
 }
 
 function stackOptions(p: Pipeline, phase: "tracking" | "training" | "serving", label: string, program: PulumiFn) {
@@ -134,9 +136,10 @@ async function runPipeline(args: PipelineArgs): Promise<void> {
   // A champion metric the trainer never logs for this scoring would find no run: say so before any work.
   assertMetricsMatchTraining(metrics, config.training, path.relative(projectDir, metricsFile));
   const paths = localPaths(projectDir, args.stack);
-  // Resolved once: the programs get them as Pulumi secrets, select gets the admin password.
-  const plainSecrets = resolveSecrets(config, args.stack, paths.stateDir);
-  const secrets = secretOutputs(plainSecrets);
+  // The user's own secrets, resolved once; the generated ones live in the tracking stack.
+  const userSecrets = resolveSecrets(config);
+  const secrets = secretOutputs(userSecrets);
+  const legacySecrets = secretsFile(paths.stateDir, args.stack);
   const p: Pipeline = {
     args,
     config,
@@ -154,7 +157,9 @@ async function runPipeline(args: PipelineArgs): Promise<void> {
     } else {
       const wants = (phase: (typeof phases)[number]) => args.phase === "all" || args.phase === phase;
       const stored = (phase: "tracking" | "training" | "serving") => phaseOutputs(stackOptions(p, phase, phase, async () => ({})).opts);
-      const tracking = wants("init") ? await runInit(p, secrets) : await stored("tracking");
+      const generatedSecrets = wants("init") ? planTrackingSecrets(config, userSecrets, await stored("tracking"), legacySecrets, args.rotateSecrets) : undefined;
+      const tracking = generatedSecrets ? await runInit({ ...p, ctx: { ...p.ctx, generatedSecrets } }, secrets) : await stored("tracking");
+      if (generatedSecrets && retireLegacySecrets(tracking, legacySecrets)) console.log(`generated passwords now live in the encrypted state: removed ${path.relative(projectDir, legacySecrets)}`);
       const training = wants("train") ? await runTrain(p, secrets, tracking) : await stored("training");
       if (wants("select") || wants("deploy")) {
         // On kubernetes MLflow is reached through `kubectl port-forward` while selection runs.
@@ -165,7 +170,7 @@ async function runPipeline(args: PipelineArgs): Promise<void> {
             metricsFile: path.relative(projectDir, metricsFile),
             trackingUri: requireOutput<string>(tracking, "driverTrackingUri", "init"),
             studyId: requireOutput<string>(training, "studyId", "train"),
-            authPassword: plainSecrets.authAdminPassword,
+            authPassword: driverSecretsFrom(tracking, userSecrets).authAdminPassword,
             records: p.records,
           }),
         );

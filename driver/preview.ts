@@ -25,6 +25,8 @@ import { phaseSecrets, secretOutputs } from "./pipeline";
 import { type PhaseStackOptions, phaseOutputs, previewPhase, upPhase } from "./phaseStack";
 import { PhaseProgress } from "./progress";
 import { pulumiWorkspace } from "./pulumiEnv";
+import { resolveSecrets, secretsFile } from "./secrets";
+import { planTrackingSecrets } from "./stackSecrets";
 import { phaseProgram, placeholderModelVersion, type RenderInputs, type RenderPhase, renderPhases, renderSecrets, renderStackName, requireKubernetes } from "./render";
 
 const repoDir = path.resolve(__dirname, "..");
@@ -148,7 +150,7 @@ async function setup(opts: PreviewOptions, projectDir: string, workDir: string):
       config,
       workspace: { pulumiCommand, envVars },
       stackNameOf: (phase) => phaseStackName(opts.stack, phase),
-      secrets: phaseSecrets(config, opts.stack, localPaths(projectDir, opts.stack).stateDir),
+      secrets: phaseSecrets(config),
       renderDirOf: () => undefined,
     };
   }
@@ -180,11 +182,15 @@ export async function previewStack(opts: PreviewOptions): Promise<PreviewReport>
       modelUri: championModelUri(metrics.registeredModel.name, metrics.registeredModel.alias),
       modelVersion: typeof serving.modelVersion?.value === "string" ? serving.modelVersion.value : placeholderModelVersion,
     });
+    // What the next init would do with the stack's passwords (kept, adopted), so the preview shows no change for them.
+    const trackingLog = path.join(paths.logDir, `pulumi-${s.stackNameOf("tracking")}-preview.log`);
+    const previous = opts.render ? {} : await phaseOutputs({ stackName: s.stackNameOf("tracking"), program: async () => ({}), workspace: s.workspace, progress: new PhaseProgress("preview", log), logFile: trackingLog });
+    const generatedSecrets = opts.render ? undefined : planTrackingSecrets(s.config, resolveSecrets(s.config), previous, secretsFile(paths.stateDir, opts.stack), false);
     for (const [i, phase] of renderPhases.entries()) {
       const progress = new PhaseProgress(`preview ${i + 1}/3 ${phase}`, log);
       const stackOpts: PhaseStackOptions = {
         stackName: s.stackNameOf(phase),
-        program: phaseProgram(phase, { stack: opts.stack, config: s.config, paths, renderDir: s.renderDirOf(phase) }, s.secrets, inputs),
+        program: phaseProgram(phase, { stack: opts.stack, config: s.config, paths, renderDir: s.renderDirOf(phase), generatedSecrets }, s.secrets, inputs),
         workspace: s.workspace,
         progress,
         logFile: path.join(paths.logDir, `pulumi-${s.stackNameOf(phase)}-preview.log`),

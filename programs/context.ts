@@ -2,6 +2,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../config";
 import type { LocalPaths } from "../components/local/paths";
 import { imageRef as sharedImageRef } from "../components/shared/images";
+import type { GeneratedSecretsPlan } from "./secrets";
 
 /** Secrets a phase program may need; each is a Pulumi secret Output, never a plain string. */
 export interface PhaseSecrets {
@@ -17,6 +18,8 @@ export interface PhaseContext {
   readonly config: StackConfig;
   readonly paths: LocalPaths;
   readonly secrets: PhaseSecrets;
+  /** Tracking phase only: adopt or rotate the generated passwords (programs/secrets.ts). */
+  readonly generatedSecrets?: GeneratedSecretsPlan;
   /** Kubernetes only: write manifests to this folder instead of applying them (`npm run render`). */
   readonly renderDir?: string;
 }

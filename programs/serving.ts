@@ -2,6 +2,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import type { ModelServing } from "../components/interfaces";
 import { imageRef, type PhaseContext, trackingCredentials } from "./context";
 import { platformFor } from "./platforms";
+import { withTrackingStackSecrets } from "./secrets";
 
 export interface ServingInputs {
   readonly jobTrackingUri: pulumi.Input<string>;
@@ -30,7 +31,7 @@ export function servingProgram(ctx: PhaseContext, inputs: ServingInputs): ModelS
 
 /** The serving phase stack's program body and its outputs. */
 export const servingPhase = (ctx: PhaseContext, inputs: ServingInputs) => ({
-  endpoint: servingProgram(ctx, inputs).endpoint,
+  endpoint: servingProgram(withTrackingStackSecrets(ctx), inputs).endpoint,
   modelUri: inputs.modelUri,
   modelVersion: inputs.modelVersion,
 });

@@ -2,6 +2,7 @@ import { ArtifactBucket } from "../components/external/s3Bucket";
 import type { TrackingServer, TrackingServerArgs } from "../components/interfaces";
 import { type PhaseContext, trackingCredentials } from "./context";
 import { platformFor } from "./platforms";
+import { withGeneratedSecrets } from "./secrets";
 
 export function trackingServerArgs(ctx: PhaseContext): TrackingServerArgs {
   const { tracking, images } = ctx.config;
@@ -50,5 +51,8 @@ export const trackingOutputs = (server: TrackingServer) => ({
   ...(server.portForwardCommand ? { portForwardCommand: server.portForwardCommand } : {}),
 });
 
-/** The tracking phase stack's program body: the server and the outputs later phases read. */
-export const trackingPhase = (ctx: PhaseContext) => trackingOutputs(trackingProgram(ctx));
+/** The tracking phase stack's program body: the stack's passwords, the server, and the outputs later phases read. */
+export function trackingPhase(ctx: PhaseContext) {
+  const generated = withGeneratedSecrets(ctx);
+  return { ...trackingOutputs(trackingProgram(generated.ctx)), ...generated.outputs };
+}

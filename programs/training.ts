@@ -3,6 +3,7 @@ import type { TrainingFanout } from "../components/interfaces";
 import { buildShardSpecs } from "../components/shared";
 import { imageRef, type PhaseContext, trackingCredentials } from "./context";
 import { platformFor } from "./platforms";
+import { withTrackingStackSecrets } from "./secrets";
 
 /** train: expand the search space, shard it over the workers and run every shard to completion. */
 export function trainingProgram(ctx: PhaseContext, jobTrackingUri: pulumi.Input<string>): { fanout: TrainingFanout; trials: number } {
@@ -24,6 +25,6 @@ export function trainingProgram(ctx: PhaseContext, jobTrackingUri: pulumi.Input<
 
 /** The training phase stack's program body and its outputs. */
 export function trainingPhase(ctx: PhaseContext, jobTrackingUri: pulumi.Input<string>) {
-  const { fanout, trials } = trainingProgram(ctx, jobTrackingUri);
+  const { fanout, trials } = trainingProgram(withTrackingStackSecrets(ctx), jobTrackingUri);
   return { studyId: fanout.studyId, workerCount: fanout.workerCount, trials };
 }

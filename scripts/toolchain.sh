@@ -2,8 +2,11 @@
 # The offline Pulumi toolchain, built or found once and cached under $MLOPS_CACHE_DIR (outside the repo).
 #
 #   scripts/toolchain.sh            Pulumi CLI + nodejs language host + dynamic-provider plugin + kubernetes plugin
+#                                   + the docker, random and postgresql plugins (bridged-plugins.sh says from where)
 #   scripts/toolchain.sh core       only what the local platform needs: CLI + language host + dynamic-provider plugin
+#                                   + the random plugin
 #   scripts/toolchain.sh seaweedfs  SeaweedFS `weed` (S3 server for tests); prints its path as the last stdout line
+#   scripts/toolchain.sh plugin-binaries  only build/cache the bridged plugins' binaries (no CLI needed)
 #   scripts/toolchain.sh check      what is there; exits non-zero if a piece of the default set is missing
 #
 # Idempotent: a warm run only checks. Heavy Go builds go to a temp path first and are renamed into place,
@@ -14,6 +17,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/toolchain/common.sh"
 source "$TOOLCHAIN_DIR/pulumi-cli.sh"
 source "$TOOLCHAIN_DIR/nodejs-host.sh"
 source "$TOOLCHAIN_DIR/kubernetes.sh"
+source "$TOOLCHAIN_DIR/bridged-plugins.sh"
 source "$TOOLCHAIN_DIR/seaweedfs.sh"
 
 KUBERNETES_RENDER_VERIFIED="$KUBERNETES_BUILD_DIR/render-verified"
@@ -34,6 +38,8 @@ install_all() {
   ensure_nodejs_host
   ensure_kubernetes_plugin
   verify_kubernetes_render
+  ensure_bridged_plugins
+  verify_random_plugin
   log "toolchain ready in $((SECONDS - TOOLCHAIN_STARTED))s; \`source scripts/env.sh\` puts it on PATH"
 }
 
@@ -61,6 +67,7 @@ check_all() {
     check_item MISSING "kubernetes plugin v$KUBERNETES_PLUGIN_VERSION" "not installed in $PULUMI_HOME/plugins"
     missing=1
   fi
+  check_bridged_plugins || missing=1
   if [ -x "$SEAWEEDFS_BIN" ]; then check_item OK "SeaweedFS weed" "$SEAWEEDFS_BIN"
   else check_item ABSENT "SeaweedFS weed" "not built (optional here: \`scripts/toolchain.sh seaweedfs\`)"; fi
   if [ "$missing" -ne 0 ]; then
@@ -72,6 +79,9 @@ install_core() {
   log "cache: $MLOPS_CACHE_DIR, PULUMI_HOME: $PULUMI_HOME"
   ensure_pulumi_cli
   ensure_nodejs_host
+  # Every stack's tracking phase keeps its generated passwords as random.RandomPassword resources.
+  ensure_bridged_plugin random
+  verify_random_plugin
   log "core toolchain ready in $((SECONDS - TOOLCHAIN_STARTED))s (the kubernetes plugin is built by \`make toolchain\` when a stack needs it)"
 }
 
@@ -82,7 +92,8 @@ case "${1:-all}" in
     ensure_seaweedfs
     echo "$SEAWEEDFS_BIN"
     ;;
+  plugin-binaries) ensure_bridged_binaries ;;
   check) check_all ;;
-  -h | --help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' ;;
-  *) die "unknown subcommand '$1' (expected: nothing, core, seaweedfs, check)" ;;
+  -h | --help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//' ;;
+  *) die "unknown subcommand '$1' (expected: nothing, core, seaweedfs, plugin-binaries, check)" ;;
 esac

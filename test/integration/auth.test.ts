@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { planStudy } from "../../components/shared";
 import { loadMetricsConfig, metricsConfigPath } from "../../config";
 import { secretsFile } from "../../driver/secrets";
+import { generatedSecretsOf } from "../support/stackSecrets";
 import { timedStep } from "../support/commands";
 import { type BasicCredentials, MlflowRest } from "../support/mlflowRest";
 import { repoRoot, TestStack } from "../support/pipelineStack";
@@ -23,9 +24,10 @@ const stack = new TestStack("it-auth", () => ({ MLOPS_AUTH_ADMIN_PASSWORD: "" })
 const stateDir = path.join(repoRoot, ".pipeline");
 const trackingUri = `http://127.0.0.1:${ports.mlflow}`;
 
+// The generated admin password, read from the tracking stack's secret output once the pipeline ran.
+let generatedAdmin = "";
 function adminCredentials(): BasicCredentials {
-  const generated = JSON.parse(fs.readFileSync(secretsFile(stateDir, stack.name), "utf8")) as { authAdminPassword?: string };
-  return { username: stack.config().tracking.auth.adminUser, password: generated.authAdminPassword ?? "" };
+  return { username: stack.config().tracking.auth.adminUser, password: generatedAdmin };
 }
 
 const canRun = canRunPipelineSuite("auth integration", { services: false });
@@ -60,11 +62,11 @@ describe.skipIf(!canRun)("MLflow basic auth on the local platform (real MLflow s
     expect(run.status, run.output).toBe(0);
     expect(run.output).toMatch(/auth: on/);
     expect(run.output).toMatch(/\[smoke\] POST .*HTTP 200/);
+    generatedAdmin = (await generatedSecretsOf(stack.name)).values.authAdminPassword ?? "";
   });
 
-  it("generated an admin password MLflow accepts, kept in a 0600 file", () => {
-    const file = secretsFile(stateDir, stack.name);
-    expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+  it("generated an admin password MLflow accepts, kept in the encrypted state, not in a loose file", () => {
+    expect(fs.existsSync(secretsFile(stateDir, stack.name))).toBe(false);
     expect(adminCredentials().password.length).toBeGreaterThanOrEqual(12); // MLflow refuses shorter admin passwords
     expect(fs.statSync(path.join(stack.runDir, "basic_auth.ini")).mode & 0o777).toBe(0o600);
   });
@@ -89,11 +91,12 @@ describe.skipIf(!canRun)("MLflow basic auth on the local platform (real MLflow s
   });
 
   it("keeps the admin password out of the stack's logs, every command line and the Pulumi state", () => {
+    expect(generatedAdmin.length).toBeGreaterThanOrEqual(12);
     const { password } = adminCredentials();
     expect(filesContaining(password, [stack.logDir])).toEqual([]);
     expect(commandLinesContaining(password)).toEqual([]);
     expect(filesContaining(password, [path.join(repoRoot, ".pulumi-state")])).toEqual([]);
     // The scan can see it: the 0600 files that must hold it do.
-    expect(filesContaining(password, [path.join(stack.runDir, "basic_auth.ini"), secretsFile(stateDir, stack.name)])).toHaveLength(2);
+    expect(filesContaining(password, [path.join(stack.runDir, "basic_auth.ini")])).toHaveLength(1);
   });
 });

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { locatePulumiCli, pulumiEnvVars, readToolchainVersions, toolchainPaths } from "../../driver/pulumiEnv";
 import { renderKubernetesProbe } from "../../scripts/toolchain/verify/kubernetesRender";
 import { runCli, writeProbeProject } from "../../scripts/toolchain/verify/languageHostProject";
+import { randomPasswordProbe } from "../../scripts/toolchain/verify/randomPassword";
 import { startSeaweedS3 } from "../../scripts/toolchain/verify/seaweedS3";
 
 const repoDir = path.resolve(__dirname, "../..");
@@ -74,6 +75,49 @@ describe.skipIf(skipToolchain)("Pulumi CLI and kubernetes plugin", () => {
       const deployment = result.files.find((f) => fs.readFileSync(path.join(workDir, "rendered", f), "utf8").includes("kind: Deployment"));
       expect(fs.readFileSync(path.join(workDir, "rendered", deployment ?? ""), "utf8")).toContain("image: probe:local");
       expect(result.pluginVersion).toBe(versions.KUBERNETES_PLUGIN_VERSION);
+    } finally {
+      fs.rmSync(workDir, { recursive: true, force: true });
+    }
+  });
+});
+
+// The Terraform-bridged plugins built from the source bundles (scripts/toolchain/bridged-plugins.sh).
+const bridged = ["docker", "random", "postgresql"] as const;
+const sdkPluginVersion = (name: string): string => {
+  const pkg = JSON.parse(fs.readFileSync(path.join(repoDir, "node_modules/@pulumi", name, "package.json"), "utf8")) as { version: string; pulumi?: { version?: string } };
+  return pkg.pulumi?.version ?? pkg.version;
+};
+
+describe.skipIf(skipToolchain)("docker, random and postgresql plugins", () => {
+  it.each(bridged)("%s is installed at the version its npm SDK requests", (name) => {
+    const { cli } = requireCli();
+    const listed = JSON.parse(execFileSync(cli, ["plugin", "ls", "--json"], { encoding: "utf8", env: cliEnv(os.tmpdir()) })) as { name: string; kind: string; version: string }[];
+    expect(listed.filter((p) => p.name === name && p.kind === "resource").map((p) => p.version)).toContain(sdkPluginVersion(name));
+  });
+
+  it.each(bridged)("%s answers: the plugin serves its schema at that version", (name) => {
+    const { cli } = requireCli();
+    const version = sdkPluginVersion(name);
+    const schema = JSON.parse(
+      execFileSync(cli, ["package", "get-schema", `${name}@${version}`], { encoding: "utf8", env: cliEnv(os.tmpdir()), maxBuffer: 64 * 1024 * 1024 }),
+    ) as { name: string; version: string; resources: Record<string, unknown> };
+    expect(schema.name).toBe(name);
+    expect(schema.version).toBe(version);
+    expect(Object.keys(schema.resources).length).toBeGreaterThan(0);
+  });
+
+  it("random creates a RandomPassword from an inline program, keeps it on the next up, and stores it only encrypted", async () => {
+    requireCli();
+    const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "toolchain-random-"));
+    try {
+      const result = await randomPasswordProbe(repoDir, workDir);
+      expect(result.password).toMatch(/^[A-Za-z0-9]{24}$/);
+      expect(result.secretOutput).toBe(true);
+      expect(result.secondPassword).toBe(result.password);
+      expect(result.secondRunChanges).toBe(0);
+      expect(result.state).toContain("random:index/randomPassword:RandomPassword");
+      expect(result.state).not.toContain(result.password);
+      expect(result.pluginVersion).toBe(sdkPluginVersion("random"));
     } finally {
       fs.rmSync(workDir, { recursive: true, force: true });
     }

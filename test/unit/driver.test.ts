@@ -5,12 +5,13 @@ import { describe, expect, it } from "vitest";
 import { parseStackConfig } from "../../config";
 import { countChanges, writeRunRecord } from "../../driver/lastRun";
 import { parsePipelineArgs } from "../../driver/pipelineArgs";
-import { resolveSecrets, secretsFile } from "../../driver/secrets";
+import { resolveSecrets } from "../../driver/secrets";
 
 describe("driver arguments", () => {
   it("defaults to the local stack and every phase", () => {
-    expect(parsePipelineArgs([], {})).toEqual({ stack: "local", phase: "all", destroy: false });
-    expect(parsePipelineArgs(["--stack", "prod", "--phase", "train"], {})).toEqual({ stack: "prod", phase: "train", destroy: false });
+    expect(parsePipelineArgs([], {})).toEqual({ stack: "local", phase: "all", destroy: false, rotateSecrets: false });
+    expect(parsePipelineArgs(["--stack", "prod", "--phase", "train"], {})).toEqual({ stack: "prod", phase: "train", destroy: false, rotateSecrets: false });
+    expect(parsePipelineArgs(["--rotate-secrets", "--phase", "init"], {}).rotateSecrets).toBe(true);
     expect(parsePipelineArgs(["--metrics", "m.yaml"], {}).metricsFile).toBe("m.yaml");
     expect(parsePipelineArgs([], { STACK: "dev" }).stack).toBe("dev");
   });
@@ -20,6 +21,8 @@ describe("driver arguments", () => {
     expect(() => parsePipelineArgs(["--bogus"], {})).toThrow(/unknown argument --bogus/);
     expect(() => parsePipelineArgs(["--destroy", "--phase", "init"], {})).toThrow(/drop --phase/);
     expect(() => parsePipelineArgs(["--stack", "a/b"], {})).toThrow(/expects a stack name/);
+    expect(() => parsePipelineArgs(["--rotate-secrets", "--phase", "train"], {})).toThrow(/--rotate-secrets replaces the passwords in the init phase/);
+    expect(() => parsePipelineArgs(["--rotate-secrets", "--destroy"], {})).toThrow(/without --destroy/);
   });
 });
 
@@ -37,26 +40,16 @@ describe("run record", () => {
   });
 });
 
-describe("generated secrets", () => {
-  const dockerStack = parseStackConfig({ "mlops:platform": "docker", "mlops:tracking": { auth: { enabled: true } } }, "Pulumi.dev.yaml");
-
-  it("are generated once, kept in a 0600 file in a 0700 folder, and stable across runs", () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mlops-secrets-"));
-    const first = resolveSecrets(dockerStack, "dev", dir, {});
-    const second = resolveSecrets(dockerStack, "dev", dir, {});
-    expect(first.databasePassword).toMatch(/^[A-Za-z0-9_-]{32}$/);
-    expect(second).toEqual(first);
-    expect(first.objectStoreCredentials?.accessKeyId).toHaveLength(20);
-    expect(fs.statSync(secretsFile(dir, "dev")).mode & 0o777).toBe(0o600);
-    expect(fs.statSync(path.dirname(secretsFile(dir, "dev"))).mode & 0o777).toBe(0o700);
-    expect(resolveSecrets(dockerStack, "other", dir, {}).databasePassword).not.toBe(first.databasePassword);
+describe("user secrets", () => {
+  it("generate nothing: the stack's own passwords are RandomPasswords of the tracking phase (test/unit/generatedSecrets.test.ts)", () => {
+    const dockerStack = parseStackConfig({ "mlops:platform": "docker", "mlops:tracking": { auth: { enabled: true } } }, "Pulumi.dev.yaml");
+    expect(resolveSecrets(dockerStack, {})).toEqual({});
+    expect(resolveSecrets(dockerStack, { MLOPS_AUTH_ADMIN_PASSWORD: "mine-and-long-enough" })).toEqual({ authAdminPassword: "mine-and-long-enough" });
   });
 
   it("take external passwords only from the environment, with a message naming the variable", () => {
     const external = parseStackConfig({ "mlops:platform": "local", "mlops:tracking": { database: { kind: "external", host: "db.example" } } }, "Pulumi.local.yaml");
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mlops-secrets-"));
-    expect(() => resolveSecrets(external, "local", dir, {})).toThrow(/set MLOPS_DATABASE_PASSWORD/);
-    expect(resolveSecrets(external, "local", dir, { MLOPS_DATABASE_PASSWORD: "pw" }).databasePassword).toBe("pw");
-    expect(fs.existsSync(secretsFile(dir, "local"))).toBe(false);
+    expect(() => resolveSecrets(external, {})).toThrow(/set MLOPS_DATABASE_PASSWORD/);
+    expect(resolveSecrets(external, { MLOPS_DATABASE_PASSWORD: "pw" }).databasePassword).toBe("pw");
   });
 });

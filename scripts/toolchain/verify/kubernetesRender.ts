@@ -5,8 +5,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as k8s from "@pulumi/kubernetes";
-import { LocalWorkspace } from "@pulumi/pulumi/automation";
-import { pulumiWorkspace } from "../../../driver/pulumiEnv";
+import { probeStack } from "./probeStack";
 
 export interface RenderResult {
   /** Rendered manifest files, relative to the render folder. */
@@ -23,36 +22,23 @@ function listFiles(dir: string): string[] {
 /** Renders into `<workDir>/rendered`, keeping its own throwaway state under `workDir`. */
 export async function renderKubernetesProbe(repoDir: string, workDir: string): Promise<RenderResult> {
   const renderDir = path.join(workDir, "rendered");
-  const stateDir = path.join(workDir, "state");
-  fs.mkdirSync(stateDir, { recursive: true });
-  // Throwaway state: a fixed passphrase is fine here, nothing secret is stored.
-  const { PULUMI_CONFIG_PASSPHRASE_FILE: _userFile, ...inherited } = process.env;
-  const env = { ...inherited, PULUMI_BACKEND_URL: `file://${stateDir}`, PULUMI_CONFIG_PASSPHRASE: "toolchain-probe" };
-  const workspace = await pulumiWorkspace(repoDir, env);
-  const stack = await LocalWorkspace.createOrSelectStack(
-    {
-      stackName: "probe",
-      projectName: "mlops-toolchain-probe",
-      program: async () => {
-        const provider = new k8s.Provider("render", { renderYamlToDirectory: renderDir });
-        const labels = { app: "probe" };
-        new k8s.core.v1.ConfigMap("probe-settings", { data: { greeting: "hello" } }, { provider });
-        new k8s.apps.v1.Deployment(
-          "probe",
-          {
-            spec: {
-              replicas: 1,
-              selector: { matchLabels: labels },
-              template: { metadata: { labels }, spec: { containers: [{ name: "probe", image: "probe:local" }] } },
-            },
-          },
-          { provider },
-        );
-        return {};
+  const stack = await probeStack(repoDir, workDir, async () => {
+    const provider = new k8s.Provider("render", { renderYamlToDirectory: renderDir });
+    const labels = { app: "probe" };
+    new k8s.core.v1.ConfigMap("probe-settings", { data: { greeting: "hello" } }, { provider });
+    new k8s.apps.v1.Deployment(
+      "probe",
+      {
+        spec: {
+          replicas: 1,
+          selector: { matchLabels: labels },
+          template: { metadata: { labels }, spec: { containers: [{ name: "probe", image: "probe:local" }] } },
+        },
       },
-    },
-    { ...workspace, workDir },
-  );
+      { provider },
+    );
+    return {};
+  });
   await stack.up({ color: "never" });
   const files = listFiles(renderDir).sort();
   const manifests = files.flatMap((file) => {

@@ -1,0 +1,98 @@
+import * as pulumi from "@pulumi/pulumi";
+import { type GeneratedSecretName, GeneratedSecrets, type GeneratedSecretValues } from "../components/shared/generatedSecrets";
+import type { StackConfig } from "../config";
+import { type PhaseContext, type PhaseSecrets, phaseStackName } from "./context";
+
+/**
+ * Generated passwords belong to the tracking phase: it creates them (`random.RandomPassword`, see
+ * components/shared/generatedSecrets.ts) and exports them as the secret output `generatedSecrets`;
+ * training and serving read that output through a StackReference. Users' own passwords (env or config)
+ * always win and are never generated.
+ */
+
+/** How the tracking phase treats its passwords on this run; decided by the driver (driver/stackSecrets.ts). */
+export interface GeneratedSecretsPlan {
+  /** Values from before the stack generated its own, kept as they are (encrypted) until a rotation. */
+  readonly adopted?: GeneratedSecretValues;
+  /** A fresh token on an explicit rotation: every generated password is replaced. */
+  readonly rotation?: string;
+}
+
+/** The tracking phase's outputs that carry the passwords (both secret). */
+export const generatedSecretsOutput = "generatedSecrets";
+export const adoptedSecretsOutput = "adoptedSecrets";
+
+/** Which secrets the user provided: as Outputs in programs, as plain values in the driver. */
+type Provided = Readonly<Partial<Record<keyof PhaseSecrets, unknown>>>;
+
+/** The passwords the stack generates: for what it runs itself, unless the user provided them. */
+export function generatedSecretsNeeded(config: StackConfig, provided: Provided): GeneratedSecretName[] {
+  const { database, objectStore, auth } = config.tracking;
+  const names: GeneratedSecretName[] = [];
+  if (database.kind === "inStack" && !provided.databasePassword) names.push("databasePassword");
+  if (objectStore.kind === "inStack" && !provided.objectStoreCredentials) names.push("objectStoreAccessKeyId", "objectStoreSecretKey");
+  if (auth.enabled && !provided.authAdminPassword) names.push("authAdminPassword");
+  return names;
+}
+
+/**
+ * Why an explicit rotation cannot run on this stack, if it cannot. Local MLflow gets a fresh users
+ * database for a new admin password, and object stores take their keys from the environment at each
+ * start; but an in-stack PostgreSQL keeps the role password it was initialised with, and MLflow on
+ * docker/kubernetes keeps its admin in its users database, so a new password would lock MLflow out.
+ */
+export function rotationBlocker(config: StackConfig, provided: Provided = {}): string | undefined {
+  if (config.platform === "local") return undefined;
+  const stuck = generatedSecretsNeeded(config, provided).filter((n) => n === "databasePassword" || n === "authAdminPassword");
+  if (stuck.length === 0) return undefined;
+  return `--rotate-secrets on platform ${config.platform}: ${stuck.join(" and ")} cannot be rotated there yet (the in-stack PostgreSQL role and MLflow's users database keep the password they were created with, so MLflow would be locked out); nothing was changed`;
+}
+
+type SecretOutputs = Partial<Record<GeneratedSecretName, pulumi.Output<string>>>;
+
+/** Generated values as the programs' PhaseSecrets, the user's own on top (an absent one never hides a generated one). */
+function mergeSecrets(values: SecretOutputs, provided: PhaseSecrets): PhaseSecrets {
+  const { databasePassword, objectStoreAccessKeyId: id, objectStoreSecretKey: key, authAdminPassword } = values;
+  const keys = id && key ? pulumi.secret(pulumi.all([id, key]).apply(([accessKeyId, secretAccessKey]) => ({ accessKeyId, secretAccessKey }))) : undefined;
+  return {
+    databasePassword: provided.databasePassword ?? databasePassword,
+    objectStoreCredentials: provided.objectStoreCredentials ?? keys,
+    authAdminPassword: provided.authAdminPassword ?? authAdminPassword,
+  };
+}
+
+/**
+ * Tracking phase: creates (or keeps) the stack's passwords. Returns the context the server is built
+ * with and the stack outputs that hand the passwords to later phases and to the driver.
+ */
+export function withGeneratedSecrets(ctx: PhaseContext): { ctx: PhaseContext; outputs: Record<string, pulumi.Output<GeneratedSecretValues>> } {
+  const names = generatedSecretsNeeded(ctx.config, ctx.secrets);
+  const plan = ctx.generatedSecrets ?? {};
+  const generated = new GeneratedSecrets(`${ctx.stack}-secrets`, { names, adopted: plan.adopted, rotation: plan.rotation });
+  const all = pulumi.secret(pulumi.all(generated.values) as pulumi.Output<GeneratedSecretValues>);
+  return {
+    ctx: { ...ctx, secrets: mergeSecrets(generated.values, ctx.secrets) },
+    outputs: { [generatedSecretsOutput]: all, [adoptedSecretsOutput]: generated.adopted },
+  };
+}
+
+/** Training and serving: the passwords the tracking phase generated, read from its stack (secret). */
+export function withTrackingStackSecrets(ctx: PhaseContext): PhaseContext {
+  const names = generatedSecretsNeeded(ctx.config, ctx.secrets);
+  if (names.length === 0) return ctx;
+  const tracking = phaseStackName(ctx.stack, "tracking");
+  // A bare stack name is the stack of this project (same backend, same organization).
+  const ref = new pulumi.StackReference(`${tracking}-secrets`, { name: tracking });
+  const stored = ref.getOutput(generatedSecretsOutput) as pulumi.Output<GeneratedSecretValues | undefined>;
+  const values: SecretOutputs = {};
+  for (const name of names) {
+    values[name] = pulumi.secret(
+      stored.apply((all) => {
+        const value = all?.[name];
+        if (!value) throw new Error(`stack ${tracking} holds no generated ${name}: run the init phase first (npm run pipeline -- --stack ${ctx.stack} --phase init)`);
+        return value;
+      }),
+    );
+  }
+  return { ...ctx, secrets: mergeSecrets(values, ctx.secrets) };
+}
