@@ -118,6 +118,7 @@ class ServingApp:
     def __init__(self, state: ServerState) -> None:
         self.state = state
         self.replica = state.settings.replica_id.encode()
+        self.pid = os.getpid()  # the app is built in the worker, after any fork
         key = state.settings.api_key
         self.api_key = key.encode() if key else None
         self.routes: dict[str, tuple[str, bool, Callable[[Scope, Receive], Awaitable[tuple[int, Any]]]]] = {
@@ -154,7 +155,7 @@ class ServingApp:
         await send({"type": "http.response.body", "body": body if method != "HEAD" else b""})
         if self.state.settings.access_log:
             client = scope["client"][0] if scope.get("client") else "-"
-            say(f'access replica={self.state.settings.replica_id} client={client} "{method} {path}" {status} {(time.perf_counter() - started) * 1000:.1f}ms')
+            say(f'access replica={self.state.settings.replica_id} client={client} "{method} {path}" {status} {(time.perf_counter() - started) * 1000:.1f}ms pid={self.pid}')
 
     def authorize(self, scope: Scope) -> None:
         if self.api_key is None:
