@@ -8,8 +8,13 @@ model's own predictions for the same rows. Load comes from wrk (bounded by time,
 single-row requests at concurrency 1, 8 and 32, and batches of 100 rows at concurrency 8. Prints
 req/s, p50, p99 and errors per case, and as its last line serve_speedup_c32=<ours/mlflow req/s>.
 
-Env: BENCH_SECONDS (10 per case), BENCH_WORKERS (our SERVING_WORKERS, 2), BENCH_KEEP=1 keeps the
-temp dir. Exits non-zero if a server fails, predictions differ or wrk is missing.
+Servers, one after the other: ours with 1 and with BENCH_WORKERS worker processes, `mlflow models
+serve` with its default single worker (the baseline of the last line) and with BENCH_WORKERS workers
+(like for like), and 2 replicas of ours behind the local platform's balancer
+(components/local/loadBalancer.ts; skipped with a note if it does not start).
+
+Env: BENCH_SECONDS (8 per case), BENCH_WORKERS (2), BENCH_KEEP=1 keeps the temp dir. Exits non-zero
+if a server fails, predictions differ or wrk is missing.
 """
 
 from __future__ import annotations
@@ -25,8 +30,8 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,6 +67,8 @@ def free_port() -> int:
 
 def train_and_register(tmp: Path, tracking_uri: str) -> tuple[object, list[str]]:
     """The champion: a 60-tree random forest on the trainer's generated data, registered with an alias."""
+    import logging
+
     import mlflow
     from mlflow.models import infer_signature
     from mlflow.tracking import MlflowClient
@@ -70,6 +77,7 @@ def train_and_register(tmp: Path, tracking_uri: str) -> tuple[object, list[str]]
     from dataset import synthesize
     from spec import GenerateSpec
 
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # the throwaway database's migrations
     frame = synthesize(GenerateSpec(2000, 20, 8, 2, None, 7), "target")
     x, y = frame.drop(columns=["target"]), frame["target"]
     model = RandomForestClassifier(n_estimators=60, random_state=0).fit(x, y)
@@ -103,13 +111,14 @@ class Server:
     command: list[str]
     env: dict[str, str]
     port: int
+    cwd: Path | None = None
 
 
 @contextmanager
 def running(server: Server, log: Path) -> Iterator[str]:
     url = f"http://127.0.0.1:{server.port}"
     with open(log, "wb") as out:
-        proc = subprocess.Popen(server.command, env=server.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=log.parent)
+        proc = subprocess.Popen(server.command, env=server.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=server.cwd or log.parent)
     try:
         deadline = time.monotonic() + 180
         while True:
@@ -163,23 +172,51 @@ def check_predictions(label: str, url: str, model: object, columns: list[str], s
     return got
 
 
-def bench(server: Server, tmp: Path, model: object, columns: list[str], files: dict[str, Path], checks: tuple[list[str], str], seconds: int) -> tuple[dict[str, dict[str, float]], list[object]]:
-    results: dict[str, dict[str, float]] = {}
-    with running(server, tmp / f"{server.label}.log") as url:
-        answers = check_predictions(server.label, url, model, columns, *checks)
-        wrk(url, files["script"], files["single"], 8, 2)  # warm-up, not counted
-        for case, connections, rows in CASES:
-            results[case] = wrk(url, files["script"], files["single" if rows == 1 else "batch"], connections, seconds)
-            r = results[case]
-            say(f"{server.label} {case}: {r['rps']:.0f} req/s, p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, {r['errors']:.0f} errors")
-    return results, answers
+@dataclass
+class Bench:
+    tmp: Path
+    model: object
+    columns: list[str]
+    files: dict[str, Path]
+    checks: tuple[list[str], str]
+    seconds: int
+    answers: dict[str, list[object]]
+    results: dict[str, dict[str, dict[str, float]]]
+
+    def run(self, label: str, url: str, cases: list[tuple[str, int, int]] = CASES) -> None:
+        self.answers[label] = check_predictions(label, url, self.model, self.columns, *self.checks)
+        wrk(url, self.files["script"], self.files["single"], 8, 2)  # warm-up, not counted
+        self.results[label] = {}
+        for case, connections, rows in cases:
+            r = self.results[label][case] = wrk(url, self.files["script"], self.files["single" if rows == 1 else "batch"], connections, self.seconds)
+            say(f"{label} {case}: {r['rps']:.0f} req/s, p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, {r['errors']:.0f} errors")
+
+    def serve(self, server: Server, cases: list[tuple[str, int, int]] = CASES) -> None:
+        with running(server, self.tmp / f"{server.label}.log") as url:
+            self.run(server.label, url, cases)
+
+
+def balanced(bench: Bench, ours: Callable[[str, str], Server], replicas: int) -> None:
+    """R replicas (one worker each) behind the local platform's balancer, components/local/loadBalancer.ts."""
+    label = f"ours {replicas} replicas + local balancer"
+    with ExitStack() as stack:
+        ports = []
+        for i in range(replicas):
+            server = ours(f"replica-{i}", "1")
+            stack.enter_context(running(server, bench.tmp / f"replica-{i}.log"))
+            ports.append(server.port)
+        port = free_port()
+        command = ["node", "--import", "tsx", str(REPO / "components" / "local" / "loadBalancer.ts"), "--listen", f"127.0.0.1:{port}"]
+        command += [arg for p in ports for arg in ("--upstream", f"http://127.0.0.1:{p}")]
+        url = stack.enter_context(running(Server(label, command, dict(os.environ), port, REPO), bench.tmp / "balancer.log"))
+        bench.run(label, url, [c for c in CASES if c[2] == 1])
 
 
 def main() -> int:
     if shutil.which("wrk") is None:
         print("bench-serve: error: wrk not found: install it (Debian: apt-get install -y wrk)", file=sys.stderr)
         return 2
-    seconds = int(os.environ.get("BENCH_SECONDS", "10"))
+    seconds = int(os.environ.get("BENCH_SECONDS", "8"))
     workers = os.environ.get("BENCH_WORKERS", "2")
     tmp = Path(tempfile.mkdtemp(prefix="serve-bench-"))
     try:
@@ -193,24 +230,44 @@ def main() -> int:
         checks = (request_bodies(columns, 20, 1, 13), request_bodies(columns, 1, 200, 14)[0])
         base_env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
         uri = f"models:/{MODEL_NAME}@champion"
-        port = free_port()
-        ours = Server(f"ours(workers={workers})", [sys.executable, str(REPO / "images" / "serving" / "server.py")], {**base_env, "MODEL_URI": uri, "HOST": "127.0.0.1", "PORT": str(port), "REPLICA_ID": "bench", "SERVING_WORKERS": workers}, port)
-        port = free_port()
-        theirs = Server("mlflow-models-serve", [str(VENV_BIN / "mlflow"), "models", "serve", "-m", uri, "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)], base_env, port)
-        our_results, our_answers = bench(ours, tmp, model, columns, files, checks, seconds)
-        their_results, their_answers = bench(theirs, tmp, model, columns, files, checks, seconds)
-        if our_answers != their_answers:
-            raise RuntimeError("the two servers returned different predictions for the same rows")
-        say("both servers returned identical predictions for the same rows")
-        print(f"\n| case | server | req/s | p50 ms | p99 ms | errors |\n|---|---|---:|---:|---:|---:|")
+
+        def ours(replica: str, n: str) -> Server:
+            port = free_port()
+            env = {**base_env, "MODEL_URI": uri, "HOST": "127.0.0.1", "PORT": str(port), "REPLICA_ID": replica, "SERVING_WORKERS": n}
+            return Server(f"ours workers={n}", [sys.executable, str(REPO / "images" / "serving" / "server.py")], env, port)
+
+        def theirs(n: str) -> Server:
+            port = free_port()
+            command = [str(VENV_BIN / "mlflow"), "models", "serve", "-m", uri, "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port), "--workers", n]
+            return Server(f"mlflow models serve workers={n}", command, base_env, port)
+
+        bench = Bench(tmp, model, columns, files, checks, seconds, {}, {})
+        headline, baseline = ours("bench", workers), theirs("1")
+        for server in (ours("bench", "1"), headline, baseline, theirs(workers)):
+            if server.label not in bench.results:
+                bench.serve(server)
+        try:
+            balanced(bench, ours, 2)
+        except RuntimeError as err:  # the balancer is optional here: the headline is one replica direct
+            say(f"skipped the 2-replica balancer case: {err}")
+        reference = bench.answers[baseline.label]
+        differing = [label for label, answers in bench.answers.items() if answers != reference]
+        if differing:
+            raise RuntimeError(f"{', '.join(differing)} returned other predictions than {baseline.label} for the same rows")
+        say(f"all {len(bench.answers)} servers returned identical predictions for the same {len(reference)} rows")
+        print("\n| case | server | req/s | p50 ms | p99 ms | errors |\n|---|---|---:|---:|---:|---:|")
         for case, _, _ in CASES:
-            for label, results in ((ours.label, our_results), (theirs.label, their_results)):
-                r = results[case]
-                print(f"| {case} | {label} | {r['rps']:.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['errors']:.0f} |")
-        c32 = our_results["c32"]
+            for label, results in bench.results.items():
+                if case in results:
+                    r = results[case]
+                    print(f"| {case} | {label} | {r['rps']:.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['errors']:.0f} |")
+        c32 = bench.results[headline.label]["c32"]
         goal = c32["p99_ms"] <= 50 and c32["errors"] == 0
-        print(f"\nours at c32: p99 {c32['p99_ms']:.1f} ms, {c32['errors']:.0f} errors ({'within' if goal else 'OUTSIDE'} the p99 <= 50 ms, 0 errors goal); {os.cpu_count()} cores, {seconds}s per case")
-        print(f"serve_speedup_c32={c32['rps'] / their_results['c32']['rps']:.2f}", flush=True)
+        print(f"\n{headline.label} at c32: p99 {c32['p99_ms']:.1f} ms, {c32['errors']:.0f} errors ({'within' if goal else 'OUTSIDE'} the p99 <= 50 ms, 0 errors goal); {os.cpu_count()} cores, {seconds}s per case, load average {os.getloadavg()[0]:.1f}")
+        same = bench.results.get(theirs(workers).label, {}).get("c32")
+        if same:
+            print(f"serve_speedup_c32_same_workers={c32['rps'] / same['rps']:.2f}")
+        print(f"serve_speedup_c32={c32['rps'] / bench.results[baseline.label]['c32']['rps']:.2f}", flush=True)
         return 0
     except RuntimeError as err:
         print(f"bench-serve: error: {err}", file=sys.stderr, flush=True)

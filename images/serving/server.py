@@ -45,7 +45,7 @@ Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 #: Bodies above this size are parsed and checked on a worker thread, not on the event loop.
-INLINE_BODY_BYTES = 16 * 1024
+INLINE_BODY_BYTES = 4 * 1024
 #: orjson reads integer literals beyond 64 bits as floats; such bodies go to the stdlib parser,
 #: which keeps them integers so the contract can refuse them by name.
 _HUGE_INT = re.compile(rb"(?<![\d.eE])-?\d{20,}(?![\d.eE])")

@@ -10,8 +10,8 @@
   SERVING_BATCH_WAIT_MS (0)               how long a lone request waits for company
   SERVING_DRAIN_SECONDS (3)               after SIGTERM: readiness fails, requests still served
   SERVING_ACCESS_LOG (1)                  one stdout line per request; 0 turns it off
-  SERVING_API_KEY_FILE or SERVING_API_KEY the inference API key (a file readable by its owner
-                                          only, or the value); unset: no key is asked for
+  SERVING_API_KEY_FILE or SERVING_API_KEY the inference API key (a file others cannot read, e.g.
+                                          0600, or the value); unset: no key is asked for
 """
 
 from __future__ import annotations
@@ -52,7 +52,8 @@ def read_api_key(env: Mapping[str, str]) -> str | None:
             key = file.read_text().strip()
         except OSError as err:
             raise SettingsError(f"SERVING_API_KEY_FILE={path}: cannot read it: {err.strerror}") from None
-        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        # Group bits stay allowed: a Kubernetes Secret volume is readable by the pod's fsGroup only.
+        if mode & stat.S_IRWXO:
             raise SettingsError(f"SERVING_API_KEY_FILE={path}: mode {stat.S_IMODE(mode):04o} lets others read the key; expected 0600 (chmod 600 {path})")
         if not key:
             raise SettingsError(f"SERVING_API_KEY_FILE={path}: the file is empty; expected the API key")
