@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import signal
@@ -14,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import requests
 
@@ -88,13 +90,14 @@ def test_a_key_file_others_can_read_is_refused(mlflow_server: MlflowServer, tmp_
     assert "s3cret-value" not in result.stderr + result.stdout
 
 
-def _slow_request(url: str, body: bytes) -> socket.socket:
+def _slow_request(url: str, rows: pd.DataFrame) -> tuple[socket.socket, bytes]:
     """Sends the headers and half the body of a POST, so the request is in flight."""
+    body = json.dumps(split_body(rows)).encode()
     host, port = url.removeprefix("http://").split(":")
     sock = socket.create_connection((host, int(port)), timeout=30)
     head = f"POST /invocations HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
     sock.sendall(head.encode() + body[: len(body) // 2])
-    return sock
+    return sock, body
 
 
 def _finish(sock: socket.socket, body: bytes) -> tuple[int, bytes]:
@@ -111,9 +114,7 @@ def test_sigterm_fails_readiness_then_drains_in_flight_requests(mlflow_server: M
     proc, log, url = start_server(tmp_path, server_env(mlflow_server, champion.name, tmp_path, SERVING_DRAIN_SECONDS="3"))
     try:
         wait_for_http(f"{url}/ping", 120, proc, log)
-        body = requests.Request("POST", url, json=split_body(champion.rows)).prepare().body
-        assert isinstance(body, bytes)
-        in_flight = _slow_request(url, body)
+        in_flight, body = _slow_request(url, champion.rows)
         time.sleep(0.3)
         proc.send_signal(signal.SIGTERM)
         time.sleep(0.3)
@@ -159,9 +160,7 @@ def test_requests_over_the_in_flight_limit_get_503_and_the_server_recovers(mlflo
     proc, log, url = start_server(tmp_path, server_env(mlflow_server, champion.name, tmp_path, SERVING_MAX_IN_FLIGHT="1"))
     try:
         wait_for_http(f"{url}/ping", 120, proc, log)
-        body = requests.Request("POST", url, json=split_body(champion.rows)).prepare().body
-        assert isinstance(body, bytes)
-        slow = _slow_request(url, body)  # holds the one slot while its body is still arriving
+        slow, body = _slow_request(url, champion.rows)  # holds the one slot while its body is still arriving
         time.sleep(0.3)
         refused = requests.post(f"{url}/invocations", json=split_body(champion.rows), timeout=10)
         assert refused.status_code == 503 and refused.headers["Retry-After"] == "1" and "overloaded" in refused.json()["error"]
