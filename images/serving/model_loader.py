@@ -11,12 +11,13 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import mlflow.pyfunc
-from mlflow.pyfunc import PyFuncModel
 import numpy as np
-from mlflow.tracking import MlflowClient
+
+if TYPE_CHECKING:  # MLflow takes seconds to import: the server binds its port first
+    from mlflow.pyfunc import PyFuncModel
+    from mlflow.tracking import MlflowClient
 
 _MODEL_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/@]+)|/(?P<version>\d+))$")
 
@@ -65,6 +66,8 @@ def load_model(ref: ModelRef, client: MlflowClient) -> LoadedModel:
     else:
         version = client.get_model_version(ref.name, str(ref.version))
     # Load the resolved version, not the alias: the alias may move between the two calls.
+    import mlflow.pyfunc
+
     model = mlflow.pyfunc.load_model(f"models:/{ref.name}/{version.version}")
     schema = model.metadata.get_input_schema()
     dtypes = dict(zip(schema.input_names(), schema.numpy_types())) if schema is not None and schema.has_input_names() else None

@@ -325,8 +325,6 @@ class DrainingServer(uvicorn.Server):
 def run_worker(settings: Settings, ref: ModelRef, sock: socket.socket, index: int = 0, loaded_workers: Any = None) -> int:
     """Worker 0 answers at once (503 until loaded); other workers load first and only then accept, so
     no request reaches a worker without a model. `loaded_workers` is a counter shared across forks."""
-    from mlflow.tracking import MlflowClient
-
     state = ServerState(ref=ref, settings=settings)
     if loaded_workers is not None:
         state.all_workers_loaded = lambda: loaded_workers.value >= settings.workers
@@ -336,6 +334,8 @@ def run_worker(settings: Settings, ref: ModelRef, sock: socket.socket, index: in
     name = settings.replica_id if index == 0 else f"{settings.replica_id} worker={index}"
 
     def load() -> None:
+        from mlflow.tracking import MlflowClient  # seconds of imports: not before the port answers
+
         say(f"replica={name} loading {ref.uri} (giving up after {settings.load_timeout:.0f}s)")
         started = time.monotonic()
         try:
@@ -437,6 +437,8 @@ def main() -> int:
     except OSError as err:
         print(f"server: error: cannot listen on {settings.host}:{settings.port}: {err.strerror}", file=sys.stderr, flush=True)
         return 2
+    # PORT=0 takes any free port; this line says which (tests read it, so no port can be taken in between).
+    say(f"replica={settings.replica_id} listening on {settings.host}:{sock.getsockname()[1]}")
     if settings.workers == 1:
         return run_worker(settings, ref, sock)
     return supervise(settings, ref, sock)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -21,9 +22,10 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from mlflow_testing import SERVING_DIR, MlflowServer, client_env, free_port, tail
+from mlflow_testing import SERVING_DIR, MlflowServer, client_env, tail
 
 SERVER = SERVING_DIR / "server.py"
+_LISTENING = re.compile(r"listening on 127\.0\.0\.1:(\d+)")
 COLUMNS = [f"feature_{i}" for i in range(4)]
 
 
@@ -71,14 +73,20 @@ def register_champion(mlflow_server: MlflowServer) -> Registered:
 
 
 def server_env(mlflow_server: MlflowServer, model_name: str, tmp: Path, **extra: str) -> dict[str, str]:
-    return client_env(mlflow_server.url, MODEL_URI=f"models:/{model_name}@champion", PORT=str(free_port()), HOST="127.0.0.1", REPLICA_ID="replica-7", MODEL_LOAD_TIMEOUT_SECONDS="120", TMPDIR=str(tmp), **extra)
+    return client_env(mlflow_server.url, MODEL_URI=f"models:/{model_name}@champion", PORT="0", HOST="127.0.0.1", REPLICA_ID="replica-7", MODEL_LOAD_TIMEOUT_SECONDS="120", TMPDIR=str(tmp), **extra)
 
 
 def start_server(tmp: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], Path, str]:
+    """Starts server.py; with PORT=0 it binds a free port itself and its log says which (no other
+    process on this busy machine can take the port between choosing and binding it)."""
     log = tmp / f"server-{uuid.uuid4().hex[:6]}.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen([sys.executable, str(SERVER)], env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    return proc, log, f"http://127.0.0.1:{env['PORT']}"
+    deadline = time.monotonic() + 60
+    while (found := _LISTENING.search(log.read_text(errors="replace"))) is None:
+        assert proc.poll() is None and time.monotonic() < deadline, f"server.py did not say where it listens:\n{tail(log)}"
+        time.sleep(0.1)
+    return proc, log, f"http://127.0.0.1:{found[1]}"
 
 
 def wait_listening(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 90) -> requests.Response:
@@ -88,7 +96,7 @@ def wait_listening(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: 
         assert proc.poll() is None, tail(log)
         try:
             return requests.get(f"{url}/ping", timeout=2)
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
             assert time.monotonic() < deadline, tail(log)
             time.sleep(0.2)
 

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 import requests
 
-from mlflow_testing import MlflowServer, client_env, free_port, stop_process_group, wait_for_http
+from mlflow_testing import MlflowServer, client_env, stop_process_group, tail, wait_for_http
 from serving_helpers import SERVER, Registered, register, server_env, set_champion, split_body, start_server, wait_listening
 
 
@@ -36,6 +36,10 @@ def served(mlflow_server: MlflowServer, tmp_path_factory: pytest.TempPathFactory
     try:
         # The alias is not set yet: the server must be up but not ready, and keep retrying.
         loading = wait_listening(url, proc, log)
+        deadline = time.monotonic() + 90
+        while "model not loaded yet (attempt 1" not in log.read_text():
+            assert proc.poll() is None and time.monotonic() < deadline, tail(log)
+            time.sleep(0.2)
         set_champion(mlflow_server, model)
         wait_for_http(f"{url}/ping", 120, proc, log)
         yield Served(url, log, model, loading)
@@ -105,7 +109,7 @@ def test_every_request_logs_one_access_line_with_the_replica(served: Served) -> 
 
 
 def test_exits_non_zero_when_the_model_never_loads(mlflow_server: MlflowServer, tmp_path: Path) -> None:
-    env = client_env(mlflow_server.url, MODEL_URI="models:/never-registered@champion", PORT=str(free_port()), HOST="127.0.0.1", MODEL_LOAD_TIMEOUT_SECONDS="2")
+    env = client_env(mlflow_server.url, MODEL_URI="models:/never-registered@champion", PORT="0", HOST="127.0.0.1", MODEL_LOAD_TIMEOUT_SECONDS="2")
     proc, log, _ = start_server(tmp_path, env)
     try:
         assert proc.wait(timeout=90) == 1
