@@ -164,6 +164,15 @@ services-down: ## Stop the services started by services-up
 services-status: ## Show the test services and their ports
 	bash scripts/services/all.sh status
 
+# wrk (the load generator of bench-serve) comes from Debian; as root no sudo is needed.
+AS_ROOT := $(if $(filter 0,$(shell id -u)),,sudo)
+
+.PHONY: bench-serve
+bench-serve: deps venv ## Our model server against `mlflow models serve` on one model, same cores (prints serve_speedup_c32=...)
+	@command -v wrk >/dev/null 2>&1 || { echo "[bench-serve] installing wrk (Debian package)"; \
+	  $(AS_ROOT) apt-get install -y -qq wrk >/dev/null 2>&1 || { $(AS_ROOT) apt-get update -qq && $(AS_ROOT) apt-get install -y -qq wrk; }; }
+	.venv/bin/python bench/serveBench.py
+
 .PHONY: bench-select
 bench-select: test-setup ## Time champion selection over a 10,000-run study (prints select_10k_median_s=...)
 	npx tsx bench/selectBench.ts

@@ -1,5 +1,9 @@
 """Resolves `models:/<name>@<alias>` to one registered version and loads it, retrying while the
-tracking server is not answering yet (it may start after the serving replicas)."""
+tracking server is not answering yet (it may start after the serving replicas).
+
+A scikit-learn model is also unwrapped: the server predicts through the estimator's own method (the
+one pyfunc would call) on frames it has already checked against the signature, which skips pyfunc's
+per-request schema enforcement but hands the model the same columns and dtypes."""
 
 from __future__ import annotations
 
@@ -7,11 +11,13 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-import mlflow.pyfunc
-from mlflow.pyfunc import PyFuncModel
 import numpy as np
-from mlflow.tracking import MlflowClient
+
+if TYPE_CHECKING:  # MLflow takes seconds to import: the server binds its port first
+    from mlflow.pyfunc import PyFuncModel
+    from mlflow.tracking import MlflowClient
 
 _MODEL_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/@]+)|/(?P<version>\d+))$")
 
@@ -41,6 +47,10 @@ class LoadedModel:
     model: PyFuncModel
     #: Input column name -> dtype from the model signature (None without a column-based signature).
     input_schema: dict[str, np.dtype] | None
+    #: The scikit-learn method pyfunc.predict would call (None: not a scikit-learn model).
+    sklearn_predict: Callable[[Any], Any] | None = None
+    #: The estimator declares it handles missing values (scikit-learn's allow_nan input tag).
+    allow_nan: bool = False
 
 
 def parse_model_uri(uri: str) -> ModelRef:
@@ -56,10 +66,29 @@ def load_model(ref: ModelRef, client: MlflowClient) -> LoadedModel:
     else:
         version = client.get_model_version(ref.name, str(ref.version))
     # Load the resolved version, not the alias: the alias may move between the two calls.
+    import mlflow.pyfunc
+
     model = mlflow.pyfunc.load_model(f"models:/{ref.name}/{version.version}")
     schema = model.metadata.get_input_schema()
     dtypes = dict(zip(schema.input_names(), schema.numpy_types())) if schema is not None and schema.has_input_names() else None
-    return LoadedModel(ref.name, ref.alias, str(version.version), version.run_id, version.source, model, dtypes)
+    predict, allow_nan = sklearn_method(model)
+    return LoadedModel(ref.name, ref.alias, str(version.version), version.run_id, version.source, model, dtypes, predict, allow_nan)
+
+
+def sklearn_method(model: PyFuncModel) -> tuple[Callable[[Any], Any] | None, bool]:
+    """The estimator method behind pyfunc.predict (its `predict_fn`, default predict) and whether the
+    estimator takes NaN, or (None, False) for other flavours."""
+    if "sklearn" not in model.metadata.flavors:
+        return None, False
+    from sklearn.utils import get_tags
+
+    estimator = model.get_raw_model()
+    method = getattr(estimator, model.metadata.flavors.get("python_function", {}).get("predict_fn", "predict"), None)
+    try:
+        allow_nan = bool(get_tags(estimator).input_tags.allow_nan)
+    except Exception:  # estimators from other libraries may not implement scikit-learn's tags
+        allow_nan = False
+    return method, allow_nan
 
 
 def load_with_retries(
