@@ -2,7 +2,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../config";
 import type { LocalPaths } from "../components/local/paths";
 import { imageRef as sharedImageRef } from "../components/shared/images";
-import type { GeneratedSecretsPlan } from "./secrets";
+import type { GeneratedSecretsPlan } from "../components/shared/generatedSecrets";
 
 /** Secrets a phase program may need; each is a Pulumi secret Output, never a plain string. */
 export interface PhaseSecrets {

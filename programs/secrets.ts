@@ -1,5 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
-import { type GeneratedSecretName, GeneratedSecrets, type GeneratedSecretValues } from "../components/shared/generatedSecrets";
+import { type GeneratedSecretName, GeneratedSecrets, type GeneratedSecretsPlan, type GeneratedSecretValues } from "../components/shared/generatedSecrets";
+
+export type { GeneratedSecretsPlan };
 import type { StackConfig } from "../config";
 import { type PhaseContext, type PhaseSecrets, phaseStackName } from "./context";
 
@@ -9,14 +11,6 @@ import { type PhaseContext, type PhaseSecrets, phaseStackName } from "./context"
  * training and serving read that output through a StackReference. Users' own passwords (env or config)
  * always win and are never generated.
  */
-
-/** How the tracking phase treats its passwords on this run; decided by the driver (driver/stackSecrets.ts). */
-export interface GeneratedSecretsPlan {
-  /** Values from before the stack generated its own, kept as they are (encrypted) until a rotation. */
-  readonly adopted?: GeneratedSecretValues;
-  /** A fresh token on an explicit rotation: every generated password is replaced. */
-  readonly rotation?: string;
-}
 
 /** The tracking phase's outputs that carry the passwords (both secret). */
 export const generatedSecretsOutput = "generatedSecrets";

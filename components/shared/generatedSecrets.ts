@@ -94,3 +94,11 @@ export class GeneratedSecrets extends pulumi.ComponentResource {
     this.registerOutputs({});
   }
 }
+
+/** How the tracking phase treats its passwords on this run; decided by the driver (driver/stackSecrets.ts). */
+export interface GeneratedSecretsPlan {
+  /** Values from before the stack generated its own, kept as they are (encrypted) until a rotation. */
+  readonly adopted?: GeneratedSecretValues;
+  /** A fresh token on an explicit rotation: every generated password is replaced. */
+  readonly rotation?: string;
+}
