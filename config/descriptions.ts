@@ -72,6 +72,8 @@ export const configDescriptions: Record<string, string> = {
   "mlops:training.seed": "Seed of the train/test split, the folds and the estimators.",
   "mlops:training.workers": "Workers the trials are sharded over (trial i runs on worker i % workers); never more than there are trials.",
   "mlops:training.retries": "Times a failed worker is retried; trials already finished in the study are skipped.",
+  "mlops:training.maxFailedTrials":
+    "Failed trials the train phase tolerates (Katib's maxFailedTrialCount); one more fails it, naming the failed trials and their errors. Omit for no limit; a study in which no trial finished fails either way.",
   "mlops:training.resources": "CPU and memory of each training worker (docker and kubernetes).",
   "mlops:serving": "The model servers and the load balancer in front of them.",
   "mlops:serving.replicas": "Model server replicas (the minimum when autoscaling).",

@@ -201,6 +201,7 @@ export const trainingSchema = z
     seed: z.number().int().default(42),
     workers: z.number().int().min(1, "expected an integer >= 1").max(1000).default(2),
     retries: z.number().int().min(0).max(20).default(2),
+    maxFailedTrials: z.number().int().min(0, "expected an integer >= 0").optional(),
     resources: resourcesSchema.default(resourcesSchema.parse({})),
   })
   .strict()

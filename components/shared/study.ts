@@ -61,6 +61,7 @@ export function planStudy(stack: string, training: TrainingConfig): StudyPlan {
     seed: training.seed,
     dataset: datasetSpec(training.dataset),
     totalTrials: trials.length,
+    ...(training.maxFailedTrials === undefined ? {} : { maxFailedTrials: training.maxFailedTrials }),
   };
   const workers = effectiveWorkers(trials.length, training.workers);
   const shards = shardTrials(trials, workers).map((shardTrialList, workerIndex) => ({ ...study, workerIndex, workers, trials: shardTrialList }));

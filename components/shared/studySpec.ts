@@ -41,6 +41,8 @@ export interface StudySpec {
   readonly dataset: DatasetSpec;
   /** Total trials in the study, across all shards. */
   readonly totalTrials: number;
+  /** `training.maxFailedTrials`: more failed trials fail the train phase; absent means no limit. */
+  readonly maxFailedTrials?: number;
 }
 
 export interface ShardSpec extends StudySpec {

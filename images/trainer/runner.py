@@ -26,6 +26,7 @@ from study import (
     TAG_ERROR,
     TAG_MODEL_SOURCE,
     TAG_PARENT_RUN,
+    TAG_PRUNED,
     TAG_ROLE,
     TAG_STUDY_ID,
     TAG_TRIAL_INDEX,
@@ -73,6 +74,7 @@ def _trial_tags(ctx: ShardContext, trial: TrialSpec) -> dict[str, str]:
         TAG_WORKER_INDEX: str(ctx.spec.worker_index),
         TAG_ROLE: "trial",
         TAG_PARENT_RUN: ctx.study_run_id,
+        TAG_PRUNED: "false",
     }
 
 

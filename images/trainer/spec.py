@@ -59,6 +59,8 @@ class ShardSpec:
     worker_index: int
     workers: int
     trials: tuple[TrialSpec, ...]
+    #: More failed trials than this fails the train phase; None: no limit (but some trial must finish).
+    max_failed_trials: int | None = None
 
 
 def resolve_spec_path(pattern: str, worker_index: int | None) -> tuple[str, int | None]:
@@ -172,4 +174,5 @@ def load_shard_spec(path: str) -> ShardSpec:
         worker_index=r.integer(raw, "workerIndex", minimum=0) if "workerIndex" in raw else 0,
         workers=r.integer(raw, "workers", minimum=1) if "workers" in raw else 1,
         trials=tuple(_trial(r, t, i) for i, t in enumerate(trials)),
+        max_failed_trials=r.integer(raw, "maxFailedTrials", minimum=0) if raw.get("maxFailedTrials") is not None else None,
     )

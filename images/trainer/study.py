@@ -14,6 +14,9 @@ TAG_WORKER_INDEX = "mlops.worker_index"
 TAG_ROLE = "mlops.role"
 TAG_ERROR = "mlops.error"
 TAG_MODEL_SOURCE = "mlops.model_source"
+#: "true" on a trial stopped early by the pruner, "false" on every other trial run (select keeps only "false").
+TAG_PRUNED = "mlops.pruned"
+TAG_PRUNED_AT_FOLD = "mlops.pruned_at_fold"
 TAG_PARENT_RUN = "mlflow.parentRunId"
 
 

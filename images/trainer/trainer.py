@@ -6,9 +6,9 @@
 The tracking server comes from MLFLOW_TRACKING_URI (or --tracking-uri); basic auth from
 MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD, which the MLflow client reads itself.
 
-Exit codes: 0 done (failed trials are recorded in MLflow, not fatal), 1 MLflow refused a request
-(e.g. wrong credentials), 2 bad spec or dataset, 3 tracking server unavailable after retries (the
-platform should retry the worker).
+Exit codes: 0 done, 1 MLflow refused a request (e.g. wrong credentials), 2 bad spec or dataset,
+3 tracking server unavailable after retries (the platform should retry the worker), 4 the study
+failed: more trials failed than `maxFailedTrials` allows, or no trial finished (verdict.py).
 """
 
 from __future__ import annotations
@@ -27,9 +27,15 @@ from runner import Outcome, ShardContext, run_trial
 from spec import ShardSpec, SpecError, load_shard_spec, resolve_spec_path
 from study import find_or_create_study_run, find_study_run, study_run_name
 from tracking import RetryPolicy, Tracking, TrackingUnavailable, find_or_create_experiment, one_line, tracking_uri_for_display
+from verdict import judge, study_counts
 
 EXIT_BAD_INPUT = 2
 EXIT_TRACKING_UNAVAILABLE = 3
+EXIT_STUDY_FAILED = 4
+
+
+class StudyFailed(Exception):
+    """The study's trials say the train phase failed (verdict.py); exits 4 with the reason."""
 
 
 class UsageError(Exception):
@@ -91,7 +97,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"[worker {spec.worker_index}] done in {time.monotonic() - started:.1f}s: "
         f"trained {outcomes.count('trained')}, skipped {outcomes.count('skipped')}, failed {outcomes.count('failed')}"
     )
+    _judge(tracking, experiment_id, spec)
     return 0
+
+
+def _judge(tracking: Tracking, experiment_id: str, spec: ShardSpec) -> None:
+    counts = study_counts(tracking, experiment_id, spec.study_id)
+    reason = judge(spec.study_id, counts, spec.max_failed_trials)
+    if reason is not None:
+        raise StudyFailed(reason)
+    limit = "no limit" if spec.max_failed_trials is None else f"at most {spec.max_failed_trials} allowed"
+    still = f", {counts.running} still running on other workers" if counts.running else ""
+    say(f"study {spec.study_id}: {counts.finished} finished, {counts.pruned} pruned, {len(counts.failed)} failed ({limit}){still}")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -117,6 +134,9 @@ def main(argv: list[str] | None = None) -> int:
     except (SpecError, DatasetError, UsageError) as err:
         print(f"trainer: error: {err}", file=sys.stderr, flush=True)
         return EXIT_BAD_INPUT
+    except StudyFailed as err:
+        print(f"trainer: error: {err}", file=sys.stderr, flush=True)
+        return EXIT_STUDY_FAILED
     except TrackingUnavailable as err:
         print(f"trainer: error: {err}", file=sys.stderr, flush=True)
         return EXIT_TRACKING_UNAVAILABLE

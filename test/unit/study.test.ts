@@ -18,6 +18,7 @@ describe("studyIdFor", () => {
   it.each([
     ["workers", { workers: 7 }],
     ["retries", { retries: 0 }],
+    ["maxFailedTrials", { maxFailedTrials: 3 }],
     ["resources", { resources: { cpuLimit: "4" } }],
     ["the order parameters are written in", { searchSpace: { lr: { type: "float", low: 0.01, high: 0.3, log: true }, depth: { type: "int", low: 2, high: 9 } } }],
     ["a default written out", { cvFolds: 5 }],
@@ -61,6 +62,12 @@ describe("buildShardSpecs", () => {
       for (const trial of shard.trials) expect(trial.index % 3).toBe(shard.workerIndex);
     }
     expect(shards.flatMap((s) => s.trials).length).toBe(7);
+  });
+
+  it("carries training.maxFailedTrials to every worker only when set, and refuses a negative one", () => {
+    expect(buildShardSpecs("dev", training({ maxFailedTrials: 0 })).map((s) => s.maxFailedTrials)).toEqual([0, 0]);
+    expect("maxFailedTrials" in (buildShardSpecs("dev", training())[0] ?? {})).toBe(false);
+    expect(() => training({ maxFailedTrials: -1 })).toThrow(/maxFailedTrials.*expected an integer >= 0/s);
   });
 
   it("carries class weights only when given", () => {
