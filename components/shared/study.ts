@@ -1,4 +1,5 @@
 import type { TrainingConfig } from "../../config";
+import { datasetFingerprint, sklearnVersion } from "./datasetFingerprint";
 import { dnsLabel } from "./naming";
 import { expandSearch } from "./searchSpace";
 import { effectiveWorkers, shardTrials } from "./sharding";
@@ -9,7 +10,7 @@ import { shortHash } from "./trialKey";
  * Bumped whenever the meaning of a config changes (sampling, expansion order, trainer semantics),
  * so old MLflow runs are not mistaken for trials of the new study.
  */
-export const studyAlgorithmVersion = 1;
+export const studyAlgorithmVersion = 2;
 
 /** Longest stack prefix in a study id: the id (`<prefix>-<10 hex>`) then fits a Kubernetes label value. */
 const stackPrefixMax = 52;
@@ -19,6 +20,8 @@ function resultDefiningFields(training: TrainingConfig) {
   return {
     algorithm: studyAlgorithmVersion,
     dataset: training.dataset,
+    datasetContent: datasetFingerprint(training.dataset.source),
+    sklearn: sklearnVersion(),
     modelFamily: training.modelFamily,
     scoring: training.scoring,
     cvFolds: training.cvFolds,
@@ -29,7 +32,10 @@ function resultDefiningFields(training: TrainingConfig) {
   };
 }
 
-/** `<stack>-<10 hex>`: the same stack and config always give the same study, so a rerun skips finished trials. */
+/**
+ * `<stack>-<10 hex>`: the same stack, config, data and scikit-learn always give the same study, so a
+ * rerun skips finished trials; new data at the same path is a new study (datasetFingerprint.ts).
+ */
 export function studyIdFor(stack: string, training: TrainingConfig): string {
   return `${dnsLabel(stack, stackPrefixMax)}-${shortHash(resultDefiningFields(training), 10)}`;
 }

@@ -22,10 +22,10 @@ import time
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from dataset import DatasetError, load_frame, split_dataset
+from dataset import DatasetError, load_frame_and_fingerprint, split_dataset
 from runner import Outcome, ShardContext, run_trial
 from spec import ShardSpec, SpecError, load_shard_spec, resolve_spec_path
-from study import find_or_create_study_run, find_study_run, study_run_name
+from study import check_dataset, find_or_create_study_run, find_study_run, study_run_name
 from tracking import RetryPolicy, Tracking, TrackingUnavailable, find_or_create_experiment, one_line, tracking_uri_for_display
 from verdict import judge, study_counts
 
@@ -79,7 +79,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     spec = _load_spec(args)
     say(f"[worker {spec.worker_index}/{spec.workers}] study {spec.study_id}: {len(spec.trials)} of {spec.total_trials} trials, {spec.model_family}, {spec.cv_folds}-fold CV on {spec.scoring}")
-    frame = load_frame(spec.dataset)
+    frame, fingerprint = load_frame_and_fingerprint(spec.dataset)
     split = split_dataset(frame, spec.dataset, spec.test_size, spec.seed)
     say(f"dataset {spec.dataset.source}: {len(frame)} rows, {frame.shape[1] - 1} features; train {len(split.x_train)} / test {len(split.x_test)}")
     tracking = _connect(args)
@@ -87,6 +87,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     study_run = find_study_run(tracking, experiment_id, spec.study_id)
     if study_run is None:
         raise UsageError(f"study {spec.study_id} has no parent run in experiment {spec.experiment_name!r}: run `trainer.py prepare --spec ...` first")
+    changed = check_dataset(tracking, study_run, spec.dataset.source, fingerprint) if fingerprint is not None else None
+    if changed is not None:
+        raise DatasetError(changed)
     import mlflow
 
     # LoggedModels land in the fluent API's active experiment, not the run's: point it at ours.

@@ -1,10 +1,23 @@
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseStackConfig, type TrainingConfig } from "../../config";
-import { buildShardSpecs, planStudy, studyIdFor } from "../../components/shared";
+import { buildShardSpecs, datasetFingerprint, planStudy, sklearnVersion, studyIdFor } from "../../components/shared";
 
 /** A parsed training config (defaults filled in) with `overrides` applied as a user would write them. */
 function training(overrides: Record<string, unknown> = {}): TrainingConfig {
-  return parseStackConfig({ "mlops:platform": "local", "mlops:training": { strategy: { kind: "random", trials: 7, seed: 3 }, searchSpace: { depth: { type: "int", low: 2, high: 9 }, lr: { type: "float", low: 0.01, high: 0.3, log: true } }, ...overrides } }, "test.yaml").training;
+  return parseStackConfig(
+    {
+      "mlops:platform": "local",
+      "mlops:training": {
+        strategy: { kind: "random", trials: 7, seed: 3 },
+        searchSpace: { depth: { type: "int", low: 2, high: 9 }, lr: { type: "float", low: 0.01, high: 0.3, log: true } },
+        ...overrides,
+      },
+    },
+    "test.yaml",
+  ).training;
 }
 
 describe("studyIdFor", () => {
@@ -39,6 +52,45 @@ describe("studyIdFor", () => {
     expect(studyIdFor("dev", training(overrides))).not.toBe(base);
   });
 
+  it("covers the dataset's content: same bytes, same study; new bytes at the same path, a new study", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "study-data-"));
+    try {
+      const file = path.join(dir, "train.csv");
+      const withFile = () => studyIdFor("dev", training({ dataset: { source: file, target: "y" } }));
+      fs.writeFileSync(file, "x,y\n1,0\n2,1\n");
+      const first = withFile();
+      expect(withFile()).toBe(first);
+      fs.writeFileSync(file, "x,y\n1,0\n2,1\n"); // rewritten (new mtime), same bytes
+      expect(withFile()).toBe(first);
+      fs.writeFileSync(file, "x,y\n1,0\n3,1\n");
+      const changed = withFile();
+      expect(changed).not.toBe(first);
+      expect(datasetFingerprint(file)).toEqual({ kind: "file", bytes: 12, sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+      expect(datasetFingerprint(path.basename(file), dir)).toEqual(datasetFingerprint(file));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("leaves data it cannot read here (s3://, a path inside a container) to the trainer's check", () => {
+    expect(datasetFingerprint("s3://bucket/train.csv")).toEqual({ kind: "checked-by-trainer" });
+    expect(datasetFingerprint("/data/only-in-the-container.csv")).toEqual({ kind: "checked-by-trainer" });
+    expect(datasetFingerprint("generated")).toEqual({ kind: "generated" });
+  });
+
+  it("covers the scikit-learn version pinned in python/requirements.lock", () => {
+    expect(sklearnVersion()).toMatch(/^\d+\.\d+\.\d+$/);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "study-lock-"));
+    try {
+      fs.writeFileSync(path.join(dir, "lock"), "numpy==2.3.5\nscikit-learn==1.8.0 ; python_full_version >= '3.11'\n");
+      expect(sklearnVersion(path.join(dir, "lock"))).toBe("1.8.0");
+      fs.writeFileSync(path.join(dir, "lock"), "numpy==2.3.5\n");
+      expect(() => sklearnVersion(path.join(dir, "lock"))).toThrow(/no scikit-learn==<version> pin/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("makes any stack name a DNS-safe prefix and keeps the id within 63 characters", () => {
     expect(studyIdFor("Team/Dev_1", training())).toMatch(/^team-dev-1-[0-9a-f]{10}$/);
     const long = studyIdFor("x".repeat(100), training());
@@ -55,10 +107,35 @@ describe("buildShardSpecs", () => {
     const roundTripped = JSON.parse(JSON.stringify(shards));
     expect(roundTripped).toEqual(shards);
     for (const shard of roundTripped) {
-      expect(Object.keys(shard).sort()).toEqual(["cvFolds", "dataset", "experimentName", "modelFamily", "schemaVersion", "scoring", "seed", "studyId", "testSize", "totalTrials", "trials", "workerIndex", "workers"]);
+      expect(Object.keys(shard).sort()).toEqual([
+        "cvFolds",
+        "dataset",
+        "experimentName",
+        "modelFamily",
+        "schemaVersion",
+        "scoring",
+        "seed",
+        "studyId",
+        "testSize",
+        "totalTrials",
+        "trials",
+        "workerIndex",
+        "workers",
+      ]);
       expect(Object.keys(shard.dataset).sort()).toEqual(["generate", "source", "target"]);
       expect(Object.keys(shard.dataset.generate).sort()).toEqual(["classes", "features", "informative", "rows", "seed"]);
-      expect(shard).toMatchObject({ schemaVersion: 1, studyId: studyIdFor("dev", cfg), workers: 3, totalTrials: 7, cvFolds: 5, scoring: "f1_macro", testSize: 0.2, seed: 42, modelFamily: "random_forest", experimentName: "mlops-pipeline" });
+      expect(shard).toMatchObject({
+        schemaVersion: 1,
+        studyId: studyIdFor("dev", cfg),
+        workers: 3,
+        totalTrials: 7,
+        cvFolds: 5,
+        scoring: "f1_macro",
+        testSize: 0.2,
+        seed: 42,
+        modelFamily: "random_forest",
+        experimentName: "mlops-pipeline",
+      });
       for (const trial of shard.trials) expect(trial.index % 3).toBe(shard.workerIndex);
     }
     expect(shards.flatMap((s) => s.trials).length).toBe(7);

@@ -105,3 +105,22 @@ def test_more_failures_than_allowed_fail_the_phase(mlflow_server: MlflowServer, 
     refused = train(mlflow_server, tmp_path, spec(study_id, trials, 1))
     assert refused.returncode == 4
     assert f"study {study_id}: 2 trials failed, more than training.maxFailedTrials = 1 allows: #1 key-1: " in refused.stderr
+
+
+def test_changed_data_the_plan_could_not_hash_is_refused_not_mixed_in(mlflow_server: MlflowServer, tmp_path: Path) -> None:
+    """The study id hashes a local file's content; data only the worker reads (s3://) is checked here."""
+    from dataset import synthesize
+    from spec import GenerateSpec
+
+    data = tmp_path / "train.csv"
+    synthesize(GenerateSpec(rows=120, features=4, informative=2, classes=2, weights=None, seed=3)).to_csv(data, index=False)
+    study = spec(f"t-{uuid.uuid4().hex[:8]}", [GOOD], None)
+    study["dataset"]["source"] = str(data)
+    first = train(mlflow_server, tmp_path, study)
+    assert first.returncode == 0, first.stderr
+    again = train(mlflow_server, tmp_path, study)  # same bytes: the rerun is welcome
+    assert again.returncode == 0 and "already finished" in again.stdout
+    synthesize(GenerateSpec(rows=130, features=4, informative=2, classes=2, weights=None, seed=4)).to_csv(data, index=False)
+    changed = train(mlflow_server, tmp_path, study)
+    assert changed.returncode == 2
+    assert f"dataset {data} changed since study {study['studyId']} started (sha256 " in changed.stderr and "would mix two datasets" in changed.stderr
