@@ -1,4 +1,4 @@
-import type { ModelFamily, ParamValue, Scoring } from "../../config";
+import type { ModelFamily, ParamValue, PruningConfig, Scoring, SearchSpace } from "../../config";
 
 /**
  * The contract between the orchestration (TypeScript) and the trainer (Python, images/trainer).
@@ -28,6 +28,23 @@ export interface DatasetSpec {
   };
 }
 
+/** How the trainer finds its trials: a fixed list enqueued once (grid, random) or sampled (tpe). */
+export interface SearchPlan {
+  readonly kind: "grid" | "random" | "tpe";
+  /** Trials the study runs: the fixed list's length, or tpe's `strategy.trials`. */
+  readonly budget: number;
+  readonly seed: number;
+  /** tpe only: the search space the trainer samples from. */
+  readonly space?: SearchSpace;
+}
+
+/**
+ * `journal`: every worker pulls from one Optuna study in a journal file beside the specs (local
+ * platform: the workers share a disk). `shard`: worker k runs its own `trials` (trial i on worker
+ * i % workers), or its share of a tpe budget; env MLOPS_OPTUNA_STORAGE (an RDB URL) makes it shared.
+ */
+export type TrialQueue = "journal" | "shard";
+
 export interface StudySpec {
   readonly schemaVersion: 1;
   /** Derived from the training config, so the same config always means the same study. */
@@ -43,12 +60,15 @@ export interface StudySpec {
   readonly totalTrials: number;
   /** `training.maxFailedTrials`: more failed trials fail the train phase; absent means no limit. */
   readonly maxFailedTrials?: number;
+  readonly search?: SearchPlan;
+  readonly pruning?: PruningConfig;
+  readonly queue?: TrialQueue;
 }
 
 export interface ShardSpec extends StudySpec {
   readonly workerIndex: number;
   readonly workers: number;
-  /** Only this worker's trials: trial i belongs to worker i % workers. */
+  /** `shard` queue: only this worker's trials (trial i on worker i % workers); `journal`: all of them, for prepare. */
   readonly trials: readonly TrialSpec[];
 }
 
@@ -62,6 +82,9 @@ export const mlflowTags = {
   error: "mlops.error",
   /** The exact `source` to register for this run's model (differs between MLflow 2 and 3). */
   modelSource: "mlops.model_source",
+  /** `true` on a trial the pruner stopped (a KILLED run), `false` on every other trial run. */
+  pruned: "mlops.pruned",
+  prunedAtFold: "mlops.pruned_at_fold",
 } as const;
 
 export const metricNames = {
@@ -71,4 +94,7 @@ export const metricNames = {
   test: (scoring: Scoring) => `test_${scoring}`,
   testAccuracy: "test_accuracy",
   fitTimeSeconds: "fit_time_seconds",
+  /** A pruned trial's mean over the folds it finished: not a full CV mean, so named apart from it. */
+  cvPartialMean: (scoring: Scoring) => `cv_${scoring}_partial_mean`,
+  cvFoldsCompleted: "cv_folds_completed",
 } as const;

@@ -112,8 +112,11 @@ describe("buildShardSpecs", () => {
         "dataset",
         "experimentName",
         "modelFamily",
+        "pruning",
+        "queue",
         "schemaVersion",
         "scoring",
+        "search",
         "seed",
         "studyId",
         "testSize",
@@ -145,6 +148,47 @@ describe("buildShardSpecs", () => {
     expect(buildShardSpecs("dev", training({ maxFailedTrials: 0 })).map((s) => s.maxFailedTrials)).toEqual([0, 0]);
     expect("maxFailedTrials" in (buildShardSpecs("dev", training())[0] ?? {})).toBe(false);
     expect(() => training({ maxFailedTrials: -1 })).toThrow(/maxFailedTrials.*expected an integer >= 0/s);
+  });
+
+  it("gives every worker of a shared (journal) queue the whole list, and shards it otherwise", () => {
+    const cfg = training({ workers: 3 });
+    const shared = buildShardSpecs("dev", cfg, { queue: "journal" });
+    expect(shared.map((s) => [s.queue, s.trials.length])).toEqual([
+      ["journal", 7],
+      ["journal", 7],
+      ["journal", 7],
+    ]);
+    expect(buildShardSpecs("dev", cfg).map((s) => [s.queue, s.trials.length])).toEqual([
+      ["shard", 3],
+      ["shard", 2],
+      ["shard", 2],
+    ]);
+    expect(shared[0]?.search).toEqual({ kind: "random", budget: 7, seed: 3 });
+    expect(shared[0]?.studyId).toBe(studyIdFor("dev", cfg)); // the queue is how, not what: same study
+  });
+
+  it("plans tpe as a budget and a space for the trainer to sample, with its pruning", () => {
+    const cfg = training({ strategy: { kind: "tpe", trials: 20, seed: 9 }, pruning: { kind: "median", afterFolds: 2, warmupTrials: 3 }, workers: 4 });
+    const plan = planStudy("dev", cfg, { queue: "journal" });
+    expect(plan.trials).toEqual([]);
+    expect(plan.study).toMatchObject({
+      totalTrials: 20,
+      search: { kind: "tpe", budget: 20, seed: 9, space: cfg.searchSpace },
+      pruning: { kind: "median", afterFolds: 2, warmupTrials: 3, percentile: 25 },
+    });
+    expect(plan.shards.map((s) => s.workerIndex)).toEqual([0, 1, 2, 3]);
+    expect(planStudy("dev", training({ strategy: { kind: "tpe", trials: 2 }, workers: 4 })).shards).toHaveLength(2);
+    expect(studyIdFor("dev", cfg)).not.toBe(
+      studyIdFor("dev", training({ strategy: { kind: "tpe", trials: 20, seed: 10 }, pruning: { kind: "median", afterFolds: 2, warmupTrials: 3 }, workers: 4 })),
+    );
+  });
+
+  it("refuses pruning that could never stop a trial, and log int ranges with steps under tpe", () => {
+    expect(() => training({ cvFolds: 3, pruning: { kind: "median", afterFolds: 3 } })).toThrow(/pruning\.afterFolds.*expected fewer than cvFolds \(3\)/s);
+    expect(() => training({ pruning: { kind: "percentile", percentile: 100 } })).toThrow(/percentile.*between 0 and 100/s);
+    expect(() => training({ strategy: { kind: "tpe", trials: 5 }, searchSpace: { n: { type: "int", low: 1, high: 64, step: 2, log: true } } })).toThrow(
+      /searchSpace\.n\.step.*expected step 1/s,
+    );
   });
 
   it("carries class weights only when given", () => {
