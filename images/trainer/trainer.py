@@ -129,10 +129,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     study = open_study(storage, spec)
     if not shared and kind != "tpe":
         enqueue_fixed(study, spec.trials)
+    pulling, tracking.seconds = time.monotonic(), 0.0
     outcomes: Counter[Outcome] = pull_trials(ctx, study, shared, beats)
+    mlflow_share = tracking.seconds / max(time.monotonic() - pulling, 1e-9)
     say(
         f"[worker {spec.worker_index}] done in {time.monotonic() - started:.1f}s: "
-        f"trained {outcomes['trained']}, skipped {outcomes['skipped']}, pruned {outcomes['pruned']}, failed {outcomes['failed']}"
+        f"trained {outcomes['trained']}, skipped {outcomes['skipped']}, pruned {outcomes['pruned']}, failed {outcomes['failed']}; "
+        f"mlflow_seconds={tracking.seconds:.2f} ({mlflow_share:.1%} of the time since the first trial was asked for)"
     )
     _judge(tracking, experiment_id, spec)
     return 0
