@@ -31,10 +31,11 @@ from mlflow.tracking import MlflowClient
 from dataset import DatasetError, load_frame_and_fingerprint, split_dataset
 from runner import Outcome, ShardContext
 from spec import ShardSpec, SpecError, load_shard_spec, resolve_spec_path
-from trialqueue import Heartbeats, enqueue_fixed, open_storage, open_study
 from study import check_dataset, find_or_create_study_run, find_study_run, study_run_name
+from summary import PLOT_HISTORY, PLOT_PARAMS, publish_summary
 from tracking import RetryPolicy, Tracking, TrackingUnavailable, find_or_create_experiment, one_line, tracking_uri_for_display
-from verdict import judge, study_counts
+from trialqueue import Heartbeats, enqueue_fixed, open_storage, open_study
+from verdict import StudyCounts, judge, study_counts
 from worker import pull_trials
 
 EXIT_BAD_INPUT = 2
@@ -137,12 +138,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"trained {outcomes['trained']}, skipped {outcomes['skipped']}, pruned {outcomes['pruned']}, failed {outcomes['failed']}; "
         f"mlflow_seconds={tracking.seconds:.2f} ({mlflow_share:.1%} of the time since the first trial was asked for)"
     )
-    _judge(tracking, experiment_id, spec)
+    counts = study_counts(tracking, experiment_id, spec.study_id)
+    if shared and counts.running == 0:  # the study settled: this worker is the last one
+        best = publish_summary(ctx, study)
+        if best is not None:
+            say(f"study {spec.study_id}: best trial {best}; summary and plots ({PLOT_HISTORY}, {PLOT_PARAMS}) on run {ctx.study_run_id}")
+    _judge(spec, counts)
     return 0
 
 
-def _judge(tracking: Tracking, experiment_id: str, spec: ShardSpec) -> None:
-    counts = study_counts(tracking, experiment_id, spec.study_id)
+def _judge(spec: ShardSpec, counts: StudyCounts) -> None:
     reason = judge(spec.study_id, counts, spec.max_failed_trials)
     if reason is not None:
         raise StudyFailed(reason)

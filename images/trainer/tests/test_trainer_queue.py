@@ -144,6 +144,11 @@ def test_tpe_with_median_pruning_spends_the_budget_and_records_pruned_trials(mlf
     m = parent.data.metrics
     assert (m["progress_finished"], m["progress_pruned"], m["progress_failed"], m["progress_budget"]) == (states[TrialState.COMPLETE], states[TrialState.PRUNED], 0, 12)
     assert m["progress_fold_fits"] < 12 * 4  # pruning saved fold fits
+    best = max((r for r in finished), key=lambda r: r.data.metrics["cv_accuracy_mean"])
+    assert m["best_cv_mean"] == pytest.approx(best.data.metrics["cv_accuracy_mean"])
+    assert parent.data.tags["mlops.best_trial_key"] in {r.data.tags["mlops.trial_key"] for r in finished if r.data.metrics["cv_accuracy_mean"] == best.data.metrics["cv_accuracy_mean"]}
+    plots = {a.path: a.file_size for a in client.list_artifacts(parent.info.run_id, "plots")}
+    assert set(plots) == {"plots/optimization_history.png", "plots/score_per_parameter.png"} and all(size and size > 5000 for size in plots.values())
     # Rerun: the study resumes and is spent, nothing trains again.
     again = run_cli(TRAINER, ["run", "--spec", str(tmp_path / "shard-0.json")], env)
     assert again.returncode == 0 and "trained 0, skipped 0, pruned 0, failed 0" in again.stdout
