@@ -11,6 +11,7 @@ import sys
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from optuna.storages import InMemoryStorage, JournalStorage
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 
-from mlflow_testing import TRAINER_DIR, MlflowServer, client_env, run_cli
+from mlflow_testing import REPO_ROOT, TRAINER_DIR, MlflowServer, client_env, run_cli
 from spec import SearchSpec, ShardSpec, load_shard_spec
 from trialqueue import SYS_HEARTBEAT, SYS_RETRY_OF, Heartbeats, enqueue_fixed, is_surplus, queue_counts, reap_stale
 from tracking import tag_filter
@@ -106,6 +107,38 @@ def test_enqueue_is_idempotent_and_stale_trials_come_back_once() -> None:
 
 # ---------- real workers, real MLflow ----------
 
+POSTGRES = REPO_ROOT / "scripts" / "services" / "postgres.sh"
+
+
+@pytest.fixture(scope="module")
+def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real PostgreSQL (scripts/services/postgres.sh, own state folder) with a fresh database for
+    Optuna's tables: the docker/kubernetes stacks hand their PostgreSQL to the workers this way."""
+    env = {**os.environ, "MLOPS_SERVICES_DIR": str(tmp_path_factory.mktemp("pg"))}
+    started = subprocess.run(["bash", str(POSTGRES), "start"], env=env, capture_output=True, text=True, timeout=300)
+    if started.returncode != 0:
+        reason = f"postgres.sh start failed: {started.stderr.strip().splitlines()[-1:]}"
+        print(f"\nSKIP PostgreSQL queue test: {reason}")
+        pytest.skip(reason)
+    try:
+        database = f"optuna_{uuid.uuid4().hex[:8]}"
+        subprocess.run(["bash", str(POSTGRES), "fresh-database", database], env=env, capture_output=True, check=True, timeout=60)
+        url = subprocess.run(["bash", str(POSTGRES), "url"], env=env, capture_output=True, text=True, check=True).stdout.strip()
+        yield url.rsplit("/", 1)[0] + "/" + database
+    finally:
+        subprocess.run(["bash", str(POSTGRES), "stop"], env=env, capture_output=True, timeout=120)
+
+
+@pytest.fixture(params=["journal", "postgres"])
+def queue_storage(request: pytest.FixtureRequest) -> str:
+    """"journal" (the local platform's file), or an RDB URL (MLOPS_OPTUNA_STORAGE)."""
+    return "journal" if request.param == "journal" else str(request.getfixturevalue("postgres_url"))
+
+
+def load_queue(folder: Path, study_id: str, storage: str) -> optuna.Study:
+    backend = JournalStorage(JournalFileBackend(str(folder / f"optuna-{study_id}.journal"))) if storage == "journal" else storage
+    return optuna.load_study(study_name=study_id, storage=backend)
+
 
 def test_tpe_with_median_pruning_spends_the_budget_and_records_pruned_trials(mlflow_server: MlflowServer, tmp_path: Path) -> None:
     space = {"n_estimators": {"type": "int", "low": 2, "high": 30, "step": 1, "log": False}, "max_depth": {"values": [1, 2, 12]}, "max_features": {"values": [1, "sqrt"]}}
@@ -154,11 +187,13 @@ def test_tpe_with_median_pruning_spends_the_budget_and_records_pruned_trials(mlf
     assert again.returncode == 0 and "trained 0, skipped 0, pruned 0, failed 0" in again.stdout
 
 
-def test_a_worker_killed_mid_trial_loses_and_duplicates_nothing(mlflow_server: MlflowServer, tmp_path: Path) -> None:
+def test_a_worker_killed_mid_trial_loses_and_duplicates_nothing(mlflow_server: MlflowServer, tmp_path: Path, queue_storage: str) -> None:
     params = [{"n_estimators": 120, "max_depth": d} for d in (2, 3, 4, 5, 6, 7)]
     study = study_json(f"q-{uuid.uuid4().hex[:8]}", totalTrials=6, trials=fixed(params))
     write_specs(tmp_path, study, 2)
     env = {**client_env(mlflow_server.url), "MLOPS_HEARTBEAT_SECONDS": "1", "MLOPS_HEARTBEAT_GRACE_SECONDS": "5"}
+    if queue_storage != "journal":
+        env["MLOPS_OPTUNA_STORAGE"] = queue_storage
     prepared = run_cli(TRAINER, ["prepare", "--spec", str(tmp_path / "shard-0.json")], env)
     assert prepared.returncode == 0 and "6 trials enqueued" in prepared.stdout, prepared.stdout + prepared.stderr
     client = MlflowClient(mlflow_server.url)
@@ -187,8 +222,7 @@ def test_a_worker_killed_mid_trial_loses_and_duplicates_nothing(mlflow_server: M
     assert [r.info.status for r in live if r.info.run_id == victim.info.run_id] == ["FINISHED"]
     log0 = (tmp_path / "worker-0.log").read_text()
     assert "its worker is gone; back in the queue" in log0 and f"resuming run {victim.info.run_id}" in log0
-    storage = JournalStorage(JournalFileBackend(str(tmp_path / f"optuna-{study['studyId']}.journal")))
-    trials = optuna.load_study(study_name=study["studyId"], storage=storage).get_trials()
+    trials = load_queue(tmp_path, study["studyId"], queue_storage).get_trials()
     counts = queue_counts(trials, 3)
     assert (counts.finished, counts.failed, counts.running, counts.waiting) == (6, 0, 0, 0)
     assert sum(1 for t in trials if SYS_RETRY_OF in t.system_attrs) == 1
