@@ -55,7 +55,7 @@ function datasetSpec(dataset: TrainingConfig["dataset"]): DatasetSpec {
 }
 
 export interface PlanOptions {
-  /** `journal` (local platform): one shared study every worker pulls from; default `shard`. */
+  /** `journal` (local platform) or `rdb` (MLOPS_OPTUNA_STORAGE): one shared study every worker pulls from; default `shard`. */
   readonly queue?: TrialQueue;
 }
 
@@ -87,7 +87,7 @@ export function planStudy(stack: string, training: TrainingConfig, options: Plan
   };
   const workers = effectiveWorkers(search.budget, training.workers);
   // A shared queue hands every worker the whole list (prepare enqueues it once); tpe has no list.
-  const lists = queue === "journal" || search.kind === "tpe" ? Array.from({ length: workers }, () => trials) : shardTrials(trials, workers);
+  const lists = queue !== "shard" || search.kind === "tpe" ? Array.from({ length: workers }, () => trials) : shardTrials(trials, workers);
   const shards = lists.map((shardTrialList, workerIndex) => ({ ...study, workerIndex, workers, trials: shardTrialList }));
   return { study, trials, shards, requestedWorkers: training.workers, duplicatesDropped };
 }

@@ -40,10 +40,11 @@ export interface SearchPlan {
 
 /**
  * `journal`: every worker pulls from one Optuna study in a journal file beside the specs (local
- * platform: the workers share a disk). `shard`: worker k runs its own `trials` (trial i on worker
- * i % workers), or its share of a tpe budget; env MLOPS_OPTUNA_STORAGE (an RDB URL) makes it shared.
+ * platform: the workers share a disk). `rdb`: the same in the database at the workers' env
+ * MLOPS_OPTUNA_STORAGE (the stack's PostgreSQL). `shard`: worker k runs its own `trials` (trial i
+ * on worker i % workers), or its share of a tpe budget.
  */
-export type TrialQueue = "journal" | "shard";
+export type TrialQueue = "journal" | "rdb" | "shard";
 
 export interface StudySpec {
   readonly schemaVersion: 1;

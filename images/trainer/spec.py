@@ -47,7 +47,7 @@ class TrialSpec:
 
 STRATEGIES = ("grid", "random", "tpe")
 PRUNERS = ("none", "median", "percentile")
-QUEUES = ("shard", "journal")
+QUEUES = ("shard", "journal", "rdb")
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,8 @@ class ShardSpec:
     search: SearchSpec | None = None
     pruning: PruningSpec = PruningSpec()
     #: "journal": every worker pulls from one study in an Optuna journal file beside the spec (local
-    #: platform); "shard": each worker runs its own `trials` (env MLOPS_OPTUNA_STORAGE overrides both).
+    #: platform); "rdb": the same in the database at env MLOPS_OPTUNA_STORAGE (the stack's PostgreSQL);
+    #: "shard": each worker runs its own `trials` (trial i on worker i % workers).
     queue: str = "shard"
 
 

@@ -34,7 +34,7 @@ from spec import ShardSpec, SpecError, load_shard_spec, resolve_spec_path
 from study import check_dataset, find_or_create_study_run, find_study_run, study_run_name
 from summary import PLOT_HISTORY, PLOT_PARAMS, publish_summary
 from tracking import RetryPolicy, Tracking, TrackingUnavailable, find_or_create_experiment, one_line, tracking_uri_for_display
-from trialqueue import Heartbeats, enqueue_fixed, open_storage, open_study
+from trialqueue import Heartbeats, QueueError, enqueue_fixed, open_storage, open_study
 from verdict import StudyCounts, judge, study_counts
 from worker import pull_trials
 
@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("mlflow").setLevel(logging.WARNING)
     try:
         return int(args.handler(args))
-    except (SpecError, DatasetError, UsageError) as err:
+    except (SpecError, DatasetError, UsageError, QueueError) as err:
         print(f"trainer: error: {err}", file=sys.stderr, flush=True)
         return EXIT_BAD_INPUT
     except StudyFailed as err:

@@ -74,13 +74,21 @@ def journal_path(spec: ShardSpec, spec_path: str) -> str:
     return os.path.join(os.path.dirname(os.path.abspath(spec_path)), f"optuna-{spec.study_id}.journal")
 
 
+class QueueError(Exception):
+    """The spec's queue and the environment disagree."""
+
+
 def open_storage(spec: ShardSpec, spec_path: str) -> tuple[BaseStorage, bool]:
-    """(storage, shared): MLOPS_OPTUNA_STORAGE (an RDB URL such as the stack's PostgreSQL) wins,
-    then the spec's queue: a journal file for the local platform, or a private in-memory study over
-    this worker's own shard."""
+    """(storage, shared): the spec's queue: an RDB at MLOPS_OPTUNA_STORAGE (the stack's PostgreSQL),
+    a journal file (local platform), or a private in-memory study over this worker's own shard."""
     url = os.environ.get("MLOPS_OPTUNA_STORAGE", "").strip()
-    if url:
+    if spec.queue == "rdb":
+        if not url:
+            raise QueueError('spec queue "rdb": set MLOPS_OPTUNA_STORAGE to the database URL (e.g. postgresql://user:password@host:5432/optuna)')
         return RDBStorage(url, engine_kwargs={"pool_pre_ping": True}), True
+    if url:
+        # A shard spec holds only this worker's trials: enqueuing them into a shared study would lose the rest.
+        raise QueueError(f'MLOPS_OPTUNA_STORAGE is set but the spec\'s queue is "{spec.queue}": plan the study with queue "rdb" so every worker holds the whole trial list')
     if spec.queue == "journal":
         return JournalStorage(JournalFileBackend(journal_path(spec, spec_path))), True
     return InMemoryStorage(), False

@@ -189,11 +189,16 @@ def test_tpe_with_median_pruning_spends_the_budget_and_records_pruned_trials(mlf
 
 def test_a_worker_killed_mid_trial_loses_and_duplicates_nothing(mlflow_server: MlflowServer, tmp_path: Path, queue_storage: str) -> None:
     params = [{"n_estimators": 120, "max_depth": d} for d in (2, 3, 4, 5, 6, 7)]
-    study = study_json(f"q-{uuid.uuid4().hex[:8]}", totalTrials=6, trials=fixed(params))
+    study = study_json(f"q-{uuid.uuid4().hex[:8]}", totalTrials=6, trials=fixed(params), queue="journal" if queue_storage == "journal" else "rdb")
     write_specs(tmp_path, study, 2)
     env = {**client_env(mlflow_server.url), "MLOPS_HEARTBEAT_SECONDS": "1", "MLOPS_HEARTBEAT_GRACE_SECONDS": "5"}
     if queue_storage != "journal":
         env["MLOPS_OPTUNA_STORAGE"] = queue_storage
+        # A shard spec must not feed a shared study: only part of the list would be enqueued.
+        sharded = tmp_path / "sharded.json"
+        sharded.write_text(json.dumps({**study, "queue": "shard", "workerIndex": 0, "workers": 2}))
+        refused = run_cli(TRAINER, ["prepare", "--spec", str(sharded)], env)
+        assert refused.returncode == 2 and 'plan the study with queue "rdb"' in refused.stderr
     prepared = run_cli(TRAINER, ["prepare", "--spec", str(tmp_path / "shard-0.json")], env)
     assert prepared.returncode == 0 and "6 trials enqueued" in prepared.stdout, prepared.stdout + prepared.stderr
     client = MlflowClient(mlflow_server.url)
