@@ -176,3 +176,8 @@ bench-serve: deps venv ## Our model server against `mlflow models serve` on one 
 .PHONY: bench-select
 bench-select: test-setup ## Time champion selection over a 10,000-run study (prints select_10k_median_s=...)
 	npx tsx bench/selectBench.ts
+
+.PHONY: bench-search
+bench-search: ## Shared trial queue speedup (1 vs 2 workers) and grid vs TPE vs TPE + pruning (prints train_speedup_2w=, search_fold_fit_ratio=)
+	bash scripts/python-env.sh
+	.venv/bin/python bench/search_bench.py

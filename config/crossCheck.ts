@@ -29,7 +29,11 @@ export function metricsProblems(metrics: MetricsConfig, training: TrainingConfig
     .filter(([, name]) => !logged.includes(name))
     .map(([path, name]) => {
       const line = locate?.(path);
-      const message = `expected a metric the trainer logs for scoring ${training.scoring} (${shown}, cv_${training.scoring}_fold_<k>), got ${JSON.stringify(name)}`;
+      // Pruned trials log these instead of the full CV mean, and select never considers pruned trials.
+      const prunedOnly = name === metricNames.cvPartialMean(training.scoring) || name === metricNames.cvFoldsCompleted;
+      const message = prunedOnly
+        ? `${JSON.stringify(name)} is logged only on pruned trials (a mean over the folds they finished), which are never selected: use ${metricNames.cvMean(training.scoring)}`
+        : `expected a metric the trainer logs for scoring ${training.scoring} (${shown}, cv_${training.scoring}_fold_<k>), got ${JSON.stringify(name)}`;
       return { file, key: keyPath(path), message, ...(line === undefined ? {} : { line }) };
     });
 }

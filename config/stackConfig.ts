@@ -155,8 +155,20 @@ export type SearchSpace = z.infer<typeof searchSpaceSchema>;
 export const strategySchema = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("grid") }).strict(),
   z.object({ kind: z.literal("random"), trials: z.number().int().min(1, "expected at least 1 trial").max(10_000), seed: z.number().int().default(42) }).strict(),
+  z.object({ kind: z.literal("tpe"), trials: z.number().int().min(1, "expected at least 1 trial").max(10_000), seed: z.number().int().default(42) }).strict(),
 ]);
 export type Strategy = z.infer<typeof strategySchema>;
+
+/** Stops a trial between folds when its running CV mean is below the pruner's bar (Optuna's pruners). */
+export const pruningSchema = z
+  .object({
+    kind: z.enum(["none", "median", "percentile"]).default("none"),
+    afterFolds: z.number().int().min(1, "expected an integer >= 1").default(1),
+    warmupTrials: z.number().int().min(0, "expected an integer >= 0").default(5),
+    percentile: z.number().gt(0, "expected a number between 0 and 100").lt(100, "expected a number between 0 and 100").default(25),
+  })
+  .strict();
+export type PruningConfig = z.infer<typeof pruningSchema>;
 
 export const generatedDatasetSchema = z
   .object({
@@ -194,17 +206,25 @@ export const trainingSchema = z
     modelFamily: z.enum(modelFamilies).default("random_forest"),
     searchSpace: searchSpaceSchema.default(defaultSearchSpace),
     strategy: strategySchema.default({ kind: "grid" }),
+    pruning: pruningSchema.default(pruningSchema.parse({})),
     cvFolds: z.number({ error: "expected an integer >= 2" }).int("expected an integer >= 2").min(2, "expected an integer >= 2").default(5),
     scoring: z.enum(scorings).default("f1_macro"),
     testSize: z.number().gt(0).lt(1).default(0.2),
     seed: z.number().int().default(42),
     workers: z.number().int().min(1, "expected an integer >= 1").max(1000).default(2),
     retries: z.number().int().min(0).max(20).default(2),
+    maxFailedTrials: z.number().int().min(0, "expected an integer >= 0").optional(),
     resources: resourcesSchema.default(resourcesSchema.parse({})),
   })
   .strict()
   .superRefine((training, ctx) => {
     if (training.strategy.kind === "grid") gridProblems(training.searchSpace, ctx, ["searchSpace"]);
+    if (training.pruning.kind !== "none" && training.pruning.afterFolds >= training.cvFolds)
+      ctx.addIssue({ code: "custom", path: ["pruning", "afterFolds"], input: training.pruning.afterFolds, message: `expected fewer than cvFolds (${training.cvFolds}): a trial can only be pruned before its last fold` });
+    if (training.strategy.kind === "tpe")
+      for (const [name, spec] of Object.entries(training.searchSpace))
+        if ("type" in spec && spec.type === "int" && spec.log && spec.step !== 1)
+          ctx.addIssue({ code: "custom", path: ["searchSpace", name, "step"], input: spec.step, message: "expected step 1 for a log-scale int range under strategy tpe (Optuna samples log ranges without steps)" });
   });
 export type TrainingConfig = z.infer<typeof trainingSchema>;
 

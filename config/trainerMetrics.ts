@@ -12,4 +12,7 @@ export const metricNames = {
   test: (scoring: Scoring) => `test_${scoring}`,
   testAccuracy: "test_accuracy",
   fitTimeSeconds: "fit_time_seconds",
+  /** A pruned trial's mean over the folds it finished: not a full CV mean, so named apart from it. */
+  cvPartialMean: (scoring: Scoring) => `cv_${scoring}_partial_mean`,
+  cvFoldsCompleted: "cv_folds_completed",
 } as const;

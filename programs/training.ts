@@ -1,13 +1,18 @@
 import type * as pulumi from "@pulumi/pulumi";
 import type { TrainingFanout } from "../components/interfaces";
-import { buildShardSpecs } from "../components/shared";
+import { planStudy } from "../components/shared";
 import { imageRef, type PhaseContext, trackingCredentials } from "./context";
 import { platformFor } from "./platforms";
 import { withTrackingStackSecrets } from "./secrets";
 
-/** train: expand the search space, shard it over the workers and run every shard to completion. */
+/**
+ * train: plan the study and run its workers to completion. Local workers share a disk, so they pull
+ * from one queue (an Optuna journal file); docker and kubernetes workers run static shards until
+ * the stack's PostgreSQL is handed to them as MLOPS_OPTUNA_STORAGE.
+ */
 export function trainingProgram(ctx: PhaseContext, jobTrackingUri: pulumi.Input<string>): { fanout: TrainingFanout; trials: number } {
-  const shards = buildShardSpecs(ctx.stack, ctx.config.training);
+  const plan = planStudy(ctx.stack, ctx.config.training, { queue: ctx.config.platform === "local" ? "journal" : "shard" });
+  const { shards } = plan;
   const fanout = platformFor(ctx.config.platform).training(
     `${ctx.stack}-training`,
     {
@@ -20,7 +25,7 @@ export function trainingProgram(ctx: PhaseContext, jobTrackingUri: pulumi.Input<
     },
     ctx,
   );
-  return { fanout, trials: shards.reduce((sum, s) => sum + s.trials.length, 0) };
+  return { fanout, trials: plan.study.totalTrials };
 }
 
 /** The training phase stack's program body and its outputs. */

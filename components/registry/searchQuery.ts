@@ -34,9 +34,17 @@ export function formatNumber(value: number): string {
   return String(value).replace("e+", "e");
 }
 
-/** The clauses that make a run a finished trial of this study. */
+/**
+ * The clauses that make a run a finished, unpruned trial of this study. A pruned trial is KILLED
+ * already, but the tag says why and keeps it out even if a resumed run were ever marked FINISHED.
+ */
 export function studyClauses(studyId: string): string[] {
-  return [`${quoteKey("tags", mlflowTags.studyId)} = ${quoteString(studyId)}`, `${quoteKey("tags", mlflowTags.role)} = 'trial'`, "attributes.status = 'FINISHED'"];
+  return [
+    `${quoteKey("tags", mlflowTags.studyId)} = ${quoteString(studyId)}`,
+    `${quoteKey("tags", mlflowTags.role)} = 'trial'`,
+    "attributes.status = 'FINISHED'",
+    `${quoteKey("tags", mlflowTags.pruned)} = 'false'`,
+  ];
 }
 
 /** The user's filters and thresholds (thresholds become `>=`), in config order. */

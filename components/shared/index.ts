@@ -1,3 +1,4 @@
+export * from "./datasetFingerprint";
 export * from "./images";
 export * from "./labels";
 export * from "./naming";

@@ -11,6 +11,7 @@ import { trialKey } from "./trialKey";
  * neither the trials nor their order (nor the study id).
  *  - grid: the cartesian product; the last parameter (by name) varies fastest.
  *  - random: `trials` seeded samples; duplicates (same key) are dropped, keeping the first.
+ *  - tpe: no fixed list: the trainer samples each trial from what the study has learnt so far.
  */
 
 export type SearchInput = Pick<TrainingConfig, "modelFamily" | "searchSpace" | "strategy">;
@@ -23,7 +24,8 @@ export interface Expansion {
 }
 
 export function expandSearch(training: SearchInput): Expansion {
-  const candidates = training.strategy.kind === "grid" ? gridParams(training.searchSpace) : randomParams(training.searchSpace, training.strategy.trials, training.strategy.seed);
+  const { strategy } = training;
+  const candidates = strategy.kind === "grid" ? gridParams(training.searchSpace) : strategy.kind === "random" ? randomParams(training.searchSpace, strategy.trials, strategy.seed) : [];
   const seen = new Set<string>();
   const trials: TrialSpec[] = [];
   for (const params of candidates) {

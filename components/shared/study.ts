@@ -1,15 +1,16 @@
 import type { TrainingConfig } from "../../config";
+import { datasetFingerprint, sklearnVersion } from "./datasetFingerprint";
 import { dnsLabel } from "./naming";
 import { expandSearch } from "./searchSpace";
 import { effectiveWorkers, shardTrials } from "./sharding";
-import type { DatasetSpec, ShardSpec, StudySpec, TrialSpec } from "./studySpec";
+import type { DatasetSpec, SearchPlan, ShardSpec, StudySpec, TrialQueue, TrialSpec } from "./studySpec";
 import { shortHash } from "./trialKey";
 
 /**
  * Bumped whenever the meaning of a config changes (sampling, expansion order, trainer semantics),
  * so old MLflow runs are not mistaken for trials of the new study.
  */
-export const studyAlgorithmVersion = 1;
+export const studyAlgorithmVersion = 2;
 
 /** Longest stack prefix in a study id: the id (`<prefix>-<10 hex>`) then fits a Kubernetes label value. */
 const stackPrefixMax = 52;
@@ -19,6 +20,8 @@ function resultDefiningFields(training: TrainingConfig) {
   return {
     algorithm: studyAlgorithmVersion,
     dataset: training.dataset,
+    datasetContent: datasetFingerprint(training.dataset.source),
+    sklearn: sklearnVersion(),
     modelFamily: training.modelFamily,
     scoring: training.scoring,
     cvFolds: training.cvFolds,
@@ -29,7 +32,10 @@ function resultDefiningFields(training: TrainingConfig) {
   };
 }
 
-/** `<stack>-<10 hex>`: the same stack and config always give the same study, so a rerun skips finished trials. */
+/**
+ * `<stack>-<10 hex>`: the same stack, config, data and scikit-learn always give the same study, so a
+ * rerun skips finished trials; new data at the same path is a new study (datasetFingerprint.ts).
+ */
 export function studyIdFor(stack: string, training: TrainingConfig): string {
   return `${dnsLabel(stack, stackPrefixMax)}-${shortHash(resultDefiningFields(training), 10)}`;
 }
@@ -48,8 +54,21 @@ function datasetSpec(dataset: TrainingConfig["dataset"]): DatasetSpec {
   return { source: dataset.source, target: dataset.target, generate: weights === undefined ? generate : { ...generate, weights } };
 }
 
-export function planStudy(stack: string, training: TrainingConfig): StudyPlan {
+export interface PlanOptions {
+  /** `journal` (local platform) or `rdb` (MLOPS_OPTUNA_STORAGE): one shared study every worker pulls from; default `shard`. */
+  readonly queue?: TrialQueue;
+}
+
+function searchPlan(training: TrainingConfig, trials: readonly TrialSpec[]): SearchPlan {
+  const { strategy } = training;
+  if (strategy.kind === "tpe") return { kind: "tpe", budget: strategy.trials, seed: strategy.seed, space: training.searchSpace };
+  return { kind: strategy.kind, budget: trials.length, seed: strategy.kind === "random" ? strategy.seed : training.seed };
+}
+
+export function planStudy(stack: string, training: TrainingConfig, options: PlanOptions = {}): StudyPlan {
   const { trials, duplicatesDropped } = expandSearch(training);
+  const queue = options.queue ?? "shard";
+  const search = searchPlan(training, trials);
   const study: StudySpec = {
     schemaVersion: 1,
     studyId: studyIdFor(stack, training),
@@ -60,14 +79,20 @@ export function planStudy(stack: string, training: TrainingConfig): StudyPlan {
     testSize: training.testSize,
     seed: training.seed,
     dataset: datasetSpec(training.dataset),
-    totalTrials: trials.length,
+    totalTrials: search.budget,
+    ...(training.maxFailedTrials === undefined ? {} : { maxFailedTrials: training.maxFailedTrials }),
+    search,
+    pruning: training.pruning,
+    queue,
   };
-  const workers = effectiveWorkers(trials.length, training.workers);
-  const shards = shardTrials(trials, workers).map((shardTrialList, workerIndex) => ({ ...study, workerIndex, workers, trials: shardTrialList }));
+  const workers = effectiveWorkers(search.budget, training.workers);
+  // A shared queue hands every worker the whole list (prepare enqueues it once); tpe has no list.
+  const lists = queue !== "shard" || search.kind === "tpe" ? Array.from({ length: workers }, () => trials) : shardTrials(trials, workers);
+  const shards = lists.map((shardTrialList, workerIndex) => ({ ...study, workerIndex, workers, trials: shardTrialList }));
   return { study, trials, shards, requestedWorkers: training.workers, duplicatesDropped };
 }
 
 /** One spec per worker that runs: the JSON each trainer reads with `--spec`. */
-export function buildShardSpecs(stack: string, training: TrainingConfig): ShardSpec[] {
-  return [...planStudy(stack, training).shards];
+export function buildShardSpecs(stack: string, training: TrainingConfig, options: PlanOptions = {}): ShardSpec[] {
+  return [...planStudy(stack, training, options).shards];
 }

@@ -1,4 +1,4 @@
-import type { ModelFamily, ParamValue, Scoring } from "../../config";
+import type { ModelFamily, ParamValue, PruningConfig, Scoring, SearchSpace } from "../../config";
 
 /**
  * The contract between the orchestration (TypeScript) and the trainer (Python, images/trainer).
@@ -28,6 +28,24 @@ export interface DatasetSpec {
   };
 }
 
+/** How the trainer finds its trials: a fixed list enqueued once (grid, random) or sampled (tpe). */
+export interface SearchPlan {
+  readonly kind: "grid" | "random" | "tpe";
+  /** Trials the study runs: the fixed list's length, or tpe's `strategy.trials`. */
+  readonly budget: number;
+  readonly seed: number;
+  /** tpe only: the search space the trainer samples from. */
+  readonly space?: SearchSpace;
+}
+
+/**
+ * `journal`: every worker pulls from one Optuna study in a journal file beside the specs (local
+ * platform: the workers share a disk). `rdb`: the same in the database at the workers' env
+ * MLOPS_OPTUNA_STORAGE (the stack's PostgreSQL). `shard`: worker k runs its own `trials` (trial i
+ * on worker i % workers), or its share of a tpe budget.
+ */
+export type TrialQueue = "journal" | "rdb" | "shard";
+
 export interface StudySpec {
   readonly schemaVersion: 1;
   /** Derived from the training config, so the same config always means the same study. */
@@ -41,12 +59,17 @@ export interface StudySpec {
   readonly dataset: DatasetSpec;
   /** Total trials in the study, across all shards. */
   readonly totalTrials: number;
+  /** `training.maxFailedTrials`: more failed trials fail the train phase; absent means no limit. */
+  readonly maxFailedTrials?: number;
+  readonly search?: SearchPlan;
+  readonly pruning?: PruningConfig;
+  readonly queue?: TrialQueue;
 }
 
 export interface ShardSpec extends StudySpec {
   readonly workerIndex: number;
   readonly workers: number;
-  /** Only this worker's trials: trial i belongs to worker i % workers. */
+  /** `shard` queue: only this worker's trials (trial i on worker i % workers); `journal`: all of them, for prepare. */
   readonly trials: readonly TrialSpec[];
 }
 
@@ -60,6 +83,9 @@ export const mlflowTags = {
   error: "mlops.error",
   /** The exact `source` to register for this run's model (differs between MLflow 2 and 3). */
   modelSource: "mlops.model_source",
+  /** `true` on a trial the pruner stopped (a KILLED run), `false` on every other trial run. */
+  pruned: "mlops.pruned",
+  prunedAtFold: "mlops.pruned_at_fold",
 } as const;
 
 /** Defined beside the config that validates the champion rules against them. */

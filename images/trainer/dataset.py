@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 from dataclasses import dataclass
@@ -68,7 +69,20 @@ def _read_table(data: bytes | str, name: str, source: str) -> pd.DataFrame:
     raise DatasetError(f"dataset {source}: expected a .csv or .parquet file")
 
 
-def _read_s3(source: str) -> bytes:
+@dataclass(frozen=True)
+class Fingerprint:
+    """What identifies the bytes a worker trained on; the study run records the first worker's."""
+
+    sha256: str
+    size: int
+    #: An S3 object's ETag (what a HEAD request reports), None for a local file.
+    etag: str | None = None
+
+    def describe(self) -> str:
+        return f"sha256 {self.sha256[:12]}, {self.size} bytes" + (f", ETag {self.etag}" if self.etag else "")
+
+
+def _read_s3(source: str) -> tuple[bytes, str | None]:
     import boto3  # only S3 sources pay for the import
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -78,21 +92,31 @@ def _read_s3(source: str) -> bytes:
     # boto3 reads AWS_ENDPOINT_URL(_S3) itself; MLFLOW_S3_ENDPOINT_URL is what MLflow deployments set.
     endpoint = next((os.environ[k] for k in ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "MLFLOW_S3_ENDPOINT_URL") if os.environ.get(k)), None)
     try:
-        return boto3.client("s3", endpoint_url=endpoint).get_object(Bucket=bucket, Key=key)["Body"].read()
+        answer = boto3.client("s3", endpoint_url=endpoint).get_object(Bucket=bucket, Key=key)
+        return answer["Body"].read(), str(answer.get("ETag", "")).strip('"') or None
     except (BotoCoreError, ClientError) as err:
         raise DatasetError(f"dataset {source}: cannot read from S3{f' at {endpoint}' if endpoint else ''}: {err}") from None
 
 
 def load_frame(spec: DatasetSpec) -> pd.DataFrame:
+    return load_frame_and_fingerprint(spec)[0]
+
+
+def load_frame_and_fingerprint(spec: DatasetSpec) -> tuple[pd.DataFrame, Fingerprint | None]:
+    """The frame, and the fingerprint of the bytes it was parsed from (None for generated data)."""
     source = spec.source
     if source == "generated":
-        return synthesize(spec.generate, spec.target)
+        return synthesize(spec.generate, spec.target), None
     try:
+        etag = None
         if source.startswith("s3://"):
-            return _read_table(_read_s3(source), source, source)
-        if not os.path.isfile(source):
+            data, etag = _read_s3(source)
+        elif not os.path.isfile(source):
             raise DatasetError(f"dataset {source}: no such file")
-        return _read_table(source, source, source)
+        else:
+            with open(source, "rb") as handle:
+                data = handle.read()
+        return _read_table(data, source, source), Fingerprint(hashlib.sha256(data).hexdigest(), len(data), etag)
     except DatasetError:
         raise
     except Exception as err:  # pandas/pyarrow raise many types for a malformed file

@@ -1,8 +1,10 @@
-"""Runs one shard's trials, each as an MLflow run nested under the study run.
+"""Runs one trial as an MLflow run nested under the study run.
 
 Exactly one FINISHED run per trial key is the invariant: a finished key is skipped, and a RUNNING or
 FAILED run left by an interrupted or failed attempt is resumed by its run id instead of starting a
-second one (extra unfinished duplicates are deleted).
+second one (extra unfinished duplicates are deleted). A pruned trial is a KILLED run tagged
+`mlops.pruned=true` with the folds it finished and their mean under its own metric name
+(`cv_<scoring>_partial_mean`), so nothing reads it as a full CV mean; it is never selected.
 """
 
 from __future__ import annotations
@@ -20,12 +22,14 @@ from sklearn.base import BaseEstimator
 
 from dataset import DataSplit
 from estimators import build_estimator
-from evaluation import TrialScores, evaluate
+from evaluation import AfterFold, Stopped, TrialScores, evaluate
 from spec import ShardSpec, TrialSpec
 from study import (
     TAG_ERROR,
     TAG_MODEL_SOURCE,
     TAG_PARENT_RUN,
+    TAG_PRUNED,
+    TAG_PRUNED_AT_FOLD,
     TAG_ROLE,
     TAG_STUDY_ID,
     TAG_TRIAL_INDEX,
@@ -34,7 +38,15 @@ from study import (
 )
 from tracking import Tracking, TrackingUnavailable, one_line, search_all_runs, tag_filter
 
-Outcome = Literal["trained", "skipped", "failed"]
+Outcome = Literal["trained", "skipped", "failed", "pruned"]
+
+
+@dataclass(frozen=True)
+class TrialResult:
+    outcome: Outcome
+    #: The full CV mean of a trained or already finished trial (what the study optimises).
+    cv_mean: float | None = None
+    error: str | None = None
 
 # Pinning the serving requirements ourselves skips MLflow's slow requirement inference (a subprocess
 # that reloads the model) and records exactly what trained it.
@@ -55,6 +67,11 @@ def metric_names(scoring: str, folds: int) -> list[str]:
     return [*(f"cv_{scoring}_fold_{k}" for k in range(folds)), f"cv_{scoring}_mean", f"cv_{scoring}_std", "fit_time_seconds", f"test_{scoring}", "test_accuracy"]
 
 
+def partial_metric_names(scoring: str) -> dict[str, str]:
+    """A pruned trial's metrics besides its fold scores (mirrors prunedMetricNames in studySpec.ts)."""
+    return {"mean": f"cv_{scoring}_partial_mean", "folds": "cv_folds_completed"}
+
+
 def _metrics(scoring: str, scores: TrialScores) -> dict[str, float]:
     values = [*scores.fold_scores, scores.cv_mean, scores.cv_std, scores.fit_time_seconds, scores.test_score, scores.test_accuracy]
     return dict(zip(metric_names(scoring, len(scores.fold_scores)), values))
@@ -73,6 +90,7 @@ def _trial_tags(ctx: ShardContext, trial: TrialSpec) -> dict[str, str]:
         TAG_WORKER_INDEX: str(ctx.spec.worker_index),
         TAG_ROLE: "trial",
         TAG_PARENT_RUN: ctx.study_run_id,
+        TAG_PRUNED: "false",
     }
 
 
@@ -117,11 +135,22 @@ def _log_model(ctx: ShardContext, run_id: str, model: BaseEstimator) -> str:
     return logged.artifact_location
 
 
-def _fit_and_log(ctx: ShardContext, trial: TrialSpec, run_id: str) -> TrialScores:
+def _log_pruned(ctx: ShardContext, run_id: str, stopped: Stopped) -> None:
+    spec, t = ctx.spec, ctx.tracking
+    names = partial_metric_names(spec.scoring)
+    now = int(time.time() * 1000)
+    done = len(stopped.fold_scores)
+    values = {**{f"cv_{spec.scoring}_fold_{k}": v for k, v in enumerate(stopped.fold_scores)}, names["mean"]: sum(stopped.fold_scores) / done, names["folds"]: float(done), "fit_time_seconds": stopped.fit_time_seconds}
+    tags = [RunTag(TAG_PRUNED, "true"), RunTag(TAG_PRUNED_AT_FOLD, str(done))]
+    t.call("log pruned trial", t.client.log_batch, run_id, metrics=[Metric(k, v, now, 0) for k, v in values.items()], tags=tags)
+    t.call("end pruned trial run", t.client.set_terminated, run_id, "KILLED")
+
+
+def _fit_and_log(ctx: ShardContext, trial: TrialSpec, run_id: str, after_fold: AfterFold | None) -> TrialScores:
     spec, t = ctx.spec, ctx.tracking
     t.call("log params", t.client.log_batch, run_id, params=_params(spec, trial))
     estimator = build_estimator(spec.model_family, trial.params, spec.seed)
-    scores, model = evaluate(estimator, ctx.split, spec.scoring, spec.cv_folds, spec.seed)
+    scores, model = evaluate(estimator, ctx.split, spec.scoring, spec.cv_folds, spec.seed, after_fold)
     now = int(time.time() * 1000)
     metrics = [Metric(k, v, now, 0) for k, v in _metrics(spec.scoring, scores).items()]
     t.call("log metrics", t.client.log_batch, run_id, metrics=metrics)
@@ -140,27 +169,37 @@ def _delete_unfinished_duplicates(ctx: ShardContext, trial: TrialSpec, keep: str
             ctx.tracking.call("delete duplicate run", ctx.tracking.client.delete_run, run.info.run_id)
 
 
-def run_trial(ctx: ShardContext, trial: TrialSpec, position: int) -> Outcome:
+def run_trial(ctx: ShardContext, trial: TrialSpec, label: str, after_fold: AfterFold | None = None) -> TrialResult:
+    """`label` prefixes the progress lines; `after_fold` (the pruner) may stop the trial between folds."""
     t = ctx.tracking
-    label = f"[worker {ctx.spec.worker_index}] trial {position}/{len(ctx.spec.trials)} #{trial.index} key={trial.key}"
+    label = f"[worker {ctx.spec.worker_index}] {label} #{trial.index} key={trial.key}"
     runs = search_all_runs(t, ctx.experiment_id, tag_filter({TAG_STUDY_ID: ctx.spec.study_id, TAG_TRIAL_KEY: trial.key}))
     finished = [r for r in runs if r.info.status == "FINISHED"]
     if finished:
         t.log(f"{label}: already finished in run {finished[0].info.run_id}, skipped")
-        return "skipped"
+        return TrialResult("skipped", finished[0].data.metrics.get(f"cv_{ctx.spec.scoring}_mean"))
+    pruned = [r for r in runs if r.data.tags.get(TAG_PRUNED) == "true"]
+    if pruned:
+        t.log(f"{label}: already pruned in run {pruned[0].info.run_id}, skipped")
+        return TrialResult("pruned")
     started = time.monotonic()
     run_id, resumed = _start_or_resume(ctx, trial, runs)
     t.log(f"{label}: {'resuming' if resumed else 'started'} run {run_id} params={dict(trial.params)}")
     try:
-        scores = _fit_and_log(ctx, trial, run_id)
+        scores = _fit_and_log(ctx, trial, run_id, after_fold)
     except TrackingUnavailable:
         raise  # the worker stops; its retry resumes this run
+    except Stopped as stopped:
+        _log_pruned(ctx, run_id, stopped)
+        mean = sum(stopped.fold_scores) / len(stopped.fold_scores)
+        t.log(f"{label}: PRUNED after fold {len(stopped.fold_scores)}/{ctx.spec.cv_folds} (running mean {mean:.4f}) in {time.monotonic() - started:.1f}s")
+        return TrialResult("pruned")
     except Exception as err:
         message = f"{type(err).__name__}: {one_line(err)}"
         t.call("tag trial error", t.client.set_tag, run_id, TAG_ERROR, message)
         t.call("fail trial run", t.client.set_terminated, run_id, "FAILED")
         t.log(f"{label}: FAILED after {time.monotonic() - started:.1f}s: {message}")
-        return "failed"
+        return TrialResult("failed", error=message)
     _delete_unfinished_duplicates(ctx, trial, keep=run_id)
     t.log(f"{label}: cv_{ctx.spec.scoring}_mean={scores.cv_mean:.4f} (std {scores.cv_std:.4f}) test_{ctx.spec.scoring}={scores.test_score:.4f} in {time.monotonic() - started:.1f}s")
-    return "trained"
+    return TrialResult("trained", scores.cv_mean)

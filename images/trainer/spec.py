@@ -45,6 +45,30 @@ class TrialSpec:
     params: dict[str, ParamValue]
 
 
+STRATEGIES = ("grid", "random", "tpe")
+PRUNERS = ("none", "median", "percentile")
+QUEUES = ("shard", "journal", "rdb")
+
+
+@dataclass(frozen=True)
+class SearchSpec:
+    """grid/random: `trials` is the fixed list, enqueued once; tpe: `budget` trials sampled from `space`."""
+
+    kind: str
+    budget: int
+    seed: int
+    #: tpe only: parameter name -> {"values": [...]} | {"type": "int"|"float", "low", "high", "step"?, "log"}.
+    space: dict[str, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class PruningSpec:
+    kind: str = "none"
+    after_folds: int = 1
+    warmup_trials: int = 5
+    percentile: float = 25.0
+
+
 @dataclass(frozen=True)
 class ShardSpec:
     study_id: str
@@ -59,6 +83,14 @@ class ShardSpec:
     worker_index: int
     workers: int
     trials: tuple[TrialSpec, ...]
+    #: More failed trials than this fails the train phase; None: no limit (but some trial must finish).
+    max_failed_trials: int | None = None
+    search: SearchSpec | None = None
+    pruning: PruningSpec = PruningSpec()
+    #: "journal": every worker pulls from one study in an Optuna journal file beside the spec (local
+    #: platform); "rdb": the same in the database at env MLOPS_OPTUNA_STORAGE (the stack's PostgreSQL);
+    #: "shard": each worker runs its own `trials` (trial i on worker i % workers).
+    queue: str = "shard"
 
 
 def resolve_spec_path(pattern: str, worker_index: int | None) -> tuple[str, int | None]:
@@ -134,6 +166,30 @@ def _trial(r: _Reader, raw: Any, position: int) -> TrialSpec:
     return TrialSpec(index=r.integer(raw, "index", p, 0), key=r.text(raw, "key", p), params=dict(params))
 
 
+def _search(r: _Reader, raw: Any, trials: int) -> SearchSpec:
+    if raw is None:  # a spec from before adaptive search: its trials are the whole study
+        return SearchSpec("grid", trials, 0, {})
+    if not isinstance(raw, dict):
+        raise r.fail("search", "an object", raw)
+    kind = r.text(raw, "kind", "search.", STRATEGIES)
+    space = r.obj(raw, "space", "search.") if kind == "tpe" else {}
+    for name, param in space.items():
+        if not isinstance(param, dict) or not (isinstance(param.get("values"), list) and param["values"] or param.get("type") in ("int", "float")):
+            raise r.fail(f"search.space.{name}", "{values: [...]} or {type: int|float, low, high}", param)
+    return SearchSpec(kind, r.integer(raw, "budget", "search.", 0), r.integer(raw, "seed", "search."), space)
+
+
+def _pruning(r: _Reader, raw: Any) -> PruningSpec:
+    if raw is None:
+        return PruningSpec()
+    if not isinstance(raw, dict):
+        raise r.fail("pruning", "an object", raw)
+    percentile = raw.get("percentile", 25.0)
+    if not isinstance(percentile, (int, float)) or isinstance(percentile, bool) or not 0 < percentile < 100:
+        raise r.fail("pruning.percentile", "a number between 0 and 100", percentile)
+    return PruningSpec(r.text(raw, "kind", "pruning.", PRUNERS), r.integer(raw, "afterFolds", "pruning.", 1), r.integer(raw, "warmupTrials", "pruning.", 0), float(percentile))
+
+
 def load_shard_spec(path: str) -> ShardSpec:
     """Reads a ShardSpec; a StudySpec without `trials` (enough for `prepare`) reads as an empty shard."""
     try:
@@ -172,4 +228,8 @@ def load_shard_spec(path: str) -> ShardSpec:
         worker_index=r.integer(raw, "workerIndex", minimum=0) if "workerIndex" in raw else 0,
         workers=r.integer(raw, "workers", minimum=1) if "workers" in raw else 1,
         trials=tuple(_trial(r, t, i) for i, t in enumerate(trials)),
+        max_failed_trials=r.integer(raw, "maxFailedTrials", minimum=0) if raw.get("maxFailedTrials") is not None else None,
+        search=_search(r, raw.get("search"), len(trials)),
+        pruning=_pruning(r, raw.get("pruning")),
+        queue=r.text(raw, "queue", choices=QUEUES) if "queue" in raw else "shard",
     )

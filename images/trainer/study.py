@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from mlflow.entities import Param, Run
+from mlflow.entities import Param, Run, RunTag
 
+from dataset import Fingerprint
 from spec import ShardSpec
 from tracking import Tracking, search_all_runs, tag_filter
 
@@ -14,7 +15,13 @@ TAG_WORKER_INDEX = "mlops.worker_index"
 TAG_ROLE = "mlops.role"
 TAG_ERROR = "mlops.error"
 TAG_MODEL_SOURCE = "mlops.model_source"
+#: "true" on a trial stopped early by the pruner, "false" on every other trial run (select keeps only "false").
+TAG_PRUNED = "mlops.pruned"
+TAG_PRUNED_AT_FOLD = "mlops.pruned_at_fold"
 TAG_PARENT_RUN = "mlflow.parentRunId"
+TAG_DATASET_SHA256 = "mlops.dataset_sha256"
+TAG_DATASET_BYTES = "mlops.dataset_bytes"
+TAG_DATASET_ETAG = "mlops.dataset_etag"
 
 
 def study_run_name(study_id: str) -> str:
@@ -52,3 +59,23 @@ def find_or_create_study_run(tracking: Tracking, experiment_id: str, spec: Shard
     tracking.call("log study params", tracking.client.log_batch, run_id, params=[Param(k, v) for k, v in params.items()])
     tracking.call("finish study run", tracking.client.set_terminated, run_id, "FINISHED")
     return run_id, True
+
+
+def check_dataset(tracking: Tracking, study_run: Run, source: str, seen: Fingerprint) -> str | None:
+    """The study id covers a local file's content, but not data the plan could not read (s3://):
+    the first worker records what it read on the study run, and a worker that reads other bytes
+    refuses to mix them into the study. Returns that refusal, or None."""
+    tags = study_run.data.tags
+    recorded = tags.get(TAG_DATASET_SHA256)
+    if recorded is None:
+        fields = {TAG_DATASET_SHA256: seen.sha256, TAG_DATASET_BYTES: str(seen.size), **({TAG_DATASET_ETAG: seen.etag} if seen.etag else {})}
+        tracking.call("record dataset", tracking.client.log_batch, study_run.info.run_id, tags=[RunTag(k, v) for k, v in fields.items()])
+        return None
+    if recorded == seen.sha256:
+        return None
+    before = Fingerprint(recorded, int(tags.get(TAG_DATASET_BYTES, "0")), tags.get(TAG_DATASET_ETAG))
+    return (
+        f"dataset {source} changed since study {tags.get(TAG_STUDY_ID, '?')} started ({before.describe()} -> {seen.describe()}): "
+        "its trials would mix two datasets. Put new data under a new key or path (the study id covers the path), "
+        "or delete the old study's runs in MLflow (README: Studies)"
+    )

@@ -112,8 +112,17 @@ class Tracking:
     client: MlflowClient
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     log: Callable[[str], None] = print
+    #: Wall time spent inside MLflow calls (retries included): the worker reports its share.
+    seconds: float = 0.0
 
     def call(self, what: str, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
+        started = time.monotonic()
+        try:
+            return self._call(what, fn, *args, **kwargs)
+        finally:
+            self.seconds += time.monotonic() - started
+
+    def _call(self, what: str, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
         deadline = time.monotonic() + self.policy.budget_seconds
         delay = self.policy.initial_delay_seconds
         attempt = 0

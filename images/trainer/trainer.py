@@ -1,35 +1,50 @@
-"""Trainer CLI: `prepare` creates the study's experiment and parent run; `run` trains one shard's trials.
+"""Trainer CLI: `prepare` creates the study (MLflow parent run, Optuna study, fixed trials enqueued);
+`run` is one worker pulling trials from it until the budget is spent (worker.py, trialqueue.py).
 
     python trainer.py prepare --spec study.json
     python trainer.py run --spec shard-{index}.json [--worker-index K]
 
+With `"queue": "journal"` (local platform) or env MLOPS_OPTUNA_STORAGE (an RDB URL) every worker
+pulls from one shared study; with `"queue": "shard"` a worker runs its own shard's trials.
+
 The tracking server comes from MLFLOW_TRACKING_URI (or --tracking-uri); basic auth from
 MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD, which the MLflow client reads itself.
 
-Exit codes: 0 done (failed trials are recorded in MLflow, not fatal), 1 MLflow refused a request
-(e.g. wrong credentials), 2 bad spec or dataset, 3 tracking server unavailable after retries (the
-platform should retry the worker).
+Exit codes: 0 done, 1 MLflow refused a request (e.g. wrong credentials), 2 bad spec or dataset,
+3 tracking server unavailable after retries (the platform should retry the worker), 4 the study
+failed: more trials failed than `maxFailedTrials` allows, or no trial finished (verdict.py).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import sys
 import time
+from collections import Counter
 
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from dataset import DatasetError, load_frame, split_dataset
-from runner import Outcome, ShardContext, run_trial
+from dataset import DatasetError, load_frame_and_fingerprint, split_dataset
+from runner import Outcome, ShardContext
 from spec import ShardSpec, SpecError, load_shard_spec, resolve_spec_path
-from study import find_or_create_study_run, find_study_run, study_run_name
+from study import check_dataset, find_or_create_study_run, find_study_run, study_run_name
+from summary import PLOT_HISTORY, PLOT_PARAMS, publish_summary
 from tracking import RetryPolicy, Tracking, TrackingUnavailable, find_or_create_experiment, one_line, tracking_uri_for_display
+from trialqueue import Heartbeats, QueueError, enqueue_fixed, open_storage, open_study
+from verdict import StudyCounts, judge, study_counts
+from worker import pull_trials
 
 EXIT_BAD_INPUT = 2
 EXIT_TRACKING_UNAVAILABLE = 3
+EXIT_STUDY_FAILED = 4
+
+
+class StudyFailed(Exception):
+    """The study's trials say the train phase failed (verdict.py); exits 4 with the reason."""
 
 
 class UsageError(Exception):
@@ -55,25 +70,48 @@ def _connect(args: argparse.Namespace) -> Tracking:
     return Tracking(MlflowClient(uri), policy, say)
 
 
-def _load_spec(args: argparse.Namespace) -> ShardSpec:
+def _load_spec(args: argparse.Namespace) -> tuple[ShardSpec, str]:
     path, _ = resolve_spec_path(args.spec, args.worker_index)
-    return load_shard_spec(path)
+    return load_shard_spec(path), path
+
+
+def _own_share(spec: ShardSpec) -> ShardSpec:
+    """Without a shared study a tpe worker samples its share of the budget with its own seed."""
+    search = spec.search
+    if search is None or search.kind != "tpe":
+        return spec
+    share = search.budget // spec.workers + (1 if spec.worker_index < search.budget % spec.workers else 0)
+    return dataclasses.replace(spec, search=dataclasses.replace(search, budget=share, seed=search.seed + spec.worker_index))
 
 
 def cmd_prepare(args: argparse.Namespace) -> int:
-    spec = _load_spec(args)
+    spec, path = _load_spec(args)
     tracking = _connect(args)
     experiment_id = find_or_create_experiment(tracking, spec.experiment_name)
     run_id, created = find_or_create_study_run(tracking, experiment_id, spec)
     say(f"study {spec.study_id}: {'created' if created else 'reusing'} run {run_id} ({study_run_name(spec.study_id)}) in experiment {spec.experiment_name!r} ({experiment_id}), {spec.total_trials} trials")
+    storage, shared = open_storage(spec, path)
+    if shared:
+        study = open_study(storage, spec)
+        added = enqueue_fixed(study, spec.trials) if spec.search is not None and spec.search.kind != "tpe" else 0
+        say(f"study {spec.study_id}: shared trial queue ready ({spec.search.kind if spec.search else 'grid'}, {added} trials enqueued, {len(study.trials)} in the study, pruning {spec.pruning.kind})")
     return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     started = time.monotonic()
-    spec = _load_spec(args)
-    say(f"[worker {spec.worker_index}/{spec.workers}] study {spec.study_id}: {len(spec.trials)} of {spec.total_trials} trials, {spec.model_family}, {spec.cv_folds}-fold CV on {spec.scoring}")
-    frame = load_frame(spec.dataset)
+    spec, path = _load_spec(args)
+    try:
+        beats = Heartbeats.from_env()
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    storage, shared = open_storage(spec, path)
+    if not shared:
+        spec = _own_share(spec)
+    kind = spec.search.kind if spec.search else "grid"
+    queue = "the shared study" if shared else f"its own shard ({len(spec.trials)} trials)"
+    say(f"[worker {spec.worker_index}/{spec.workers}] study {spec.study_id}: pulling from {queue}; {kind} search, {spec.total_trials} trials in the study, {spec.model_family}, {spec.cv_folds}-fold CV on {spec.scoring}, pruning {spec.pruning.kind}")
+    frame, fingerprint = load_frame_and_fingerprint(spec.dataset)
     split = split_dataset(frame, spec.dataset, spec.test_size, spec.seed)
     say(f"dataset {spec.dataset.source}: {len(frame)} rows, {frame.shape[1] - 1} features; train {len(split.x_train)} / test {len(split.x_test)}")
     tracking = _connect(args)
@@ -81,17 +119,41 @@ def cmd_run(args: argparse.Namespace) -> int:
     study_run = find_study_run(tracking, experiment_id, spec.study_id)
     if study_run is None:
         raise UsageError(f"study {spec.study_id} has no parent run in experiment {spec.experiment_name!r}: run `trainer.py prepare --spec ...` first")
+    changed = check_dataset(tracking, study_run, spec.dataset.source, fingerprint) if fingerprint is not None else None
+    if changed is not None:
+        raise DatasetError(changed)
     import mlflow
 
     # LoggedModels land in the fluent API's active experiment, not the run's: point it at ours.
     tracking.call("set experiment", mlflow.set_experiment, experiment_id=experiment_id)
     ctx = ShardContext(tracking, spec, experiment_id, study_run.info.run_id, split)
-    outcomes: list[Outcome] = [run_trial(ctx, trial, i) for i, trial in enumerate(spec.trials, start=1)]
+    study = open_study(storage, spec)
+    if not shared and kind != "tpe":
+        enqueue_fixed(study, spec.trials)
+    pulling, tracking.seconds = time.monotonic(), 0.0
+    outcomes: Counter[Outcome] = pull_trials(ctx, study, shared, beats)
+    mlflow_share = tracking.seconds / max(time.monotonic() - pulling, 1e-9)
     say(
         f"[worker {spec.worker_index}] done in {time.monotonic() - started:.1f}s: "
-        f"trained {outcomes.count('trained')}, skipped {outcomes.count('skipped')}, failed {outcomes.count('failed')}"
+        f"trained {outcomes['trained']}, skipped {outcomes['skipped']}, pruned {outcomes['pruned']}, failed {outcomes['failed']}; "
+        f"mlflow_seconds={tracking.seconds:.2f} ({mlflow_share:.1%} of the time since the first trial was asked for)"
     )
+    counts = study_counts(tracking, experiment_id, spec.study_id)
+    if shared and counts.running == 0:  # the study settled: this worker is the last one
+        best = publish_summary(ctx, study)
+        if best is not None:
+            say(f"study {spec.study_id}: best trial {best}; summary and plots ({PLOT_HISTORY}, {PLOT_PARAMS}) on run {ctx.study_run_id}")
+    _judge(spec, counts)
     return 0
+
+
+def _judge(spec: ShardSpec, counts: StudyCounts) -> None:
+    reason = judge(spec.study_id, counts, spec.max_failed_trials)
+    if reason is not None:
+        raise StudyFailed(reason)
+    limit = "no limit" if spec.max_failed_trials is None else f"at most {spec.max_failed_trials} allowed"
+    still = f", {counts.running} still running on other workers" if counts.running else ""
+    say(f"study {spec.study_id}: {counts.finished} finished, {counts.pruned} pruned, {len(counts.failed)} failed ({limit}){still}")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -114,9 +176,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("mlflow").setLevel(logging.WARNING)
     try:
         return int(args.handler(args))
-    except (SpecError, DatasetError, UsageError) as err:
+    except (SpecError, DatasetError, UsageError, QueueError) as err:
         print(f"trainer: error: {err}", file=sys.stderr, flush=True)
         return EXIT_BAD_INPUT
+    except StudyFailed as err:
+        print(f"trainer: error: {err}", file=sys.stderr, flush=True)
+        return EXIT_STUDY_FAILED
     except TrackingUnavailable as err:
         print(f"trainer: error: {err}", file=sys.stderr, flush=True)
         return EXIT_TRACKING_UNAVAILABLE

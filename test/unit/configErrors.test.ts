@@ -156,7 +156,7 @@ const stackCases: Case[] = [
   {
     name: "strategy kind unknown",
     problems: () => stackProblems(stack("mlops:platform: local", "mlops:training:", "  strategy: { kind: bayes }")),
-    expected: [`${F}:4: mlops:training.strategy.kind: expected kind to be one of grid, random, got "bayes"`],
+    expected: [`${F}:4: mlops:training.strategy.kind: expected kind to be one of grid, random, tpe, got "bayes"`],
   },
   {
     name: "secret key given as plain text",

@@ -34,7 +34,9 @@ describe("stack values around the mlops: namespace", () => {
   it("accepts a renamed secret only as a secure value", () => {
     const base = ["config:", "  mlops:platform: local", "  mlops:tracking: { objectStore: { kind: s3, bucket: models, accessKeySecret: myKey } }"];
     expect(stackProblems([...base, "  mlops:myKey: { secure: AAAB }", ""].join("\n"))).toEqual([]);
-    expect(stackProblems([...base, "  mlops:myKey: plain", ""].join("\n"))).toEqual(["Pulumi.t.yaml:4: mlops:myKey: expected a secret: set it with `pulumi config set --secret mlops:myKey`"]);
+    expect(stackProblems([...base, "  mlops:myKey: plain", ""].join("\n"))).toEqual([
+      "Pulumi.t.yaml:4: mlops:myKey: expected a secret: set it with `pulumi config set --secret mlops:myKey`",
+    ]);
   });
 
   it("reports problems without a line when values do not come from a file", () => {
@@ -53,7 +55,18 @@ describe("metrics config against the training config", () => {
   it("refuses metrics the trainer does not log for the stack's scoring", () => {
     const training = parseStackConfig({ "mlops:platform": "local", "mlops:training": { scoring: "accuracy" } }, "s").training;
     const lines = metricsProblems(metrics, training, "m.yaml").map((p) => `${p.key}: ${p.message}`);
-    expect(lines).toContain('orderBy.metric: expected a metric the trainer logs for scoring accuracy (cv_accuracy_mean, cv_accuracy_std, test_accuracy, fit_time_seconds, cv_accuracy_fold_<k>), got "cv_f1_macro_mean"');
+    expect(lines).toContain(
+      'orderBy.metric: expected a metric the trainer logs for scoring accuracy (cv_accuracy_mean, cv_accuracy_std, test_accuracy, fit_time_seconds, cv_accuracy_fold_<k>), got "cv_f1_macro_mean"',
+    );
     expect(lines.map((l) => l.split(":")[0])).toEqual(["orderBy.metric", "tieBreakers[0].metric", "filters.metrics[0].metric", "thresholds.test_f1_macro"]);
+  });
+
+  it("refuses a pruned trial's partial mean, which no selectable run carries", () => {
+    const training = parseStackConfig({ "mlops:platform": "local", "mlops:training": { scoring: "f1_macro" } }, "s").training;
+    const partial = { ...metrics, orderBy: { metric: "cv_f1_macro_partial_mean", direction: "desc" as const } };
+    expect(metricsProblems(partial, training, "m.yaml").map((p) => `${p.key}: ${p.message}`)).toContain(
+      'orderBy.metric: "cv_f1_macro_partial_mean" is logged only on pruned trials (a mean over the folds they finished), which are never selected: use cv_f1_macro_mean',
+    );
+    expect(metricsProblems(metrics, training, "m.yaml")).toEqual([]);
   });
 });

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from dataset import DatasetError, load_frame, synthesize
+from dataset import DatasetError, load_frame, load_frame_and_fingerprint, synthesize
 from mlflow_testing import REPO_ROOT
 from spec import DatasetSpec, GenerateSpec
 
@@ -64,5 +64,8 @@ def test_reads_parquet_and_csv_objects(s3_env: dict[str, str], monkeypatch: pyte
         s3.upload_file(str(tmp_path / name), "mlflow", f"datasets/{name}")
         loaded = load_frame(DatasetSpec(f"s3://mlflow/datasets/{name}", "label", GEN))
         assert loaded.shape == frame.shape and loaded["label"].tolist() == frame["label"].tolist()
+        head = s3.head_object(Bucket="mlflow", Key=f"datasets/{name}")
+        _, seen = load_frame_and_fingerprint(DatasetSpec(f"s3://mlflow/datasets/{name}", "label", GEN))
+        assert seen is not None and (seen.etag, seen.size) == (head["ETag"].strip('"'), head["ContentLength"])
     with pytest.raises(DatasetError, match=r"dataset s3://mlflow/datasets/absent.parquet: cannot read from S3 at http://127\.0\.0\.1:\d+"):
         load_frame(DatasetSpec("s3://mlflow/datasets/absent.parquet", "label", GEN))

@@ -1,0 +1,246 @@
+"""The shared trial queue: workers pull from one Optuna study (journal file), TPE with fold-level
+pruning, and a worker killed mid-trial whose trial comes back and runs once more."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import optuna
+import pytest
+from mlflow.entities import Run, ViewType
+from mlflow.tracking import MlflowClient
+from optuna.storages import InMemoryStorage, JournalStorage
+from optuna.storages.journal import JournalFileBackend
+from optuna.trial import TrialState
+
+from mlflow_testing import REPO_ROOT, TRAINER_DIR, MlflowServer, client_env, run_cli
+from spec import SearchSpec, ShardSpec, load_shard_spec
+from trialqueue import SYS_HEARTBEAT, SYS_RETRY_OF, Heartbeats, enqueue_fixed, is_surplus, queue_counts, reap_stale
+from tracking import tag_filter
+
+TRAINER = TRAINER_DIR / "trainer.py"
+
+
+def study_json(study_id: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "schemaVersion": 1,
+        "studyId": study_id,
+        "experimentName": f"queue-{study_id}",
+        "modelFamily": "random_forest",
+        "scoring": "accuracy",
+        "cvFolds": 3,
+        "testSize": 0.25,
+        "seed": 5,
+        "dataset": {"source": "generated", "target": "target", "generate": {"rows": 600, "features": 8, "informative": 4, "classes": 2, "seed": 3}},
+        "queue": "journal",
+        **extra,
+    }
+
+
+def fixed(params: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"index": i, "key": f"key-{i}", "params": p} for i, p in enumerate(params)]
+
+
+def write_specs(folder: Path, study: dict[str, Any], workers: int) -> None:
+    for k in range(workers):
+        (folder / f"shard-{k}.json").write_text(json.dumps({**study, "workerIndex": k, "workers": workers}))
+
+
+def trial_runs(client: MlflowClient, study: dict[str, Any]) -> list[Run]:
+    experiment = client.get_experiment_by_name(study["experimentName"])
+    assert experiment is not None
+    return client.search_runs([experiment.experiment_id], tag_filter({"mlops.study_id": study["studyId"], "mlops.role": "trial"}), run_view_type=ViewType.ALL)
+
+
+def start_worker(folder: Path, worker: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        return subprocess.Popen([sys.executable, str(TRAINER), "run", "--spec", str(folder / f"shard-{worker}.json")], env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
+# ---------- the queue's rules, on an in-memory study ----------
+
+
+def spec_for(kind: str, budget: int) -> ShardSpec:
+    return ShardSpec("s", "e", "random_forest", "accuracy", 3, 0.2, 1, None, budget, 0, 1, (), search=SearchSpec(kind, budget, 1, {}))  # type: ignore[arg-type]
+
+
+def test_a_sampled_trial_beyond_the_budget_is_surplus() -> None:
+    study = optuna.create_study(storage=InMemoryStorage(), direction="maximize")
+    for _ in range(3):
+        study.ask()
+    trials = study.get_trials(deepcopy=False)
+    assert [is_surplus(t, trials, spec_for("tpe", 2)) for t in trials] == [False, False, True]
+    assert is_surplus(trials[0], trials, spec_for("grid", 2))  # a fixed list never samples
+    study.enqueue_trial({}, user_attrs={"mlops.trial_key": "k", "mlops.trial_index": 0, "mlops.params": "{}"})
+    enqueued = study.ask()
+    assert not is_surplus(study.get_trials(deepcopy=False)[enqueued.number], study.get_trials(deepcopy=False), spec_for("grid", 0))
+
+
+def test_enqueue_is_idempotent_and_stale_trials_come_back_once() -> None:
+    from spec import TrialSpec
+
+    study = optuna.create_study(storage=InMemoryStorage(), direction="maximize")
+    trials = (TrialSpec(0, "a", {"x": 1}), TrialSpec(1, "b", {"x": 2}))
+    assert (enqueue_fixed(study, trials), enqueue_fixed(study, trials)) == (2, 0)
+    dead = study.ask()
+    study._storage.set_trial_system_attr(dead._trial_id, SYS_HEARTBEAT, time.time() - 100)
+    lines: list[str] = []
+    beats = Heartbeats(interval_seconds=1, grace_seconds=10)
+    assert reap_stale(study, beats, lines.append) == 1 and reap_stale(study, beats, lines.append) == 0
+    all_trials = study.get_trials(deepcopy=False)
+    assert [t.state for t in all_trials] == [TrialState.FAIL, TrialState.WAITING, TrialState.WAITING]
+    assert all_trials[2].system_attrs[SYS_RETRY_OF] == 0 and all_trials[2].user_attrs["mlops.trial_key"] == "a"
+    assert "no heartbeat for 100s" in lines[0] and "back in the queue" in lines[0]
+    counts = queue_counts(all_trials, folds=3)
+    assert (counts.failed, counts.waiting) == (0, 2)  # the dead attempt is not a result; its retry waits
+
+
+# ---------- real workers, real MLflow ----------
+
+POSTGRES = REPO_ROOT / "scripts" / "services" / "postgres.sh"
+
+
+@pytest.fixture(scope="module")
+def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real PostgreSQL (scripts/services/postgres.sh, own state folder) with a fresh database for
+    Optuna's tables: the docker/kubernetes stacks hand their PostgreSQL to the workers this way."""
+    env = {**os.environ, "MLOPS_SERVICES_DIR": str(tmp_path_factory.mktemp("pg"))}
+    started = subprocess.run(["bash", str(POSTGRES), "start"], env=env, capture_output=True, text=True, timeout=300)
+    if started.returncode != 0:
+        reason = f"postgres.sh start failed: {started.stderr.strip().splitlines()[-1:]}"
+        print(f"\nSKIP PostgreSQL queue test: {reason}")
+        pytest.skip(reason)
+    try:
+        database = f"optuna_{uuid.uuid4().hex[:8]}"
+        subprocess.run(["bash", str(POSTGRES), "fresh-database", database], env=env, capture_output=True, check=True, timeout=60)
+        url = subprocess.run(["bash", str(POSTGRES), "url"], env=env, capture_output=True, text=True, check=True).stdout.strip()
+        yield url.rsplit("/", 1)[0] + "/" + database
+    finally:
+        subprocess.run(["bash", str(POSTGRES), "stop"], env=env, capture_output=True, timeout=120)
+
+
+@pytest.fixture(params=["journal", "postgres"])
+def queue_storage(request: pytest.FixtureRequest) -> str:
+    """"journal" (the local platform's file), or an RDB URL (MLOPS_OPTUNA_STORAGE)."""
+    return "journal" if request.param == "journal" else str(request.getfixturevalue("postgres_url"))
+
+
+def load_queue(folder: Path, study_id: str, storage: str) -> optuna.Study:
+    backend = JournalStorage(JournalFileBackend(str(folder / f"optuna-{study_id}.journal"))) if storage == "journal" else storage
+    return optuna.load_study(study_name=study_id, storage=backend)
+
+
+def test_tpe_with_median_pruning_spends_the_budget_and_records_pruned_trials(mlflow_server: MlflowServer, tmp_path: Path) -> None:
+    space = {"n_estimators": {"type": "int", "low": 2, "high": 30, "step": 1, "log": False}, "max_depth": {"values": [1, 2, 12]}, "max_features": {"values": [1, "sqrt"]}}
+    study = study_json(
+        f"q-{uuid.uuid4().hex[:8]}",
+        totalTrials=12,
+        trials=[],
+        search={"kind": "tpe", "budget": 12, "seed": 11, "space": space},
+        pruning={"kind": "median", "afterFolds": 1, "warmupTrials": 2},
+        cvFolds=4,
+    )
+    write_specs(tmp_path, study, 1)
+    env = client_env(mlflow_server.url)
+    assert run_cli(TRAINER, ["prepare", "--spec", str(tmp_path / "shard-0.json")], env).returncode == 0
+    result = run_cli(TRAINER, ["run", "--spec", str(tmp_path / "shard-0.json")], env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    storage = JournalStorage(JournalFileBackend(str(tmp_path / f"optuna-{study['studyId']}.journal")))
+    trials = optuna.load_study(study_name=study["studyId"], storage=storage).get_trials()
+    states = Counter(t.state for t in trials)
+    assert states[TrialState.COMPLETE] + states[TrialState.PRUNED] == 12 and states[TrialState.PRUNED] >= 1, states
+    runs = trial_runs(MlflowClient(mlflow_server.url), study)
+    pruned = [r for r in runs if r.data.tags.get("mlops.pruned") == "true"]
+    assert len(pruned) == states[TrialState.PRUNED]
+    for run in pruned:
+        done = int(run.data.tags["mlops.pruned_at_fold"])
+        assert run.info.status == "KILLED" and 1 <= done < 4
+        assert "cv_accuracy_mean" not in run.data.metrics and run.data.metrics["cv_folds_completed"] == done
+        folds = [run.data.metrics[f"cv_accuracy_fold_{k}"] for k in range(done)]
+        assert run.data.metrics["cv_accuracy_partial_mean"] == pytest.approx(sum(folds) / done)
+        assert f"cv_accuracy_fold_{done}" not in run.data.metrics
+    finished = [r for r in runs if r.info.status == "FINISHED"]
+    assert all(r.data.tags["mlops.pruned"] == "false" and "cv_accuracy_mean" in r.data.metrics for r in finished)
+    assert "PRUNED after fold" in result.stdout
+    client = MlflowClient(mlflow_server.url)
+    parent = client.search_runs([runs[0].info.experiment_id], tag_filter({"mlops.study_id": study["studyId"], "mlops.role": "study"}))[0]
+    m = parent.data.metrics
+    assert (m["progress_finished"], m["progress_pruned"], m["progress_failed"], m["progress_budget"]) == (states[TrialState.COMPLETE], states[TrialState.PRUNED], 0, 12)
+    assert m["progress_fold_fits"] < 12 * 4  # pruning saved fold fits
+    best = max((r for r in finished), key=lambda r: r.data.metrics["cv_accuracy_mean"])
+    assert m["best_cv_mean"] == pytest.approx(best.data.metrics["cv_accuracy_mean"])
+    assert parent.data.tags["mlops.best_trial_key"] in {r.data.tags["mlops.trial_key"] for r in finished if r.data.metrics["cv_accuracy_mean"] == best.data.metrics["cv_accuracy_mean"]}
+    plots = {a.path: a.file_size for a in client.list_artifacts(parent.info.run_id, "plots")}
+    assert set(plots) == {"plots/optimization_history.png", "plots/score_per_parameter.png"} and all(size and size > 5000 for size in plots.values())
+    # Rerun: the study resumes and is spent, nothing trains again.
+    again = run_cli(TRAINER, ["run", "--spec", str(tmp_path / "shard-0.json")], env)
+    assert again.returncode == 0 and "trained 0, skipped 0, pruned 0, failed 0" in again.stdout
+
+
+def test_a_worker_killed_mid_trial_loses_and_duplicates_nothing(mlflow_server: MlflowServer, tmp_path: Path, queue_storage: str) -> None:
+    params = [{"n_estimators": 120, "max_depth": d} for d in (2, 3, 4, 5, 6, 7)]
+    study = study_json(f"q-{uuid.uuid4().hex[:8]}", totalTrials=6, trials=fixed(params), queue="journal" if queue_storage == "journal" else "rdb")
+    write_specs(tmp_path, study, 2)
+    env = {**client_env(mlflow_server.url), "MLOPS_HEARTBEAT_SECONDS": "1", "MLOPS_HEARTBEAT_GRACE_SECONDS": "5"}
+    if queue_storage != "journal":
+        env["MLOPS_OPTUNA_STORAGE"] = queue_storage
+        # A shard spec must not feed a shared study: only part of the list would be enqueued.
+        sharded = tmp_path / "sharded.json"
+        sharded.write_text(json.dumps({**study, "queue": "shard", "workerIndex": 0, "workers": 2}))
+        refused = run_cli(TRAINER, ["prepare", "--spec", str(sharded)], env)
+        assert refused.returncode == 2 and 'plan the study with queue "rdb"' in refused.stderr
+    prepared = run_cli(TRAINER, ["prepare", "--spec", str(tmp_path / "shard-0.json")], env)
+    assert prepared.returncode == 0 and "6 trials enqueued" in prepared.stdout, prepared.stdout + prepared.stderr
+    client = MlflowClient(mlflow_server.url)
+    workers = [start_worker(tmp_path, k, env, tmp_path / f"worker-{k}.log") for k in (0, 1)]
+    try:
+        victim = None
+        deadline = time.monotonic() + 120
+        while victim is None and time.monotonic() < deadline:
+            running = [r for r in trial_runs(client, study) if r.info.status == "RUNNING" and r.data.tags.get("mlops.worker_index") == "1"]
+            victim = running[0] if running else None
+            time.sleep(0.2)
+        assert victim is not None, (tmp_path / "worker-1.log").read_text()
+        os.kill(workers[1].pid, signal.SIGKILL)
+        assert workers[1].wait(10) == -signal.SIGKILL
+        assert workers[0].wait(300) == 0, (tmp_path / "worker-0.log").read_text()
+    finally:
+        for proc in workers:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
+    runs = trial_runs(client, study)
+    live = [r for r in runs if r.info.lifecycle_stage == "active"]
+    finished = Counter(r.data.tags["mlops.trial_key"] for r in live if r.info.status == "FINISHED")
+    assert finished == Counter({f"key-{i}": 1 for i in range(6)}), [(r.data.tags["mlops.trial_key"], r.info.status) for r in runs]
+    assert len(live) == 6  # the killed attempt's run was resumed, not duplicated
+    assert [r.info.status for r in live if r.info.run_id == victim.info.run_id] == ["FINISHED"]
+    log0 = (tmp_path / "worker-0.log").read_text()
+    assert "its worker is gone; back in the queue" in log0 and f"resuming run {victim.info.run_id}" in log0
+    trials = load_queue(tmp_path, study["studyId"], queue_storage).get_trials()
+    counts = queue_counts(trials, 3)
+    assert (counts.finished, counts.failed, counts.running, counts.waiting) == (6, 0, 0, 0)
+    assert sum(1 for t in trials if SYS_RETRY_OF in t.system_attrs) == 1
+
+
+def test_spec_reads_search_pruning_and_queue(tmp_path: Path) -> None:
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps({**study_json("s1", totalTrials=0, trials=[]), "search": {"kind": "tpe", "budget": 9, "seed": 2, "space": {"C": {"type": "float", "low": 0.1, "high": 1}}}, "pruning": {"kind": "percentile", "afterFolds": 2, "warmupTrials": 3, "percentile": 40}}))
+    spec = load_shard_spec(str(path))
+    assert (spec.queue, spec.search.kind if spec.search else None, spec.search.budget if spec.search else None) == ("journal", "tpe", 9)
+    assert (spec.pruning.kind, spec.pruning.after_folds, spec.pruning.warmup_trials, spec.pruning.percentile) == ("percentile", 2, 3, 40.0)
+    path.write_text(json.dumps({**study_json("s1", totalTrials=0, trials=[]), "pruning": {"kind": "sometimes", "afterFolds": 1, "warmupTrials": 0}}))
+    from spec import SpecError
+
+    with pytest.raises(SpecError, match=r"key 'pruning.kind': expected one of none, median, percentile"):
+        load_shard_spec(str(path))
