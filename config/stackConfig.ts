@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { defaultKind, platforms, unsupportedReason } from "./platformSupport";
 import { gridProblems } from "./searchSpaceRules";
 
 /**
@@ -8,9 +9,6 @@ import { gridProblems } from "./searchSpaceRules";
  * changes. Components never see this raw shape's inputs: entry points parse once and pass the typed
  * result (`StackConfig`) down.
  */
-
-export const platforms = ["local", "docker", "kubernetes"] as const;
-export type Platform = (typeof platforms)[number];
 
 /** Pinned versions the defaults refer to; images never use `latest`. */
 export const defaultVersions = {
@@ -29,9 +27,7 @@ const dnsLabel = z
   .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "expected a DNS label: lower-case letters, digits and '-'")
   .max(63);
 
-const quantity = z
-  .string()
-  .regex(/^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$/, "expected a Kubernetes quantity such as 500m, 2 or 1Gi");
+const quantity = z.string().regex(/^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$/, "expected a Kubernetes quantity such as 500m, 2 or 1Gi");
 
 /** An image reference that pins a tag or digest; `latest` and untagged images are refused. */
 export const pinnedImage = z
@@ -111,11 +107,17 @@ export type ObjectStoreConfig = z.infer<typeof objectStoreSchema>;
 
 export const trackingSchema = z
   .object({
-    mlflowVersion: z.string().regex(/^\d+\.\d+\.\d+$/, "expected an exact MLflow version such as 3.6.0").default(defaultVersions.mlflow),
+    mlflowVersion: z
+      .string()
+      .regex(/^\d+\.\d+\.\d+$/, "expected an exact MLflow version such as 3.6.0")
+      .default(defaultVersions.mlflow),
     port: z.number().int().min(1024).max(65535).default(5000),
     database: databaseSchema.optional(),
     objectStore: objectStoreSchema.optional(),
-    auth: z.object({ enabled: z.boolean().default(false), adminUser: z.string().default("admin") }).strict().default({ enabled: false, adminUser: "admin" }),
+    auth: z
+      .object({ enabled: z.boolean().default(false), adminUser: z.string().default("admin") })
+      .strict()
+      .default({ enabled: false, adminUser: "admin" }),
     resources: resourcesSchema.default(resourcesSchema.parse({})),
   })
   .strict();
@@ -244,7 +246,11 @@ export const imagesSchema = z
     loadBalancer: pinnedImage.default(defaultVersions.loadBalancerImage),
     /** Registry prefix for the images we build, e.g. `registry.example.com/ml`; empty for a local engine. */
     registry: z.string().default(""),
-    tag: z.string().regex(/^[\w][\w.-]{0,127}$/, "expected an image tag").refine((t) => t !== "latest", "expected a pinned tag, not 'latest'").default(defaultVersions.imageTag),
+    tag: z
+      .string()
+      .regex(/^[\w][\w.-]{0,127}$/, "expected an image tag")
+      .refine((t) => t !== "latest", "expected a pinned tag, not 'latest'")
+      .default(defaultVersions.imageTag),
   })
   .strict();
 export type ImagesConfig = z.infer<typeof imagesSchema>;
@@ -286,17 +292,12 @@ export const stackConfigSchema = z
   .superRefine((cfg, ctx) => {
     const db = cfg.tracking.database;
     const store = cfg.tracking.objectStore;
-    if (cfg.platform !== "local" && db?.kind === "sqlite") {
-      ctx.addIssue({ code: "custom", path: ["tracking", "database", "kind"], message: "expected inStack or external: sqlite only works on platform local" });
-    }
-    if (cfg.platform === "local" && db?.kind === "inStack") {
-      ctx.addIssue({ code: "custom", path: ["tracking", "database", "kind"], message: "expected sqlite or external: platform local runs no PostgreSQL of its own" });
-    }
-    if (cfg.platform !== "local" && store?.kind === "localFolder") {
-      ctx.addIssue({ code: "custom", path: ["tracking", "objectStore", "kind"], message: "expected inStack or s3: localFolder only works on platform local" });
-    }
-    if (cfg.platform === "local" && store?.kind === "inStack") {
-      ctx.addIssue({ code: "custom", path: ["tracking", "objectStore", "kind"], message: "expected localFolder or s3: platform local runs no object store of its own" });
+    for (const [key, kind] of [
+      ["database", db?.kind],
+      ["objectStore", store?.kind],
+    ] as const) {
+      const reason = kind === undefined ? undefined : unsupportedReason(cfg.platform, key, kind);
+      if (reason) ctx.addIssue({ code: "custom", path: ["tracking", key, "kind"], message: reason });
     }
     if (cfg.serving.autoscaling && cfg.platform !== "kubernetes") {
       ctx.addIssue({ code: "custom", path: ["serving", "autoscaling"], message: "expected no autoscaling: it needs platform kubernetes" });
@@ -313,13 +314,12 @@ export type StackConfig = z.infer<typeof stackConfigSchema> & {
 
 /** Platform defaults for the storage choices left open: embedded on local, in-stack elsewhere. */
 export function withPlatformDefaults(cfg: z.infer<typeof stackConfigSchema>): StackConfig {
-  const local = cfg.platform === "local";
   return {
     ...cfg,
     tracking: {
       ...cfg.tracking,
-      database: cfg.tracking.database ?? databaseSchema.parse({ kind: local ? "sqlite" : "inStack" }),
-      objectStore: cfg.tracking.objectStore ?? objectStoreSchema.parse({ kind: local ? "localFolder" : "inStack" }),
+      database: cfg.tracking.database ?? databaseSchema.parse({ kind: defaultKind(cfg.platform, "database") }),
+      objectStore: cfg.tracking.objectStore ?? objectStoreSchema.parse({ kind: defaultKind(cfg.platform, "objectStore") }),
     },
   };
 }
