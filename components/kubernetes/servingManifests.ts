@@ -1,7 +1,19 @@
 import type * as k8s from "@pulumi/kubernetes";
 import type { ServingConfig } from "../../config";
+import { mlflowClientVars } from "../shared/mlflowClientEnv";
 import { buildIngressPolicy } from "./networkPolicy";
-import { appUserId, containerSecurityContext, modelVersionAnnotation, podSecurityContext, resourceRequirements, roles, trackingCredentialEnv, podSelector, serviceHost, objectLabels } from "./meta";
+import {
+  appUserId,
+  containerSecurityContext,
+  modelVersionAnnotation,
+  podSecurityContext,
+  resourceRequirements,
+  roles,
+  trackingCredentialEnv,
+  podSelector,
+  serviceHost,
+  objectLabels,
+} from "./meta";
 import { buildWorkloadService } from "./service";
 
 /** The model server inside images/serving; it reads MODEL_URI, MLFLOW_TRACKING_URI, HOST, PORT and REPLICA_ID. */
@@ -26,7 +38,7 @@ export function buildServingDeployment(p: ServingParams): k8s.types.input.apps.v
   const { serving } = p;
   const env: k8s.types.input.core.v1.EnvVar[] = [
     { name: "MODEL_URI", value: p.modelUri },
-    { name: "MLFLOW_TRACKING_URI", value: p.trackingUri },
+    { name: mlflowClientVars.trackingUri, value: p.trackingUri },
     { name: "HOST", value: "0.0.0.0" },
     { name: "PORT", value: String(serving.port) },
     // The pod name tells replicas apart in responses and logs.
@@ -88,7 +100,9 @@ export function buildServingIngress(p: Pick<ServingParams, "instance" | "namespa
   };
 }
 
-export function buildServingAutoscaler(p: Pick<ServingParams, "instance" | "namespace" | "serving"> & { deploymentName: string }): k8s.types.input.autoscaling.v2.HorizontalPodAutoscaler {
+export function buildServingAutoscaler(
+  p: Pick<ServingParams, "instance" | "namespace" | "serving"> & { deploymentName: string },
+): k8s.types.input.autoscaling.v2.HorizontalPodAutoscaler {
   const autoscaling = p.serving.autoscaling;
   if (!autoscaling) throw new Error("buildServingAutoscaler: serving.autoscaling is not set");
   return {
@@ -114,7 +128,9 @@ export function buildServingDisruptionBudget(p: Pick<ServingParams, "instance" |
   };
 }
 
-export function buildServingNetworkPolicy(p: Pick<ServingParams, "instance" | "namespace" | "serving"> & { ingressControllerNamespace: string }): k8s.types.input.networking.v1.NetworkPolicy {
+export function buildServingNetworkPolicy(
+  p: Pick<ServingParams, "instance" | "namespace" | "serving"> & { ingressControllerNamespace: string },
+): k8s.types.input.networking.v1.NetworkPolicy {
   return buildIngressPolicy({
     namespace: p.namespace,
     labels: servingLabels(p.instance),

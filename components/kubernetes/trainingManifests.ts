@@ -2,6 +2,7 @@ import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
 import type { Resources } from "../../config";
 import type { ShardSpec } from "../shared/studySpec";
+import { mlflowClientVars } from "../shared/mlflowClientEnv";
 import { appUserId, containerSecurityContext, podSecurityContext, resourceRequirements, roles, trackingCredentialEnv, podSelector, objectLabels, studyIdLabel } from "./meta";
 
 /** The trainer inside images/trainer; `{index}` in the spec path is replaced by JOB_COMPLETION_INDEX. */
@@ -45,7 +46,9 @@ export function buildShardConfigMap(p: { instance: string; namespace: pulumi.Inp
   const data = Object.fromEntries(p.shards.map((shard) => [shardFileName(shard.workerIndex), `${JSON.stringify(shard, null, 2)}\n`]));
   const size = Object.entries(data).reduce((sum, [key, value]) => sum + key.length + Buffer.byteLength(value), 0);
   if (size > configMapLimitBytes) {
-    throw new Error(`KubernetesTrainingFanout: the shard specs take ${size} bytes, over the ${configMapLimitBytes}-byte ConfigMap limit: reduce the trials (training.strategy) or raise training.workers`);
+    throw new Error(
+      `KubernetesTrainingFanout: the shard specs take ${size} bytes, over the ${configMapLimitBytes}-byte ConfigMap limit: reduce the trials (training.strategy) or raise training.workers`,
+    );
   }
   const studyId = p.shards[0]?.studyId ?? "";
   return {
@@ -58,7 +61,7 @@ export function buildShardConfigMap(p: { instance: string; namespace: pulumi.Inp
 
 function trainerPodSpec(p: TrainingJobParams, args: string[], spread: boolean, selector: Record<string, string>): k8s.types.input.core.v1.PodSpec {
   const env: k8s.types.input.core.v1.EnvVar[] = [
-    { name: "MLFLOW_TRACKING_URI", value: p.trackingUri },
+    { name: mlflowClientVars.trackingUri, value: p.trackingUri },
     { name: "PYTHONUNBUFFERED", value: "1" },
     { name: "OMP_NUM_THREADS", value: String(threadsFor(p.resources.cpuLimit)) },
     ...trackingCredentialEnv(p.credentials),
@@ -66,7 +69,9 @@ function trainerPodSpec(p: TrainingJobParams, args: string[], spread: boolean, s
   return {
     restartPolicy: "Never",
     securityContext: podSecurityContext(appUserId),
-    ...(spread ? { topologySpreadConstraints: [{ maxSkew: 1, topologyKey: "kubernetes.io/hostname", whenUnsatisfiable: "ScheduleAnyway", labelSelector: { matchLabels: selector } }] } : {}),
+    ...(spread
+      ? { topologySpreadConstraints: [{ maxSkew: 1, topologyKey: "kubernetes.io/hostname", whenUnsatisfiable: "ScheduleAnyway", labelSelector: { matchLabels: selector } }] }
+      : {}),
     containers: [
       {
         name: "trainer",

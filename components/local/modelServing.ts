@@ -1,6 +1,8 @@
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import type { ModelServing, ModelServingArgs } from "../interfaces";
+import { checkedFor } from "../shared/resourceError";
+import { localClientEnv } from "./clientEnv";
 import { LocalProcess } from "./localProcess";
 import type { LocalPaths } from "./paths";
 
@@ -13,7 +15,8 @@ export interface LocalModelServingArgs extends ModelServingArgs {
 /** Replica i listens on `port + i`; the load balancer on `loadBalancerPort`. */
 export function replicaPorts(port: number, replicas: number, loadBalancerPort: number): number[] {
   const ports = Array.from({ length: replicas }, (_, i) => port + i);
-  if (ports.includes(loadBalancerPort)) throw new Error(`serving.loadBalancerPort ${loadBalancerPort} collides with the replica ports ${ports[0]}..${ports.at(-1)}: choose a port outside that range`);
+  if (ports.includes(loadBalancerPort))
+    throw new Error(`serving.loadBalancerPort ${loadBalancerPort} collides with the replica ports ${ports[0]}..${ports.at(-1)}: choose a port outside that range`);
   if (ports.some((p) => p > 65535)) throw new Error(`serving.port ${port} + ${replicas} replicas exceeds 65535`);
   return ports;
 }
@@ -30,10 +33,8 @@ export class LocalModelServing extends pulumi.ComponentResource implements Model
   constructor(name: string, args: LocalModelServingArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mlops:local:ModelServing", name, {}, opts);
     const { paths, serving } = args;
-    const ports = replicaPorts(serving.port, serving.replicas, serving.loadBalancerPort);
-    const secretEnv = args.trackingCredentials
-      ? pulumi.secret(pulumi.output(args.trackingCredentials.password).apply((password) => ({ MLFLOW_TRACKING_USERNAME: args.trackingCredentials?.username ?? "", MLFLOW_TRACKING_PASSWORD: password })))
-      : undefined;
+    const ports = checkedFor(this, () => replicaPorts(serving.port, serving.replicas, serving.loadBalancerPort));
+    const client = localClientEnv(args.trackingUri, args.trackingCredentials);
     const replicas = ports.map(
       (port, i) =>
         new LocalProcess(
@@ -41,8 +42,8 @@ export class LocalModelServing extends pulumi.ComponentResource implements Model
           {
             command: [paths.python, path.join(paths.workDir, "images", "serving", "server.py")],
             cwd: paths.workDir,
-            env: { MODEL_URI: args.modelUri, MLFLOW_TRACKING_URI: args.trackingUri, PORT: String(port), HOST: "127.0.0.1", REPLICA_ID: `replica-${i}`, PYTHONUNBUFFERED: "1", OMP_NUM_THREADS: "1" },
-            secretEnv,
+            env: { ...client.env, MODEL_URI: args.modelUri, PORT: String(port), HOST: "127.0.0.1", REPLICA_ID: `replica-${i}` },
+            secretEnv: client.secretEnv,
             logFile: `${paths.logDir}/serving-replica-${i}.log`,
             pidFile: `${paths.runDir}/serving-replica-${i}.pid`,
             healthUrl: `http://127.0.0.1:${port}/health`,

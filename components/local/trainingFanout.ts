@@ -1,7 +1,9 @@
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import type { TrainingFanout, TrainingFanoutArgs } from "../interfaces";
+import { checkedFor } from "../shared/resourceError";
 import type { ShardSpec } from "../shared/studySpec";
+import { localClientEnv } from "./clientEnv";
 import { LocalJob } from "./localJob";
 import type { LocalPaths } from "./paths";
 
@@ -34,12 +36,9 @@ export class LocalTrainingFanout extends pulumi.ComponentResource implements Tra
 
   constructor(name: string, args: LocalTrainingFanoutArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mlops:local:TrainingFanout", name, {}, opts);
-    const studyId = validateShards(args.shards, args.training.workers);
+    const studyId = checkedFor(this, () => validateShards(args.shards, args.training.workers));
     const { paths } = args;
-    const env = { MLFLOW_TRACKING_URI: args.trackingUri, PYTHONUNBUFFERED: "1", OMP_NUM_THREADS: "1" };
-    const secretEnv = args.trackingCredentials
-      ? pulumi.secret(pulumi.output(args.trackingCredentials.password).apply((password) => ({ MLFLOW_TRACKING_USERNAME: args.trackingCredentials?.username ?? "", MLFLOW_TRACKING_PASSWORD: password })))
-      : undefined;
+    const { env, secretEnv } = localClientEnv(args.trackingUri, args.trackingCredentials);
     const shardFiles = args.shards.map((shard) => ({ path: shardFile(paths, studyId, shard.workerIndex), content: `${JSON.stringify(shard, null, 2)}\n`, mode: 0o644 }));
     const jobBase = { cwd: paths.workDir, env, secretEnv, retries: args.training.retries, timeoutSeconds: args.workerTimeoutSeconds ?? 6 * 3600 };
 

@@ -3,7 +3,7 @@ import { installPulumiMocks, isRpcSecret, outputValue as value, type Registered 
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { databaseSchema, imagesSchema, objectStoreSchema, resourcesSchema, servingSchema, trainingSchema } from "../../config";
 import type * as K8sComponents from "../../components/kubernetes";
-import { buildShardSpecs, type ShardSpec } from "../../components/shared";
+import { buildShardSpecs, deriveFlaskSecretKey, type ShardSpec } from "../../components/shared";
 
 /**
  * The Kubernetes components against Pulumi's mock monitor: what they would ask the provider to create,
@@ -31,7 +31,6 @@ beforeAll(async () => {
 beforeEach(() => {
   registered.splice(0);
 });
-
 
 /** Waits until the component has registered all its children (their registration is asynchronous). */
 async function settle(): Promise<void> {
@@ -116,6 +115,10 @@ describe("KubernetesTrackingServer (mocked provider)", () => {
     await settle();
     expect(countsByType()).toEqual({
       "mlops:kubernetes:TrackingServer": 1,
+      // One sub-component per concern, each handing its connection on as an Output.
+      "mlops:kubernetes:InStackPostgres": 1,
+      "mlops:kubernetes:InStackObjectStore": 1,
+      "mlops:kubernetes:MlflowServer": 1,
       "kubernetes:core/v1:Service": 3,
       "kubernetes:core/v1:Secret": 1,
       "kubernetes:apps/v1:StatefulSet": 2,
@@ -147,7 +150,13 @@ describe("KubernetesTrackingServer (mocked provider)", () => {
     expect(k8s.get(migrate, "command")).toEqual(["python", "-c", k8s.migrateDatabaseScript, `postgresql://mlflow@${pgHost}:5432/mlflow`]);
     expect(k8s.migrateDatabaseScript).toContain('["mlflow", "db", "upgrade", uri]');
     expect(k8s.get(mlflow, "args")).toEqual(
-      expect.arrayContaining([`--backend-store-uri=postgresql://mlflow@${pgHost}:5432/mlflow`, "--artifacts-destination=s3://mlflow/mlflow", "--serve-artifacts", "--app-name=basic-auth", "--port=5000"]),
+      expect.arrayContaining([
+        `--backend-store-uri=postgresql://mlflow@${pgHost}:5432/mlflow`,
+        "--artifacts-destination=s3://mlflow/mlflow",
+        "--serve-artifacts",
+        "--app-name=basic-auth",
+        "--port=5000",
+      ]),
     );
     const secretName = generatedName("prod-tracking-credentials");
     const env = envOf(mlflow);
@@ -158,14 +167,16 @@ describe("KubernetesTrackingServer (mocked provider)", () => {
     expect(env.MLFLOW_FLASK_SERVER_SECRET_KEY).toEqual({ secretKeyRef: { name: secretName, key: "flask-secret-key" } });
     expect(k8s.get(mlflow, "readinessProbe")).toMatchObject({ httpGet: { path: "/health" }, initialDelaySeconds: 10, periodSeconds: 30, failureThreshold: 5 });
     expect(k8s.get(mlflow, "livenessProbe")).toMatchObject({ initialDelaySeconds: 10, periodSeconds: 30, failureThreshold: 5 });
-    expect(allImages()).toEqual(
-      expect.arrayContaining(["postgres:16.4", "minio/minio:RELEASE.2025-04-22T22-12-26Z", "registry.example.com/mlops/mlops-mlflow:0.1.0"]),
-    );
+    expect(allImages()).toEqual(expect.arrayContaining(["postgres:16.4", "minio/minio:RELEASE.2025-04-22T22-12-26Z", "registry.example.com/mlops/mlops-mlflow:0.1.0"]));
     expect(allImages().filter((image) => image.endsWith(":latest") || !image.includes(":"))).toEqual([]);
     const bucketJob = k8s.get(one("batch/v1:Job"), "spec.template.spec.containers.0");
     expect(k8s.get(bucketJob, "image")).toBe("registry.example.com/mlops/mlops-mlflow:0.1.0");
     expect(k8s.get(bucketJob, "command")).toEqual(["python", "/app/create_bucket.py"]);
-    expect(envOf(bucketJob)).toMatchObject({ BUCKET: "mlflow", MLFLOW_S3_ENDPOINT_URL: env.MLFLOW_S3_ENDPOINT_URL, AWS_ACCESS_KEY_ID: { secretKeyRef: { name: secretName, key: "s3-access-key-id" } } });
+    expect(envOf(bucketJob)).toMatchObject({
+      BUCKET: "mlflow",
+      MLFLOW_S3_ENDPOINT_URL: env.MLFLOW_S3_ENDPOINT_URL,
+      AWS_ACCESS_KEY_ID: { secretKeyRef: { name: secretName, key: "s3-access-key-id" } },
+    });
   });
 
   it("keeps every credential in the Secret, as secret values, and out of every other object and output", async () => {
@@ -182,22 +193,7 @@ describe("KubernetesTrackingServer (mocked provider)", () => {
       expect(outputs.join(" ")).not.toContain(credential);
     }
     expect(secretText).toContain("admin_username = admin");
-    expect(secretText).toContain(k8s.deriveFlaskSecretKey(adminPassword));
-  });
-
-  it("renders MLflow's basic-auth config for configparser and refuses admin passwords MLflow would reject", () => {
-    const ini = k8s.renderAuthConfig({ databaseUri: "postgresql://mlflow@pg:5432/mlflow", adminUser: "admin", adminPassword: "100%-secret-pw" });
-    expect(ini).toContain("admin_password = 100%%-secret-pw\n");
-    expect(ini).toContain("database_uri = postgresql://mlflow@pg:5432/mlflow\n");
-    expect(() => k8s.renderAuthConfig({ databaseUri: "x", adminUser: "admin", adminPassword: "twelve-chars" })).toThrow(/longer than 12 characters/);
-  });
-
-  it("derives a stable CSRF key from the admin password without revealing it", () => {
-    const key = k8s.deriveFlaskSecretKey(adminPassword);
-    expect(key).toMatch(/^[0-9a-f]{64}$/);
-    expect(k8s.deriveFlaskSecretKey(adminPassword)).toBe(key);
-    expect(k8s.deriveFlaskSecretKey(`${adminPassword}x`)).not.toBe(key);
-    expect(key).not.toContain(adminPassword);
+    expect(secretText).toContain(deriveFlaskSecretKey(adminPassword));
   });
 
   it("passes the production posture checks as rendered", async () => {
@@ -235,7 +231,7 @@ describe("KubernetesTrackingServer (mocked provider)", () => {
   });
 
   it.each([
-    [{ database: databaseSchema.parse({ kind: "sqlite" }) }, /tracking.database.kind 'sqlite' is not supported on kubernetes/],
+    [{ database: databaseSchema.parse({ kind: "sqlite" }) }, /tracking.database.kind 'sqlite' is not supported on platform kubernetes: use inStack or external/],
     [{ objectStore: objectStoreSchema.parse({ kind: "localFolder" }) }, /tracking.objectStore.kind 'localFolder'/],
     [{ databasePassword: undefined }, /databasePassword is required/],
     [{ objectStoreCredentials: undefined }, /objectStoreCredentials is required/],
@@ -281,7 +277,14 @@ describe("KubernetesTrainingFanout (mocked provider)", () => {
     const prepare = jobs.find((j) => j.name === "prod-training-prepare")?.inputs;
     const indexed = jobs.find((j) => j.name === "prod-training-workers")?.inputs;
     expect(k8s.get(prepare, "spec.template.spec.containers.0.args")).toEqual(["prepare", "--spec", "/spec/shard-0.json"]);
-    expect(k8s.get(indexed, "spec")).toMatchObject({ completionMode: "Indexed", completions: 3, parallelism: 3, backoffLimitPerIndex: 2, maxFailedIndexes: 0, ttlSecondsAfterFinished: 86400 });
+    expect(k8s.get(indexed, "spec")).toMatchObject({
+      completionMode: "Indexed",
+      completions: 3,
+      parallelism: 3,
+      backoffLimitPerIndex: 2,
+      maxFailedIndexes: 0,
+      ttlSecondsAfterFinished: 86400,
+    });
     const pod = k8s.get(indexed, "spec.template.spec");
     const container = k8s.get(pod, "containers.0");
     expect(k8s.get(container, "command")).toEqual(["python", "/app/trainer.py"]);
@@ -295,7 +298,10 @@ describe("KubernetesTrainingFanout (mocked provider)", () => {
       OMP_NUM_THREADS: "2",
     });
     expect(k8s.get(pod, "volumes.0.configMap.name")).toBe(generatedName("prod-training-shards"));
-    expect(k8s.get(pod, "topologySpreadConstraints.0")).toMatchObject({ topologyKey: "kubernetes.io/hostname", labelSelector: { matchLabels: { "mlops-pipeline.io/study-id": shards[0]?.studyId } } });
+    expect(k8s.get(pod, "topologySpreadConstraints.0")).toMatchObject({
+      topologyKey: "kubernetes.io/hostname",
+      labelSelector: { matchLabels: { "mlops-pipeline.io/study-id": shards[0]?.studyId } },
+    });
     expect(k8s.get(indexed, "metadata.labels")).toMatchObject({ "mlops-pipeline.io/study-id": shards[0]?.studyId, "app.kubernetes.io/component": "trainer" });
     expectStandardLabels("prod-training");
     expect(JSON.stringify(registered.filter((r) => !r.type.endsWith(":Secret")).map((r) => r.inputs))).not.toContain(adminPassword);
@@ -354,7 +360,9 @@ describe("KubernetesModelServing (mocked provider)", () => {
       rules: [{ host: "models.example.com", http: { paths: [{ backend: { service: { name: generatedName("prod-serving-server"), port: { number: 8080 } } } }] } }],
       tls: [{ hosts: ["models.example.com"], secretName: "models-tls" }],
     });
-    expect(k8s.get(one("networking.k8s.io/v1:NetworkPolicy"), "spec.ingress.0.from")).toContainEqual({ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "ingress-system" } } });
+    expect(k8s.get(one("networking.k8s.io/v1:NetworkPolicy"), "spec.ingress.0.from")).toContainEqual({
+      namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "ingress-system" } },
+    });
     expect(k8s.get(one("core/v1:Service"), "spec.selector")).toEqual(k8s.get(deployment, "spec.selector.matchLabels"));
     expectStandardLabels("prod-serving");
     const expectations = { autoscaling: true, ingress: { host: "models.example.com", tls: true }, ingressControllerNamespace: "ingress-system" };

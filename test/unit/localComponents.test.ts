@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { installPulumiMocks, outputValue, type Registered, secretValue } from "./support/pulumiMocks";
 import { beforeAll, describe, expect, it } from "vitest";
+import { deriveFlaskSecretKey, sqliteAuthDatabaseUri } from "../../components/shared/mlflowAuth";
 import type { ShardSpec } from "../../components/shared/studySpec";
 import { parseStackConfig } from "../../config";
 
@@ -53,7 +54,14 @@ describe("local platform components (Pulumi mocks)", () => {
 
   it("puts an external PostgreSQL password only in secret env, URL-encoded", async () => {
     const cfg = parseStackConfig(
-      { "mlops:platform": "local", "mlops:tracking": { database: { kind: "external", host: "db.internal", user: "ml flow" }, objectStore: { kind: "s3", bucket: "mlflow-art", endpoint: "http://127.0.0.1:8333" }, auth: { enabled: true } } },
+      {
+        "mlops:platform": "local",
+        "mlops:tracking": {
+          database: { kind: "external", host: "db.internal", user: "ml flow" },
+          objectStore: { kind: "s3", bucket: "mlflow-art", endpoint: "http://127.0.0.1:8333" },
+          auth: { enabled: true },
+        },
+      },
       "Pulumi.local.yaml",
     );
     captured.splice(0);
@@ -66,7 +74,7 @@ describe("local platform components (Pulumi mocks)", () => {
       images: cfg.images,
       databasePassword: pulumi.secret("p@ss/word"),
       objectStoreCredentials: pulumi.secret({ accessKeyId: "AK", secretAccessKey: "SK" }),
-      auth: { adminUser: "admin", adminPassword: pulumi.secret("admin-pw") },
+      auth: { adminUser: "admin", adminPassword: pulumi.secret("admin-pw-100%-long") },
       paths: paths(),
     });
     expect(await outputValue(server.driverTrackingUri)).toBe("http://127.0.0.1:5055");
@@ -83,10 +91,10 @@ describe("local platform components (Pulumi mocks)", () => {
     expect(secretEnv.AWS_SECRET_ACCESS_KEY).toBe("SK");
     const files = secretValue<{ path: string; content: string; mode: number }[]>(proc.inputs.files);
     expect(files[0]?.mode).toBe(0o600);
-    expect(files[0]?.content).toContain("admin_password = admin-pw");
-    // A new admin password gets a fresh auth database: MLflow only creates the admin in an empty one.
-    expect(local.basicAuthDatabase(paths(), "admin-pw")).not.toBe(local.basicAuthDatabase(paths(), "other-pw"));
-    expect(files[0]?.content).toContain(`database_uri = sqlite:///${local.basicAuthDatabase(paths(), "admin-pw")}`);
+    // The shared rules: '%' escaped for configparser, a users database per admin password, a derived CSRF key.
+    expect(files[0]?.content).toContain("admin_password = admin-pw-100%%-long\n");
+    expect(files[0]?.content).toContain(`database_uri = ${sqliteAuthDatabaseUri(paths().runDir, "admin-pw-100%-long")}\n`);
+    expect(secretEnv.MLFLOW_FLASK_SERVER_SECRET_KEY).toBe(deriveFlaskSecretKey("admin-pw-100%-long"));
   });
 
   it("refuses an in-stack database on the local platform with a message saying what to use", () => {
