@@ -27,7 +27,9 @@ const dnsLabel = z
   .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "expected a DNS label: lower-case letters, digits and '-'")
   .max(63);
 
-const quantity = z.string().regex(/^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$/, "expected a Kubernetes quantity such as 500m, 2 or 1Gi");
+const quantity = z
+  .string()
+  .regex(/^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$/, "expected a Kubernetes quantity such as 500m, 2 or 1Gi");
 
 /** An image reference that pins a tag or digest; `latest` and untagged images are refused. */
 export const pinnedImage = z
@@ -107,17 +109,11 @@ export type ObjectStoreConfig = z.infer<typeof objectStoreSchema>;
 
 export const trackingSchema = z
   .object({
-    mlflowVersion: z
-      .string()
-      .regex(/^\d+\.\d+\.\d+$/, "expected an exact MLflow version such as 3.6.0")
-      .default(defaultVersions.mlflow),
+    mlflowVersion: z.string().regex(/^\d+\.\d+\.\d+$/, "expected an exact MLflow version such as 3.6.0").default(defaultVersions.mlflow),
     port: z.number().int().min(1024).max(65535).default(5000),
     database: databaseSchema.optional(),
     objectStore: objectStoreSchema.optional(),
-    auth: z
-      .object({ enabled: z.boolean().default(false), adminUser: z.string().default("admin") })
-      .strict()
-      .default({ enabled: false, adminUser: "admin" }),
+    auth: z.object({ enabled: z.boolean().default(false), adminUser: z.string().default("admin") }).strict().default({ enabled: false, adminUser: "admin" }),
     resources: resourcesSchema.default(resourcesSchema.parse({})),
   })
   .strict();
@@ -246,11 +242,7 @@ export const imagesSchema = z
     loadBalancer: pinnedImage.default(defaultVersions.loadBalancerImage),
     /** Registry prefix for the images we build, e.g. `registry.example.com/ml`; empty for a local engine. */
     registry: z.string().default(""),
-    tag: z
-      .string()
-      .regex(/^[\w][\w.-]{0,127}$/, "expected an image tag")
-      .refine((t) => t !== "latest", "expected a pinned tag, not 'latest'")
-      .default(defaultVersions.imageTag),
+    tag: z.string().regex(/^[\w][\w.-]{0,127}$/, "expected an image tag").refine((t) => t !== "latest", "expected a pinned tag, not 'latest'").default(defaultVersions.imageTag),
   })
   .strict();
 export type ImagesConfig = z.infer<typeof imagesSchema>;

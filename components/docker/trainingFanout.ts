@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { TrainingFanout, TrainingFanoutArgs } from "../interfaces";
 import { mlflowClientVars } from "../shared/mlflowClientEnv";
 import { checkedFor } from "../shared/resourceError";
+import { validateShards } from "../shared/sharding";
 import { type SecretValues, validatePrefix } from "./specBasics";
 import { studyIdLabel, trainingTopology } from "./trainingSpecs";
 import { deployContainers, ImageSet } from "./pulumiContainer";
@@ -28,8 +29,7 @@ export class DockerTrainingFanout extends pulumi.ComponentResource implements Tr
     super("mlops:docker:TrainingFanout", name, {}, opts);
     const image = checkedFor(this, () => {
       validatePrefix("DockerTrainingFanout", name);
-      if (args.shards.length > args.training.workers)
-        throw new Error(`training fan-out got ${args.shards.length} shards for ${args.training.workers} workers: shards must not outnumber training.workers`);
+      validateShards(args.shards, args.training.workers);
       return plainImage("DockerTrainingFanout", args.image);
     });
 

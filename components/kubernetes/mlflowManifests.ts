@@ -156,14 +156,7 @@ export function buildMlflowDeployment(p: MlflowParams): k8s.types.input.apps.v1.
             },
           ],
           ...(p.basicAuth
-            ? {
-                volumes: [
-                  {
-                    name: "auth-config",
-                    secret: { secretName: p.secretName, defaultMode: 0o440, items: [{ key: trackingSecretKeys.authConfig, path: trackingSecretKeys.authConfig }] },
-                  },
-                ],
-              }
+            ? { volumes: [{ name: "auth-config", secret: { secretName: p.secretName, defaultMode: 0o440, items: [{ key: trackingSecretKeys.authConfig, path: trackingSecretKeys.authConfig }] } }] }
             : {}),
         },
       },

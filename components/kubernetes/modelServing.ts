@@ -84,11 +84,7 @@ export class KubernetesModelServing extends pulumi.ComponentResource implements 
       child,
     );
     const ingress = serving.ingress
-      ? new k8s.networking.v1.Ingress(
-          childResourceName(name, "server"),
-          fromManifest(buildWith({ ns: namespace, svc: service.metadata.name }, (r) => buildServingIngress({ ...common(r.ns), serviceName: r.svc }))),
-          child,
-        )
+      ? new k8s.networking.v1.Ingress(childResourceName(name, "server"), fromManifest(buildWith({ ns: namespace, svc: service.metadata.name }, (r) => buildServingIngress({ ...common(r.ns), serviceName: r.svc }))), child)
       : undefined;
     if (serving.autoscaling) {
       new k8s.autoscaling.v2.HorizontalPodAutoscaler(

@@ -72,9 +72,7 @@ export function buildObjectStoreStatefulSet(p: ObjectStoreParams): k8s.types.inp
     storageSize: p.storageSize,
     storageClass: p.storageClass,
     container: serverContainer(p),
-    volumes: seaweed
-      ? [{ name: "s3-config", secret: { secretName: p.secretName, defaultMode: 0o440, items: [{ key: trackingSecretKeys.seaweedS3Config, path: "s3.json" }] } }]
-      : undefined,
+    volumes: seaweed ? [{ name: "s3-config", secret: { secretName: p.secretName, defaultMode: 0o440, items: [{ key: trackingSecretKeys.seaweedS3Config, path: "s3.json" }] } }] : undefined,
   });
 }
 

@@ -4,6 +4,7 @@ import type { TrainingFanout, TrainingFanoutArgs } from "../interfaces";
 import type { ShardSpec } from "../shared/studySpec";
 import { builtImageRef } from "../shared/images";
 import { checkedFor } from "../shared/resourceError";
+import { validateShards } from "../shared/sharding";
 import { trackingPasswordSecret } from "./clientSecret";
 import { buildWith, fromManifest } from "./manifestArgs";
 import { childResourceName, roles, objectLabels, studyIdLabel, validateInstanceName } from "./meta";
@@ -28,21 +29,17 @@ const labelValue = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 
 /** Checks the shards against the config before anything is created; returns the study id. */
 export function validateFanout(shards: readonly ShardSpec[], workers: number, maxFailedIndexes: number): string {
-  const first = shards[0];
-  if (first === undefined) throw new Error("KubernetesTrainingFanout: no shards: the search space expanded to no trials");
+  const studyId = validateShards(shards, workers);
   if (shards.length !== workers) {
-    throw new Error(
-      `KubernetesTrainingFanout: got ${shards.length} shard specs for training.workers = ${workers}: the Indexed Job runs one shard per completion, so build exactly one shard per worker`,
-    );
+    throw new Error(`KubernetesTrainingFanout: got ${shards.length} shard specs for training.workers = ${workers}: the Indexed Job runs one shard per completion, so build exactly one shard per worker`);
   }
   const indexes = shards.map((s) => s.workerIndex).sort((a, b) => a - b);
   if (indexes.some((index, k) => index !== k)) throw new Error(`KubernetesTrainingFanout: shard workerIndex values must be 0..${workers - 1}, got ${indexes.join(", ")}`);
-  if (shards.some((s) => s.studyId !== first.studyId)) throw new Error("KubernetesTrainingFanout: shards of different studies: build them from one training config");
-  if (!labelValue.test(first.studyId)) throw new Error(`KubernetesTrainingFanout: study id '${first.studyId}' is not a valid label value (max 63 letters, digits, '-', '_', '.')`);
+  if (!labelValue.test(studyId)) throw new Error(`KubernetesTrainingFanout: study id '${studyId}' is not a valid label value (max 63 letters, digits, '-', '_', '.')`);
   if (!Number.isInteger(maxFailedIndexes) || maxFailedIndexes < 0 || maxFailedIndexes > workers) {
     throw new Error(`KubernetesTrainingFanout: maxFailedIndexes must be an integer between 0 and training.workers (${workers}), got ${maxFailedIndexes}`);
   }
-  return first.studyId;
+  return studyId;
 }
 
 /**

@@ -46,9 +46,7 @@ export function buildShardConfigMap(p: { instance: string; namespace: pulumi.Inp
   const data = Object.fromEntries(p.shards.map((shard) => [shardFileName(shard.workerIndex), `${JSON.stringify(shard, null, 2)}\n`]));
   const size = Object.entries(data).reduce((sum, [key, value]) => sum + key.length + Buffer.byteLength(value), 0);
   if (size > configMapLimitBytes) {
-    throw new Error(
-      `KubernetesTrainingFanout: the shard specs take ${size} bytes, over the ${configMapLimitBytes}-byte ConfigMap limit: reduce the trials (training.strategy) or raise training.workers`,
-    );
+    throw new Error(`KubernetesTrainingFanout: the shard specs take ${size} bytes, over the ${configMapLimitBytes}-byte ConfigMap limit: reduce the trials (training.strategy) or raise training.workers`);
   }
   const studyId = p.shards[0]?.studyId ?? "";
   return {
@@ -69,9 +67,7 @@ function trainerPodSpec(p: TrainingJobParams, args: string[], spread: boolean, s
   return {
     restartPolicy: "Never",
     securityContext: podSecurityContext(appUserId),
-    ...(spread
-      ? { topologySpreadConstraints: [{ maxSkew: 1, topologyKey: "kubernetes.io/hostname", whenUnsatisfiable: "ScheduleAnyway", labelSelector: { matchLabels: selector } }] }
-      : {}),
+    ...(spread ? { topologySpreadConstraints: [{ maxSkew: 1, topologyKey: "kubernetes.io/hostname", whenUnsatisfiable: "ScheduleAnyway", labelSelector: { matchLabels: selector } }] } : {}),
     containers: [
       {
         name: "trainer",

@@ -15,8 +15,7 @@ export interface LocalModelServingArgs extends ModelServingArgs {
 /** Replica i listens on `port + i`; the load balancer on `loadBalancerPort`. */
 export function replicaPorts(port: number, replicas: number, loadBalancerPort: number): number[] {
   const ports = Array.from({ length: replicas }, (_, i) => port + i);
-  if (ports.includes(loadBalancerPort))
-    throw new Error(`serving.loadBalancerPort ${loadBalancerPort} collides with the replica ports ${ports[0]}..${ports.at(-1)}: choose a port outside that range`);
+  if (ports.includes(loadBalancerPort)) throw new Error(`serving.loadBalancerPort ${loadBalancerPort} collides with the replica ports ${ports[0]}..${ports.at(-1)}: choose a port outside that range`);
   if (ports.some((p) => p > 65535)) throw new Error(`serving.port ${port} + ${replicas} replicas exceeds 65535`);
   return ports;
 }

@@ -2,7 +2,7 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import type { TrainingFanout, TrainingFanoutArgs } from "../interfaces";
 import { checkedFor } from "../shared/resourceError";
-import type { ShardSpec } from "../shared/studySpec";
+import { validateShards } from "../shared/sharding";
 import { localClientEnv } from "./clientEnv";
 import { LocalJob } from "./localJob";
 import type { LocalPaths } from "./paths";
@@ -19,14 +19,6 @@ export const shardFile = (paths: LocalPaths, studyId: string, worker: number) =>
 /** The trainer command for one step; `prepare` creates the study's parent run once, before the workers. */
 export function trainerCommand(paths: LocalPaths, step: "prepare" | "run", spec: string): string[] {
   return [paths.python, trainerScript(paths), step, "--spec", spec];
-}
-
-export function validateShards(shards: readonly ShardSpec[], workers: number): string {
-  const first = shards[0];
-  if (first === undefined) throw new Error("training fan-out needs at least one shard: the search space expanded to no trials");
-  if (shards.length > workers) throw new Error(`training fan-out got ${shards.length} shards for ${workers} workers: shards must not outnumber training.workers`);
-  if (shards.some((s) => s.studyId !== first.studyId)) throw new Error("training fan-out got shards of different studies");
-  return first.studyId;
 }
 
 /** One process per worker, each running its shard to completion; the deployment fails if a worker still fails after its retries. */

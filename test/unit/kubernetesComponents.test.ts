@@ -150,13 +150,7 @@ describe("KubernetesTrackingServer (mocked provider)", () => {
     expect(k8s.get(migrate, "command")).toEqual(["python", "-c", k8s.migrateDatabaseScript, `postgresql://mlflow@${pgHost}:5432/mlflow`]);
     expect(k8s.migrateDatabaseScript).toContain('["mlflow", "db", "upgrade", uri]');
     expect(k8s.get(mlflow, "args")).toEqual(
-      expect.arrayContaining([
-        `--backend-store-uri=postgresql://mlflow@${pgHost}:5432/mlflow`,
-        "--artifacts-destination=s3://mlflow/mlflow",
-        "--serve-artifacts",
-        "--app-name=basic-auth",
-        "--port=5000",
-      ]),
+      expect.arrayContaining([`--backend-store-uri=postgresql://mlflow@${pgHost}:5432/mlflow`, "--artifacts-destination=s3://mlflow/mlflow", "--serve-artifacts", "--app-name=basic-auth", "--port=5000"]),
     );
     const secretName = generatedName("prod-tracking-credentials");
     const env = envOf(mlflow);
@@ -167,16 +161,14 @@ describe("KubernetesTrackingServer (mocked provider)", () => {
     expect(env.MLFLOW_FLASK_SERVER_SECRET_KEY).toEqual({ secretKeyRef: { name: secretName, key: "flask-secret-key" } });
     expect(k8s.get(mlflow, "readinessProbe")).toMatchObject({ httpGet: { path: "/health" }, initialDelaySeconds: 10, periodSeconds: 30, failureThreshold: 5 });
     expect(k8s.get(mlflow, "livenessProbe")).toMatchObject({ initialDelaySeconds: 10, periodSeconds: 30, failureThreshold: 5 });
-    expect(allImages()).toEqual(expect.arrayContaining(["postgres:16.4", "minio/minio:RELEASE.2025-04-22T22-12-26Z", "registry.example.com/mlops/mlops-mlflow:0.1.0"]));
+    expect(allImages()).toEqual(
+      expect.arrayContaining(["postgres:16.4", "minio/minio:RELEASE.2025-04-22T22-12-26Z", "registry.example.com/mlops/mlops-mlflow:0.1.0"]),
+    );
     expect(allImages().filter((image) => image.endsWith(":latest") || !image.includes(":"))).toEqual([]);
     const bucketJob = k8s.get(one("batch/v1:Job"), "spec.template.spec.containers.0");
     expect(k8s.get(bucketJob, "image")).toBe("registry.example.com/mlops/mlops-mlflow:0.1.0");
     expect(k8s.get(bucketJob, "command")).toEqual(["python", "/app/create_bucket.py"]);
-    expect(envOf(bucketJob)).toMatchObject({
-      BUCKET: "mlflow",
-      MLFLOW_S3_ENDPOINT_URL: env.MLFLOW_S3_ENDPOINT_URL,
-      AWS_ACCESS_KEY_ID: { secretKeyRef: { name: secretName, key: "s3-access-key-id" } },
-    });
+    expect(envOf(bucketJob)).toMatchObject({ BUCKET: "mlflow", MLFLOW_S3_ENDPOINT_URL: env.MLFLOW_S3_ENDPOINT_URL, AWS_ACCESS_KEY_ID: { secretKeyRef: { name: secretName, key: "s3-access-key-id" } } });
   });
 
   it("keeps every credential in the Secret, as secret values, and out of every other object and output", async () => {
@@ -277,14 +269,7 @@ describe("KubernetesTrainingFanout (mocked provider)", () => {
     const prepare = jobs.find((j) => j.name === "prod-training-prepare")?.inputs;
     const indexed = jobs.find((j) => j.name === "prod-training-workers")?.inputs;
     expect(k8s.get(prepare, "spec.template.spec.containers.0.args")).toEqual(["prepare", "--spec", "/spec/shard-0.json"]);
-    expect(k8s.get(indexed, "spec")).toMatchObject({
-      completionMode: "Indexed",
-      completions: 3,
-      parallelism: 3,
-      backoffLimitPerIndex: 2,
-      maxFailedIndexes: 0,
-      ttlSecondsAfterFinished: 86400,
-    });
+    expect(k8s.get(indexed, "spec")).toMatchObject({ completionMode: "Indexed", completions: 3, parallelism: 3, backoffLimitPerIndex: 2, maxFailedIndexes: 0, ttlSecondsAfterFinished: 86400 });
     const pod = k8s.get(indexed, "spec.template.spec");
     const container = k8s.get(pod, "containers.0");
     expect(k8s.get(container, "command")).toEqual(["python", "/app/trainer.py"]);
@@ -298,10 +283,7 @@ describe("KubernetesTrainingFanout (mocked provider)", () => {
       OMP_NUM_THREADS: "2",
     });
     expect(k8s.get(pod, "volumes.0.configMap.name")).toBe(generatedName("prod-training-shards"));
-    expect(k8s.get(pod, "topologySpreadConstraints.0")).toMatchObject({
-      topologyKey: "kubernetes.io/hostname",
-      labelSelector: { matchLabels: { "mlops-pipeline.io/study-id": shards[0]?.studyId } },
-    });
+    expect(k8s.get(pod, "topologySpreadConstraints.0")).toMatchObject({ topologyKey: "kubernetes.io/hostname", labelSelector: { matchLabels: { "mlops-pipeline.io/study-id": shards[0]?.studyId } } });
     expect(k8s.get(indexed, "metadata.labels")).toMatchObject({ "mlops-pipeline.io/study-id": shards[0]?.studyId, "app.kubernetes.io/component": "trainer" });
     expectStandardLabels("prod-training");
     expect(JSON.stringify(registered.filter((r) => !r.type.endsWith(":Secret")).map((r) => r.inputs))).not.toContain(adminPassword);
@@ -310,7 +292,7 @@ describe("KubernetesTrainingFanout (mocked provider)", () => {
 
   it.each([
     [{ training: { ...training, workers: 4 } }, /got 3 shard specs for training.workers = 4/],
-    [{ shards: [] }, /no shards/],
+    [{ shards: [] }, /got no shards/],
     [{ shards: shards.map((s, k) => (k === 1 ? { ...s, studyId: "other" } : s)) }, /shards of different studies/],
     [{ maxFailedIndexes: 5 }, /maxFailedIndexes must be an integer between 0 and training.workers \(3\)/],
     [{ images: undefined }, /pass `image` or `images`/],
@@ -360,9 +342,7 @@ describe("KubernetesModelServing (mocked provider)", () => {
       rules: [{ host: "models.example.com", http: { paths: [{ backend: { service: { name: generatedName("prod-serving-server"), port: { number: 8080 } } } }] } }],
       tls: [{ hosts: ["models.example.com"], secretName: "models-tls" }],
     });
-    expect(k8s.get(one("networking.k8s.io/v1:NetworkPolicy"), "spec.ingress.0.from")).toContainEqual({
-      namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "ingress-system" } },
-    });
+    expect(k8s.get(one("networking.k8s.io/v1:NetworkPolicy"), "spec.ingress.0.from")).toContainEqual({ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "ingress-system" } } });
     expect(k8s.get(one("core/v1:Service"), "spec.selector")).toEqual(k8s.get(deployment, "spec.selector.matchLabels"));
     expectStandardLabels("prod-serving");
     const expectations = { autoscaling: true, ingress: { host: "models.example.com", tls: true }, ingressControllerNamespace: "ingress-system" };

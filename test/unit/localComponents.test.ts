@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { installPulumiMocks, outputValue, type Registered, secretValue } from "./support/pulumiMocks";
 import { beforeAll, describe, expect, it } from "vitest";
 import { deriveFlaskSecretKey, sqliteAuthDatabaseUri } from "../../components/shared/mlflowAuth";
+import { validateShards } from "../../components/shared/sharding";
 import type { ShardSpec } from "../../components/shared/studySpec";
 import { parseStackConfig } from "../../config";
 
@@ -54,14 +55,7 @@ describe("local platform components (Pulumi mocks)", () => {
 
   it("puts an external PostgreSQL password only in secret env, URL-encoded", async () => {
     const cfg = parseStackConfig(
-      {
-        "mlops:platform": "local",
-        "mlops:tracking": {
-          database: { kind: "external", host: "db.internal", user: "ml flow" },
-          objectStore: { kind: "s3", bucket: "mlflow-art", endpoint: "http://127.0.0.1:8333" },
-          auth: { enabled: true },
-        },
-      },
+      { "mlops:platform": "local", "mlops:tracking": { database: { kind: "external", host: "db.internal", user: "ml flow" }, objectStore: { kind: "s3", bucket: "mlflow-art", endpoint: "http://127.0.0.1:8333" }, auth: { enabled: true } } },
       "Pulumi.local.yaml",
     );
     captured.splice(0);
@@ -133,9 +127,10 @@ describe("local platform components (Pulumi mocks)", () => {
     expect(worker1.inputs.retries).toBe(1);
   });
 
-  it("rejects more shards than workers", () => {
-    expect(() => local.validateShards([shard(0, 1, [0]), shard(1, 1, [1])], 1)).toThrow(/must not outnumber training.workers/);
-    expect(() => local.validateShards([], 2)).toThrow(/no trials/);
+  it("rejects more shards than workers (the rule every platform shares)", () => {
+    expect(() => validateShards([shard(0, 1, [0]), shard(1, 1, [1])], 1)).toThrow(/must not outnumber training.workers/);
+    expect(() => validateShards([], 2)).toThrow(/no trials/);
+    expect(() => validateShards([shard(0, 2, [0]), { ...shard(1, 2, [1]), studyId: "other" }], 2)).toThrow(/shards of different studies/);
   });
 
   it("serves R replicas on consecutive ports behind one load balancer, restarted when the model version changes", async () => {
