@@ -3,6 +3,7 @@ export * from "./errors";
 export * from "./issues";
 export * from "./load";
 export * from "./metricsConfig";
+export * from "./platformSupport";
 export * from "./searchSpaceRules";
 export * from "./secrets";
 export * from "./stackConfig";

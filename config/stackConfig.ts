@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { defaultKind, platforms, unsupportedReason } from "./platformSupport";
 import { gridProblems } from "./searchSpaceRules";
 
 /**
@@ -8,9 +9,6 @@ import { gridProblems } from "./searchSpaceRules";
  * changes. Components never see this raw shape's inputs: entry points parse once and pass the typed
  * result (`StackConfig`) down.
  */
-
-export const platforms = ["local", "docker", "kubernetes"] as const;
-export type Platform = (typeof platforms)[number];
 
 /** Pinned versions the defaults refer to; images never use `latest`. */
 export const defaultVersions = {
@@ -308,17 +306,12 @@ export const stackConfigSchema = z
   .superRefine((cfg, ctx) => {
     const db = cfg.tracking.database;
     const store = cfg.tracking.objectStore;
-    if (cfg.platform !== "local" && db?.kind === "sqlite") {
-      ctx.addIssue({ code: "custom", path: ["tracking", "database", "kind"], message: "expected inStack or external: sqlite only works on platform local" });
-    }
-    if (cfg.platform === "local" && db?.kind === "inStack") {
-      ctx.addIssue({ code: "custom", path: ["tracking", "database", "kind"], message: "expected sqlite or external: platform local runs no PostgreSQL of its own" });
-    }
-    if (cfg.platform !== "local" && store?.kind === "localFolder") {
-      ctx.addIssue({ code: "custom", path: ["tracking", "objectStore", "kind"], message: "expected inStack or s3: localFolder only works on platform local" });
-    }
-    if (cfg.platform === "local" && store?.kind === "inStack") {
-      ctx.addIssue({ code: "custom", path: ["tracking", "objectStore", "kind"], message: "expected localFolder or s3: platform local runs no object store of its own" });
+    for (const [key, kind] of [
+      ["database", db?.kind],
+      ["objectStore", store?.kind],
+    ] as const) {
+      const reason = kind === undefined ? undefined : unsupportedReason(cfg.platform, key, kind);
+      if (reason) ctx.addIssue({ code: "custom", path: ["tracking", key, "kind"], message: reason });
     }
     if (cfg.serving.autoscaling && cfg.platform !== "kubernetes") {
       ctx.addIssue({ code: "custom", path: ["serving", "autoscaling"], message: "expected no autoscaling: it needs platform kubernetes" });
@@ -335,13 +328,12 @@ export type StackConfig = z.infer<typeof stackConfigSchema> & {
 
 /** Platform defaults for the storage choices left open: embedded on local, in-stack elsewhere. */
 export function withPlatformDefaults(cfg: z.infer<typeof stackConfigSchema>): StackConfig {
-  const local = cfg.platform === "local";
   return {
     ...cfg,
     tracking: {
       ...cfg.tracking,
-      database: cfg.tracking.database ?? databaseSchema.parse({ kind: local ? "sqlite" : "inStack" }),
-      objectStore: cfg.tracking.objectStore ?? objectStoreSchema.parse({ kind: local ? "localFolder" : "inStack" }),
+      database: cfg.tracking.database ?? databaseSchema.parse({ kind: defaultKind(cfg.platform, "database") }),
+      objectStore: cfg.tracking.objectStore ?? objectStoreSchema.parse({ kind: defaultKind(cfg.platform, "objectStore") }),
     },
   };
 }

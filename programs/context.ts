@@ -1,8 +1,8 @@
 import type * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../config";
 import type { LocalPaths } from "../components/local/paths";
-import { imageRef as sharedImageRef } from "../components/shared/images";
 import type { GeneratedSecretsPlan } from "../components/shared/generatedSecrets";
+import { type BuiltImageRole, builtImageRef } from "../components/shared/images";
 
 /** Secrets a phase program may need; each is a Pulumi secret Output, never a plain string. */
 export interface PhaseSecrets {
@@ -33,9 +33,9 @@ export interface TrackingOutputs {
 
 export const phaseStackName = (stack: string, phase: "tracking" | "training" | "serving") => `${stack}-${phase}`;
 
-/** Images we build, named by config: `<registry>/mlops-<role>:<tag>`. */
-export function imageRef(config: StackConfig, role: "trainer" | "serving" | "mlflow"): string {
-  return sharedImageRef(config.images, `mlops-${role}`);
+/** An image we build, named from config by the one rule in components/shared/images.ts. */
+export function imageRef(config: StackConfig, role: BuiltImageRole): string {
+  return builtImageRef(config.images, role);
 }
 
 /** MLflow basic-auth credentials for clients, when auth is on. */

@@ -1,8 +1,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { ModelServing, ModelServingArgs } from "../interfaces";
-import { type SecretValues, servingTopology, validatePrefix } from "./containerSpecs";
+import { builtImageRef } from "../shared/images";
+import { mlflowClientVars } from "../shared/mlflowClientEnv";
+import { checkedFor } from "../shared/resourceError";
 import { deployContainers, ImageSet } from "./pulumiContainer";
-import { builtImageRef, type DockerPlatformArgs } from "./trackingServer";
+import { servingTopology } from "./servingSpecs";
+import { type SecretValues, validatePrefix } from "./specBasics";
+import type { DockerPlatformArgs } from "./trackingServer";
 import { plainImage } from "./trainingFanout";
 
 export interface DockerModelServingArgs extends ModelServingArgs, DockerPlatformArgs {
@@ -16,25 +20,29 @@ export class DockerModelServing extends pulumi.ComponentResource implements Mode
 
   constructor(name: string, args: DockerModelServingArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mlops:docker:ModelServing", name, {}, opts);
-    validatePrefix("DockerModelServing", name);
-    const servingImage = plainImage("DockerModelServing", args.image, builtImageRef(args.images, "serving"));
+    const servingImage = checkedFor(this, () => {
+      validatePrefix("DockerModelServing", name);
+      return plainImage("DockerModelServing", args.image, builtImageRef(args.images, "serving"));
+    });
     const credentials = args.trackingCredentials;
     const secrets: pulumi.Output<SecretValues> = pulumi.secret(pulumi.output(credentials?.password).apply((trackingPassword) => ({ trackingPassword })));
 
     // Model URI, tracking URI and model version may come from other stacks: filled in at deployment.
-    const topology = servingTopology({
-      prefix: name,
-      servingImage,
-      loadBalancerImage: args.images.loadBalancer,
-      modelUri: "",
-      trackingUri: "",
-      serving: args.serving,
-      publishedPort: args.publishedPort ?? args.serving.loadBalancerPort,
-      publishHostIp: args.publishHostIp ?? "127.0.0.1",
-      trackingUsername: credentials?.username,
-    });
+    const topology = checkedFor(this, () =>
+      servingTopology({
+        prefix: name,
+        servingImage,
+        loadBalancerImage: args.images.loadBalancer,
+        modelUri: "",
+        trackingUri: "",
+        serving: args.serving,
+        publishedPort: args.publishedPort ?? args.serving.loadBalancerPort,
+        publishHostIp: args.publishHostIp ?? "127.0.0.1",
+        trackingUsername: credentials?.username,
+      }),
+    );
     // MODEL_VERSION also reaches nginx: new replicas get new addresses, so the load balancer is recreated too.
-    const lateEnv = { MODEL_URI: args.modelUri, MLFLOW_TRACKING_URI: args.trackingUri, MODEL_VERSION: args.modelVersion ?? "" };
+    const lateEnv = { MODEL_URI: args.modelUri, [mlflowClientVars.trackingUri]: args.trackingUri, MODEL_VERSION: args.modelVersion ?? "" };
     const deployed = deployContainers(name, topology.groups, {
       images: new ImageSet(name, this),
       networkName: args.networkName,

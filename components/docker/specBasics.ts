@@ -1,5 +1,6 @@
 import type { Resources } from "../../config";
 import { standardLabels } from "../shared/labels";
+import { resolveSecretEnv } from "../shared/mlflowClientEnv";
 
 /**
  * The vocabulary of container specs: plain descriptions of networks, volumes and containers.
@@ -11,7 +12,16 @@ import { standardLabels } from "../shared/labels";
  */
 
 /** Secrets a container may take as env; values come from Pulumi secrets or, in tests, random strings. */
-export const secretNames = ["databasePassword", "objectStoreAccessKeyId", "objectStoreSecretAccessKey", "authAdminPassword", "trackingPassword"] as const;
+export const secretNames = [
+  "databasePassword",
+  "objectStoreAccessKeyId",
+  "objectStoreSecretAccessKey",
+  "authAdminPassword",
+  /** MLflow's basic-auth config and CSRF key, derived from authAdminPassword (see withAuthSecrets). */
+  "authConfig",
+  "flaskSecretKey",
+  "trackingPassword",
+] as const;
 export type SecretName = (typeof secretNames)[number];
 export type SecretValues = Partial<Readonly<Record<SecretName, string>>>;
 
@@ -130,12 +140,12 @@ export function baseContainer(prefix: string, role: string, app: string, image: 
 /** Env as Docker takes it (`KEY=value`), secrets filled in; a missing secret is a programming error. */
 export function resolveEnv(spec: Pick<ContainerSpec, "name" | "env" | "secretEnv">, secrets: SecretValues): string[] {
   const plain = Object.entries(spec.env).map(([key, value]) => `${key}=${value}`);
-  const secret = Object.entries(spec.secretEnv).map(([key, secretName]) => {
-    const value = secrets[secretName];
-    if (value === undefined) throw new Error(`container ${spec.name} needs the secret ${secretName} for ${key}, but none was given`);
-    return `${key}=${value}`;
-  });
-  return [...plain, ...secret];
+  try {
+    const secret = Object.entries(resolveSecretEnv(spec, secrets)).map(([key, value]) => `${key}=${value}`);
+    return [...plain, ...secret];
+  } catch (err) {
+    throw new Error(`container ${spec.name}: ${err instanceof Error ? err.message : String(err)}`);
+  }
 }
 
 /** A health check that asks an HTTP path on the container's own port (python is in all our images). */

@@ -1,8 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { ImagesConfig } from "../../config";
+import { supportedStorage } from "../../config";
 import type { TrackingServer, TrackingServerArgs } from "../interfaces";
-import { imageRef } from "../shared/images";
-import { networkSpec, type SecretValues, trackingTopology, validatePrefix } from "./containerSpecs";
+import { builtImageRef } from "../shared/images";
+import { checkedFor } from "../shared/resourceError";
+import { networkSpec, type SecretValues, validatePrefix } from "./specBasics";
+import { trackingTopology, withAuthSecrets } from "./trackingSpecs";
 import { deployContainers, deployNetwork, deployVolume, ImageSet } from "./pulumiContainer";
 
 export interface DockerPlatformArgs {
@@ -19,16 +21,9 @@ export interface DockerTrackingServerArgs extends TrackingServerArgs, DockerPlat
   readonly publishedPort?: number;
 }
 
-/** `[<registry>/]mlops-<role>:<tag>`: the names scripts/docker/build-images.sh tags our images with. */
-export function builtImageRef(images: Pick<ImagesConfig, "registry" | "tag">, role: "mlflow" | "trainer" | "serving"): string {
-  return imageRef(images, `mlops-${role}`);
-}
-
 /** Checks what the docker platform cannot run, with what to change; returns the narrowed storage choices. */
 export function validateDockerTracking(args: TrackingServerArgs) {
-  const { database, objectStore } = args;
-  if (database.kind === "sqlite") throw new Error("tracking.database.kind sqlite is not available on platform docker: use inStack or external");
-  if (objectStore.kind === "localFolder") throw new Error("tracking.objectStore.kind localFolder is not available on platform docker: use inStack or s3");
+  const { database, objectStore } = supportedStorage("docker", args.database, args.objectStore);
   if (args.databasePassword === undefined) {
     const key = database.kind === "external" ? database.passwordSecret : "databasePassword";
     throw new Error(`tracking.database needs a password: set it with \`pulumi config set --secret mlops:${key}\``);
@@ -48,8 +43,10 @@ export class DockerTrackingServer extends pulumi.ComponentResource implements Tr
 
   constructor(name: string, args: DockerTrackingServerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mlops:docker:TrackingServer", name, {}, opts);
-    validatePrefix("DockerTrackingServer", name);
-    const { database, objectStore } = validateDockerTracking(args);
+    const { database, objectStore } = checkedFor(this, () => {
+      validatePrefix("DockerTrackingServer", name);
+      return validateDockerTracking(args);
+    });
 
     const topology = trackingTopology({
       prefix: name,
@@ -65,12 +62,14 @@ export class DockerTrackingServer extends pulumi.ComponentResource implements Tr
     });
 
     const secrets: pulumi.Output<SecretValues> = pulumi.secret(
-      pulumi.all([args.databasePassword, args.objectStoreCredentials, args.auth?.adminPassword]).apply(([databasePassword, keys, authAdminPassword]) => ({
-        databasePassword,
-        objectStoreAccessKeyId: keys?.accessKeyId,
-        objectStoreSecretAccessKey: keys?.secretAccessKey,
-        authAdminPassword,
-      })),
+      pulumi
+        .all([args.databasePassword, args.objectStoreCredentials, args.auth?.adminPassword])
+        .apply(([databasePassword, keys, authAdminPassword]) =>
+          withAuthSecrets(
+            { databasePassword, objectStoreAccessKeyId: keys?.accessKeyId, objectStoreSecretAccessKey: keys?.secretAccessKey, authAdminPassword },
+            args.auth?.adminUser,
+          ),
+        ),
     );
 
     const network = deployNetwork(`${name}-network`, networkSpec(args.networkName, name), this);

@@ -1,6 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { TrainingFanout, TrainingFanoutArgs } from "../interfaces";
-import { type SecretValues, studyIdLabel, trainingTopology, validatePrefix } from "./containerSpecs";
+import { mlflowClientVars } from "../shared/mlflowClientEnv";
+import { checkedFor } from "../shared/resourceError";
+import { validateShards } from "../shared/sharding";
+import { type SecretValues, validatePrefix } from "./specBasics";
+import { studyIdLabel, trainingTopology } from "./trainingSpecs";
 import { deployContainers, ImageSet } from "./pulumiContainer";
 import type { DockerPlatformArgs } from "./trackingServer";
 
@@ -23,30 +27,33 @@ export class DockerTrainingFanout extends pulumi.ComponentResource implements Tr
 
   constructor(name: string, args: DockerTrainingFanoutArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mlops:docker:TrainingFanout", name, {}, opts);
-    validatePrefix("DockerTrainingFanout", name);
-    if (args.shards.length > args.training.workers)
-      throw new Error(`training fan-out got ${args.shards.length} shards for ${args.training.workers} workers: shards must not outnumber training.workers`);
-    const image = plainImage("DockerTrainingFanout", args.image);
+    const image = checkedFor(this, () => {
+      validatePrefix("DockerTrainingFanout", name);
+      validateShards(args.shards, args.training.workers);
+      return plainImage("DockerTrainingFanout", args.image);
+    });
 
     const credentials = args.trackingCredentials;
     const secrets: pulumi.Output<SecretValues> = pulumi.secret(pulumi.output(credentials?.password).apply((trackingPassword) => ({ trackingPassword })));
     // The URI may come from another stack: the specs carry a placeholder, filled in at deployment.
-    const topology = trainingTopology({
-      prefix: name,
-      trainerImage: image,
-      trackingUri: "",
-      shards: args.shards,
-      retries: args.training.retries,
-      resources: args.training.resources,
-      trackingUsername: credentials?.username,
-      rerunKey: args.rerunKey,
-    });
+    const topology = checkedFor(this, () =>
+      trainingTopology({
+        prefix: name,
+        trainerImage: image,
+        trackingUri: "",
+        shards: args.shards,
+        retries: args.training.retries,
+        resources: args.training.resources,
+        trackingUsername: credentials?.username,
+        rerunKey: args.rerunKey,
+      }),
+    );
     const jobs = deployContainers(name, topology.groups, {
       images: new ImageSet(name, this),
       networkName: args.networkName,
       secrets,
       parent: this,
-      lateEnv: { MLFLOW_TRACKING_URI: args.trackingUri },
+      lateEnv: { [mlflowClientVars.trackingUri]: args.trackingUri },
     });
 
     const studyId = topology.prepare.labels[studyIdLabel] ?? "";

@@ -3,6 +3,11 @@ export * from "./modelServing";
 export * from "./trackingServer";
 export * from "./trainingFanout";
 
+// Sub-components of the tracking server (each returns its connection as an Output).
+export * from "./inStackObjectStore";
+export * from "./inStackPostgres";
+export * from "./mlflowServer";
+
 // Internals: the pure manifest builders and helpers the components are made of. Exported for the
 // unit tests and the render checks; a program needs none of them.
 export * from "./clientSecret";

@@ -1,6 +1,6 @@
 import type * as k8s from "@pulumi/kubernetes";
 import type { Resources } from "../../config";
-import { autonameBase, childName, selectorLabels, standardLabels } from "../shared";
+import { autonameBase, childName, type EnvPlan, mlflowLoginEnv, selectorLabels, standardLabels } from "../shared";
 
 /**
  * Small helpers every Kubernetes manifest builder shares: recommended labels, our image names,
@@ -76,10 +76,18 @@ export function secretEnv(name: string, secretName: string, key: string): k8s.ty
 /** Key of the MLflow password in the Secret a tracking client (trainer, model server) reads it from. */
 export const trackingPasswordKey = "tracking-password";
 
+/** A shared env plan as Kubernetes env: the plain values, then each secret by secretKeyRef to its key in `secretName`. */
+export function planEnv<S extends string>(plan: EnvPlan<S>, secretName: string, keyOf: Readonly<Record<S, string>>): k8s.types.input.core.v1.EnvVar[] {
+  return [
+    ...Object.entries(plan.env).map(([name, value]) => ({ name, value })),
+    ...Object.entries<S>(plan.secretEnv).map(([name, secret]) => secretEnv(name, secretName, keyOf[secret])),
+  ];
+}
+
 /** MLflow basic-auth login of a client: the user in plain text, the password by secretKeyRef. */
 export function trackingCredentialEnv(credentials?: { readonly username: string; readonly secretName: string }): k8s.types.input.core.v1.EnvVar[] {
   if (!credentials) return [];
-  return [{ name: "MLFLOW_TRACKING_USERNAME", value: credentials.username }, secretEnv("MLFLOW_TRACKING_PASSWORD", credentials.secretName, trackingPasswordKey)];
+  return planEnv(mlflowLoginEnv(credentials.username), credentials.secretName, { trackingPassword: trackingPasswordKey });
 }
 
 /** In-cluster DNS name of a Service. */

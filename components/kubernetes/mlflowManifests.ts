@@ -1,7 +1,8 @@
 import type * as k8s from "@pulumi/kubernetes";
 import type { Resources } from "../../config";
-import { appUserId, containerSecurityContext, podSecurityContext, resourceRequirements, roles, secretEnv, podSelector, objectLabels } from "./meta";
-import { trackingSecretKeys } from "./trackingSecret";
+import { type S3Access, s3ClientEnv } from "../shared/mlflowClientEnv";
+import { appUserId, containerSecurityContext, objectLabels, planEnv, podSecurityContext, podSelector, resourceRequirements, roles, secretEnv } from "./meta";
+import { trackingSecretKeyOf, trackingSecretKeys } from "./trackingSecret";
 
 export interface PostgresConnection {
   readonly host: string;
@@ -11,14 +12,9 @@ export interface PostgresConnection {
   readonly sslMode: "disable" | "prefer" | "require" | "verify-full";
 }
 
-export interface ArtifactStoreAccess {
+export interface ArtifactStoreAccess extends S3Access {
   /** `s3://bucket/prefix` */
   readonly destination: string;
-  /** S3-compatible endpoint; omitted for AWS S3. */
-  readonly endpointUrl?: string;
-  readonly region?: string;
-  /** Whether the tracking Secret holds an access key pair (else ambient credentials, e.g. IRSA). */
-  readonly hasCredentials: boolean;
 }
 
 export interface MlflowParams {
@@ -101,13 +97,7 @@ function databaseEnv(p: MlflowParams): k8s.types.input.core.v1.EnvVar[] {
 }
 
 function artifactEnv(a: ArtifactStoreAccess, secretName: string): k8s.types.input.core.v1.EnvVar[] {
-  return [
-    ...(a.endpointUrl ? [{ name: "MLFLOW_S3_ENDPOINT_URL", value: a.endpointUrl }] : []),
-    ...(a.region ? [{ name: "AWS_DEFAULT_REGION", value: a.region }] : []),
-    ...(a.hasCredentials
-      ? [secretEnv("AWS_ACCESS_KEY_ID", secretName, trackingSecretKeys.s3AccessKeyId), secretEnv("AWS_SECRET_ACCESS_KEY", secretName, trackingSecretKeys.s3SecretAccessKey)]
-      : []),
-  ];
+  return planEnv(s3ClientEnv(a), secretName, trackingSecretKeyOf);
 }
 
 export function mlflowServerArgs(p: MlflowParams): string[] {

@@ -1,7 +1,8 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { ModelServing, ModelServingArgs } from "../interfaces";
-import { imageRef } from "../shared/images";
+import { builtImageRef } from "../shared/images";
+import { checkedFor } from "../shared/resourceError";
 import { trackingPasswordSecret } from "./clientSecret";
 import { buildWith, fromManifest } from "./manifestArgs";
 import { childResourceName, roles, objectLabels, validateInstanceName } from "./meta";
@@ -45,12 +46,14 @@ export class KubernetesModelServing extends pulumi.ComponentResource implements 
 
   constructor(name: string, args: KubernetesModelServingArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mlops:kubernetes:ModelServing", name, {}, opts);
-    validateInstanceName("KubernetesModelServing", name);
-    validateServingArgs(args);
+    checkedFor(this, () => {
+      validateInstanceName("KubernetesModelServing", name);
+      validateServingArgs(args);
+    });
     const { serving } = args;
     const child = { parent: this };
     const namespace = pulumi.output(args.namespace);
-    const image = args.image ?? imageRef(args.images, "mlops-serving");
+    const image = args.image ?? builtImageRef(args.images, "serving");
     const common = (ns: string) => ({ instance: name, namespace: ns, serving });
 
     const credentials = args.trackingCredentials;

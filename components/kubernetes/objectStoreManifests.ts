@@ -1,19 +1,10 @@
 import type * as k8s from "@pulumi/kubernetes";
 import type { Resources } from "../../config";
-import {
-  appUserId,
-  containerSecurityContext,
-  helperResources,
-  podSecurityContext,
-  resourceRequirements,
-  roles,
-  secretEnv,
-  podSelector,
-  objectLabels,
-} from "./meta";
+import { appUserId, containerSecurityContext, helperResources, podSecurityContext, resourceRequirements, roles, secretEnv, podSelector, objectLabels, planEnv } from "./meta";
 import { buildSingleReplicaStore } from "./statefulSet";
 import { objectStoreFlavor } from "../shared/images";
-import { trackingSecretKeys } from "./trackingSecret";
+import { s3ClientEnv } from "../shared/mlflowClientEnv";
+import { trackingSecretKeyOf, trackingSecretKeys } from "./trackingSecret";
 import { buildWorkloadService } from "./service";
 
 export const s3Port = 9000;
@@ -119,9 +110,7 @@ export function buildBucketJob(p: BucketJobParams): k8s.types.input.batch.v1.Job
               env: [
                 { name: "BUCKET", value: p.bucket },
                 { name: "BUCKET_WAIT_SECONDS", value: "300" },
-                { name: "MLFLOW_S3_ENDPOINT_URL", value: p.endpointUrl },
-                secretEnv("AWS_ACCESS_KEY_ID", p.secretName, trackingSecretKeys.s3AccessKeyId),
-                secretEnv("AWS_SECRET_ACCESS_KEY", p.secretName, trackingSecretKeys.s3SecretAccessKey),
+                ...planEnv(s3ClientEnv({ endpointUrl: p.endpointUrl, hasCredentials: true }), p.secretName, trackingSecretKeyOf),
               ],
               resources: resourceRequirements(helperResources),
               securityContext: containerSecurityContext(),

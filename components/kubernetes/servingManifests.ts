@@ -1,5 +1,6 @@
 import type * as k8s from "@pulumi/kubernetes";
 import type { ServingConfig } from "../../config";
+import { mlflowClientVars } from "../shared/mlflowClientEnv";
 import { buildIngressPolicy } from "./networkPolicy";
 import { appUserId, containerSecurityContext, modelVersionAnnotation, podSecurityContext, resourceRequirements, roles, trackingCredentialEnv, podSelector, serviceHost, objectLabels } from "./meta";
 import { buildWorkloadService } from "./service";
@@ -26,7 +27,7 @@ export function buildServingDeployment(p: ServingParams): k8s.types.input.apps.v
   const { serving } = p;
   const env: k8s.types.input.core.v1.EnvVar[] = [
     { name: "MODEL_URI", value: p.modelUri },
-    { name: "MLFLOW_TRACKING_URI", value: p.trackingUri },
+    { name: mlflowClientVars.trackingUri, value: p.trackingUri },
     { name: "HOST", value: "0.0.0.0" },
     { name: "PORT", value: String(serving.port) },
     // The pod name tells replicas apart in responses and logs.

@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import type * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { roles, objectLabels } from "./meta";
@@ -8,12 +7,18 @@ export const trackingSecretKeys = {
   databasePassword: "database-password",
   s3AccessKeyId: "s3-access-key-id",
   s3SecretAccessKey: "s3-secret-access-key",
-  /** MLflow basic-auth config (holds the admin password, so it is a Secret, mounted as a file). */
+  /** MLflow basic-auth config, from renderAuthIni (holds the admin password, so it is a Secret, mounted as a file). */
   authConfig: "basic_auth.ini",
-  /** Signs basic-auth CSRF tokens; every MLflow worker and replica must share it. */
+  /** Signs basic-auth CSRF tokens (deriveFlaskSecretKey); every MLflow worker and replica must share it. */
   flaskSecretKey: "flask-secret-key",
   /** SeaweedFS S3 identities (holds the access key pair). */
   seaweedS3Config: "s3.json",
+} as const;
+
+/** Where each secret of the shared env plans (components/shared/mlflowClientEnv.ts) is kept in the tracking Secret. */
+export const trackingSecretKeyOf = {
+  objectStoreAccessKeyId: trackingSecretKeys.s3AccessKeyId,
+  objectStoreSecretAccessKey: trackingSecretKeys.s3SecretAccessKey,
 } as const;
 
 export interface TrackingSecretParams {
@@ -45,34 +50,6 @@ export function buildTrackingSecret(p: TrackingSecretParams): k8s.types.input.co
     type: "Opaque",
     stringData,
   };
-}
-
-/** configparser treats '%' as interpolation, so a literal one must be doubled. */
-const iniValue = (value: string) => value.replace(/%/g, "%%").replace(/[\r\n]/g, "");
-
-/**
- * MLflow's basic-auth config. The permission tables live in the tracking PostgreSQL (their own alembic
- * table), so every MLflow replica sees the same users; the password comes from PGPASSWORD.
- */
-export function renderAuthConfig(p: { databaseUri: string; adminUser: string; adminPassword: string }): string {
-  if (p.adminPassword.length <= 12) throw new Error("KubernetesTrackingServer: the MLflow admin password (authAdminPassword) must be longer than 12 characters: MLflow refuses to start otherwise");
-  return [
-    "[mlflow]",
-    "default_permission = READ",
-    `database_uri = ${iniValue(p.databaseUri)}`,
-    `admin_username = ${iniValue(p.adminUser)}`,
-    `admin_password = ${iniValue(p.adminPassword)}`,
-    "authorization_function = mlflow.server.auth:authenticate_request_basic_auth",
-    "",
-  ].join("\n");
-}
-
-/**
- * A stable CSRF signing key derived from the admin password (one-way), so it needs no random provider,
- * stays the same across deployments and changes when the password is rotated.
- */
-export function deriveFlaskSecretKey(adminPassword: string): string {
-  return createHash("sha256").update(`mlops-pipeline/mlflow-csrf/${adminPassword}`).digest("hex");
 }
 
 /** One SeaweedFS S3 identity with full rights on its buckets. */

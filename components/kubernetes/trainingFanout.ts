@@ -2,7 +2,9 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { TrainingFanout, TrainingFanoutArgs } from "../interfaces";
 import type { ShardSpec } from "../shared/studySpec";
-import { imageRef } from "../shared/images";
+import { builtImageRef } from "../shared/images";
+import { checkedFor } from "../shared/resourceError";
+import { validateShards } from "../shared/sharding";
 import { trackingPasswordSecret } from "./clientSecret";
 import { buildWith, fromManifest } from "./manifestArgs";
 import { childResourceName, roles, objectLabels, studyIdLabel, validateInstanceName } from "./meta";
@@ -27,19 +29,17 @@ const labelValue = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 
 /** Checks the shards against the config before anything is created; returns the study id. */
 export function validateFanout(shards: readonly ShardSpec[], workers: number, maxFailedIndexes: number): string {
-  const first = shards[0];
-  if (first === undefined) throw new Error("KubernetesTrainingFanout: no shards: the search space expanded to no trials");
+  const studyId = validateShards(shards, workers);
   if (shards.length !== workers) {
     throw new Error(`KubernetesTrainingFanout: got ${shards.length} shard specs for training.workers = ${workers}: the Indexed Job runs one shard per completion, so build exactly one shard per worker`);
   }
   const indexes = shards.map((s) => s.workerIndex).sort((a, b) => a - b);
   if (indexes.some((index, k) => index !== k)) throw new Error(`KubernetesTrainingFanout: shard workerIndex values must be 0..${workers - 1}, got ${indexes.join(", ")}`);
-  if (shards.some((s) => s.studyId !== first.studyId)) throw new Error("KubernetesTrainingFanout: shards of different studies: build them from one training config");
-  if (!labelValue.test(first.studyId)) throw new Error(`KubernetesTrainingFanout: study id '${first.studyId}' is not a valid label value (max 63 letters, digits, '-', '_', '.')`);
+  if (!labelValue.test(studyId)) throw new Error(`KubernetesTrainingFanout: study id '${studyId}' is not a valid label value (max 63 letters, digits, '-', '_', '.')`);
   if (!Number.isInteger(maxFailedIndexes) || maxFailedIndexes < 0 || maxFailedIndexes > workers) {
     throw new Error(`KubernetesTrainingFanout: maxFailedIndexes must be an integer between 0 and training.workers (${workers}), got ${maxFailedIndexes}`);
   }
-  return first.studyId;
+  return studyId;
 }
 
 /**
@@ -53,12 +53,15 @@ export class KubernetesTrainingFanout extends pulumi.ComponentResource implement
 
   constructor(name: string, args: KubernetesTrainingFanoutArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mlops:kubernetes:TrainingFanout", name, {}, opts);
-    validateInstanceName("KubernetesTrainingFanout", name);
     const workers = args.training.workers;
     const maxFailedIndexes = args.maxFailedIndexes ?? 0;
-    const studyId = validateFanout(args.shards, workers, maxFailedIndexes);
-    if (args.image === undefined && args.images === undefined) throw new Error("KubernetesTrainingFanout: pass `image` or `images` (registry and tag) for the trainer image");
-    const image = args.image ?? imageRef(args.images ?? { registry: "", tag: "" }, "mlops-trainer");
+    const { studyId, image } = checkedFor(this, () => {
+      validateInstanceName("KubernetesTrainingFanout", name);
+      const studyId = validateFanout(args.shards, workers, maxFailedIndexes);
+      if (args.image !== undefined) return { studyId, image: args.image };
+      if (args.images === undefined) throw new Error("KubernetesTrainingFanout: pass `image` or `images` (registry and tag) for the trainer image");
+      return { studyId, image: builtImageRef(args.images, "trainer") };
+    });
     const namespace = pulumi.output(args.namespace);
     const child = { parent: this };
     const timeouts = { create: args.timeout ?? "6h", update: args.timeout ?? "6h" };

@@ -2,6 +2,7 @@ import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
 import type { Resources } from "../../config";
 import type { ShardSpec } from "../shared/studySpec";
+import { mlflowClientVars } from "../shared/mlflowClientEnv";
 import { appUserId, containerSecurityContext, podSecurityContext, resourceRequirements, roles, trackingCredentialEnv, podSelector, objectLabels, studyIdLabel } from "./meta";
 
 /** The trainer inside images/trainer; `{index}` in the spec path is replaced by JOB_COMPLETION_INDEX. */
@@ -58,7 +59,7 @@ export function buildShardConfigMap(p: { instance: string; namespace: pulumi.Inp
 
 function trainerPodSpec(p: TrainingJobParams, args: string[], spread: boolean, selector: Record<string, string>): k8s.types.input.core.v1.PodSpec {
   const env: k8s.types.input.core.v1.EnvVar[] = [
-    { name: "MLFLOW_TRACKING_URI", value: p.trackingUri },
+    { name: mlflowClientVars.trackingUri, value: p.trackingUri },
     { name: "PYTHONUNBUFFERED", value: "1" },
     { name: "OMP_NUM_THREADS", value: String(threadsFor(p.resources.cpuLimit)) },
     ...trackingCredentialEnv(p.credentials),

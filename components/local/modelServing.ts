@@ -1,6 +1,8 @@
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import type { ModelServing, ModelServingArgs } from "../interfaces";
+import { checkedFor } from "../shared/resourceError";
+import { localClientEnv } from "./clientEnv";
 import { LocalProcess } from "./localProcess";
 import type { LocalPaths } from "./paths";
 
@@ -30,10 +32,8 @@ export class LocalModelServing extends pulumi.ComponentResource implements Model
   constructor(name: string, args: LocalModelServingArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mlops:local:ModelServing", name, {}, opts);
     const { paths, serving } = args;
-    const ports = replicaPorts(serving.port, serving.replicas, serving.loadBalancerPort);
-    const secretEnv = args.trackingCredentials
-      ? pulumi.secret(pulumi.output(args.trackingCredentials.password).apply((password) => ({ MLFLOW_TRACKING_USERNAME: args.trackingCredentials?.username ?? "", MLFLOW_TRACKING_PASSWORD: password })))
-      : undefined;
+    const ports = checkedFor(this, () => replicaPorts(serving.port, serving.replicas, serving.loadBalancerPort));
+    const client = localClientEnv(args.trackingUri, args.trackingCredentials);
     const replicas = ports.map(
       (port, i) =>
         new LocalProcess(
@@ -41,8 +41,8 @@ export class LocalModelServing extends pulumi.ComponentResource implements Model
           {
             command: [paths.python, path.join(paths.workDir, "images", "serving", "server.py")],
             cwd: paths.workDir,
-            env: { MODEL_URI: args.modelUri, MLFLOW_TRACKING_URI: args.trackingUri, PORT: String(port), HOST: "127.0.0.1", REPLICA_ID: `replica-${i}`, PYTHONUNBUFFERED: "1", OMP_NUM_THREADS: "1" },
-            secretEnv,
+            env: { ...client.env, MODEL_URI: args.modelUri, PORT: String(port), HOST: "127.0.0.1", REPLICA_ID: `replica-${i}` },
+            secretEnv: client.secretEnv,
             logFile: `${paths.logDir}/serving-replica-${i}.log`,
             pidFile: `${paths.runDir}/serving-replica-${i}.pid`,
             healthUrl: `http://127.0.0.1:${port}/health`,

@@ -1,8 +1,10 @@
-import { createHash } from "node:crypto";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import type { DatabaseConfig, ObjectStoreConfig } from "../../config";
+import { type DatabaseConfig, type ObjectStoreConfig, supportedStorage } from "../../config";
 import type { TrackingServer, TrackingServerArgs } from "../interfaces";
+import { deriveFlaskSecretKey, renderAuthIni, sqliteAuthDatabaseUri } from "../shared/mlflowAuth";
+import { resolveSecretEnv, s3ClientEnv } from "../shared/mlflowClientEnv";
+import { checkedFor } from "../shared/resourceError";
 import { LocalProcess } from "./localProcess";
 import { type LocalPaths, resolveIn } from "./paths";
 import type { FileSpec } from "./supervisor";
@@ -14,12 +16,16 @@ export interface LocalTrackingServerArgs extends TrackingServerArgs {
 interface ServerPlan {
   readonly command: string[];
   readonly env: Record<string, string>;
+  /** Secret env vars and the secret each takes (the S3 key pair); values are filled in at deployment. */
+  readonly secretEnv: Readonly<Record<string, "objectStoreAccessKeyId" | "objectStoreSecretAccessKey">>;
   readonly artifactLocation: string;
   readonly directories: string[];
 }
 
 /** The command and environment of the MLflow server; pure, so tests check it without Pulumi. */
-export function planTrackingServer(args: Pick<LocalTrackingServerArgs, "port" | "database" | "objectStore" | "paths"> & { auth: boolean }): ServerPlan {
+export function planTrackingServer(
+  args: Pick<LocalTrackingServerArgs, "port" | "database" | "objectStore" | "paths"> & { readonly auth: boolean; readonly hasObjectStoreCredentials?: boolean },
+): ServerPlan {
   const { paths } = args;
   const artifactLocation = artifactDestination(args.objectStore, paths.workDir);
   const directories = [paths.runDir];
@@ -29,12 +35,10 @@ export function planTrackingServer(args: Pick<LocalTrackingServerArgs, "port" | 
   if (args.database.kind === "sqlite") command.push("--backend-store-uri", `sqlite:///${resolveIn(paths.workDir, args.database.path)}`);
   if (args.auth) command.push("--app-name", "basic-auth");
   // Clients reach the server as 127.0.0.1, which MLflow's Host-header check allows by default.
-  const env: Record<string, string> = { PYTHONUNBUFFERED: "1" };
-  if (args.objectStore.kind === "s3") {
-    env.AWS_DEFAULT_REGION = args.objectStore.region;
-    if (args.objectStore.endpoint) env.MLFLOW_S3_ENDPOINT_URL = args.objectStore.endpoint;
-  }
-  return { command, env, artifactLocation, directories };
+  const store = args.objectStore;
+  const s3 =
+    store.kind === "s3" ? s3ClientEnv({ endpointUrl: store.endpoint, region: store.region, hasCredentials: args.hasObjectStoreCredentials ?? false }) : { env: {}, secretEnv: {} };
+  return { command, env: { PYTHONUNBUFFERED: "1", ...s3.env }, secretEnv: s3.secretEnv, artifactLocation, directories };
 }
 
 function artifactDestination(store: ObjectStoreConfig, workDir: string): string {
@@ -54,25 +58,9 @@ export function postgresUri(db: Extract<DatabaseConfig, { kind: "external" }>, p
   return `postgresql://${user}:${encodeURIComponent(password)}@${db.host}:${db.port}/${encodeURIComponent(db.database)}?sslmode=${db.sslMode}`;
 }
 
-/**
- * MLflow creates the admin only in a fresh auth database, so a new admin password (its secrets file
- * was deleted) gets a database of its own instead of one that still holds the old hash.
- */
-export function basicAuthDatabase(paths: LocalPaths, adminPassword: string): string {
-  const generation = createHash("sha256").update(`mlflow-auth-db:${adminPassword}`).digest("hex").slice(0, 12);
-  return `${paths.runDir}/basic_auth-${generation}.db`;
-}
-
+/** MLflow's basic-auth config: its users database is a SQLite file in the run folder, one per admin password. */
 export function basicAuthIni(paths: LocalPaths, adminUser: string, adminPassword: string): string {
-  return [
-    "[mlflow]",
-    "default_permission = READ",
-    `database_uri = sqlite:///${basicAuthDatabase(paths, adminPassword)}`,
-    `admin_username = ${adminUser}`,
-    `admin_password = ${adminPassword}`,
-    "authorization_function = mlflow.server.auth:authenticate_request_basic_auth",
-    "",
-  ].join("\n");
+  return renderAuthIni({ databaseUri: sqliteAuthDatabaseUri(paths.runDir, adminPassword), adminUser, adminPassword });
 }
 
 /** MLflow as a supervised process on this machine: SQLite or PostgreSQL runs, local-folder or S3 artifacts. */
@@ -83,24 +71,21 @@ export class LocalTrackingServer extends pulumi.ComponentResource implements Tra
 
   constructor(name: string, args: LocalTrackingServerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mlops:local:TrackingServer", name, {}, opts);
-    if (args.database.kind === "inStack") throw new Error("tracking.database.kind inStack is not available on platform local: use sqlite or external");
-    if (args.database.kind === "external" && !args.databasePassword) throw new Error(`tracking.database is external: set the password with \`pulumi config set --secret mlops:${args.database.passwordSecret}\``);
+    const { database: db } = checkedFor(this, () => {
+      const storage = supportedStorage("local", args.database, args.objectStore);
+      if (storage.database.kind === "external" && !args.databasePassword) {
+        throw new Error(`tracking.database is external: set the password with \`pulumi config set --secret mlops:${storage.database.passwordSecret}\``);
+      }
+      return storage;
+    });
 
-    const plan = planTrackingServer({ ...args, auth: args.auth !== undefined });
-    const db = args.database;
-    const secretEnv = pulumi
-      .all([args.databasePassword ?? "", args.objectStoreCredentials ?? { accessKeyId: "", secretAccessKey: "" }, args.auth?.adminPassword ?? ""])
-      .apply(([password, keys, adminPassword]) => {
-        const env: Record<string, string> = {};
-        // basic-auth signs its CSRF tokens with this key and refuses to start without one; derived, so it is stable across restarts.
-        if (adminPassword) env.MLFLOW_FLASK_SERVER_SECRET_KEY = createHash("sha256").update(`mlflow-flask:${adminPassword}`).digest("hex");
-        if (db.kind === "external") env.MLFLOW_BACKEND_STORE_URI = postgresUri(db, password);
-        if (args.objectStore.kind === "s3" && keys.accessKeyId) {
-          env.AWS_ACCESS_KEY_ID = keys.accessKeyId;
-          env.AWS_SECRET_ACCESS_KEY = keys.secretAccessKey;
-        }
-        return env;
-      });
+    const plan = planTrackingServer({ ...args, auth: args.auth !== undefined, hasObjectStoreCredentials: args.objectStoreCredentials !== undefined });
+    const secretEnv = pulumi.all([args.databasePassword ?? "", args.objectStoreCredentials, args.auth?.adminPassword ?? ""]).apply(([password, keys, adminPassword]) => ({
+      // basic-auth signs its CSRF tokens with this key and refuses to start without one.
+      ...(adminPassword ? { MLFLOW_FLASK_SERVER_SECRET_KEY: deriveFlaskSecretKey(adminPassword) } : {}),
+      ...(db.kind === "external" ? { MLFLOW_BACKEND_STORE_URI: postgresUri(db, password) } : {}),
+      ...resolveSecretEnv(plan, { objectStoreAccessKeyId: keys?.accessKeyId, objectStoreSecretAccessKey: keys?.secretAccessKey }),
+    }));
     const authIniPath = `${args.paths.runDir}/basic_auth.ini`;
     const files: pulumi.Input<FileSpec[]> = args.auth
       ? pulumi.output(args.auth.adminPassword).apply((pw) => [{ path: authIniPath, content: basicAuthIni(args.paths, args.auth?.adminUser ?? "admin", pw), mode: 0o600 }])

@@ -1,7 +1,9 @@
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import type { TrainingFanout, TrainingFanoutArgs } from "../interfaces";
-import type { ShardSpec } from "../shared/studySpec";
+import { checkedFor } from "../shared/resourceError";
+import { validateShards } from "../shared/sharding";
+import { localClientEnv } from "./clientEnv";
 import { LocalJob } from "./localJob";
 import type { LocalPaths } from "./paths";
 
@@ -19,14 +21,6 @@ export function trainerCommand(paths: LocalPaths, step: "prepare" | "run", spec:
   return [paths.python, trainerScript(paths), step, "--spec", spec];
 }
 
-export function validateShards(shards: readonly ShardSpec[], workers: number): string {
-  const first = shards[0];
-  if (first === undefined) throw new Error("training fan-out needs at least one shard: the search space expanded to no trials");
-  if (shards.length > workers) throw new Error(`training fan-out got ${shards.length} shards for ${workers} workers: shards must not outnumber training.workers`);
-  if (shards.some((s) => s.studyId !== first.studyId)) throw new Error("training fan-out got shards of different studies");
-  return first.studyId;
-}
-
 /** One process per worker, each running its shard to completion; the deployment fails if a worker still fails after its retries. */
 export class LocalTrainingFanout extends pulumi.ComponentResource implements TrainingFanout {
   readonly studyId: pulumi.Output<string>;
@@ -34,12 +28,9 @@ export class LocalTrainingFanout extends pulumi.ComponentResource implements Tra
 
   constructor(name: string, args: LocalTrainingFanoutArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mlops:local:TrainingFanout", name, {}, opts);
-    const studyId = validateShards(args.shards, args.training.workers);
+    const studyId = checkedFor(this, () => validateShards(args.shards, args.training.workers));
     const { paths } = args;
-    const env = { MLFLOW_TRACKING_URI: args.trackingUri, PYTHONUNBUFFERED: "1", OMP_NUM_THREADS: "1" };
-    const secretEnv = args.trackingCredentials
-      ? pulumi.secret(pulumi.output(args.trackingCredentials.password).apply((password) => ({ MLFLOW_TRACKING_USERNAME: args.trackingCredentials?.username ?? "", MLFLOW_TRACKING_PASSWORD: password })))
-      : undefined;
+    const { env, secretEnv } = localClientEnv(args.trackingUri, args.trackingCredentials);
     const shardFiles = args.shards.map((shard) => ({ path: shardFile(paths, studyId, shard.workerIndex), content: `${JSON.stringify(shard, null, 2)}\n`, mode: 0o644 }));
     const jobBase = { cwd: paths.workDir, env, secretEnv, retries: args.training.retries, timeoutSeconds: args.workerTimeoutSeconds ?? 6 * 3600 };
 

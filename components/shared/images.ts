@@ -6,6 +6,14 @@ export function imageRef(images: Pick<ImagesConfig, "registry" | "tag">, name: s
   return registry ? `${registry}/${name}:${images.tag}` : `${name}:${images.tag}`;
 }
 
+/** The images scripts/docker/build-images.sh builds from images/<role>. */
+export type BuiltImageRole = "mlflow" | "trainer" | "serving";
+
+/** `[<registry>/]mlops-<role>:<tag>`: the one place our own images are named, for every platform and program. */
+export function builtImageRef(images: Pick<ImagesConfig, "registry" | "tag">, role: BuiltImageRole): string {
+  return imageRef(images, `mlops-${role}`);
+}
+
 /** S3 servers we know how to run in the stack: MinIO (the config default) and SeaweedFS (Apache-2.0). */
 export type ObjectStoreFlavor = "minio" | "seaweedfs";
 

@@ -1,3 +1,5 @@
+import type { ShardSpec } from "./studySpec";
+
 /**
  * Round-robin sharding: worker k runs trial i when i % workers == k, so shards differ in size by at
  * most one and a trial's worker follows from its index alone.
@@ -19,4 +21,16 @@ export function shardTrials<T>(trials: readonly T[], workers: number): T[][] {
     shards[i % count].push(trial);
   });
   return shards;
+}
+
+/**
+ * What every platform's fan-out needs of its shards: at least one, no more than the workers, all of one
+ * study. Returns that study's id.
+ */
+export function validateShards(shards: readonly Pick<ShardSpec, "studyId">[], workers: number): string {
+  const first = shards[0];
+  if (first === undefined) throw new Error("training fan-out got no shards: the search space expanded to no trials");
+  if (shards.length > workers) throw new Error(`training fan-out got ${shards.length} shards for ${workers} workers: shards must not outnumber training.workers`);
+  if (shards.some((s) => s.studyId !== first.studyId)) throw new Error("training fan-out got shards of different studies: build them from one training config");
+  return first.studyId;
 }

@@ -15,6 +15,7 @@ import {
   topologyLabel,
   trackingTopology,
   trainingTopology,
+  withAuthSecrets,
 } from "../../components/docker/containerSpecs";
 import { DockerEngine } from "../support/engineClient";
 import { planStudy } from "../../components/shared/study";
@@ -87,15 +88,19 @@ const secret = () => randomBytes(18).toString("hex");
 const prefix = `dockerit-${randomBytes(3).toString("hex")}`;
 const networkName = `${prefix}-net`;
 const adminPassword = secret();
-const secrets: SecretValues = {
-  databasePassword: secret(),
-  objectStoreAccessKeyId: `it${secret().slice(0, 14)}`,
-  objectStoreSecretAccessKey: secret(),
-  // MLflow runs with basic auth (as the dev stack does); trainers and servers log in as the admin.
-  authAdminPassword: adminPassword,
-  trackingPassword: adminPassword,
-};
 const adminUser = "admin";
+// The auth config and CSRF key MLflow takes are derived from the admin password, as the component does.
+const secrets: SecretValues = withAuthSecrets(
+  {
+    databasePassword: secret(),
+    objectStoreAccessKeyId: `it${secret().slice(0, 14)}`,
+    objectStoreSecretAccessKey: secret(),
+    // MLflow runs with basic auth (as the dev stack does); trainers and servers log in as the admin.
+    authAdminPassword: adminPassword,
+    trackingPassword: adminPassword,
+  },
+  adminUser,
+);
 const images: Record<string, string> = {};
 const created = { network: false, volumes: [] as string[] };
 const ids = new Map<string, string>();

@@ -120,13 +120,15 @@ describe("DockerTrackingServer (mocked provider)", () => {
   it("refuses storage the docker platform cannot run, saying what to change", () => {
     const base = { ...dev.tracking, images: dev.images, networkName: "n", databasePassword: "x", objectStoreCredentials: { accessKeyId: "a", secretAccessKey: "b" } };
     expect(() => new docker.DockerTrackingServer("bad1", { ...base, database: { kind: "sqlite", path: "x.db" } })).toThrow(
-      /sqlite is not available on platform docker: use inStack or external/,
+      /tracking.database.kind 'sqlite' is not supported on platform docker: use inStack or external/,
     );
     expect(() => new docker.DockerTrackingServer("bad2", { ...base, objectStore: { kind: "localFolder", path: "a" } })).toThrow(
-      /localFolder is not available on platform docker: use inStack or s3/,
+      /tracking.objectStore.kind 'localFolder' is not supported on platform docker: use inStack or s3/,
     );
     expect(() => new docker.DockerTrackingServer("bad3", { ...base, databasePassword: undefined })).toThrow(/pulumi config set --secret mlops:databasePassword/);
     expect(() => new docker.DockerTrackingServer("Bad Name", base)).toThrow(/name 'Bad Name' must be/);
+    // A mistake in a component's args belongs to that resource: the engine names it, with no stack trace.
+    expect(() => new docker.DockerTrackingServer("bad4", { ...base, database: { kind: "sqlite", path: "x.db" } })).toThrow(pulumi.ResourceError);
   });
 });
 

@@ -6,7 +6,6 @@ import { describe, expect, it } from "vitest";
 import {
   type ContainerSpec,
   dockerLimits,
-  objectStoreFlavor,
   resolveEnv,
   servingTopology,
   trackingTopology,
@@ -16,6 +15,7 @@ import {
 import { containerCreateBody, demuxLogs } from "../support/engineClient";
 import { readLoadBalancerTemplate, renderLoadBalancerConfig } from "../../components/docker/loadBalancerConfig";
 import { tarArchive } from "../support/tarArchive";
+import { objectStoreFlavor } from "../../components/shared/images";
 import { planStudy } from "../../components/shared/study";
 import { trainingSchema } from "../../config";
 
@@ -94,9 +94,11 @@ describe("tracking topology", () => {
     expect(t.groups).toHaveLength(1);
     expect(t.volumes.map((v) => v.name)).toEqual(["t-mlflow-auth"]);
     const mlflow = byRole(t.containers, "mlflow");
-    expect(mlflow.env).toMatchObject({ PGHOST: "db.example", PGPORT: "6432", PGSSLMODE: "require", AWS_DEFAULT_REGION: "eu-west-1", MLFLOW_AUTH_ADMIN_USER: "admin" });
+    expect(mlflow.env).toMatchObject({ PGHOST: "db.example", PGPORT: "6432", PGSSLMODE: "require", AWS_DEFAULT_REGION: "eu-west-1" });
     expect(mlflow.env.MLFLOW_S3_ENDPOINT_URL).toBeUndefined();
-    expect(mlflow.secretEnv).toEqual({ PGPASSWORD: "databasePassword", MLFLOW_AUTH_ADMIN_PASSWORD: "authAdminPassword" });
+    // The auth config (admin user and password inside) and the CSRF key are secrets, derived by withAuthSecrets.
+    expect(mlflow.secretEnv).toEqual({ PGPASSWORD: "databasePassword", MLFLOW_AUTH_CONFIG: "authConfig", MLFLOW_FLASK_SERVER_SECRET_KEY: "flaskSecretKey" });
+    expect(JSON.stringify(mlflow.env)).not.toContain("admin");
     expect(mlflow.command).toContain("--backend-store-uri=postgresql://ml%20user@db.example:6432/ml");
     expect(mlflow.command).toContain("--app-name=basic-auth");
     expect(t.artifactLocation).toBe("s3://team-bucket/mlflow");
@@ -189,7 +191,7 @@ describe("Docker Engine API mapping", () => {
     expect(body.HostConfig).toMatchObject({ Memory: 1024 * 1024 * 1024, NanoCpus: 1.5e9, RestartPolicy: { Name: "unless-stopped" } });
     expect(body.Healthcheck).toMatchObject({ Interval: 3e9, Retries: 40 });
     expect(body.NetworkingConfig.EndpointsConfig).toEqual({ net1: { Aliases: ["mlflow"] } });
-    expect(() => resolveEnv(mlflow, { databasePassword: "pw" })).toThrow(/needs the secret objectStoreAccessKeyId for AWS_ACCESS_KEY_ID/);
+    expect(() => resolveEnv(mlflow, { databasePassword: "pw" })).toThrow(/container t-mlflow: AWS_ACCESS_KEY_ID needs the secret objectStoreAccessKeyId/);
   });
 
   it("splits the multiplexed log stream into stdout and stderr", () => {

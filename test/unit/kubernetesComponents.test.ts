@@ -3,7 +3,7 @@ import { installPulumiMocks, isRpcSecret, outputValue as value, type Registered 
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { databaseSchema, imagesSchema, objectStoreSchema, resourcesSchema, servingSchema, trainingSchema } from "../../config";
 import type * as K8sComponents from "../../components/kubernetes";
-import { buildShardSpecs, type ShardSpec } from "../../components/shared";
+import { buildShardSpecs, deriveFlaskSecretKey, type ShardSpec } from "../../components/shared";
 
 /**
  * The Kubernetes components against Pulumi's mock monitor: what they would ask the provider to create,
@@ -31,7 +31,6 @@ beforeAll(async () => {
 beforeEach(() => {
   registered.splice(0);
 });
-
 
 /** Waits until the component has registered all its children (their registration is asynchronous). */
 async function settle(): Promise<void> {
@@ -116,6 +115,10 @@ describe("KubernetesTrackingServer (mocked provider)", () => {
     await settle();
     expect(countsByType()).toEqual({
       "mlops:kubernetes:TrackingServer": 1,
+      // One sub-component per concern, each handing its connection on as an Output.
+      "mlops:kubernetes:InStackPostgres": 1,
+      "mlops:kubernetes:InStackObjectStore": 1,
+      "mlops:kubernetes:MlflowServer": 1,
       "kubernetes:core/v1:Service": 3,
       "kubernetes:core/v1:Secret": 1,
       "kubernetes:apps/v1:StatefulSet": 2,
@@ -182,22 +185,7 @@ describe("KubernetesTrackingServer (mocked provider)", () => {
       expect(outputs.join(" ")).not.toContain(credential);
     }
     expect(secretText).toContain("admin_username = admin");
-    expect(secretText).toContain(k8s.deriveFlaskSecretKey(adminPassword));
-  });
-
-  it("renders MLflow's basic-auth config for configparser and refuses admin passwords MLflow would reject", () => {
-    const ini = k8s.renderAuthConfig({ databaseUri: "postgresql://mlflow@pg:5432/mlflow", adminUser: "admin", adminPassword: "100%-secret-pw" });
-    expect(ini).toContain("admin_password = 100%%-secret-pw\n");
-    expect(ini).toContain("database_uri = postgresql://mlflow@pg:5432/mlflow\n");
-    expect(() => k8s.renderAuthConfig({ databaseUri: "x", adminUser: "admin", adminPassword: "twelve-chars" })).toThrow(/longer than 12 characters/);
-  });
-
-  it("derives a stable CSRF key from the admin password without revealing it", () => {
-    const key = k8s.deriveFlaskSecretKey(adminPassword);
-    expect(key).toMatch(/^[0-9a-f]{64}$/);
-    expect(k8s.deriveFlaskSecretKey(adminPassword)).toBe(key);
-    expect(k8s.deriveFlaskSecretKey(`${adminPassword}x`)).not.toBe(key);
-    expect(key).not.toContain(adminPassword);
+    expect(secretText).toContain(deriveFlaskSecretKey(adminPassword));
   });
 
   it("passes the production posture checks as rendered", async () => {
@@ -235,7 +223,7 @@ describe("KubernetesTrackingServer (mocked provider)", () => {
   });
 
   it.each([
-    [{ database: databaseSchema.parse({ kind: "sqlite" }) }, /tracking.database.kind 'sqlite' is not supported on kubernetes/],
+    [{ database: databaseSchema.parse({ kind: "sqlite" }) }, /tracking.database.kind 'sqlite' is not supported on platform kubernetes: use inStack or external/],
     [{ objectStore: objectStoreSchema.parse({ kind: "localFolder" }) }, /tracking.objectStore.kind 'localFolder'/],
     [{ databasePassword: undefined }, /databasePassword is required/],
     [{ objectStoreCredentials: undefined }, /objectStoreCredentials is required/],
@@ -304,7 +292,7 @@ describe("KubernetesTrainingFanout (mocked provider)", () => {
 
   it.each([
     [{ training: { ...training, workers: 4 } }, /got 3 shard specs for training.workers = 4/],
-    [{ shards: [] }, /no shards/],
+    [{ shards: [] }, /got no shards/],
     [{ shards: shards.map((s, k) => (k === 1 ? { ...s, studyId: "other" } : s)) }, /shards of different studies/],
     [{ maxFailedIndexes: 5 }, /maxFailedIndexes must be an integer between 0 and training.workers \(3\)/],
     [{ images: undefined }, /pass `image` or `images`/],

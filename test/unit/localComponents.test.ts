@@ -1,6 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { installPulumiMocks, outputValue, type Registered, secretValue } from "./support/pulumiMocks";
 import { beforeAll, describe, expect, it } from "vitest";
+import { deriveFlaskSecretKey, sqliteAuthDatabaseUri } from "../../components/shared/mlflowAuth";
+import { validateShards } from "../../components/shared/sharding";
 import type { ShardSpec } from "../../components/shared/studySpec";
 import { parseStackConfig } from "../../config";
 
@@ -66,7 +68,7 @@ describe("local platform components (Pulumi mocks)", () => {
       images: cfg.images,
       databasePassword: pulumi.secret("p@ss/word"),
       objectStoreCredentials: pulumi.secret({ accessKeyId: "AK", secretAccessKey: "SK" }),
-      auth: { adminUser: "admin", adminPassword: pulumi.secret("admin-pw") },
+      auth: { adminUser: "admin", adminPassword: pulumi.secret("admin-pw-100%-long") },
       paths: paths(),
     });
     expect(await outputValue(server.driverTrackingUri)).toBe("http://127.0.0.1:5055");
@@ -83,10 +85,10 @@ describe("local platform components (Pulumi mocks)", () => {
     expect(secretEnv.AWS_SECRET_ACCESS_KEY).toBe("SK");
     const files = secretValue<{ path: string; content: string; mode: number }[]>(proc.inputs.files);
     expect(files[0]?.mode).toBe(0o600);
-    expect(files[0]?.content).toContain("admin_password = admin-pw");
-    // A new admin password gets a fresh auth database: MLflow only creates the admin in an empty one.
-    expect(local.basicAuthDatabase(paths(), "admin-pw")).not.toBe(local.basicAuthDatabase(paths(), "other-pw"));
-    expect(files[0]?.content).toContain(`database_uri = sqlite:///${local.basicAuthDatabase(paths(), "admin-pw")}`);
+    // The shared rules: '%' escaped for configparser, a users database per admin password, a derived CSRF key.
+    expect(files[0]?.content).toContain("admin_password = admin-pw-100%%-long\n");
+    expect(files[0]?.content).toContain(`database_uri = ${sqliteAuthDatabaseUri(paths().runDir, "admin-pw-100%-long")}\n`);
+    expect(secretEnv.MLFLOW_FLASK_SERVER_SECRET_KEY).toBe(deriveFlaskSecretKey("admin-pw-100%-long"));
   });
 
   it("refuses an in-stack database on the local platform with a message saying what to use", () => {
@@ -125,9 +127,10 @@ describe("local platform components (Pulumi mocks)", () => {
     expect(worker1.inputs.retries).toBe(1);
   });
 
-  it("rejects more shards than workers", () => {
-    expect(() => local.validateShards([shard(0, 1, [0]), shard(1, 1, [1])], 1)).toThrow(/must not outnumber training.workers/);
-    expect(() => local.validateShards([], 2)).toThrow(/no trials/);
+  it("rejects more shards than workers (the rule every platform shares)", () => {
+    expect(() => validateShards([shard(0, 1, [0]), shard(1, 1, [1])], 1)).toThrow(/must not outnumber training.workers/);
+    expect(() => validateShards([], 2)).toThrow(/no trials/);
+    expect(() => validateShards([shard(0, 2, [0]), { ...shard(1, 2, [1]), studyId: "other" }], 2)).toThrow(/shards of different studies/);
   });
 
   it("serves R replicas on consecutive ports behind one load balancer, restarted when the model version changes", async () => {

@@ -1,0 +1,71 @@
+import type { ServingConfig } from "../../config";
+import { mlflowClientEnv } from "../shared/mlflowClientEnv";
+import { loadBalancerConfigPath, readLoadBalancerTemplate, renderLoadBalancerConfig } from "./loadBalancerConfig";
+import { baseContainer, type ContainerSpec, httpHealthcheck, objectLabels, type Topology, topologyOf, withLimits } from "./specBasics";
+
+/** Serving on the Docker platform: R model-server replicas behind nginx, as container specs. */
+
+export interface ServingTopologyArgs {
+  readonly prefix: string;
+  readonly servingImage: string;
+  readonly loadBalancerImage: string;
+  readonly modelUri: string;
+  readonly trackingUri: string;
+  readonly serving: Pick<ServingConfig, "replicas" | "port" | "loadBalancerPort" | "resources">;
+  readonly publishedPort: number;
+  readonly publishHostIp: string;
+  /** Changes when the champion changes: part of each replica's env, so replicas are recreated. */
+  readonly modelVersion?: string;
+  readonly trackingUsername?: string;
+  /** The nginx template; read from images/loadbalancer when omitted. */
+  readonly loadBalancerTemplate?: string;
+}
+
+export const replicaRole = (index: number) => `serving-${index}`;
+
+function replicaContainer(args: ServingTopologyArgs, index: number): ContainerSpec {
+  const role = replicaRole(index);
+  const client = mlflowClientEnv({ trackingUri: args.trackingUri, username: args.trackingUsername });
+  return withLimits(
+    {
+      ...baseContainer(args.prefix, role, "model-server", args.servingImage),
+      env: {
+        ...client.env,
+        MODEL_URI: args.modelUri,
+        HOST: "0.0.0.0",
+        PORT: String(args.serving.port),
+        REPLICA_ID: role,
+        PYTHONUNBUFFERED: "1",
+        OMP_NUM_THREADS: "1",
+        ...(args.modelVersion !== undefined ? { MODEL_VERSION: args.modelVersion } : {}),
+      },
+      secretEnv: client.secretEnv,
+      healthcheck: httpHealthcheck(args.serving.port, "/ping", 30),
+    },
+    args.serving.resources,
+  );
+}
+
+/** R replicas, then nginx with an upstream per replica, published on the host. */
+export function servingTopology(
+  args: ServingTopologyArgs,
+): Topology & { readonly replicas: readonly ContainerSpec[]; readonly loadBalancer: ContainerSpec; readonly endpoint: string } {
+  if (!Number.isInteger(args.serving.replicas) || args.serving.replicas < 1) throw new Error(`serving.replicas: expected an integer >= 1, got ${args.serving.replicas}`);
+  const replicas = Array.from({ length: args.serving.replicas }, (_, i) => replicaContainer(args, i));
+  const config = renderLoadBalancerConfig(
+    args.loadBalancerTemplate ?? readLoadBalancerTemplate(),
+    args.serving.loadBalancerPort,
+    replicas.map((r) => ({ host: r.role, port: args.serving.port })),
+  );
+  const loadBalancer: ContainerSpec = {
+    ...baseContainer(args.prefix, "loadbalancer", "nginx", args.loadBalancerImage),
+    files: [{ path: loadBalancerConfigPath, content: config, mode: 0o644 }],
+    ports: [{ internal: args.serving.loadBalancerPort, external: args.publishedPort, hostIp: args.publishHostIp }],
+    // The config names the replicas: a new set of replicas means a new load balancer.
+    labels: { ...objectLabels(args.prefix, "nginx", "loadbalancer"), "io.mlops-pipeline.model-version": args.modelVersion ?? "" },
+    memoryMb: 256,
+    cpus: 0.5,
+  };
+  const host = args.publishHostIp === "0.0.0.0" ? "127.0.0.1" : args.publishHostIp;
+  return { ...topologyOf([], [replicas, [loadBalancer]]), replicas, loadBalancer, endpoint: `http://${host}:${args.publishedPort}` };
+}
