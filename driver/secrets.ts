@@ -1,7 +1,9 @@
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../config";
+import type { PhaseSecrets } from "../programs/context";
 
 /**
  * Secrets the driver hands to phase programs (always wrapped with `pulumi.secret` there).
@@ -78,4 +80,13 @@ export function externalSecretsFromEnv(config: StackConfig, env: NodeJS.ProcessE
 
 export function resolveSecrets(config: StackConfig, stack: string, stateDir: string, env: NodeJS.ProcessEnv = process.env): DriverSecrets {
   return { ...generatedSecrets(config, stack, stateDir, env), ...externalSecretsFromEnv(config, env) };
+}
+
+/** Plain secrets as Pulumi secrets; call it inside each program run: Outputs belong to the Pulumi runtime of that run. */
+export function secretOutputs(plain: DriverSecrets): () => PhaseSecrets {
+  return () => ({
+    databasePassword: plain.databasePassword === undefined ? undefined : pulumi.secret(plain.databasePassword),
+    objectStoreCredentials: plain.objectStoreCredentials === undefined ? undefined : pulumi.secret(plain.objectStoreCredentials),
+    authAdminPassword: plain.authAdminPassword === undefined ? undefined : pulumi.secret(plain.authAdminPassword),
+  });
 }

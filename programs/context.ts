@@ -28,8 +28,6 @@ export interface TrackingOutputs {
   readonly artifactLocation: string;
 }
 
-export const phaseStackName = (stack: string, phase: "tracking" | "training" | "serving") => `${stack}-${phase}`;
-
 /** Images we build, named by config: `<registry>/mlops-<role>:<tag>`. */
 export function imageRef(config: StackConfig, role: "trainer" | "serving" | "mlflow"): string {
   return sharedImageRef(config.images, `mlops-${role}`);

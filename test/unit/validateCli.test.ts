@@ -5,10 +5,10 @@ import { describe, expect, it } from "vitest";
 import { tempProject } from "./configFixtures";
 
 const repo = path.resolve(__dirname, "..", "..");
-const validateScript = path.join(repo, "driver", "validate.ts");
+const validateScript = path.join(repo, "driver", "bin", "validate.ts");
 const shippedMetrics = fs.readFileSync(path.join(repo, "config", "metrics_config.yaml"), "utf8");
 
-/** Runs `tsx driver/validate.ts` as a user would (a real subprocess), from the repository. */
+/** Runs `tsx driver/bin/validate.ts` as a user would (a real subprocess), from the repository. */
 function validate(...args: string[]) {
   const result = spawnSync(process.execPath, ["--import", "tsx", validateScript, ...args], { cwd: repo, encoding: "utf8", env: { ...process.env, STACK: "" } });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
