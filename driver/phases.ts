@@ -6,9 +6,6 @@
 import * as path from "node:path";
 import type { OutputMap, PulumiFn } from "@pulumi/pulumi/automation";
 import type { PhaseContext, PhaseSecrets } from "../programs/context";
-import { servingPhase } from "../programs/serving";
-import { trackingPhase } from "../programs/tracking";
-import { trainingPhase } from "../programs/training";
 
 export const phaseNames = ["init", "train", "select", "deploy"] as const;
 export type PhaseName = (typeof phaseNames)[number];
@@ -52,8 +49,11 @@ interface PhaseCommon {
 export interface StackPhase extends PhaseCommon {
   readonly kind: "stack";
   readonly stack: StackSuffix;
-  /** The program body; its return value becomes the stack's outputs. */
-  readonly program: (ctx: PhaseContext, inputs: ProgramInputs) => Record<string, unknown>;
+  /**
+   * The program body; its result becomes the stack's outputs. Each program module is loaded when its phase
+   * runs, so the table (and every command's `--help` and flag checks) loads no provider SDK.
+   */
+  readonly program: (ctx: PhaseContext, inputs: ProgramInputs) => Promise<Record<string, unknown>>;
   /** The progress line before the update: what is about to be built. */
   readonly intro: (ctx: PhaseContext, inputs: ProgramInputs, projectDir: string) => string;
   /** The start of the progress line after the update (`done, N resource change(s)` follows), from the stack's outputs. */
@@ -76,7 +76,7 @@ export const phases: readonly Phase[] = [
     stack: "tracking",
     needs: [],
     reports: ["driverTrackingUri", "jobTrackingUri", "portForwardCommand"],
-    program: (ctx) => trackingPhase(ctx),
+    program: async (ctx) => (await import("../programs/tracking")).trackingPhase(ctx),
     intro: ({ config }) => {
       const { tracking } = config;
       return `MLflow ${tracking.mlflowVersion} on ${config.platform} (database: ${tracking.database.kind}, artifacts: ${tracking.objectStore.kind}, auth: ${tracking.auth.enabled ? "on" : "off"})`;
@@ -89,7 +89,7 @@ export const phases: readonly Phase[] = [
     stack: "training",
     needs: ["jobTrackingUri"],
     reports: ["studyId", "trials"],
-    program: (ctx, inputs) => trainingPhase(ctx, inputs.jobTrackingUri),
+    program: async (ctx, inputs) => (await import("../programs/training")).trainingPhase(ctx, inputs.jobTrackingUri),
     intro: ({ config: { training }, paths }, _inputs, projectDir) =>
       `${training.modelFamily}: ${training.strategy.kind} search, ${training.cvFolds}-fold CV on ${training.scoring}, ${training.workers} worker(s); worker logs in ${path.relative(projectDir, paths.logDir)}/train-*.log`,
     outcome: (outputs) => `study ${need<string>(outputs, "studyId")}: ${need<number>(outputs, "trials")} trial(s);`,
@@ -102,7 +102,7 @@ export const phases: readonly Phase[] = [
     stack: "serving",
     needs: ["jobTrackingUri", "modelVersion"],
     reports: ["endpoint"],
-    program: (ctx, inputs) => servingPhase(ctx, inputs),
+    program: async (ctx, inputs) => (await import("../programs/serving")).servingPhase(ctx, inputs),
     intro: ({ config }, inputs) => `${config.serving.replicas} replica(s) of ${inputs.modelUri} (version ${inputs.modelVersion}) behind a load balancer`,
     outcome: (outputs) => `serving at ${need<string>(outputs, "endpoint")}:`,
     detail: (outputs, inputs) => ({ endpoint: need<string>(outputs, "endpoint"), modelVersion: inputs.modelVersion }),

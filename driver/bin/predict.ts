@@ -1,6 +1,5 @@
 /** `npm run predict -- [--stack <name>] [--input '<json>']`: one prediction through the deployed load balancer. */
 import { parseFlags, runMain, stackName, UsageError } from "../cli";
-import { predictOnStack } from "../predict";
 
 const usage = "usage: npm run predict -- [--stack <name>] [--input '<json>']   (default input: the champion's own example)";
 
@@ -13,9 +12,12 @@ function parseInput(text: string | undefined): unknown {
   }
 }
 
-export function main(argv: readonly string[]): Promise<void> {
+export async function main(argv: readonly string[]): Promise<void> {
   const flags = parseFlags(argv, { stack: { type: "string" }, input: { type: "string" } }, usage);
-  return predictOnStack(stackName(flags.stack), parseInput(flags.input));
+  const [stack, input] = [stackName(flags.stack), parseInput(flags.input)];
+  // Loaded after the flags are checked: `--help` and mistakes answer without loading the Pulumi SDKs.
+  const { predictOnStack } = await import("../predict");
+  await predictOnStack(stack, input);
 }
 
 if (require.main === module) runMain(() => main(process.argv.slice(2)));
