@@ -51,7 +51,7 @@ describe("npm run validate (subprocess)", () => {
     const dir = tempProject({ "Pulumi.s.yaml": goodStack.replace("workers: 5", "scoring: accuracy"), "other.yaml": shippedMetrics });
     const run = validate("--stack", "s", "--project-dir", dir, "--metrics", path.join(dir, "other.yaml"));
     expect(run.status).toBe(1);
-    expect(run.stderr).toContain('other.yaml:10: orderBy.metric: expected a metric the trainer logs for scoring accuracy');
+    expect(run.stderr).toContain("other.yaml:10: orderBy.metric: expected a metric the trainer logs for scoring accuracy");
     expect(run.stderr).not.toMatch(/\n\s+at /);
   });
 
