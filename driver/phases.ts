@@ -55,7 +55,7 @@ export interface StackPhase extends PhaseCommon {
    */
   readonly program: (ctx: PhaseContext, inputs: ProgramInputs) => Promise<Record<string, unknown>>;
   /** The progress line before the update: what is about to be built. */
-  readonly intro: (ctx: PhaseContext, inputs: ProgramInputs, projectDir: string) => string;
+  readonly intro: (ctx: Omit<PhaseContext, "secrets">, inputs: ProgramInputs, projectDir: string) => string;
   /** The start of the progress line after the update (`done, N resource change(s)` follows), from the stack's outputs. */
   readonly outcome: (outputs: OutputMap) => string;
   /** What the last-run record keeps about this phase. */
@@ -95,6 +95,7 @@ export const phases: readonly Phase[] = [
     outcome: (outputs) => `study ${need<string>(outputs, "studyId")}: ${need<number>(outputs, "trials")} trial(s);`,
     detail: (outputs) => ({ studyId: need<string>(outputs, "studyId") }),
   },
+  // On kubernetes select also uses init's portForwardCommand to reach MLflow (driver/portForward.ts).
   { kind: "driver", name: "select", needs: ["driverTrackingUri", "studyId"], reports: ["modelVersion"] },
   {
     kind: "stack",

@@ -22,7 +22,7 @@ import { type DriverSecrets, resolveSecrets, secretOutputs } from "./secrets";
 import { runSelectPhase } from "./selectPhase";
 
 /** The repository: toolchain, node_modules, stack files and `.pipeline/`. */
-export const repoDir = path.resolve(__dirname, "..");
+const repoDir = path.resolve(__dirname, "..");
 
 interface Run {
   readonly args: PipelineArgs;
@@ -48,7 +48,7 @@ function stackOptions(run: Run, phase: StackPhase, progress: PhaseProgress, prog
 
 async function upStackPhase(run: Run, phase: StackPhase): Promise<void> {
   const progress = new PhaseProgress(labelOf(phase));
-  progress.step(phase.intro({ ...run.ctx, secrets: {} }, run.inputs, repoDir));
+  progress.step(phase.intro(run.ctx, run.inputs, repoDir));
   // Drift on docker and kubernetes (a container or pod removed by hand) is seen before the update.
   const result = await upPhase({ ...stackOptions(run, phase, progress), refresh: refreshBeforeUpdate(run.config.platform) });
   progress.step(`${phase.outcome(result.outputs)} done, ${result.changes} resource change(s)`);
