@@ -6,6 +6,7 @@
 import * as path from "node:path";
 import type { OutputMap, PulumiFn } from "@pulumi/pulumi/automation";
 import type { PhaseContext, PhaseSecrets } from "../programs/context";
+import { UserError } from "./cli";
 
 export const phaseNames = ["init", "train", "select", "deploy"] as const;
 export type PhaseName = (typeof phaseNames)[number];
@@ -131,7 +132,8 @@ export function phaseOfStack(stack: string, stackName: string): StackPhase | und
 export function need<T>(outputs: OutputMap, key: HandoffKey): T {
   const value = outputs[key]?.value as T | undefined;
   const phase = handoffs[key];
-  if (value === undefined || value === null) throw new Error(`phase ${phase} has not run yet (no output '${key}'): run it first, e.g. \`npm run pipeline -- --phase ${phase}\``);
+  if (value === undefined || value === null)
+    throw new UserError(`phase ${phase} has not run yet (no output '${key}'): run it first, e.g. \`npm run pipeline -- --phase ${phase}\``);
   return value;
 }
 

@@ -4,6 +4,7 @@
  * transcript; the full transcript stays in the log file.
  */
 import { CommandError, ConcurrentUpdateError, StackNotFoundError } from "@pulumi/pulumi/automation";
+import { UserError } from "./cli";
 import { phaseOfStack } from "./phases";
 
 export interface StackErrorContext {
@@ -35,10 +36,10 @@ export function explainStackError(err: unknown, ctx: StackErrorContext): unknown
   if (err instanceof StackNotFoundError) {
     const phase = phaseOfStack(ctx.stack, ctx.stackName);
     const run = phase ? `run \`${makePipeline(ctx.stack)}\` or \`--phase ${phase.name}\` first` : `run \`${makePipeline(ctx.stack)}\` first`;
-    return new Error(`stack ${ctx.stackName} does not exist: ${run}`);
+    return new UserError(`stack ${ctx.stackName} does not exist: ${run}`);
   }
   if (err instanceof ConcurrentUpdateError) {
-    return new Error(`another update is running on stack ${ctx.stackName}: wait for it or run \`pulumi cancel --stack ${ctx.stackName}\` (after \`source scripts/env.sh\`)`);
+    return new UserError(`another update is running on stack ${ctx.stackName}: wait for it or run \`pulumi cancel --stack ${ctx.stackName}\` (after \`source scripts/env.sh\`)`);
   }
   if (err instanceof CommandError) {
     const errors = engineErrorLines(err.message);

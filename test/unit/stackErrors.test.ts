@@ -6,6 +6,7 @@ import * as path from "node:path";
 import * as automation from "@pulumi/pulumi/automation";
 import { CommandError, ConcurrentUpdateError, LocalWorkspace, type Stack, StackNotFoundError } from "@pulumi/pulumi/automation";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { UserError } from "../../driver/cli";
 import { type PhaseStackOptions, phaseOutputs, previewPhase, storedOutputs, upPhase } from "../../driver/phaseStack";
 import { PhaseProgress } from "../../driver/progress";
 import { engineErrorLines, explainStackError } from "../../driver/stackErrors";
@@ -41,6 +42,7 @@ describe("explainStackError", () => {
   });
 
   it("a missing phase stack names the phase to run first", () => {
+    expect(explainStackError(missing(), { stack: "local", stackName: "local-training" })).toBeInstanceOf(UserError);
     expect((explainStackError(missing(), { stack: "local", stackName: "local-training" }) as Error).message).toBe(
       "stack local-training does not exist: run `make pipeline` or `--phase train` first",
     );
