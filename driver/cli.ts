@@ -17,6 +17,14 @@ export class UsageError extends Error {
   }
 }
 
+/** A mistake the message fully explains (a phase run out of order, a locked stack): no stack-trace hint. */
+export class UserError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UserError";
+  }
+}
+
 export interface FlagSpec {
   readonly type: "string" | "boolean";
 }
@@ -66,6 +74,7 @@ export function reportError(err: unknown, write: (text: string) => void = (t) =>
   }
   const message = err instanceof Error ? err.message : String(err);
   write(`error: ${message}\n`);
+  if (err instanceof UserError) return 1;
   if (process.env.MLOPS_DEBUG && err instanceof Error && err.stack) write(`${err.stack}\n`);
   else write("(set MLOPS_DEBUG=1 to see the stack trace)\n");
   return 1;

@@ -1,18 +1,38 @@
+/**
+ * One phase stack through the Automation API: up, preview, destroy and reading outputs. Operations that
+ * change a stack create it when needed; reads only select it, so reading a phase that never ran says so
+ * instead of leaving an empty stack behind.
+ */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { type EngineEvent, type InlineProgramArgs, LocalWorkspace, type LocalWorkspaceOptions, type OutputMap, type PulumiFn, type Stack } from "@pulumi/pulumi/automation";
+import {
+  type EngineEvent,
+  type InlineProgramArgs,
+  LocalWorkspace,
+  type LocalWorkspaceOptions,
+  type OutputMap,
+  type PulumiFn,
+  type Stack,
+  StackNotFoundError,
+} from "@pulumi/pulumi/automation";
+import type { Platform } from "../config";
 import { countChanges } from "./lastRun";
 import type { PhaseProgress } from "./progress";
+import { explainStackError } from "./stackErrors";
 
 export const projectName = "mlops-pipeline";
 
 export interface PhaseStackOptions {
+  /** The user's stack (`local`, `prod`), for messages. */
+  readonly stack: string;
   readonly stackName: string;
   readonly program: PulumiFn;
   readonly workspace: LocalWorkspaceOptions;
   readonly progress: PhaseProgress;
   /** Engine output goes here in full; the console gets the compact progress lines. */
   readonly logFile: string;
+  /** Refresh the stack's state from the platform before updating it (see refreshBeforeUpdate). */
+  readonly refresh?: boolean;
 }
 
 export interface PhaseUpResult {
@@ -21,9 +41,29 @@ export interface PhaseUpResult {
   readonly summary: Readonly<Record<string, number>>;
 }
 
-async function selectStack(opts: PhaseStackOptions): Promise<Stack> {
-  const args: InlineProgramArgs = { stackName: opts.stackName, projectName, program: opts.program };
-  return LocalWorkspace.createOrSelectStack(args, opts.workspace);
+/**
+ * Whether an update first refreshes the stack's state, so drift (a container or pod removed by hand) is
+ * seen and repaired. Docker and Kubernetes resources can change behind Pulumi's back; the local platform's
+ * dynamic resources already check that their processes live on every update, and skipping the refresh keeps
+ * local runs fast. Render mode has no platform to read from.
+ */
+export function refreshBeforeUpdate(platform: Platform, renderMode = false): boolean {
+  return !renderMode && platform !== "local";
+}
+
+const programArgs = (opts: Pick<PhaseStackOptions, "stackName" | "program">): InlineProgramArgs => ({ stackName: opts.stackName, projectName, program: opts.program });
+
+/** Runs `operation` on the stack, created if it does not exist yet; Automation API errors become clear messages. */
+async function onStack<T>(opts: PhaseStackOptions, operation: (stack: Stack, log: (text: string) => void) => Promise<T>): Promise<T> {
+  const log = engineLog(opts.logFile);
+  try {
+    const stack = await LocalWorkspace.createOrSelectStack(programArgs(opts), opts.workspace);
+    return await operation(stack, log.write);
+  } catch (err) {
+    throw explainStackError(err, opts);
+  } finally {
+    log.close();
+  }
 }
 
 function engineLog(file: string): { write: (text: string) => void; close: () => void } {
@@ -33,67 +73,60 @@ function engineLog(file: string): { write: (text: string) => void; close: () => 
   return { write: (text) => fs.writeSync(fd, text), close: () => fs.closeSync(fd) };
 }
 
-/**
- * The engine's own error lines, without its whole transcript: the console gets what failed and
- * where the full log is; the log file keeps everything.
- */
-export function conciseEngineError(err: unknown, stackName: string, logFile: string): Error {
-  const text = err instanceof Error ? err.message : String(err);
-  const errors = [...new Set(text.split("\n").map((l) => l.trim()).filter((l) => l.startsWith("error:") && l !== "error: update failed"))];
-  if (errors.length === 0) return err instanceof Error ? err : new Error(text);
-  return new Error(`stack ${stackName} failed:\n  ${errors.join("\n  ")}\n  (full engine log: ${logFile})`);
-}
-
 /** `pulumi up` of one phase stack with progress lines and the full engine log in a file. */
 export async function upPhase(opts: PhaseStackOptions): Promise<PhaseUpResult> {
-  const stack = await selectStack(opts);
-  const log = engineLog(opts.logFile);
-  try {
-    const result = await stack.up({ onOutput: log.write, onEvent: opts.progress.onEvent, color: "never" }).catch((err: unknown) => {
-      throw conciseEngineError(err, opts.stackName, opts.logFile);
-    });
+  return onStack(opts, async (stack, onOutput) => {
+    const result = await stack.up({ onOutput, onEvent: opts.progress.onEvent, color: "never", refresh: opts.refresh });
     const summary = (result.summary.resourceChanges ?? {}) as Record<string, number>;
     return { outputs: result.outputs, changes: countChanges(summary), summary };
-  } finally {
-    log.close();
-  }
+  });
 }
 
-/** `pulumi preview --diff` of one phase stack: the diff text, the change summary; engine events go to `onEvent`. */
-export async function previewPhase(opts: PhaseStackOptions, onEvent: (event: EngineEvent) => void): Promise<{ diff: string; summary: Readonly<Record<string, number>> }> {
-  const stack = await selectStack(opts);
-  const log = engineLog(opts.logFile);
-  try {
-    const result = await stack.preview({ diff: true, onOutput: log.write, onEvent, color: "never" }).catch((err: unknown) => {
-      throw conciseEngineError(err, opts.stackName, opts.logFile);
-    });
-    return { diff: result.stdout, summary: (result.changeSummary ?? {}) as Record<string, number> };
-  } finally {
-    log.close();
-  }
+/**
+ * `pulumi preview --diff` of one phase stack: the diff text, the change summary; engine events go to
+ * `onEvent`. `removeAfter`: the stack was created for this preview only and is removed again, so a
+ * preview of a phase that never ran leaves nothing behind.
+ */
+export async function previewPhase(
+  opts: PhaseStackOptions,
+  onEvent: (event: EngineEvent) => void,
+  removeAfter = false,
+): Promise<{ diff: string; summary: Readonly<Record<string, number>> }> {
+  return onStack(opts, async (stack, onOutput) => {
+    try {
+      const result = await stack.preview({ diff: true, onOutput, onEvent, color: "never" });
+      return { diff: result.stdout, summary: (result.changeSummary ?? {}) as Record<string, number> };
+    } finally {
+      if (removeAfter) await stack.workspace.removeStack(opts.stackName);
+    }
+  });
 }
 
 export async function destroyPhase(opts: PhaseStackOptions): Promise<number> {
-  const stack = await selectStack(opts);
-  const log = engineLog(opts.logFile);
-  try {
-    const result = await stack.destroy({ onOutput: log.write, onEvent: opts.progress.onEvent, color: "never" }).catch((err: unknown) => {
-      throw conciseEngineError(err, opts.stackName, opts.logFile);
-    });
+  return onStack(opts, async (stack, onOutput) => {
+    const result = await stack.destroy({ onOutput, onEvent: opts.progress.onEvent, color: "never" });
     return countChanges((result.summary.resourceChanges ?? {}) as Record<string, number>);
-  } finally {
-    log.close();
-  }
+  });
 }
 
-/** Outputs of a phase that already ran (for running a later phase on its own). */
-export async function phaseOutputs(opts: PhaseStackOptions): Promise<OutputMap> {
-  return (await selectStack(opts)).outputs();
+type ReadOptions = Pick<PhaseStackOptions, "stack" | "stackName" | "workspace">;
+
+async function selectedOutputs(opts: ReadOptions): Promise<OutputMap> {
+  const stack = await LocalWorkspace.selectStack(programArgs({ stackName: opts.stackName, program: async () => ({}) }), opts.workspace);
+  return stack.outputs();
 }
 
-/** The value of a stack output, or a clear error naming the phase to run first. */
-export function requireOutput<T>(outputs: OutputMap, key: string, phase: string): T {
-  const value = outputs[key]?.value as T | undefined;
-  if (value === undefined || value === null) throw new Error(`phase ${phase} has not run yet (no output '${key}'): run it first, e.g. \`npm run pipeline -- --phase ${phase}\``);
-  return value;
+/** Outputs of a phase that already ran; a missing stack is a clear error naming the phase to run first. */
+export async function phaseOutputs(opts: ReadOptions): Promise<OutputMap> {
+  return selectedOutputs(opts).catch((err: unknown) => {
+    throw explainStackError(err, opts);
+  });
+}
+
+/** Outputs of a phase stack, or undefined when the stack does not exist (yet). */
+export async function storedOutputs(opts: ReadOptions): Promise<OutputMap | undefined> {
+  return selectedOutputs(opts).catch((err: unknown) => {
+    if (err instanceof StackNotFoundError) return undefined;
+    throw explainStackError(err, opts);
+  });
 }

@@ -1,191 +1,163 @@
 /**
- * The Automation-API driver: `npm run pipeline -- --stack <name> [--phase init|train|select|deploy] [--destroy]`.
- * Runs init -> train -> select -> deploy -> one smoke prediction, each phase its own Pulumi stack
- * (`<stack>-tracking`, `<stack>-training`, `<stack>-serving`), outputs flowing between them.
+ * The Automation-API pipeline: init -> train -> select -> deploy -> one smoke prediction, each stack phase
+ * its own Pulumi stack (`<stack>-tracking`, `<stack>-training`, `<stack>-serving`), outputs flowing
+ * between them as the phases table (./phases) says. `--phase <name>` runs one phase on the recorded
+ * outputs of earlier ones; `--destroy` removes every stack phase in reverse order.
  */
 import * as path from "node:path";
-import * as pulumi from "@pulumi/pulumi";
-import type { LocalWorkspaceOptions, OutputMap, PulumiFn } from "@pulumi/pulumi/automation";
-import { assertMetricsMatchTraining, loadMetricsConfig, loadStackConfig, type MetricsConfig, metricsConfigPath, type StackConfig } from "../config";
+import type { LocalWorkspaceOptions, OutputMap } from "@pulumi/pulumi/automation";
 import { localPaths } from "../components/local/paths";
-import { type PhaseContext, type PhaseSecrets, phaseStackName } from "../programs/context";
-import { championModelUri, servingPhase } from "../programs/serving";
-import { trackingPhase } from "../programs/tracking";
-import { trainingPhase } from "../programs/training";
-import { runMain } from "./cli";
-import { parsePipelineArgs, type PipelineArgs, type phases } from "./pipelineArgs";
+import { assertMetricsMatchTraining, loadMetricsConfig, loadStackConfig, type MetricsConfig, metricsConfigPath, type StackConfig } from "../config";
+import type { PhaseContext, PhaseSecrets } from "../programs/context";
+import { championModelUri } from "../programs/serving";
 import { type PhaseRecord, writeRunRecord } from "./lastRun";
-import { destroyPhase, phaseOutputs, requireOutput, upPhase } from "./phaseStack";
+import { destroyPhase, type PhaseStackOptions, phaseOutputs, refreshBeforeUpdate, storedOutputs, upPhase } from "./phaseStack";
+import { inlineProgram, inputsFrom, need, type Phase, phases, phaseStackName, planPhases, type ProgramInputs, type StackPhase, stackPhases, takeReports } from "./phases";
+import type { PipelineArgs } from "./pipelineArgs";
 import { withTrackingAccess } from "./portForward";
+import { smokePrediction } from "./predict";
 import { PhaseProgress } from "./progress";
 import { pulumiWorkspace } from "./pulumiEnv";
-import { type DriverSecrets, resolveSecrets, secretsFile } from "./secrets";
+import { type DriverSecrets, resolveSecrets, secretOutputs, secretsFile } from "./secrets";
 import { driverSecretsFrom, planTrackingSecrets, retireLegacySecrets } from "./stackSecrets";
 import { runSelectPhase } from "./selectPhase";
-import { smokePrediction } from "./predict";
 
-const projectDir = path.resolve(__dirname, "..");
+/** The repository: toolchain, node_modules, stack files and `.pipeline/`. */
+const repoDir = path.resolve(__dirname, "..");
 
-interface Pipeline {
+interface Run {
   readonly args: PipelineArgs;
   readonly config: StackConfig;
   readonly metrics: MetricsConfig;
-  readonly ctx: PhaseContext;
+  readonly metricsFile: string;
+  readonly ctx: Omit<PhaseContext, "secrets">;
+  readonly plainSecrets: DriverSecrets;
+  readonly secrets: () => PhaseSecrets;
   readonly workspace: LocalWorkspaceOptions;
+  /** Outputs handed from phase to phase (see `handoffs`). */
+  readonly handoff: OutputMap;
+  readonly inputs: ProgramInputs;
   readonly records: PhaseRecord[];
 }
 
-/** Plain secrets as Pulumi secrets; call it inside each program run: Outputs belong to the Pulumi runtime of that run. */
-export function secretOutputs(plain: DriverSecrets): () => PhaseSecrets {
-  return () => ({
-    databasePassword: plain.databasePassword === undefined ? undefined : pulumi.secret(plain.databasePassword),
-    objectStoreCredentials: plain.objectStoreCredentials === undefined ? undefined : pulumi.secret(plain.objectStoreCredentials),
-    authAdminPassword: plain.authAdminPassword === undefined ? undefined : pulumi.secret(plain.authAdminPassword),
+const labelOf = (phase: Phase) => `${phases.indexOf(phase) + 1}/${phases.length} ${phase.name}`;
+
+function stackOptions(run: Run, phase: StackPhase, progress: PhaseProgress, program = inlineProgram(phase, run.ctx, run.secrets, run.inputs)): PhaseStackOptions {
+  const stackName = phaseStackName(run.args.stack, phase.stack);
+  return { stack: run.args.stack, stackName, program, workspace: run.workspace, progress, logFile: path.join(run.ctx.paths.logDir, `pulumi-${stackName}.log`) };
+}
+
+/**
+ * The tracking phase owns the generated passwords: before it runs, decide whether they are kept, adopted
+ * from an older driver's secrets file, or rotated; after it succeeds, that file is no longer needed.
+ */
+async function withPasswordPlan(run: Run, phase: StackPhase, progress: PhaseProgress, up: (ctx: Run["ctx"]) => Promise<OutputMap>): Promise<OutputMap> {
+  if (phase.stack !== "tracking") return up(run.ctx);
+  const legacyFile = secretsFile(run.ctx.paths.stateDir, run.args.stack);
+  const previous = (await storedOutputs(stackOptions(run, phase, progress, async () => ({})))) ?? {};
+  const generatedSecrets = planTrackingSecrets(run.config, run.plainSecrets, previous, legacyFile, run.args.rotateSecrets);
+  const outputs = await up({ ...run.ctx, generatedSecrets });
+  if (retireLegacySecrets(outputs, legacyFile)) progress.step(`generated passwords now live in the encrypted state: removed ${path.relative(repoDir, legacyFile)}`);
+  return outputs;
+}
+
+async function upStackPhase(run: Run, phase: StackPhase): Promise<void> {
+  const progress = new PhaseProgress(labelOf(phase));
+  progress.step(phase.intro(run.ctx, run.inputs, repoDir));
+  // Drift on docker and kubernetes (a container or pod removed by hand) is seen before the update.
+  const refresh = refreshBeforeUpdate(run.config.platform);
+  let changes = 0;
+  const outputs = await withPasswordPlan(run, phase, progress, async (ctx) => {
+    const result = await upPhase({ ...stackOptions(run, phase, progress, inlineProgram(phase, ctx, run.secrets, run.inputs)), refresh });
+    changes = result.changes;
+    return result.outputs;
   });
+  const result = { outputs, changes };
+  progress.step(`${phase.outcome(result.outputs)} done, ${result.changes} resource change(s)`);
+  run.records.push({ name: phase.name, seconds: progress.seconds(), resourceChanges: result.changes, detail: phase.detail?.(result.outputs, run.inputs) });
+  takeReports(run.handoff, phase, result.outputs);
 }
 
-/** The user's own secrets; generated ones come from the tracking stack (programs/secrets.ts). */
-export function phaseSecrets(config: StackConfig): () => PhaseSecrets {
-  return secretOutputs(resolveSecrets(config));
-}
-
-function stackOptions(p: Pipeline, phase: "tracking" | "training" | "serving", label: string, program: PulumiFn) {
-  const progress = new PhaseProgress(label);
-  return {
-    progress,
-    opts: {
-      stackName: phaseStackName(p.args.stack, phase),
-      program,
-      workspace: p.workspace,
-      progress,
-      logFile: path.join(p.ctx.paths.logDir, `pulumi-${p.args.stack}-${phase}.log`),
-    },
-  };
-}
-
-/** Each program builds its context inside the Pulumi run, so secrets are Outputs of that run. */
-function programFor(p: Pipeline, secrets: () => PhaseSecrets, body: (ctx: PhaseContext) => Promise<Record<string, unknown>>): PulumiFn {
-  return async () => body({ ...p.ctx, secrets: secrets() });
-}
-
-async function runInit(p: Pipeline, secrets: () => PhaseSecrets): Promise<OutputMap> {
-  const { progress, opts } = stackOptions(p, "tracking", "1/4 init", programFor(p, secrets, async (ctx) => trackingPhase(ctx)));
-  const db = p.config.tracking.database.kind;
-  const store = p.config.tracking.objectStore.kind;
-  progress.step(`MLflow ${p.config.tracking.mlflowVersion} on ${p.config.platform} (database: ${db}, artifacts: ${store}, auth: ${p.config.tracking.auth.enabled ? "on" : "off"})`);
-  const result = await upPhase(opts);
-  progress.step(`tracking at ${requireOutput<string>(result.outputs, "driverTrackingUri", "init")}: done, ${result.changes} resource change(s)`);
-  p.records.push({ name: "init", seconds: progress.seconds(), resourceChanges: result.changes });
-  return result.outputs;
-}
-
-async function runTrain(p: Pipeline, secrets: () => PhaseSecrets, tracking: OutputMap): Promise<OutputMap> {
-  const jobTrackingUri = requireOutput<string>(tracking, "jobTrackingUri", "init");
-  const { progress, opts } = stackOptions(
-    p,
-    "training",
-    "2/4 train",
-    programFor(p, secrets, async (ctx) => trainingPhase(ctx, jobTrackingUri)),
+async function select(run: Run, phase: Phase): Promise<void> {
+  // On kubernetes MLflow is reached through `kubectl port-forward` while selection runs.
+  const selected = await withTrackingAccess(run.config, run.handoff, () =>
+    runSelectPhase({
+      label: labelOf(phase),
+      config: run.config,
+      metrics: run.metrics,
+      metricsFile: path.relative(repoDir, run.metricsFile),
+      trackingUri: need<string>(run.handoff, "driverTrackingUri"),
+      studyId: need<string>(run.handoff, "studyId"),
+      authPassword: driverSecretsFrom(run.handoff, run.plainSecrets).authAdminPassword,
+      records: run.records,
+    }),
   );
-  const { training } = p.config;
-  progress.step(`${training.modelFamily}: ${training.strategy.kind} search, ${training.cvFolds}-fold CV on ${training.scoring}, ${training.workers} worker(s); worker logs in ${path.relative(projectDir, p.ctx.paths.logDir)}/train-*.log`);
-  const result = await upPhase(opts);
-  const studyId = requireOutput<string>(result.outputs, "studyId", "train");
-  progress.step(`study ${studyId}: ${requireOutput<number>(result.outputs, "trials", "train")} trial(s); done, ${result.changes} resource change(s)`);
-  p.records.push({ name: "train", seconds: progress.seconds(), resourceChanges: result.changes, detail: { studyId } });
-  return result.outputs;
+  run.handoff.modelVersion = { value: selected.modelVersion, secret: false };
 }
 
-async function runDeploy(p: Pipeline, secrets: () => PhaseSecrets, tracking: OutputMap, modelVersion: string): Promise<OutputMap> {
-  const jobTrackingUri = requireOutput<string>(tracking, "jobTrackingUri", "init");
-  const { name, alias } = p.metrics.registeredModel;
-  const modelUri = championModelUri(name, alias);
-  const { progress, opts } = stackOptions(
-    p,
-    "serving",
-    "4/4 deploy",
-    programFor(p, secrets, async (ctx) => servingPhase(ctx, { jobTrackingUri, modelUri, modelVersion })),
-  );
-  progress.step(`${p.config.serving.replicas} replica(s) of ${modelUri} (version ${modelVersion}) behind a load balancer`);
-  const result = await upPhase(opts);
-  const endpoint = requireOutput<string>(result.outputs, "endpoint", "deploy");
-  progress.step(`serving at ${endpoint}: done, ${result.changes} resource change(s)`);
-  p.records.push({ name: "deploy", seconds: progress.seconds(), resourceChanges: result.changes, detail: { endpoint, modelVersion } });
-  return result.outputs;
+async function runPhases(run: Run): Promise<void> {
+  for (const { phase, action } of planPhases(run.args.phase)) {
+    if (phase.kind === "driver") await select(run, phase);
+    else if (action === "read")
+      takeReports(run.handoff, phase, await phaseOutputs({ stack: run.args.stack, stackName: phaseStackName(run.args.stack, phase.stack), workspace: run.workspace }));
+    else await upStackPhase(run, phase);
+  }
+  if (run.args.phase === "all") await smokePrediction(need<string>(run.handoff, "endpoint"), run.records);
 }
 
-async function destroyAll(p: Pipeline, secrets: () => PhaseSecrets): Promise<void> {
-  const order = [
-    ["serving", "deploy"],
-    ["training", "train"],
-    ["tracking", "init"],
-  ] as const;
-  for (const [i, [phase, name]] of order.entries()) {
-    const { progress, opts } = stackOptions(p, phase, `${i + 1}/3 destroy ${name}`, programFor(p, secrets, async () => ({})));
+async function destroyAll(run: Run): Promise<void> {
+  for (const [i, phase] of [...stackPhases].reverse().entries()) {
+    const progress = new PhaseProgress(`${i + 1}/${stackPhases.length} destroy ${phase.name}`);
+    const opts = stackOptions(run, phase, progress, async () => ({}));
+    if ((await storedOutputs(opts)) === undefined) {
+      // Destroying would first create the stack: there is nothing to remove.
+      progress.step(`stack ${opts.stackName} does not exist: nothing to remove`);
+      run.records.push({ name: `destroy-${phase.name}`, seconds: progress.seconds(), resourceChanges: 0 });
+      continue;
+    }
     progress.step(`removing stack ${opts.stackName}`);
     const changes = await destroyPhase(opts);
     progress.step(`done, ${changes} resource(s) removed`);
-    p.records.push({ name: `destroy-${name}`, seconds: progress.seconds(), resourceChanges: changes });
+    run.records.push({ name: `destroy-${phase.name}`, seconds: progress.seconds(), resourceChanges: changes });
   }
 }
 
-async function runPipeline(args: PipelineArgs): Promise<void> {
-  const config = loadStackConfig(projectDir, args.stack);
-  const metricsFile = args.metricsFile ? path.resolve(args.metricsFile) : metricsConfigPath(projectDir);
+/** Runs the pipeline (or one phase of it, or its removal) and writes `.pipeline/last-run.json` either way. */
+export async function runPipeline(args: PipelineArgs): Promise<void> {
+  const config = loadStackConfig(repoDir, args.stack);
+  const metricsFile = args.metricsFile ? path.resolve(args.metricsFile) : metricsConfigPath(repoDir);
   const metrics = loadMetricsConfig(metricsFile);
   // A champion metric the trainer never logs for this scoring would find no run: say so before any work.
-  assertMetricsMatchTraining(metrics, config.training, path.relative(projectDir, metricsFile));
-  const paths = localPaths(projectDir, args.stack);
-  // The user's own secrets, resolved once; the generated ones live in the tracking stack.
-  const userSecrets = resolveSecrets(config);
-  const secrets = secretOutputs(userSecrets);
-  const legacySecrets = secretsFile(paths.stateDir, args.stack);
-  const p: Pipeline = {
+  assertMetricsMatchTraining(metrics, config.training, path.relative(repoDir, metricsFile));
+  const paths = localPaths(repoDir, args.stack);
+  // The user's own secrets, resolved once; the generated ones live in the tracking stack (programs/secrets.ts).
+  const plainSecrets = resolveSecrets(config);
+  const handoff: OutputMap = {};
+  const run: Run = {
     args,
     config,
     metrics,
-    ctx: { stack: args.stack, config, paths, secrets: {} },
-    workspace: await pulumiWorkspace(projectDir),
+    metricsFile,
+    ctx: { stack: args.stack, config, paths },
+    plainSecrets,
+    secrets: secretOutputs(plainSecrets),
+    workspace: await pulumiWorkspace(repoDir),
+    handoff,
+    inputs: inputsFrom(handoff, championModelUri(metrics.registeredModel.name, metrics.registeredModel.alias)),
     records: [],
   };
   const startedAt = new Date().toISOString();
   const finish = (ok: boolean, error?: string) =>
-    writeRunRecord(paths.stateDir, { stack: args.stack, startedAt, finishedAt: new Date().toISOString(), ok, error, phases: p.records });
+    writeRunRecord(paths.stateDir, { stack: args.stack, startedAt, finishedAt: new Date().toISOString(), ok, error, phases: run.records });
   try {
-    if (args.destroy) {
-      await destroyAll(p, secrets);
-    } else {
-      const wants = (phase: (typeof phases)[number]) => args.phase === "all" || args.phase === phase;
-      const stored = (phase: "tracking" | "training" | "serving") => phaseOutputs(stackOptions(p, phase, phase, async () => ({})).opts);
-      const generatedSecrets = wants("init") ? planTrackingSecrets(config, userSecrets, await stored("tracking"), legacySecrets, args.rotateSecrets) : undefined;
-      const tracking = generatedSecrets ? await runInit({ ...p, ctx: { ...p.ctx, generatedSecrets } }, secrets) : await stored("tracking");
-      if (generatedSecrets && retireLegacySecrets(tracking, legacySecrets)) console.log(`generated passwords now live in the encrypted state: removed ${path.relative(projectDir, legacySecrets)}`);
-      const training = wants("train") ? await runTrain(p, secrets, tracking) : await stored("training");
-      if (wants("select") || wants("deploy")) {
-        // On kubernetes MLflow is reached through `kubectl port-forward` while selection runs.
-        const selected = await withTrackingAccess(config, tracking, () =>
-          runSelectPhase({
-            config,
-            metrics,
-            metricsFile: path.relative(projectDir, metricsFile),
-            trackingUri: requireOutput<string>(tracking, "driverTrackingUri", "init"),
-            studyId: requireOutput<string>(training, "studyId", "train"),
-            authPassword: driverSecretsFrom(tracking, userSecrets).authAdminPassword,
-            records: p.records,
-          }),
-        );
-        if (wants("deploy")) {
-          const serving = await runDeploy(p, secrets, tracking, selected.modelVersion);
-          if (args.phase === "all") await smokePrediction(requireOutput<string>(serving, "endpoint", "deploy"), p.records);
-        }
-      }
-    }
+    if (args.destroy) await destroyAll(run);
+    else await runPhases(run);
     const file = finish(true);
-    console.log(`pipeline ${args.destroy ? "destroyed" : "finished"}: ${p.records.map((r) => `${r.name} ${r.seconds.toFixed(1)} s/${r.resourceChanges} change(s)`).join(", ")}; record in ${path.relative(projectDir, file)}`);
+    console.log(
+      `pipeline ${args.destroy ? "destroyed" : "finished"}: ${run.records.map((r) => `${r.name} ${r.seconds.toFixed(1)} s/${r.resourceChanges} change(s)`).join(", ")}; record in ${path.relative(repoDir, file)}`,
+    );
   } catch (err) {
     finish(false, err instanceof Error ? err.message : String(err));
     throw err;
   }
 }
-
-if (require.main === module) runMain(() => runPipeline(parsePipelineArgs(process.argv.slice(2))));

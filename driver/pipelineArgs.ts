@@ -1,9 +1,9 @@
-export const phases = ["init", "train", "select", "deploy"] as const;
-export type Phase = (typeof phases)[number];
+import { parseFlags, stackName, UsageError } from "./cli";
+import { type PhaseName, phaseNames } from "./phases";
 
 export interface PipelineArgs {
   readonly stack: string;
-  readonly phase: Phase | "all";
+  readonly phase: PhaseName | "all";
   readonly destroy: boolean;
   /** Replace every generated password (database role, object store, MLflow admin) in the init phase. */
   readonly rotateSecrets: boolean;
@@ -11,39 +11,26 @@ export interface PipelineArgs {
   readonly metricsFile?: string;
 }
 
-export const pipelineUsage = "usage: npm run pipeline -- [--stack <name>] [--phase init|train|select|deploy] [--metrics <file>] [--destroy] [--rotate-secrets]";
+export const pipelineUsage = `usage: npm run pipeline -- [--stack <name>] [--phase ${phaseNames.join("|")}] [--metrics <file>] [--destroy] [--rotate-secrets]`;
+export const selectUsage = "usage: npm run select -- [--stack <name>] [--metrics <file>]   (the select phase alone, as `npm run pipeline -- --phase select`)";
 
-/** Parses the driver's flags; a mistake is a one-line error with the usage, never a stack trace. */
+const isPhase = (value: string): value is PhaseName | "all" => value === "all" || (phaseNames as readonly string[]).includes(value);
+
+/** The pipeline's flags; a mistake is a one-line error with the usage, never a stack trace. */
 export function parsePipelineArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): PipelineArgs {
-  let stack = env.STACK || "local";
-  let phase: PipelineArgs["phase"] = "all";
-  let destroy = false;
-  let rotateSecrets = false;
-  let metricsFile = env.MLOPS_METRICS_CONFIG || undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i];
-    const value = argv[i + 1];
-    if (flag === "--stack" && value && !value.startsWith("--")) {
-      stack = value;
-      i++;
-    } else if (flag === "--phase" && value && (phases as readonly string[]).includes(value)) {
-      phase = value as Phase;
-      i++;
-    } else if (flag === "--phase") {
-      throw new Error(`--phase expects one of ${phases.join(", ")}, got ${value ?? "nothing"}\n${pipelineUsage}`);
-    } else if (flag === "--metrics" && value && !value.startsWith("--")) {
-      metricsFile = value;
-      i++;
-    } else if (flag === "--destroy") {
-      destroy = true;
-    } else if (flag === "--rotate-secrets") {
-      rotateSecrets = true;
-    } else {
-      throw new Error(`unknown argument ${flag}\n${pipelineUsage}`);
-    }
+  const flags = parseFlags(argv, { stack: { type: "string" }, phase: { type: "string" }, metrics: { type: "string" }, destroy: { type: "boolean" }, "rotate-secrets": { type: "boolean" } }, pipelineUsage);
+  const phase = flags.phase ?? "all";
+  if (!isPhase(phase)) throw new UsageError(`--phase expects one of ${phaseNames.join(", ")}, got ${phase}`, pipelineUsage);
+  if (flags.destroy && phase !== "all") throw new UsageError("--destroy removes every phase in reverse order: drop --phase", pipelineUsage);
+  const rotateSecrets = flags["rotate-secrets"];
+  if (rotateSecrets && (flags.destroy || (phase !== "all" && phase !== "init"))) {
+    throw new UsageError("--rotate-secrets replaces the passwords in the init phase: use it without --destroy, with no --phase or --phase init", pipelineUsage);
   }
-  if (!/^[A-Za-z0-9_.-]+$/.test(stack)) throw new Error(`--stack expects a stack name (letters, digits, '-', '_', '.'), got ${stack}`);
-  if (destroy && phase !== "all") throw new Error("--destroy removes every phase in reverse order: drop --phase");
-  if (rotateSecrets && (destroy || (phase !== "all" && phase !== "init"))) throw new Error("--rotate-secrets replaces the passwords in the init phase: use it without --destroy, with no --phase or --phase init");
-  return { stack, phase, destroy, rotateSecrets, metricsFile };
+  return { stack: stackName(flags.stack, env), phase, destroy: flags.destroy, rotateSecrets, metricsFile: flags.metrics ?? (env.MLOPS_METRICS_CONFIG || undefined) };
+}
+
+/** `npm run select`: the pipeline's flags that make sense for the select phase alone. */
+export function parseSelectArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): PipelineArgs {
+  const flags = parseFlags(argv, { stack: { type: "string" }, metrics: { type: "string" } }, selectUsage);
+  return { stack: stackName(flags.stack, env), phase: "select", destroy: false, rotateSecrets: false, metricsFile: flags.metrics ?? (env.MLOPS_METRICS_CONFIG || undefined) };
 }

@@ -8,7 +8,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import type { OutputMap } from "@pulumi/pulumi/automation";
 import { httpFetch } from "../components/shared/httpFetch";
 import type { StackConfig } from "../config";
-import { requireOutput } from "./phaseStack";
+import { need } from "./phases";
 
 export interface PortForwardCommand {
   readonly file: string;
@@ -135,7 +135,7 @@ export async function withPortForward<T>(opts: PortForwardOptions, work: () => P
  */
 export async function withTrackingAccess<T>(config: StackConfig, tracking: OutputMap, work: () => Promise<T>): Promise<T> {
   if (config.platform !== "kubernetes") return work();
-  const command = portForwardArgv(requireOutput<string>(tracking, "portForwardCommand", "init"), config.kubernetes.context);
-  const healthUrl = `${requireOutput<string>(tracking, "driverTrackingUri", "init").replace(/\/$/, "")}/health`;
+  const command = portForwardArgv(need<string>(tracking, "portForwardCommand"), config.kubernetes.context);
+  const healthUrl = `${need<string>(tracking, "driverTrackingUri").replace(/\/$/, "")}/health`;
   return withPortForward({ command, healthUrl }, work);
 }

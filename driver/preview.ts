@@ -18,16 +18,15 @@ import * as path from "node:path";
 import type { EngineEvent, LocalWorkspaceOptions, OutputMap } from "@pulumi/pulumi/automation";
 import { localPaths } from "../components/local/paths";
 import { loadMetricsConfig, loadStackConfig, metricsConfigPath, type StackConfig } from "../config";
-import { phaseStackName } from "../programs/context";
 import { championModelUri } from "../programs/serving";
-import { parseFlags, runMain, stackName, UsageError } from "./cli";
-import { phaseSecrets, secretOutputs } from "./pipeline";
-import { type PhaseStackOptions, phaseOutputs, previewPhase, upPhase } from "./phaseStack";
+import { UsageError } from "./cli";
+import { type PhaseStackOptions, previewPhase, storedOutputs, upPhase } from "./phaseStack";
+import { inlineProgram, inputsFrom, phaseStackName, renderStackName, type StackSuffix, stackPhases, takeReports } from "./phases";
 import { PhaseProgress } from "./progress";
 import { pulumiWorkspace } from "./pulumiEnv";
-import { resolveSecrets, secretsFile } from "./secrets";
+import { placeholderModelVersion, renderSecrets, requireKubernetes } from "./renderMode";
+import { resolveSecrets, secretOutputs, secretsFile } from "./secrets";
 import { planTrackingSecrets } from "./stackSecrets";
-import { phaseProgram, placeholderModelVersion, type RenderInputs, type RenderPhase, renderPhases, renderSecrets, renderStackName, requireKubernetes } from "./render";
 
 const repoDir = path.resolve(__dirname, "..");
 
@@ -51,7 +50,7 @@ export interface PreviewStep {
 }
 
 export interface PhasePreview {
-  readonly phase: RenderPhase;
+  readonly phase: StackSuffix;
   readonly stackName: string;
   readonly summary: Readonly<Record<string, number>>;
   /** Every step that is not `same`. */
@@ -134,10 +133,10 @@ export interface PreviewOptions {
 interface PreviewSetup {
   readonly config: StackConfig;
   readonly workspace: LocalWorkspaceOptions;
-  readonly stackNameOf: (phase: RenderPhase) => string;
+  readonly stackNameOf: (phase: StackSuffix) => string;
   readonly secrets: ReturnType<typeof secretOutputs>;
   /** Render mode: a relative path, so the provider config (and with it every resource) stays the same between runs. */
-  readonly renderDirOf: (phase: RenderPhase) => string | undefined;
+  readonly renderDirOf: (phase: StackSuffix) => string | undefined;
 }
 
 async function setup(opts: PreviewOptions, projectDir: string, workDir: string): Promise<PreviewSetup> {
@@ -150,7 +149,7 @@ async function setup(opts: PreviewOptions, projectDir: string, workDir: string):
       config,
       workspace: { pulumiCommand, envVars },
       stackNameOf: (phase) => phaseStackName(opts.stack, phase),
-      secrets: phaseSecrets(config),
+      secrets: secretOutputs(resolveSecrets(config)),
       renderDirOf: () => undefined,
     };
   }
@@ -175,45 +174,51 @@ export async function previewStack(opts: PreviewOptions): Promise<PreviewReport>
     const paths = localPaths(projectDir, opts.stack);
     const notes: string[] = [];
     const phases: PhasePreview[] = [];
-    let tracking: OutputMap = {};
-    let serving: OutputMap = {};
-    const inputs = (): RenderInputs => ({
-      jobTrackingUri: typeof tracking.jobTrackingUri?.value === "string" ? tracking.jobTrackingUri.value : placeholderTrackingUri,
-      modelUri: championModelUri(metrics.registeredModel.name, metrics.registeredModel.alias),
-      modelVersion: typeof serving.modelVersion?.value === "string" ? serving.modelVersion.value : placeholderModelVersion,
+    const handoff: OutputMap = {};
+    const inputs = inputsFrom(handoff, championModelUri(metrics.registeredModel.name, metrics.registeredModel.alias), {
+      jobTrackingUri: placeholderTrackingUri,
+      modelVersion: placeholderModelVersion,
     });
-    // What the next init would do with the stack's passwords (kept, adopted), so the preview shows no change for them.
-    const trackingLog = path.join(paths.logDir, `pulumi-${s.stackNameOf("tracking")}-preview.log`);
-    const previous = opts.render ? {} : await phaseOutputs({ stackName: s.stackNameOf("tracking"), program: async () => ({}), workspace: s.workspace, progress: new PhaseProgress("preview", log), logFile: trackingLog });
-    const generatedSecrets = opts.render ? undefined : planTrackingSecrets(s.config, resolveSecrets(s.config), previous, secretsFile(paths.stateDir, opts.stack), false);
-    for (const [i, phase] of renderPhases.entries()) {
-      const progress = new PhaseProgress(`preview ${i + 1}/3 ${phase}`, log);
-      const stackOpts: PhaseStackOptions = {
-        stackName: s.stackNameOf(phase),
-        program: phaseProgram(phase, { stack: opts.stack, config: s.config, paths, renderDir: s.renderDirOf(phase), generatedSecrets }, s.secrets, inputs),
+    for (const [i, phase] of stackPhases.entries()) {
+      const progress = new PhaseProgress(`preview ${i + 1}/${stackPhases.length} ${phase.stack}`, log);
+      const stackName = s.stackNameOf(phase.stack);
+      let stackOpts: PhaseStackOptions = {
+        stack: opts.stack,
+        stackName,
+        program: inlineProgram(phase, { stack: opts.stack, config: s.config, paths, renderDir: s.renderDirOf(phase.stack) }, s.secrets, inputs),
         workspace: s.workspace,
         progress,
-        logFile: path.join(paths.logDir, `pulumi-${s.stackNameOf(phase)}-preview.log`),
+        logFile: path.join(paths.logDir, `pulumi-${stackName}-preview.log`),
       };
-      const stored = await phaseOutputs(stackOpts);
-      if (phase === "tracking") tracking = stored;
-      if (phase === "serving") serving = stored;
-      if (phase === "training" && tracking.jobTrackingUri === undefined)
+      const stored = await storedOutputs(stackOpts);
+      takeReports(handoff, phase, stored ?? {});
+      // What the next init would do with the stack's passwords (kept, adopted), so the preview shows no change for them.
+      if (phase.stack === "tracking" && !opts.render) {
+        const generatedSecrets = planTrackingSecrets(s.config, resolveSecrets(s.config), stored ?? {}, secretsFile(paths.stateDir, opts.stack), false);
+        stackOpts = { ...stackOpts, program: inlineProgram(phase, { stack: opts.stack, config: s.config, paths, renderDir: undefined, generatedSecrets }, s.secrets, inputs) };
+      }
+      // Serving is previewed with the model version its stack deployed last (selection is not previewed).
+      if (phase.stack === "serving" && stored?.modelVersion !== undefined) handoff.modelVersion = stored.modelVersion;
+      if (phase.stack === "training" && handoff.jobTrackingUri === undefined)
         notes.push(`${s.stackNameOf("tracking")} has no outputs yet: training and serving are previewed with tracking URI ${placeholderTrackingUri}`);
-      if (phase === "serving" && serving.modelVersion === undefined)
-        notes.push(`${stackOpts.stackName} has no model version yet: serving is previewed with version ${placeholderModelVersion}`);
+      if (phase.stack === "serving" && handoff.modelVersion === undefined)
+        notes.push(`${stackName} has no model version yet: serving is previewed with version ${placeholderModelVersion}`);
       progress.step(`previewing stack ${stackOpts.stackName}${opts.render ? " (render mode: no cluster)" : ""}`);
       const steps: PreviewStep[] = [];
-      const result = await previewPhase(stackOpts, (event) => {
-        const step = stepOf(event);
-        if (step) steps.push(step);
-      });
-      phases.push({ phase, stackName: stackOpts.stackName, summary: result.summary, steps, diff: result.diff });
-      log(`=== ${phase}: diff of stack ${stackOpts.stackName}`);
+      const result = await previewPhase(
+        stackOpts,
+        (event) => {
+          const step = stepOf(event);
+          if (step) steps.push(step);
+        },
+        stored === undefined && !opts.update,
+      );
+      phases.push({ phase: phase.stack, stackName, summary: result.summary, steps, diff: result.diff });
+      log(`=== ${phase.stack}: diff of stack ${stackName}`);
       log(result.diff.trimEnd());
       if (opts.update) {
         const applied = await upPhase(stackOpts);
-        if (phase === "tracking") tracking = applied.outputs;
+        takeReports(handoff, phase, applied.outputs);
         progress.step(`baseline recorded: ${applied.changes} change(s) applied in render mode`);
       }
     }
@@ -229,23 +234,21 @@ export function printSummary(report: PreviewReport, log: (line: string) => void)
   log(`[preview] total: ${formatSummary(report.total)}`);
 }
 
-const usage = "usage: npm run preview -- [--stack <name>] [--render [--update]] [--json <file>] [--project-dir <dir>]";
-
-export async function main(argv: readonly string[], log: (line: string) => void = console.log): Promise<number> {
-  const flags = parseFlags(
-    argv,
-    { stack: { type: "string" }, render: { type: "boolean" }, update: { type: "boolean" }, json: { type: "string" }, "project-dir": { type: "string" } },
-    usage,
-  );
-  const report = await previewStack({ stack: stackName(flags.stack), render: flags.render, update: flags.update, projectDir: flags["project-dir"], log }).catch((err: unknown) => {
-    if (!flags.render && err instanceof Error && /unreachable|connection refused|no configuration has been provided|kubeconfig/i.test(err.message)) {
-      throw new Error(`${err.message}\n  (no cluster here? \`npm run preview -- --stack ${flags.stack ?? "<name>"} --render\` previews the manifests without one)`);
-    }
-    throw err;
-  });
-  printSummary(report, log);
-  if (flags.json) fs.writeFileSync(path.resolve(flags.json), `${JSON.stringify(report, null, 2)}\n`);
-  return 0;
+/** How to say that no cluster answered, and what to run instead. */
+export function withoutClusterHint(err: unknown, stack: string): unknown {
+  if (err instanceof Error && /unreachable|connection refused|no configuration has been provided|kubeconfig/i.test(err.message)) {
+    return new Error(`${err.message}\n  (no cluster here? \`npm run preview -- --stack ${stack} --render\` previews the manifests without one)`);
+  }
+  return err;
 }
 
-if (require.main === module) runMain(() => main(process.argv.slice(2)));
+/** Previews, prints the summary and writes the JSON report if asked; throws when a preview fails. */
+export async function previewCommand(opts: PreviewOptions & { readonly json?: string }): Promise<number> {
+  const log = opts.log ?? console.log;
+  const report = await previewStack(opts).catch((err: unknown) => {
+    throw opts.render ? err : withoutClusterHint(err, opts.stack);
+  });
+  printSummary(report, log);
+  if (opts.json) fs.writeFileSync(path.resolve(opts.json), `${JSON.stringify(report, null, 2)}\n`);
+  return 0;
+}

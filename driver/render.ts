@@ -1,68 +1,36 @@
 /**
- * `npm run render -- --stack prod [--out <dir>]`: the Kubernetes manifests of every phase, rendered by
- * the real Pulumi engine and kubernetes provider (`renderYamlToDirectory`), then validated offline.
+ * `npm run render`: the Kubernetes manifests of every phase, rendered by the real Pulumi engine and
+ * kubernetes provider (`renderYamlToDirectory`), then validated offline.
  *
- * The three phase programs run exactly as the pipeline runs them, into `<out>/<phase>/`, on throwaway
- * phase stacks (`<stack>-render-<phase>`) in a temporary file backend, so the user's stacks and state
- * are never touched. Secrets get throwaway values; serving gets a placeholder model version (there is
- * no selection in render). Every manifest is then checked against the Kubernetes OpenAPI schemas
- * (strict fields) and the production-posture rules. Rendered Secrets are plain text: the folder is
- * 0700, and a default (temporary) folder is deleted after validation.
+ * The phase programs run exactly as the pipeline runs them (the phases table), into `<out>/<stack suffix>/`,
+ * on throwaway phase stacks (`<stack>-render-<suffix>`) in a temporary file backend, so the user's stacks
+ * and state are never touched. Secrets get throwaway values; serving gets a placeholder model version
+ * (there is no selection in render). Every manifest is then checked against the Kubernetes OpenAPI schemas
+ * (strict fields) and the production-posture rules. Rendered Secrets are plain text: the folder is 0700, and
+ * a default (temporary) folder is deleted after validation.
  */
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import type { LocalWorkspaceOptions, OutputMap, PulumiFn } from "@pulumi/pulumi/automation";
+import type { LocalWorkspaceOptions, OutputMap } from "@pulumi/pulumi/automation";
 import { formatViolation, postureExpectationsFor } from "../components/kubernetes/validation/posture";
 import { formatSchemaProblem, schemaSource } from "../components/kubernetes/validation/openApiSchema";
 import { type GateReport, validateManifestFolder } from "../components/kubernetes/validation/renderedManifests";
 import { localPaths } from "../components/local/paths";
 import { buildShardSpecs } from "../components/shared";
 import { loadMetricsConfig, loadStackConfig, metricsConfigPath, type StackConfig } from "../config";
-import type { PhaseContext, PhaseSecrets } from "../programs/context";
-import { championModelUri, servingPhase } from "../programs/serving";
-import { trackingPhase } from "../programs/tracking";
-import { trainingPhase } from "../programs/training";
-import { parseFlags, runMain, stackName, UsageError } from "./cli";
-import { secretOutputs } from "./pipeline";
-import { requireOutput, upPhase } from "./phaseStack";
+import { championModelUri } from "../programs/serving";
+import { UsageError } from "./cli";
+import { upPhase } from "./phaseStack";
+import { inlineProgram, inputsFrom, renderStackName, type StackSuffix, stackPhases, takeReports } from "./phases";
 import { PhaseProgress } from "./progress";
 import { pulumiWorkspace } from "./pulumiEnv";
-import type { DriverSecrets } from "./secrets";
+import { placeholderModelVersion, renderSecrets, requireKubernetes } from "./renderMode";
+import { secretOutputs } from "./secrets";
 
 /** The repository: toolchain and node_modules. Stack files come from here unless --project-dir says otherwise. */
 const repoDir = path.resolve(__dirname, "..");
-
-export const renderPhases = ["tracking", "training", "serving"] as const;
-export type RenderPhase = (typeof renderPhases)[number];
-
-/** Serving needs a model version; render has no selection, so this stands in for the champion's. */
-export const placeholderModelVersion = "0";
-
-export const renderStackName = (stack: string, phase: RenderPhase) => `${stack}-render-${phase}`;
-
-/** Refuses stacks that do not run on Kubernetes, naming the file and key. */
-export function requireKubernetes(config: StackConfig, stack: string, command: string): void {
-  if (config.platform !== "kubernetes") {
-    throw new UsageError(`Pulumi.${stack}.yaml: mlops:platform is '${config.platform}': ${command} needs a kubernetes stack (e.g. --stack prod)`);
-  }
-}
-
-/**
- * Secrets for render mode only (nothing real ever runs with them). Derived from `seed` so the same seed
- * gives the same values: repeated previews then show no Secret changes.
- */
-export function renderSecrets(config: StackConfig, seed: string, env: NodeJS.ProcessEnv = process.env): DriverSecrets {
-  const derive = (name: string) => crypto.createHmac("sha256", seed).update(name).digest("base64url");
-  const { database, objectStore, auth } = config.tracking;
-  const storeKeys = objectStore.kind === "inStack" || (objectStore.kind === "s3" && Boolean(env.MLOPS_S3_ACCESS_KEY_ID));
-  return {
-    databasePassword: database.kind === "sqlite" ? undefined : derive("databasePassword"),
-    objectStoreCredentials: storeKeys ? { accessKeyId: derive("objectStoreAccessKeyId").slice(0, 20), secretAccessKey: derive("objectStoreSecretKey") } : undefined,
-    authAdminPassword: auth.enabled ? derive("authAdminPassword") : undefined,
-  };
-}
 
 /** Workspace options on a file backend of our choosing; the user's backend and passphrase are left alone. */
 export async function workspaceOn(backendDir: string, passphrase: string, workDir: string): Promise<LocalWorkspaceOptions> {
@@ -72,28 +40,6 @@ export async function workspaceOn(backendDir: string, passphrase: string, workDi
   const { pulumiCommand, envVars } = await pulumiWorkspace(repoDir, env);
   // LocalWorkspace starts from process.env: an inherited passphrase file must not override ours.
   return { pulumiCommand, envVars: { ...envVars, PULUMI_CONFIG_PASSPHRASE_FILE: "" }, workDir };
-}
-
-/** What each phase program needs besides the config: tracking URIs and the model to serve. */
-export interface RenderInputs {
-  readonly jobTrackingUri: string;
-  readonly modelUri: string;
-  readonly modelVersion: string;
-}
-
-/** The inline program of one phase, with the kubernetes provider rendering into `renderDir`. */
-export function phaseProgram(phase: RenderPhase, ctx: Omit<PhaseContext, "secrets">, secrets: () => PhaseSecrets, inputs: () => RenderInputs): PulumiFn {
-  return async () => {
-    const full: PhaseContext = { ...ctx, secrets: secrets() };
-    switch (phase) {
-      case "tracking":
-        return trackingPhase(full);
-      case "training":
-        return trainingPhase(full, inputs().jobTrackingUri);
-      case "serving":
-        return servingPhase(full, inputs());
-    }
-  };
 }
 
 /** A 0700 folder: `--out` as given (created if missing), else a fresh temporary one. */
@@ -111,7 +57,7 @@ export interface RenderRun {
   readonly config: StackConfig;
   readonly outDir: string;
   /** `<outDir>/<phase>` for each phase. */
-  readonly phaseDirs: Readonly<Record<RenderPhase, string>>;
+  readonly phaseDirs: Readonly<Record<StackSuffix, string>>;
   /** How many training shards (workers) the training phase rendered. */
   readonly workers: number;
   readonly seconds: number;
@@ -141,25 +87,23 @@ export async function renderStack(opts: RenderOptions): Promise<RenderRun> {
   try {
     const workspace = await workspaceOn(path.join(scratch, "backend"), seed, scratch);
     const secrets = secretOutputs(renderSecrets(config, seed));
-    const phaseDirs = Object.fromEntries(renderPhases.map((phase) => [phase, path.join(outDir, phase)])) as Record<RenderPhase, string>;
-    let tracking: OutputMap = {};
-    const inputs = (): RenderInputs => ({
-      jobTrackingUri: requireOutput<string>(tracking, "jobTrackingUri", "tracking"),
-      modelUri: championModelUri(metrics.registeredModel.name, metrics.registeredModel.alias),
-      modelVersion: placeholderModelVersion,
-    });
-    for (const [i, phase] of renderPhases.entries()) {
-      fs.rmSync(phaseDirs[phase], { recursive: true, force: true });
-      const progress = new PhaseProgress(`render ${i + 1}/3 ${phase}`, log);
-      progress.step(`rendering into ${phaseDirs[phase]} (stack ${renderStackName(stack, phase)}, temporary backend)`);
+    const phaseDirs = Object.fromEntries(stackPhases.map((phase) => [phase.stack, path.join(outDir, phase.stack)])) as Record<StackSuffix, string>;
+    const handoff: OutputMap = {};
+    const inputs = inputsFrom(handoff, championModelUri(metrics.registeredModel.name, metrics.registeredModel.alias), { modelVersion: placeholderModelVersion });
+    for (const [i, phase] of stackPhases.entries()) {
+      const stackName = renderStackName(stack, phase.stack);
+      fs.rmSync(phaseDirs[phase.stack], { recursive: true, force: true });
+      const progress = new PhaseProgress(`render ${i + 1}/${stackPhases.length} ${phase.stack}`, log);
+      progress.step(`rendering into ${phaseDirs[phase.stack]} (stack ${stackName}, temporary backend)`);
       const result = await upPhase({
-        stackName: renderStackName(stack, phase),
-        program: phaseProgram(phase, { stack, config, paths, renderDir: phaseDirs[phase] }, secrets, inputs),
+        stack,
+        stackName,
+        program: inlineProgram(phase, { stack, config, paths, renderDir: phaseDirs[phase.stack] }, secrets, inputs),
         workspace,
         progress,
-        logFile: path.join(paths.logDir, `pulumi-${renderStackName(stack, phase)}.log`),
+        logFile: path.join(paths.logDir, `pulumi-${stackName}.log`),
       });
-      if (phase === "tracking") tracking = result.outputs;
+      takeReports(handoff, phase, result.outputs);
       progress.step(`done: ${result.changes} manifest(s)`);
     }
     return { stack, config, outDir, phaseDirs, workers: buildShardSpecs(stack, config.training).length, seconds: (Date.now() - started) / 1000 };
@@ -191,18 +135,21 @@ export function printGateReport(report: GateReport, log: (line: string) => void)
   );
 }
 
-const usage = "usage: npm run render -- [--stack <name>] [--out <dir>] [--project-dir <dir>]   (default out: a temporary folder, deleted afterwards)";
+export interface RenderCommand {
+  readonly stack: string;
+  /** Keep the manifests here; default a temporary folder, deleted afterwards. */
+  readonly out?: string;
+  readonly projectDir?: string;
+}
 
-export async function main(argv: readonly string[], log: (line: string) => void = console.log): Promise<number> {
-  const flags = parseFlags(argv, { stack: { type: "string" }, out: { type: "string" }, "project-dir": { type: "string" } }, usage);
-  const stack = stackName(flags.stack);
-  const projectDir = path.resolve(flags["project-dir"] ?? repoDir);
-  const { dir, temporary } = prepareOutDir(flags.out);
+/** Renders, validates and prints the gate report; 0 when every manifest passed. */
+export async function renderCommand(cmd: RenderCommand, log: (line: string) => void = console.log): Promise<number> {
+  const { dir, temporary } = prepareOutDir(cmd.out);
   if (!temporary && !path.relative(repoDir, dir).startsWith(".."))
     log(`[render] warning: ${dir} is inside the repository: rendered Secrets are plain text there, do not commit them`);
   try {
-    log(`[render] stack ${stack}: manifests into ${dir} (mode 0700${temporary ? ", temporary" : ""})`);
-    const run = await renderStack({ stack, outDir: dir, projectDir, log });
+    log(`[render] stack ${cmd.stack}: manifests into ${dir} (mode 0700${temporary ? ", temporary" : ""})`);
+    const run = await renderStack({ stack: cmd.stack, outDir: dir, projectDir: cmd.projectDir === undefined ? undefined : path.resolve(cmd.projectDir), log });
     const report = validateRender(run);
     printGateReport(report, log);
     log(`[render] rendered and validated in ${run.seconds.toFixed(1)} s`);
@@ -216,5 +163,3 @@ export async function main(argv: readonly string[], log: (line: string) => void 
     }
   }
 }
-
-if (require.main === module) runMain(() => main(process.argv.slice(2)));

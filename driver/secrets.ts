@@ -1,5 +1,7 @@
 import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../config";
+import type { PhaseSecrets } from "../programs/context";
 
 /**
  * Secrets of the user's own that the driver hands to phase programs (always wrapped with `pulumi.secret`
@@ -39,4 +41,13 @@ export function externalSecretsFromEnv(config: StackConfig, env: NodeJS.ProcessE
 export function resolveSecrets(config: StackConfig, env: NodeJS.ProcessEnv = process.env): DriverSecrets {
   const admin = config.tracking.auth.enabled && env.MLOPS_AUTH_ADMIN_PASSWORD ? { authAdminPassword: env.MLOPS_AUTH_ADMIN_PASSWORD } : {};
   return { ...admin, ...externalSecretsFromEnv(config, env) };
+}
+
+/** Plain secrets as Pulumi secrets; call it inside each program run: Outputs belong to the Pulumi runtime of that run. */
+export function secretOutputs(plain: DriverSecrets): () => PhaseSecrets {
+  return () => ({
+    databasePassword: plain.databasePassword === undefined ? undefined : pulumi.secret(plain.databasePassword),
+    objectStoreCredentials: plain.objectStoreCredentials === undefined ? undefined : pulumi.secret(plain.objectStoreCredentials),
+    authAdminPassword: plain.authAdminPassword === undefined ? undefined : pulumi.secret(plain.authAdminPassword),
+  });
 }

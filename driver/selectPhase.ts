@@ -4,6 +4,8 @@ import type { PhaseRecord } from "./lastRun";
 import { PhaseProgress } from "./progress";
 
 export interface SelectPhaseArgs {
+  /** The progress label, e.g. `3/4 select`. */
+  readonly label: string;
   readonly config: StackConfig;
   readonly metrics: MetricsConfig;
   /** Shown in progress lines, so the user sees which selection config was applied. */
@@ -23,7 +25,7 @@ export interface SelectPhaseResult {
 
 /** select: the best eligible run of the study, server-side, registered and aliased. No Pulumi resources. */
 export async function runSelectPhase(args: SelectPhaseArgs): Promise<SelectPhaseResult> {
-  const progress = new PhaseProgress("3/4 select");
+  const progress = new PhaseProgress(args.label);
   const { metrics } = args;
   const client = new MlflowClient({
     trackingUri: args.trackingUri,
@@ -43,6 +45,11 @@ export async function runSelectPhase(args: SelectPhaseArgs): Promise<SelectPhase
   progress.step(
     `${registration.name}@${registration.alias} -> version ${registration.version} (run ${registration.runId})${moved ? (registration.previousVersion ? `, was version ${registration.previousVersion}` : ", new") : ", unchanged"}`,
   );
-  args.records.push({ name: "select", seconds: progress.seconds(), resourceChanges: 0, detail: { runId: registration.runId, modelVersion: registration.version, aliasMoved: moved } });
+  args.records.push({
+    name: "select",
+    seconds: progress.seconds(),
+    resourceChanges: 0,
+    detail: { runId: registration.runId, modelVersion: registration.version, aliasMoved: moved },
+  });
   return { runId: registration.runId, modelVersion: registration.version, changed: moved };
 }

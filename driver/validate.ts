@@ -1,15 +1,25 @@
 /**
- * `npm run validate -- [--stack <name>] [--metrics <file>] [--project-dir <dir>]`
- *
- * Parses `Pulumi.<stack>.yaml` and the metrics config exactly as the pipeline would, touches
+ * `npm run validate`: parses `Pulumi.<stack>.yaml` and the metrics config exactly as the pipeline would, touches
  * nothing, and prints either one `ok:` summary per file or every problem found, one per line.
  */
 import * as path from "node:path";
-import { ConfigError, type ConfigProblem, loadStackConfig, type MetricsConfig, metricsConfigPath, metricsProblems, parseMetricsConfig, readYamlSource, type StackConfig, sortByLine, stackFile } from "../config";
+import {
+  ConfigError,
+  type ConfigProblem,
+  loadStackConfig,
+  type MetricsConfig,
+  metricsConfigPath,
+  metricsProblems,
+  parseMetricsConfig,
+  readYamlSource,
+  type StackConfig,
+  sortByLine,
+  stackFile,
+} from "../config";
 import { planStudy } from "../components/shared";
-import { parseFlags, runMain, stackName } from "./cli";
+import { parseFlags, stackName } from "./cli";
 
-const usage = "usage: npm run validate -- [--stack <name>] [--metrics <file>] [--project-dir <dir>]";
+export const validateUsage = "usage: npm run validate -- [--stack <name>] [--metrics <file>] [--project-dir <dir>]";
 
 /** The repository root: where `Pulumi.<stack>.yaml` files live unless --project-dir says otherwise. */
 const repoRoot = path.resolve(__dirname, "..");
@@ -21,7 +31,7 @@ export interface ValidateOptions {
 }
 
 export function parseValidateArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): ValidateOptions {
-  const flags = parseFlags(argv, { stack: { type: "string" }, metrics: { type: "string" }, "project-dir": { type: "string" } }, usage);
+  const flags = parseFlags(argv, { stack: { type: "string" }, metrics: { type: "string" }, "project-dir": { type: "string" } }, validateUsage);
   const projectDir = path.resolve(flags["project-dir"] ?? repoRoot);
   return { stack: stackName(flags.stack, env), projectDir, metricsFile: flags.metrics === undefined ? metricsConfigPath(projectDir) : path.resolve(flags.metrics) };
 }
@@ -60,13 +70,10 @@ export function validate(options: ValidateOptions): string[] {
     `ok: ${metricsShown} (champion: best ${metrics.orderBy.metric} ${metrics.orderBy.direction}, registered as ${metrics.registeredModel.name}@${metrics.registeredModel.alias})`,
     `study: ${plan.study.studyId} (${config.training.modelFamily}, ${config.training.strategy.kind} search, ${config.training.cvFolds}-fold CV on ${config.training.scoring})`,
   ];
-  if (plan.duplicatesDropped > 0) lines.push(`note: ${plan.duplicatesDropped} duplicate trial(s) dropped: the search space has fewer distinct settings than the ${plan.trials.length + plan.duplicatesDropped} asked for`);
+  if (plan.duplicatesDropped > 0)
+    lines.push(
+      `note: ${plan.duplicatesDropped} duplicate trial(s) dropped: the search space has fewer distinct settings than the ${plan.trials.length + plan.duplicatesDropped} asked for`,
+    );
   if (plan.requestedWorkers > workers) lines.push(`note: ${plan.requestedWorkers} workers configured but only ${plan.trials.length} trials: ${workers} workers will run`);
   return lines;
-}
-
-if (require.main === module) {
-  runMain(() => {
-    for (const line of validate(parseValidateArgs(process.argv.slice(2)))) console.log(line);
-  });
 }

@@ -41,7 +41,7 @@ describe.skipIf(!canRun)("npm run preview -- --render (real engine, temp backend
     const { PULUMI_CONFIG_PASSPHRASE_FILE: _userFile, ...inherited } = process.env;
     const env = { ...inherited, PULUMI_BACKEND_URL: `file://${backendDir}`, PULUMI_CONFIG_PASSPHRASE: "preview-test-only" };
     const started = Date.now();
-    const args = ["--import", "tsx", path.join(repoDir, "driver", "preview.ts"), "--stack", stack, "--project-dir", projectDir, "--json", jsonFile, ...flags];
+    const args = ["--import", "tsx", path.join(repoDir, "driver", "bin", "preview.ts"), "--stack", stack, "--project-dir", projectDir, "--json", jsonFile, ...flags];
     const res = spawnSync(process.execPath, args, { cwd: repoDir, env, encoding: "utf8", timeout: 600_000 });
     const output = `${res.stdout}${res.stderr}`;
     console.log(
@@ -124,7 +124,7 @@ describe.skipIf(!canRun)("npm run preview -- --render (real engine, temp backend
     expect(update.output).toContain("--update records the render-mode baseline: use it with --render");
     expect(update.output).not.toMatch(/\n\s+at /);
     fs.copyFileSync(path.join(repoDir, "Pulumi.local.yaml"), path.join(projectDir, "Pulumi.notk8s.yaml"));
-    const res = spawnSync(process.execPath, ["--import", "tsx", path.join(repoDir, "driver", "preview.ts"), "--stack", "notk8s", "--project-dir", projectDir, "--render"], {
+    const res = spawnSync(process.execPath, ["--import", "tsx", path.join(repoDir, "driver", "bin", "preview.ts"), "--stack", "notk8s", "--project-dir", projectDir, "--render"], {
       cwd: repoDir,
       encoding: "utf8",
     });

@@ -14,7 +14,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { postureExpectationsFor } from "../../components/kubernetes/validation";
 import { type GateReport, type ManifestReport, validateManifestFolder } from "../../components/kubernetes/validation/renderedManifests";
 import { loadStackConfig } from "../../config";
-import { prepareOutDir, main as renderMain } from "../../driver/render";
+import { main as renderMain } from "../../driver/bin/render";
+import { prepareOutDir } from "../../driver/render";
 
 const repoDir = path.resolve(__dirname, "../..");
 const inCI = Boolean(process.env.CI) && process.env.CI !== "false";
@@ -197,7 +198,7 @@ describe.skipIf(!canRun)("npm run render -- --stack prod (real engine, kubernete
 
   it("as a command with no --out: renders into a temporary 0700 folder, validates, exits 0 and deletes the folder", () => {
     const started = Date.now();
-    const res = spawnSync(process.execPath, ["--import", "tsx", path.join(repoDir, "driver", "render.ts"), "--stack", "prod"], {
+    const res = spawnSync(process.execPath, ["--import", "tsx", path.join(repoDir, "driver", "bin", "render.ts"), "--stack", "prod"], {
       cwd: repoDir,
       encoding: "utf8",
       timeout: 600_000,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "../../config";
-import { parseFlags, reportError, stackName, UsageError } from "../../driver/cli";
+import { parseFlags, reportError, stackName, UsageError, UserError } from "../../driver/cli";
 
 const spec = { stack: { type: "string" }, verbose: { type: "boolean" } } as const;
 
@@ -33,7 +33,13 @@ describe("stackName", () => {
 describe("reportError", () => {
   it("prints config problems one per line and returns 1", () => {
     const out: string[] = [];
-    const code = reportError(new ConfigError([{ file: "f.yaml", key: "a.b", message: "expected x", line: 3 }, { file: "f.yaml", key: "c", message: "expected y" }]), (t) => out.push(t));
+    const code = reportError(
+      new ConfigError([
+        { file: "f.yaml", key: "a.b", message: "expected x", line: 3 },
+        { file: "f.yaml", key: "c", message: "expected y" },
+      ]),
+      (t) => out.push(t),
+    );
     expect([code, out.join("")]).toEqual([1, "f.yaml:3: a.b: expected x\nf.yaml: c: expected y\n"]);
   });
 
@@ -47,5 +53,11 @@ describe("reportError", () => {
       if (saved !== undefined) process.env.MLOPS_DEBUG = saved;
     }
     expect(out.join("")).toBe("error: boom\n(set MLOPS_DEBUG=1 to see the stack trace)\n");
+  });
+
+  it("prints a mistake the message fully explains as one line, with no stack-trace hint", () => {
+    const out: string[] = [];
+    expect(reportError(new UserError("stack local-training does not exist: run `make pipeline` or `--phase train` first"), (t) => out.push(t))).toBe(1);
+    expect(out.join("")).toBe("error: stack local-training does not exist: run `make pipeline` or `--phase train` first\n");
   });
 });

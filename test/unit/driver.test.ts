@@ -4,7 +4,8 @@ import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseStackConfig } from "../../config";
 import { countChanges, writeRunRecord } from "../../driver/lastRun";
-import { parsePipelineArgs } from "../../driver/pipelineArgs";
+import { UsageError } from "../../driver/cli";
+import { parsePipelineArgs, parseSelectArgs } from "../../driver/pipelineArgs";
 import { resolveSecrets } from "../../driver/secrets";
 
 describe("driver arguments", () => {
@@ -23,6 +24,15 @@ describe("driver arguments", () => {
     expect(() => parsePipelineArgs(["--stack", "a/b"], {})).toThrow(/expects a stack name/);
     expect(() => parsePipelineArgs(["--rotate-secrets", "--phase", "train"], {})).toThrow(/--rotate-secrets replaces the passwords in the init phase/);
     expect(() => parsePipelineArgs(["--rotate-secrets", "--destroy"], {})).toThrow(/without --destroy/);
+    expect(() => parsePipelineArgs(["--phase"], {})).toThrow("--phase expects a value");
+    expect(() => parsePipelineArgs(["--bogus"], {})).toThrow(UsageError);
+  });
+
+  it("npm run select: the select phase alone, with the flags that make sense for it", () => {
+    expect(parseSelectArgs(["--stack", "dev", "--metrics", "m.yaml"], {})).toEqual({ stack: "dev", phase: "select", destroy: false, rotateSecrets: false, metricsFile: "m.yaml" });
+    expect(parseSelectArgs([], { MLOPS_METRICS_CONFIG: "env.yaml" }).metricsFile).toBe("env.yaml");
+    expect(() => parseSelectArgs(["--phase", "train"], {})).toThrow("unknown argument --phase");
+    expect(() => parseSelectArgs(["--destroy"], {})).toThrow("unknown argument --destroy");
   });
 });
 

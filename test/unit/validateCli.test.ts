@@ -5,10 +5,10 @@ import { describe, expect, it } from "vitest";
 import { tempProject } from "./configFixtures";
 
 const repo = path.resolve(__dirname, "..", "..");
-const validateScript = path.join(repo, "driver", "validate.ts");
+const validateScript = path.join(repo, "driver", "bin", "validate.ts");
 const shippedMetrics = fs.readFileSync(path.join(repo, "config", "metrics_config.yaml"), "utf8");
 
-/** Runs `tsx driver/validate.ts` as a user would (a real subprocess), from the repository. */
+/** Runs `tsx driver/bin/validate.ts` as a user would (a real subprocess), from the repository. */
 function validate(...args: string[]) {
   const result = spawnSync(process.execPath, ["--import", "tsx", validateScript, ...args], { cwd: repo, encoding: "utf8", env: { ...process.env, STACK: "" } });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
@@ -51,7 +51,7 @@ describe("npm run validate (subprocess)", () => {
     const dir = tempProject({ "Pulumi.s.yaml": goodStack.replace("workers: 5", "scoring: accuracy"), "other.yaml": shippedMetrics });
     const run = validate("--stack", "s", "--project-dir", dir, "--metrics", path.join(dir, "other.yaml"));
     expect(run.status).toBe(1);
-    expect(run.stderr).toContain('other.yaml:10: orderBy.metric: expected a metric the trainer logs for scoring accuracy');
+    expect(run.stderr).toContain("other.yaml:10: orderBy.metric: expected a metric the trainer logs for scoring accuracy");
     expect(run.stderr).not.toMatch(/\n\s+at /);
   });
 
