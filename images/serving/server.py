@@ -81,7 +81,7 @@ class ServerState:
     parse_pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(2, thread_name_prefix="parse"))
     predict_pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="predict"))
 
-    def model_ready(self, loaded: LoadedModel) -> None:
+    def prepare(self, loaded: LoadedModel) -> None:
         """Called once the model is loaded: picks the checked, batched path when the signature allows it."""
         settings = self.settings
         if loaded.input_schema:
@@ -89,6 +89,9 @@ class ServerState:
             if contract.supported:
                 self.contract = contract
                 self.batcher = Batcher(_predictor(loaded, contract), self.predict_pool, settings.batch_max_rows, settings.batch_wait_seconds)
+
+    def ready(self, loaded: LoadedModel) -> None:
+        """From here on `/ping` answers 200 and requests are predicted."""
         self.loaded = loaded
 
 
@@ -340,7 +343,7 @@ def run_worker(settings: Settings, ref: ModelRef, sock: socket.socket, index: in
         started = time.monotonic()
         try:
             loaded = load_with_retries(ref, MlflowClient(), settings.load_timeout, lambda m: say(f"replica={name} {m}"), stop=lambda: server.should_exit)
-            state.model_ready(loaded)
+            state.prepare(loaded)
             # The imports and the model are long-lived: moving them out of the collector's reach keeps
             # full collections (tens of ms with MLflow, pandas and scikit-learn loaded) out of p99.
             gc.collect()
@@ -350,14 +353,16 @@ def run_worker(settings: Settings, ref: ModelRef, sock: socket.socket, index: in
             print(f"server: error: {err}", file=sys.stderr, flush=True)
             server.should_exit = True
             return
-        if loaded_workers is not None:
-            with loaded_workers.get_lock():
-                loaded_workers.value += 1
         path = "checked and batched scikit-learn" if loaded.sklearn_predict and state.batcher else "checked and batched pyfunc" if state.batcher else "pyfunc"
+        # Logged before readiness flips, so a log read after the first 200 from /ping always has it.
         say(
             f"replica={name} serving {ref.uri} = version {loaded.version} (run {loaded.run_id}) on {settings.host}:{settings.port}, "
             f"loaded in {time.monotonic() - started:.1f}s, {path} predictions (pid {os.getpid()})"
         )
+        state.ready(loaded)
+        if loaded_workers is not None:
+            with loaded_workers.get_lock():
+                loaded_workers.value += 1
 
     if index == 0:
         threading.Thread(target=load, name="model-loader", daemon=True).start()
