@@ -1,0 +1,347 @@
+/**
+ * `make pipeline` on the docker platform, for real: the Pulumi engine with the real @pulumi/docker
+ * plugin against Docker's engine, the locally built images (scripts/docker/*.sh: our images and the
+ * Debian stand-ins for PostgreSQL, SeaweedFS and nginx). PostgreSQL, the object store and MLflow as
+ * containers, W training containers to completion (one of them has its trainer killed mid-trial),
+ * the champion selected, R serving containers behind nginx. Then: a second run changes nothing, the
+ * per-phase make targets, a new champion rolled out while requests keep flowing, and `make
+ * mlflow-remove` leaving nothing of ours on the engine.
+ *
+ * A private stack (`e2e-docker`: Pulumi.dev.yaml with the local images and its own ports and network)
+ * so it never touches a developer's `dev` stack. MLflow is checked through its own REST API and the
+ * containers through the docker CLI, independently of the code under test.
+ */
+import { spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { parse as parseYaml, stringify as toYaml } from "yaml";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { planStudy } from "../../components/shared";
+import { loadMetricsConfig, metricsConfigPath } from "../../config";
+import { sleep, timedStep, waitFor } from "../support/commands";
+import { MlflowRest, type MlflowRun, tag } from "../support/mlflowRest";
+import { phase, repoRoot, TestStack } from "../support/pipelineStack";
+import { trialLedger } from "../support/trialLedger";
+
+const stackName = "e2e-docker";
+const ports = { mlflow: 5181, lb: 8281 };
+const topologyLabel = "io.mlops-pipeline.topology";
+const prefixes = ["tracking", "training", "serving"].map((p) => `${stackName}-${p}`);
+const admin = { username: "admin", password: randomBytes(18).toString("hex") };
+const stack = new TestStack(stackName, () => ({ MLOPS_AUTH_ADMIN_PASSWORD: admin.password }));
+const mlflow = new MlflowRest(`http://127.0.0.1:${ports.mlflow}`, admin);
+const endpoint = `http://127.0.0.1:${ports.lb}`;
+const { registeredModel } = loadMetricsConfig(metricsConfigPath(repoRoot));
+
+function run(file: string, args: readonly string[], timeoutMs = 600_000): { status: number; stdout: string; stderr: string } {
+  const res = spawnSync(file, args, { cwd: repoRoot, encoding: "utf8", timeout: timeoutMs });
+  return { status: res.status ?? -1, stdout: res.stdout ?? "", stderr: `${res.stderr ?? ""}${res.error ? String(res.error) : ""}` };
+}
+
+function docker(...args: string[]): string {
+  const res = run("docker", args, 60_000);
+  if (res.status !== 0) throw new Error(`docker ${args.join(" ")}: ${res.stderr.trim()}`);
+  return res.stdout.trim();
+}
+
+/** Why the suite cannot run here (no engine can be started, or no docker plugin), or undefined. */
+function unavailableReason(): string | undefined {
+  const engine = run("bash", ["scripts/docker/engine.sh", "start"], 300_000);
+  if (engine.status !== 0) return `no Docker engine could be started: ${engine.stderr.trim().split("\n").slice(-2).join(" | ")}`;
+  if (run("bash", ["scripts/toolchain.sh", "check"]).status !== 0) return "the Pulumi toolchain is not built (run `make toolchain`)";
+  const plugin = run("bash", ["scripts/require-platform.sh", "docker"]);
+  if (plugin.status !== 0) return `the @pulumi/docker plugin is not installed: ${plugin.stderr.trim().split("\n")[0]}`;
+  return undefined;
+}
+
+const unavailable = unavailableReason();
+if (unavailable && process.env.CI) throw new Error(`docker pipeline e2e cannot run in CI: ${unavailable}`);
+if (unavailable) console.warn(`SKIPPED docker pipeline e2e: ${unavailable}; in CI this is a failure`);
+
+interface ContainerRow {
+  readonly name: string;
+  readonly state: string;
+  readonly status: string;
+  readonly topology: string;
+}
+
+/** Every container of this stack on the engine (running or not), by its topology label. */
+function ourContainers(): ContainerRow[] {
+  const lines = docker("ps", "--all", "--filter", `label=${topologyLabel}`, "--format", `{{.Names}}\t{{.State}}\t{{.Status}}\t{{.Label "${topologyLabel}"}}`);
+  return lines
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => {
+      const [name = "", state = "", status = "", topology = ""] = line.split("\t");
+      return { name, state, status, topology };
+    })
+    .filter((c) => prefixes.includes(c.topology));
+}
+
+/** Networks and volumes of this stack, by the same label. */
+function ourNetworksAndVolumes(): string[] {
+  const labelled = (kind: "network" | "volume") =>
+    docker(kind, "ls", "--filter", `label=${topologyLabel}`, "--format", `{{.Name}}\t{{.Label "${topologyLabel}"}}`)
+      .split("\n")
+      .filter(Boolean)
+      .map((line) => line.split("\t"))
+      .filter(([, topology]) => prefixes.includes(topology ?? ""))
+      .map(([name]) => `${kind} ${name}`);
+  return [...labelled("network"), ...labelled("volume")];
+}
+
+/** Force-removes what a failed `mlflow-remove` left behind, so the next run starts clean; returns what it removed. */
+function forceRemoveOurs(): string[] {
+  const removed: string[] = [];
+  for (const c of ourContainers()) {
+    run("docker", ["rm", "--force", c.name]);
+    removed.push(`container ${c.name}`);
+  }
+  for (const item of ourNetworksAndVolumes()) {
+    const [kind = "", name = ""] = item.split(" ");
+    run("docker", [kind, "rm", name]);
+    removed.push(item);
+  }
+  return removed;
+}
+
+/** `<role>=<image>` lines of scripts/docker/base-image.sh (cached: only builds what is missing). */
+function standInImages(): Record<string, string> {
+  const res = run("bash", ["scripts/docker/base-image.sh", "all"], 1_200_000);
+  if (res.status !== 0) throw new Error(`scripts/docker/base-image.sh all failed:\n${res.stderr.split("\n").slice(-15).join("\n")}`);
+  return Object.fromEntries(res.stdout.split("\n").flatMap((l) => (/^\w+=/.test(l) ? [l.split(/=(.*)/s).slice(0, 2) as [string, string]] : [])));
+}
+
+interface Prediction {
+  readonly ok: boolean;
+  readonly status: number;
+  readonly replica: string;
+  readonly detail: string;
+}
+
+let features = 0;
+async function predict(i: number): Promise<Prediction> {
+  const record = Object.fromEntries(Array.from({ length: features }, (_, j) => [`feature_${j}`, Math.sin(i * 7 + j) * 2]));
+  try {
+    const res = await fetch(`${endpoint}/invocations`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ dataframe_records: [record] }),
+      signal: AbortSignal.timeout(30_000),
+    });
+    const body = await res.text();
+    return { ok: res.status === 200 && /"predictions"/.test(body), status: res.status, replica: res.headers.get("x-replica-id") ?? "?", detail: body.slice(0, 200) };
+  } catch (err) {
+    return { ok: false, status: 0, replica: "-", detail: err instanceof Error ? `${err.message} ${String(err.cause ?? "")}` : String(err) };
+  }
+}
+
+/** The champion version each replica serves, asked through the load balancer until every replica answered. */
+async function servedVersions(replicas: number): Promise<Map<string, string>> {
+  const seen = new Map<string, string>();
+  for (let i = 0; i < replicas * 10 && seen.size < replicas; i++) {
+    const res = await fetch(`${endpoint}/version`);
+    const body = (await res.json()) as { version: string };
+    seen.set(res.headers.get("x-replica-id") ?? "?", body.version);
+  }
+  return seen;
+}
+
+const expectNoChanges = (label: string) => {
+  const record = stack.lastRun();
+  expect(record.ok, `${label}: ${record.error}`).toBe(true);
+  for (const p of record.phases) if (["init", "train", "deploy"].includes(p.name)) expect(p.resourceChanges, `${label}: ${p.name} resource changes`).toBe(0);
+  return record;
+};
+
+describe.skipIf(unavailable !== undefined)("make pipeline on the docker platform (real engine, @pulumi/docker plugin, local images)", () => {
+  let studyId = "";
+  let expectedKeys: string[] = [];
+  let experimentName = "";
+  let replicas = 0;
+  let firstVersion = "";
+
+  beforeAll(async () => {
+    const images = await timedStep("stand-in images (cached)", () => standInImages());
+    stack.write(
+      {
+        tracking: {
+          port: ports.mlflow,
+          database: { kind: "inStack", image: images.postgres },
+          objectStore: { kind: "inStack", image: images.seaweedfs, bucket: "mlflow" },
+          auth: { enabled: true },
+        },
+        training: {
+          modelFamily: "random_forest",
+          searchSpace: { n_estimators: { values: [40, 80] }, max_depth: { values: [4, null] } },
+          strategy: { kind: "grid" },
+          cvFolds: 3,
+          workers: 2,
+          retries: 2,
+          dataset: { source: "generated", generate: { rows: 1500, features: 8, informative: 5, classes: 2, seed: 3 } },
+          resources: { cpuRequest: "250m", memoryRequest: "256Mi", cpuLimit: "1", memoryLimit: "1Gi" },
+        },
+        serving: { replicas: 2, port: 8080, loadBalancerPort: ports.lb },
+        images: { pythonBase: images.pythonBase, loadBalancer: images.nginx },
+        docker: { network: stackName },
+      },
+      "test/e2e/dockerPipeline.test.ts",
+      "dev",
+    );
+    const config = stack.config();
+    for (const role of ["trainer", "mlflow", "serving"]) {
+      const ref = `mlops-${role}:${config.images.tag}`;
+      if (run("docker", ["image", "inspect", ref]).status !== 0) throw new Error(`image ${ref} is not on the engine: run \`make build-train build-prod\` (make test-setup does)`);
+    }
+    features = config.training.dataset.generate.features;
+    replicas = config.serving.replicas;
+    experimentName = config.training.experimentName;
+    const plan = planStudy(stackName, config.training);
+    studyId = plan.study.studyId;
+    expectedKeys = plan.trials.map((t) => t.key);
+    await timedStep("remove leftovers of an interrupted run", () => stack.make("mlflow-remove"));
+    forceRemoveOurs();
+  });
+
+  afterAll(async () => {
+    const removed = await timedStep("make mlflow-remove", () => stack.remove());
+    const leftovers = forceRemoveOurs();
+    expect(removed.status, removed.output).toBe(0);
+    expect(leftovers, "objects left on the engine after make mlflow-remove").toEqual([]);
+  });
+
+  it("runs init -> train -> select -> deploy -> a prediction; a trainer killed mid-trial is retried", async () => {
+    const driver = stack.startDriver([]);
+    // Kill the first worker's trainer process as soon as it has started a trial: its container retries.
+    const trainer = `${stackName}-training-trainer-0`;
+    const killed = await waitFor(
+      `${trainer} to start a trial`,
+      () => {
+        if (!ourContainers().some((c) => c.name === trainer && c.state === "running")) return undefined;
+        const logs = run("docker", ["logs", trainer]);
+        if (!/started run/.test(`${logs.stdout}${logs.stderr}`)) return undefined;
+        const processes = docker("top", trainer, "-eo", "pid,args").split("\n").slice(1);
+        const python = processes.find((p) => /trainer\.py run/.test(p) && !/sh -c/.test(p));
+        if (!python) return undefined;
+        const pid = python.trim().split(/\s+/)[0] ?? "";
+        process.kill(Number(pid), "SIGKILL");
+        return `pid ${pid}: ${python.trim()}`;
+      },
+      600_000,
+      250,
+    );
+    console.log(`[docker-e2e] killed the trainer process of ${trainer} mid-trial (${killed})`);
+    const result = await driver.done;
+    expect(result.status, result.output).toBe(0);
+    const record = stack.lastRun();
+    expect(record.phases.map((p) => p.name)).toEqual(["init", "train", "select", "deploy", "smoke"]);
+    expect(phase(record, "train").detail?.studyId).toBe(studyId);
+    expect(result.output).toMatch(/\[smoke\] POST .*HTTP 200/);
+    const trainerLog = run("docker", ["logs", trainer]);
+    expect(`${trainerLog.stdout}${trainerLog.stderr}`).toMatch(/mlops: attempt 1 failed \(exit 137\); retrying/);
+  });
+
+  it("ran every container it should: stores and MLflow healthy, W trainers exited 0, R replicas and nginx running", () => {
+    const containers = ourContainers();
+    const byName = new Map(containers.map((c) => [c.name, c]));
+    console.log(`[docker-e2e] containers:\n${containers.map((c) => `  ${c.name}: ${c.status}`).join("\n")}`);
+    for (const role of ["postgres", "objectstore", "mlflow"]) expect(byName.get(`${stackName}-tracking-${role}`)?.status, role).toMatch(/^Up .*\(healthy\)/);
+    const workers = stack.config().training.workers;
+    for (const role of ["prepare", ...Array.from({ length: workers }, (_, i) => `trainer-${i}`)]) {
+      expect(byName.get(`${stackName}-training-${role}`)?.status, role).toMatch(/^Exited \(0\)/);
+    }
+    const serving = containers.filter((c) => c.topology === `${stackName}-serving`);
+    expect(serving.filter((c) => /serving-\d/.test(c.name) && /^Up .*\(healthy\)/.test(c.status))).toHaveLength(replicas);
+    expect(serving.filter((c) => /loadbalancer/.test(c.name) && c.state === "running")).toHaveLength(1);
+  });
+
+  it("ends the study with every trial key FINISHED exactly once", async () => {
+    const runs: MlflowRun[] = await mlflow.studyRuns(experimentName, studyId);
+    const rows = runs.map((r) => ({ runId: r.info.run_id, status: r.info.status, trialKey: tag(r, "mlops.trial_key") ?? "", worker: Number(tag(r, "mlops.worker_index") ?? -1) }));
+    expect(trialLedger(rows, expectedKeys)).toEqual({ finished: expectedKeys.length, missing: [], duplicated: [], unfinished: [], unexpected: [] });
+  });
+
+  it("answers a prediction from every replica through nginx, each serving the champion", async () => {
+    const answers = await Promise.all(Array.from({ length: replicas * 4 }, (_, i) => predict(i)));
+    for (const a of answers) expect(a.ok, `${a.status} ${a.detail}`).toBe(true);
+    expect(new Set(answers.map((a) => a.replica)).size).toBe(replicas);
+    const champion = await mlflow.aliasVersion(registeredModel.name, registeredModel.alias);
+    firstVersion = champion.version;
+    const served = await servedVersions(replicas);
+    expect(served.size).toBe(replicas);
+    for (const version of served.values()) expect(version).toBe(champion.version);
+  });
+
+  it("changes nothing and trains nothing on a second run", async () => {
+    const before = (await mlflow.studyRuns(experimentName, studyId)).length;
+    const containersBefore = ourContainers().map((c) => c.name).sort();
+    const result = await stack.make("pipeline");
+    expect(result.status, result.output).toBe(0);
+    expectNoChanges("second make pipeline");
+    expect(await mlflow.studyRuns(experimentName, studyId)).toHaveLength(before);
+    expect(ourContainers().map((c) => c.name).sort()).toEqual(containersBefore);
+  });
+
+  it("runs make train-docker, make prod-docker and make compose-logs on the stack", async () => {
+    const train = await stack.make("train-docker");
+    expect(train.status, train.output).toBe(0);
+    expectNoChanges("make train-docker");
+    const prod = await stack.make("prod-docker");
+    expect(prod.status, prod.output).toBe(0);
+    expectNoChanges("make prod-docker");
+    const logs = await stack.make("compose-logs");
+    expect(logs.status, logs.output).toBe(0);
+    for (const c of ourContainers()) expect(logs.output).toContain(`==> ${c.name}: `);
+    expect(logs.output).toMatch(/==> e2e-docker-training-trainer-0: exited exit 0 <==/);
+  });
+
+  it("rolls a new champion out without name or port collisions while the load balancer keeps answering", async () => {
+    // The worst eligible run instead of the best: select registers another version as the champion.
+    const raw = parseYaml(fs.readFileSync(metricsConfigPath(repoRoot), "utf8")) as Record<string, unknown>;
+    const inverted = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "mlops-docker-e2e-")), "metrics_config.yaml");
+    fs.writeFileSync(
+      inverted,
+      toYaml({ ...raw, filters: { metrics: [], params: [] }, thresholds: {}, orderBy: { metric: "cv_f1_macro_mean", direction: "asc" }, tieBreakers: [] }),
+    );
+    const deploy = stack.make("prod-docker", { MLOPS_METRICS_CONFIG: inverted });
+    let finished = false;
+    void deploy.then(() => {
+      finished = true;
+    });
+    const answers: (Prediction & { at: number })[] = [];
+    const started = Date.now();
+    // Bounded: one request at a time until the deploy ends (at most 5000).
+    for (let i = 0; !finished && i < 5000; i++) {
+      answers.push({ ...(await predict(i)), at: (Date.now() - started) / 1000 });
+      await sleep(20);
+    }
+    const result = await deploy;
+    expect(result.status, result.output).toBe(0);
+    const failed = answers.filter((a) => !a.ok);
+    console.log(
+      `[docker-e2e] during the redeploy: ${answers.length} requests, ${failed.length} failed` +
+        (failed.length ? `: ${failed.slice(0, 10).map((f) => `${f.at.toFixed(1)}s ${f.status} ${f.detail}`).join(" | ")}` : ""),
+    );
+    expect(answers.length).toBeGreaterThan(20);
+    expect(failed, "requests that failed during the redeploy").toEqual([]);
+    const record = stack.lastRun();
+    expect(phase(record, "deploy").resourceChanges).toBeGreaterThan(0);
+    const champion = await mlflow.aliasVersion(registeredModel.name, registeredModel.alias);
+    expect(champion.version).not.toBe(firstVersion);
+    const served = await servedVersions(replicas);
+    expect(served.size).toBe(replicas);
+    for (const version of served.values()) expect(version).toBe(champion.version);
+    // Old replicas are gone: exactly R replicas and one load balancer remain.
+    const serving = ourContainers().filter((c) => c.topology === `${stackName}-serving`);
+    expect(serving.filter((c) => /serving-\d/.test(c.name))).toHaveLength(replicas);
+  });
+
+  it("removes everything of the stack from the engine with make mlflow-remove", async () => {
+    const removed = await stack.make("mlflow-remove");
+    expect(removed.status, removed.output).toBe(0);
+    expect(ourContainers()).toEqual([]);
+    expect(ourNetworksAndVolumes()).toEqual([]);
+  });
+});
