@@ -149,6 +149,75 @@ async function servedVersions(replicas: number): Promise<Map<string, string>> {
   return seen;
 }
 
+const trainer = (worker: number) => `${stackName}-training-trainer-${worker}`;
+
+/** Runs `act` on a training container once it runs a trial (its log says so); undefined until then. */
+function whenTraining(name: string, act: (name: string) => string): string | undefined {
+  if (!ourContainers().some((c) => c.name === name && c.state === "running")) return undefined;
+  const logs = run("docker", ["logs", name]);
+  if (!/started run/.test(`${logs.stdout}${logs.stderr}`)) return undefined;
+  return act(name);
+}
+
+/** SIGKILLs the trainer's Python process inside the container (not the retry loop around it). */
+function killTrainerProcess(name: string): string {
+  const processes = docker("top", name, "-eo", "pid,args").split("\n").slice(1);
+  const python = processes.find((p) => /trainer\.py run/.test(p) && !/sh -c/.test(p));
+  if (!python) throw new Error(`no trainer process in ${name}: ${processes.join(" | ")}`);
+  const pid = python.trim().split(/\s+/)[0] ?? "";
+  process.kill(Number(pid), "SIGKILL");
+  return `pid ${pid}: ${python.trim()}`;
+}
+
+/** The passwords the driver generated for this stack (.pipeline/secrets, mode 0600), plus our admin password. */
+function generatedSecrets(): string[] {
+  const file = path.join(repoRoot, ".pipeline", "secrets", `${stackName}.json`);
+  const values = Object.values(JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, string>);
+  return [...values, admin.password].filter((v) => v.length >= 8);
+}
+
+/**
+ * Lists the artifact bucket with the stack's keys, then anonymously and with a wrong secret, from a
+ * container on the stack's network (the object store is not published on the host). The keys reach
+ * it through the environment, never its command line.
+ */
+function objectStoreCheck(): { objects?: number; anonymous?: string; wrongKey?: string } {
+  const generated = JSON.parse(fs.readFileSync(path.join(repoRoot, ".pipeline", "secrets", `${stackName}.json`), "utf8")) as Record<string, string>;
+  const env = { ...process.env, AWS_ACCESS_KEY_ID: (generated.objectStoreAccessKeyId ?? "").slice(0, 20), AWS_SECRET_ACCESS_KEY: generated.objectStoreSecretKey ?? "" };
+  const config = stack.config();
+  const image = `mlops-mlflow:${config.images.tag}`;
+  const args = ["run", "--rm", "--network", config.docker.network, "-e", "AWS_ACCESS_KEY_ID", "-e", "AWS_SECRET_ACCESS_KEY", "-e", "AWS_DEFAULT_REGION=us-east-1"];
+  const res = spawnSync("docker", [...args, "-e", "S3_ENDPOINT=http://objectstore:8333", "-e", "BUCKET=mlflow", "--entrypoint", "python", image, "-c", s3CheckScript], {
+    env,
+    encoding: "utf8",
+    timeout: 120_000,
+  });
+  if (res.status !== 0) throw new Error(`object store check failed: ${res.stderr}`);
+  return JSON.parse(res.stdout.trim().split("\n").at(-1) ?? "{}");
+}
+
+const s3CheckScript = `
+import json, os
+import boto3
+from botocore import UNSIGNED
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+endpoint, bucket = os.environ["S3_ENDPOINT"], os.environ["BUCKET"]
+
+def denied(client):
+    try:
+        client.list_objects_v2(Bucket=bucket)
+        return "allowed"
+    except ClientError as err:
+        return err.response.get("Error", {}).get("Code", "") or str(err.response.get("ResponseMetadata", {}).get("HTTPStatusCode"))
+
+objects = boto3.client("s3", endpoint_url=endpoint).list_objects_v2(Bucket=bucket).get("KeyCount", 0)
+anonymous = denied(boto3.client("s3", endpoint_url=endpoint, config=Config(signature_version=UNSIGNED)))
+wrong = denied(boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=os.environ["AWS_ACCESS_KEY_ID"], aws_secret_access_key="not-the-key"))
+print(json.dumps({"objects": objects, "anonymous": anonymous, "wrongKey": wrong}))
+`;
+
 const expectNoChanges = (label: string) => {
   const record = stack.lastRun();
   expect(record.ok, `${label}: ${record.error}`).toBe(true);
@@ -175,7 +244,7 @@ describe.skipIf(unavailable !== undefined)("make pipeline on the docker platform
         },
         training: {
           modelFamily: "random_forest",
-          searchSpace: { n_estimators: { values: [40, 80] }, max_depth: { values: [4, null] } },
+          searchSpace: { n_estimators: { values: [60, 120] }, max_depth: { values: [4, null] } },
           strategy: { kind: "grid" },
           cvFolds: 3,
           workers: 2,
@@ -212,35 +281,31 @@ describe.skipIf(unavailable !== undefined)("make pipeline on the docker platform
     expect(leftovers, "objects left on the engine after make mlflow-remove").toEqual([]);
   });
 
-  it("runs init -> train -> select -> deploy -> a prediction; a trainer killed mid-trial is retried", async () => {
+  it("retries a trainer process killed mid-trial in its container; fails the run naming a training container killed outright", async () => {
     const driver = stack.startDriver([]);
-    // Kill the first worker's trainer process as soon as it has started a trial: its container retries.
-    const trainer = `${stackName}-training-trainer-0`;
-    const killed = await waitFor(
-      `${trainer} to start a trial`,
-      () => {
-        if (!ourContainers().some((c) => c.name === trainer && c.state === "running")) return undefined;
-        const logs = run("docker", ["logs", trainer]);
-        if (!/started run/.test(`${logs.stdout}${logs.stderr}`)) return undefined;
-        const processes = docker("top", trainer, "-eo", "pid,args").split("\n").slice(1);
-        const python = processes.find((p) => /trainer\.py run/.test(p) && !/sh -c/.test(p));
-        if (!python) return undefined;
-        const pid = python.trim().split(/\s+/)[0] ?? "";
-        process.kill(Number(pid), "SIGKILL");
-        return `pid ${pid}: ${python.trim()}`;
-      },
-      600_000,
-      250,
-    );
-    console.log(`[docker-e2e] killed the trainer process of ${trainer} mid-trial (${killed})`);
+    // Worker 0: its trainer process dies (as in an OOM kill); the container's retry loop resumes the trial.
+    // Worker 1: the whole container is killed; nothing inside can retry, the run fails and says which.
+    const [killedProcess] = await Promise.all([
+      waitFor(`${trainer(0)} to start a trial`, () => whenTraining(trainer(0), killTrainerProcess), 900_000, 250),
+      waitFor(`${trainer(1)} to start a trial`, () => whenTraining(trainer(1), (name) => docker("kill", name)), 900_000, 250),
+    ]);
+    console.log(`[docker-e2e] killed the trainer process of ${trainer(0)} (${killedProcess}) and the container ${trainer(1)}, both mid-trial`);
     const result = await driver.done;
+    expect(result.status, result.output).not.toBe(0);
+    expect(result.output).toContain(`container ${trainer(1)} exited with code 137`);
+    expect(stack.lastRun().ok).toBe(false);
+    const retried = run("docker", ["logs", trainer(0)]);
+    expect(`${retried.stdout}${retried.stderr}`).toMatch(/mlops: attempt 1 failed \(exit 137\); retrying/);
+    expect(ourContainers().find((c) => c.name === trainer(0))?.status).toMatch(/^Exited \(0\)/);
+  });
+
+  it("reruns the killed training container on the next make pipeline, then selects, deploys and answers", async () => {
+    const result = await stack.make("pipeline");
     expect(result.status, result.output).toBe(0);
     const record = stack.lastRun();
     expect(record.phases.map((p) => p.name)).toEqual(["init", "train", "select", "deploy", "smoke"]);
     expect(phase(record, "train").detail?.studyId).toBe(studyId);
     expect(result.output).toMatch(/\[smoke\] POST .*HTTP 200/);
-    const trainerLog = run("docker", ["logs", trainer]);
-    expect(`${trainerLog.stdout}${trainerLog.stderr}`).toMatch(/mlops: attempt 1 failed \(exit 137\); retrying/);
   });
 
   it("ran every container it should: stores and MLflow healthy, W trainers exited 0, R replicas and nginx running", () => {
@@ -261,6 +326,24 @@ describe.skipIf(unavailable !== undefined)("make pipeline on the docker platform
     const runs: MlflowRun[] = await mlflow.studyRuns(experimentName, studyId);
     const rows = runs.map((r) => ({ runId: r.info.run_id, status: r.info.status, trialKey: tag(r, "mlops.trial_key") ?? "", worker: Number(tag(r, "mlops.worker_index") ?? -1) }));
     expect(trialLedger(rows, expectedKeys)).toEqual({ finished: expectedKeys.length, missing: [], duplicated: [], unfinished: [], unexpected: [] });
+  });
+
+  it("runs every image as non-root, keeps secrets out of command lines and labels, and refuses anonymous clients", async () => {
+    for (const c of ourContainers()) {
+      const [inspected] = JSON.parse(docker("inspect", c.name)) as { Config: { User: string; Image: string; Cmd: string[] | null; Entrypoint: string[] | null; Labels: Record<string, string> } }[];
+      const user = inspected?.Config.User || docker("image", "inspect", "--format", "{{.Config.User}}", inspected?.Config.Image ?? "");
+      expect(user, `${c.name} (${inspected?.Config.Image}) must not run as root`).not.toMatch(/^(|root|0)(:.*)?$/);
+      const visible = JSON.stringify([inspected?.Config.Cmd, inspected?.Config.Entrypoint, inspected?.Config.Labels]);
+      // Boolean checks: a failing matcher would print the secret.
+      for (const secret of generatedSecrets()) expect(visible.includes(secret), `a secret in the command line or labels of ${c.name}`).toBe(false);
+    }
+    expect((await mlflow.fetch("experiments/search?max_results=1", undefined, null)).status).toBe(401);
+    expect((await mlflow.fetch("experiments/search?max_results=1")).status).toBe(200);
+    const s3 = objectStoreCheck();
+    console.log(`[docker-e2e] object store: ${JSON.stringify(s3)}`);
+    expect(s3.objects).toBeGreaterThan(0);
+    expect(s3.anonymous).toMatch(/AccessDenied|Forbidden|403/);
+    expect(s3.wrongKey).toMatch(/SignatureDoesNotMatch|AccessDenied|InvalidAccessKeyId|Forbidden|403/);
   });
 
   it("answers a prediction from every replica through nginx, each serving the champion", async () => {
