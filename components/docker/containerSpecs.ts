@@ -8,7 +8,7 @@ export * from "./specBasics";
 
 /**
  * The one spec builder of the Docker platform: what runs where, for tracking, training and serving.
- * Pure functions of typed config; the Pulumi components and the integration test both call them.
+ * Pure functions of typed config; the Pulumi components call them, unit tests check them.
  */
 
 // ---------- tracking ----------

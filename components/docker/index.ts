@@ -1,5 +1,4 @@
 export * from "./containerSpecs";
-export * from "./engineClient";
 export * from "./loadBalancerConfig";
 export * from "./modelServing";
 export * from "./pulumiContainer";
