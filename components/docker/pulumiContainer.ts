@@ -26,6 +26,11 @@ export function containerEnv(spec: ContainerSpec, secrets: pulumi.Input<SecretVa
   return pulumi.secret(pulumi.all([secrets, late]).apply(([values, lateValues]) => withLate(values, lateValues)));
 }
 
+/** CPUs in the provider's own notation (whole numbers keep one decimal: "1.0", "0.5", "1.25"). */
+export function dockerCpus(cpus: number): string {
+  return Number.isInteger(cpus) ? cpus.toFixed(1) : String(cpus);
+}
+
 export function containerArgs(
   spec: ContainerSpec,
   image: pulumi.Input<string>,
@@ -58,8 +63,10 @@ export function containerArgs(
     volumes: spec.mounts.map((m) => ({ volumeName: m.volume, containerPath: m.target })),
     uploads: spec.files.map((f) => ({ file: f.path, content: f.content, permissions: `0${f.mode.toString(8)}` })),
     networksAdvanced: [{ name: networkName, aliases: [...spec.networkAliases] }],
-    ...(spec.memoryMb !== undefined ? { memory: spec.memoryMb } : {}),
-    ...(spec.cpus !== undefined ? { cpus: String(spec.cpus) } : {}),
+    // Both as the provider reads them back, or every `up` sees a diff: memory + swap = memory (no swap;
+    // left unset, Docker makes it twice the memory) and CPUs as "1.0" for whole numbers (`cpus` forces a replace).
+    ...(spec.memoryMb !== undefined ? { memory: spec.memoryMb, memorySwap: spec.memoryMb } : {}),
+    ...(spec.cpus !== undefined ? { cpus: dockerCpus(spec.cpus) } : {}),
     // A job runs once and is waited for (attach); a server must keep running and pass its health check.
     mustRun: !job,
     attach: job,

@@ -199,6 +199,8 @@ describe("DockerModelServing (mocked provider)", () => {
     const replicas = containers.slice(0, 3);
     for (const [i, r] of replicas.entries()) {
       expect(r.inputs).toMatchObject({ mustRun: true, attach: false, wait: true, restart: "unless-stopped" });
+      // As the provider reads them back (otherwise every `up` replaces the replica): no swap, "1.0" CPUs.
+      expect(r.inputs).toMatchObject({ memory: 2048, memorySwap: 2048, cpus: "1.0" });
       expect((r.inputs.healthcheck as { tests: string[] }).tests.join(" ")).toContain("http://127.0.0.1:8080/ping");
       expect(envMap(r.inputs.envs)).toMatchObject({
         MODEL_URI: "models:/m@champion",
