@@ -1,7 +1,7 @@
 import type { DatabaseConfig, ObjectStoreConfig, Resources, ServingConfig } from "../../config";
 import { type ObjectStoreFlavor, objectStoreFlavor } from "../shared/images";
 import type { ShardSpec } from "../shared/studySpec";
-import { readLoadBalancerTemplate, loadBalancerConfigPath, renderLoadBalancerConfig } from "./loadBalancerConfig";
+import { loadBalancerConfigPath, loadBalancerEntrypoint, readLoadBalancerTemplate, renderLoadBalancerConfig } from "./loadBalancerConfig";
 import { type ContainerSpec, type Topology, topologyOf, type VolumeSpec, baseContainer, httpHealthcheck, objectLabels, withLimits } from "./specBasics";
 
 export * from "./specBasics";
@@ -281,7 +281,7 @@ export interface ServingTopologyArgs {
   readonly serving: Pick<ServingConfig, "replicas" | "port" | "loadBalancerPort" | "resources">;
   readonly publishedPort: number;
   readonly publishHostIp: string;
-  /** Changes when the champion changes: part of each replica's env, so replicas are recreated. */
+  /** Changes when the champion changes: part of each replica's env, so replicas are replaced (one by one). */
   readonly modelVersion?: string;
   readonly trackingUsername?: string;
   /** The nginx template; read from images/loadbalancer when omitted. */
@@ -325,12 +325,13 @@ export function servingTopology(
     args.serving.loadBalancerPort,
     replicas.map((r) => ({ host: r.role, port: args.serving.port })),
   );
+  // The config names the replicas by alias, so it outlives a new champion: nginx follows the replicas'
+  // addresses instead of being replaced (its published port would be down in between).
   const loadBalancer: ContainerSpec = {
     ...baseContainer(args.prefix, "loadbalancer", "nginx", args.loadBalancerImage),
+    entrypoint: loadBalancerEntrypoint(replicas.map((r) => r.role)),
     files: [{ path: loadBalancerConfigPath, content: config, mode: 0o644 }],
     ports: [{ internal: args.serving.loadBalancerPort, external: args.publishedPort, hostIp: args.publishHostIp }],
-    // The config names the replicas: a new set of replicas means a new load balancer.
-    labels: { ...objectLabels(args.prefix, "nginx", "loadbalancer"), "io.mlops-pipeline.model-version": args.modelVersion ?? "" },
     memoryMb: 256,
     cpus: 0.5,
   };

@@ -16,8 +16,13 @@ const labelList = (labels: Readonly<Record<string, string>>) => Object.entries(l
 /** Env values only known at deployment (e.g. a tracking URI from another stack), by variable name. */
 export type LateEnv = Readonly<Record<string, pulumi.Input<string>>>;
 
-/** Env for the container: plain when it needs no secret, otherwise the whole list is a Pulumi secret. */
-export function containerEnv(spec: ContainerSpec, secrets: pulumi.Input<SecretValues>, late: LateEnv = {}): pulumi.Input<string[]> {
+/**
+ * Env for the container: plain when it needs no secret, otherwise the whole list is a Pulumi secret.
+ * A late value only fills a variable the spec declares, so one component's late env reaches the
+ * containers that use it and not, say, its load balancer (which a new value would replace).
+ */
+export function containerEnv(spec: ContainerSpec, secrets: pulumi.Input<SecretValues>, lateEnv: LateEnv = {}): pulumi.Input<string[]> {
+  const late = Object.fromEntries(Object.entries(lateEnv).filter(([key]) => key in spec.env));
   const hasSecrets = Object.keys(spec.secretEnv).length > 0;
   if (!hasSecrets && Object.keys(late).length === 0) return resolveEnv(spec, {});
   const withLate = (values: SecretValues, lateValues: Record<string, string>) => resolveEnv({ ...spec, env: { ...spec.env, ...lateValues } }, values);
@@ -137,6 +142,13 @@ export function deployContainers(
     parent: pulumi.Resource;
     dependsOn?: pulumi.Input<pulumi.Resource>[];
     lateEnv?: LateEnv;
+    /**
+     * Roles replaced one at a time, each new container running next to the old one: they are named by
+     * Pulumi (`<resource name>-<random suffix>`) instead of by spec, so the replacement's name is free,
+     * and created in order. Every other container keeps its fixed name and is deleted before its
+     * replacement is created (the provider's default; fixed names and published ports require it).
+     */
+    rolling?: readonly string[];
   },
 ): DeployedContainers {
   const containers: docker.Container[] = [];
@@ -144,11 +156,18 @@ export function deployContainers(
   let before: pulumi.Input<pulumi.Resource>[] = ctx.dependsOn ?? [];
   for (const group of groups) {
     const earlierJobs = pulumi.all([...checks]);
+    let previousRolling: docker.Container | undefined;
     const created = group.map((spec) => {
-      const args = containerArgs(spec, ctx.images.imageId(spec.image, spec.role), ctx.networkName, ctx.secrets, ctx.lateEnv);
+      const rolling = ctx.rolling?.includes(spec.role) ?? false;
+      const { name: fixedName, ...unnamed } = containerArgs(spec, ctx.images.imageId(spec.image, spec.role), ctx.networkName, ctx.secrets, ctx.lateEnv);
+      const args: docker.ContainerArgs = rolling ? unnamed : { ...unnamed, name: fixedName };
       // Same labels, but only once earlier jobs succeeded: a failed check stops this container's creation.
       const gated = { ...args, labels: earlierJobs.apply(() => labelList(spec.labels)) };
-      const container = new docker.Container(`${name}-${spec.role}`, checks.length > 0 ? gated : args, { parent: ctx.parent, dependsOn: before });
+      const opts: pulumi.CustomResourceOptions = rolling
+        ? { parent: ctx.parent, dependsOn: previousRolling ? [...before, previousRolling] : before, deleteBeforeReplace: false }
+        : { parent: ctx.parent, dependsOn: before };
+      const container = new docker.Container(`${name}-${spec.role}`, checks.length > 0 ? gated : args, opts);
+      if (rolling) previousRolling = container;
       if (spec.runToCompletion) checks.push(checkedExitCode(spec, container));
       return container;
     });

@@ -195,7 +195,9 @@ describe("DockerModelServing (mocked provider)", () => {
     });
     expect(await outputValue(serving.endpoint)).toBe("http://127.0.0.1:8000");
     const containers = of("container:Container", "srv");
-    expect(containers.map((c) => c.inputs.name)).toEqual(["srv-serving-0", "srv-serving-1", "srv-serving-2", "srv-loadbalancer"]);
+    expect(containers.map((c) => c.name)).toEqual(["srv-serving-0", "srv-serving-1", "srv-serving-2", "srv-loadbalancer"]);
+    // Replicas are named by Pulumi (free names for a rolling replacement); the balancer keeps its fixed name.
+    expect(containers.map((c) => c.inputs.name)).toEqual([undefined, undefined, undefined, "srv-loadbalancer"]);
     const replicas = containers.slice(0, 3);
     for (const [i, r] of replicas.entries()) {
       expect(r.inputs).toMatchObject({ mustRun: true, attach: false, wait: true, restart: "unless-stopped" });
@@ -218,6 +220,13 @@ describe("DockerModelServing (mocked provider)", () => {
     expect(upstreams).toEqual(["server serving-0:8080", "server serving-1:8080", "server serving-2:8080"]);
     expect(config?.content).toContain("listen 8000;");
     expect(lb?.inputs.ports).toEqual([{ internal: 8000, external: 8000, ip: "127.0.0.1" }]);
+    // nginx follows the replicas' addresses (re-resolved, graceful reload) instead of being replaced.
+    const entrypoint = (lb?.inputs.entrypoints ?? []) as string[];
+    expect(entrypoint.slice(0, 2)).toEqual(["sh", "-c"]);
+    expect(entrypoint[2]).toContain("for host in serving-0 serving-1 serving-2;");
+    expect(entrypoint[2]).toContain("nginx -s reload");
+    expect(envMap(lb?.inputs.envs)).toEqual({});
+    expect(Object.keys(labelsOf(lb as Captured)).some((k) => k.includes("model-version"))).toBe(false);
     const images = of("remoteImage:RemoteImage", "srv").map((i) => String(i.inputs.name));
     expect(images.sort()).toEqual(["mlops-serving:0.1.0", "nginx:1.27.2"]);
   });
