@@ -86,6 +86,16 @@ export async function destroyPhase(opts: PhaseStackOptions): Promise<number> {
   }
 }
 
+/**
+ * The version of the stack's most recent failed `up`, or undefined when none failed. It changes only
+ * when another update fails, so a run after a failure sees a new value and every later run the same.
+ */
+export async function lastFailedUpdate(opts: PhaseStackOptions): Promise<string | undefined> {
+  const history = await (await selectStack(opts)).history();
+  const failed = history.find((u) => u.kind === "update" && u.result === "failed");
+  return failed === undefined ? undefined : String(failed.version);
+}
+
 /** Outputs of a phase that already ran (for running a later phase on its own). */
 export async function phaseOutputs(opts: PhaseStackOptions): Promise<OutputMap> {
   return (await selectStack(opts)).outputs();

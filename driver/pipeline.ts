@@ -15,7 +15,7 @@ import { trainingPhase } from "../programs/training";
 import { runMain } from "./cli";
 import { parsePipelineArgs, type PipelineArgs, type phases } from "./pipelineArgs";
 import { type PhaseRecord, writeRunRecord } from "./lastRun";
-import { destroyPhase, phaseOutputs, requireOutput, upPhase } from "./phaseStack";
+import { destroyPhase, lastFailedUpdate, phaseOutputs, requireOutput, upPhase } from "./phaseStack";
 import { withTrackingAccess } from "./portForward";
 import { PhaseProgress } from "./progress";
 import { pulumiWorkspace } from "./pulumiEnv";
@@ -79,11 +79,13 @@ async function runInit(p: Pipeline, secrets: () => PhaseSecrets): Promise<Output
 
 async function runTrain(p: Pipeline, secrets: () => PhaseSecrets, tracking: OutputMap): Promise<OutputMap> {
   const jobTrackingUri = requireOutput<string>(tracking, "jobTrackingUri", "init");
+  // Jobs that ran in a failed update ran once and stay failed in state: a new key reruns them.
+  const rerunKey = await lastFailedUpdate(stackOptions(p, "training", "train", async () => ({})).opts);
   const { progress, opts } = stackOptions(
     p,
     "training",
     "2/4 train",
-    programFor(p, secrets, async (ctx) => trainingPhase(ctx, jobTrackingUri)),
+    programFor(p, secrets, async (ctx) => trainingPhase(ctx, jobTrackingUri, rerunKey)),
   );
   const { training } = p.config;
   progress.step(`${training.modelFamily}: ${training.strategy.kind} search, ${training.cvFolds}-fold CV on ${training.scoring}, ${training.workers} worker(s); worker logs in ${path.relative(projectDir, p.ctx.paths.logDir)}/train-*.log`);

@@ -5,7 +5,7 @@ import { imageRef, type PhaseContext, trackingCredentials } from "./context";
 import { platformFor } from "./platforms";
 
 /** train: expand the search space, shard it over the workers and run every shard to completion. */
-export function trainingProgram(ctx: PhaseContext, jobTrackingUri: pulumi.Input<string>): { fanout: TrainingFanout; trials: number } {
+export function trainingProgram(ctx: PhaseContext, jobTrackingUri: pulumi.Input<string>, rerunKey?: string): { fanout: TrainingFanout; trials: number } {
   const shards = buildShardSpecs(ctx.stack, ctx.config.training);
   const fanout = platformFor(ctx.config.platform).training(
     `${ctx.stack}-training`,
@@ -16,6 +16,7 @@ export function trainingProgram(ctx: PhaseContext, jobTrackingUri: pulumi.Input<
       trackingUri: jobTrackingUri,
       image: imageRef(ctx.config, "trainer"),
       trackingCredentials: trackingCredentials(ctx),
+      rerunKey,
     },
     ctx,
   );
@@ -23,7 +24,7 @@ export function trainingProgram(ctx: PhaseContext, jobTrackingUri: pulumi.Input<
 }
 
 /** The training phase stack's program body and its outputs. */
-export function trainingPhase(ctx: PhaseContext, jobTrackingUri: pulumi.Input<string>) {
-  const { fanout, trials } = trainingProgram(ctx, jobTrackingUri);
+export function trainingPhase(ctx: PhaseContext, jobTrackingUri: pulumi.Input<string>, rerunKey?: string) {
+  const { fanout, trials } = trainingProgram(ctx, jobTrackingUri, rerunKey);
   return { studyId: fanout.studyId, workerCount: fanout.workerCount, trials };
 }
