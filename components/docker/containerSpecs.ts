@@ -320,16 +320,12 @@ export function servingTopology(
 ): Topology & { readonly replicas: readonly ContainerSpec[]; readonly loadBalancer: ContainerSpec; readonly endpoint: string } {
   if (!Number.isInteger(args.serving.replicas) || args.serving.replicas < 1) throw new Error(`serving.replicas: expected an integer >= 1, got ${args.serving.replicas}`);
   const replicas = Array.from({ length: args.serving.replicas }, (_, i) => replicaContainer(args, i));
-  const config = renderLoadBalancerConfig(
-    args.loadBalancerTemplate ?? readLoadBalancerTemplate(),
-    args.serving.loadBalancerPort,
-    replicas.map((r) => ({ host: r.role, port: args.serving.port })),
-  );
-  // The config names the replicas by alias, so it outlives a new champion: nginx follows the replicas'
-  // addresses instead of being replaced (its published port would be down in between).
+  const config = renderLoadBalancerConfig(args.loadBalancerTemplate ?? readLoadBalancerTemplate(), args.serving.loadBalancerPort);
+  // The balancer knows the replicas by alias, so it outlives a new champion: it follows the ready
+  // replicas' addresses instead of being replaced (its published port would be down in between).
   const loadBalancer: ContainerSpec = {
     ...baseContainer(args.prefix, "loadbalancer", "nginx", args.loadBalancerImage),
-    entrypoint: loadBalancerEntrypoint(replicas.map((r) => r.role)),
+    entrypoint: loadBalancerEntrypoint(replicas.map((r) => ({ host: r.role, port: args.serving.port }))),
     files: [{ path: loadBalancerConfigPath, content: config, mode: 0o644 }],
     ports: [{ internal: args.serving.loadBalancerPort, external: args.publishedPort, hostIp: args.publishHostIp }],
     memoryMb: 256,

@@ -8,6 +8,9 @@ import { type ContainerSpec, type NetworkSpec, type SecretValues, type VolumeSpe
  * secret env as a Pulumi secret, jobs attached until they exit, servers waited on until healthy.
  */
 
+/** How long a replaced replica gets to finish its requests after SIGTERM before it is killed. */
+export const rollingStopGraceSeconds = 10;
+
 /** How long `pulumi up` waits for a server's HEALTHCHECK to pass. */
 export const healthWaitSeconds = 300;
 
@@ -160,7 +163,8 @@ export function deployContainers(
     const created = group.map((spec) => {
       const rolling = ctx.rolling?.includes(spec.role) ?? false;
       const { name: fixedName, ...unnamed } = containerArgs(spec, ctx.images.imageId(spec.image, spec.role), ctx.networkName, ctx.secrets, ctx.lateEnv);
-      const args: docker.ContainerArgs = rolling ? unnamed : { ...unnamed, name: fixedName };
+      // A replaced replica is stopped with SIGTERM and time to finish its in-flight requests, not killed at once.
+      const args: docker.ContainerArgs = rolling ? { ...unnamed, destroyGraceSeconds: rollingStopGraceSeconds } : { ...unnamed, name: fixedName };
       // Same labels, but only once earlier jobs succeeded: a failed check stops this container's creation.
       const gated = { ...args, labels: earlierJobs.apply(() => labelList(spec.labels)) };
       const opts: pulumi.CustomResourceOptions = rolling

@@ -216,16 +216,17 @@ describe("DockerModelServing (mocked provider)", () => {
     const lb = containers[3];
     const config = ((lb?.inputs.uploads ?? []) as { file: string; content: string }[])[0];
     expect(config?.file).toBe("/etc/nginx/conf.d/default.conf");
-    const upstreams = config?.content.match(/server serving-\d+:8080/g) ?? [];
-    expect(upstreams).toEqual(["server serving-0:8080", "server serving-1:8080", "server serving-2:8080"]);
+    expect(config?.content).toContain("include /tmp/mlops-upstreams.conf;");
     expect(config?.content).toContain("listen 8000;");
     expect(lb?.inputs.ports).toEqual([{ internal: 8000, external: 8000, ip: "127.0.0.1" }]);
     // nginx follows the replicas' addresses (re-resolved, graceful reload) instead of being replaced.
     const entrypoint = (lb?.inputs.entrypoints ?? []) as string[];
     expect(entrypoint.slice(0, 2)).toEqual(["sh", "-c"]);
-    expect(entrypoint[2]).toContain("for host in serving-0 serving-1 serving-2;");
+    expect(entrypoint[2]?.match(/server serving-\d+:8080/g)).toEqual(["server serving-0:8080", "server serving-1:8080", "server serving-2:8080"]);
+    expect(entrypoint[2]).toContain("for target in serving-0:8080 serving-1:8080 serving-2:8080;");
     expect(entrypoint[2]).toContain("nginx -s reload");
     expect(envMap(lb?.inputs.envs)).toEqual({});
+    expect(replicas.every((r) => r.inputs.destroyGraceSeconds === 10)).toBe(true);
     expect(Object.keys(labelsOf(lb as Captured)).some((k) => k.includes("model-version"))).toBe(false);
     const images = of("remoteImage:RemoteImage", "srv").map((i) => String(i.inputs.name));
     expect(images.sort()).toEqual(["mlops-serving:0.1.0", "nginx:1.27.2"]);

@@ -13,7 +13,7 @@ import {
   trainingTopology,
   type TrackingTopologyArgs,
 } from "../../components/docker/containerSpecs";
-import { readLoadBalancerTemplate, renderLoadBalancerConfig } from "../../components/docker/loadBalancerConfig";
+import { loadBalancerEntrypoint, readLoadBalancerTemplate, renderLoadBalancerConfig, upstreamServers, upstreamsPath } from "../../components/docker/loadBalancerConfig";
 import { planStudy } from "../../components/shared/study";
 import { trainingSchema } from "../../config";
 
@@ -148,25 +148,27 @@ describe("training and serving topologies", () => {
     expect(t.replicas.every((r) => r.ports.length === 0 && r.healthcheck !== undefined)).toBe(true);
     expect(t.loadBalancer.ports).toEqual([{ internal: 8001, external: 18001, hostIp: "127.0.0.1" }]);
     const config = t.loadBalancer.files[0]?.content ?? "";
-    expect(config.match(/server serving-\d:9090/g)).toHaveLength(4);
+    expect(config).toContain(`include ${upstreamsPath};`);
+    const script = t.loadBalancer.entrypoint?.[2] ?? "";
+    expect(script.match(/server serving-\d:9090/g)).toHaveLength(4);
+    expect(script).toContain("for target in serving-0:9090 serving-1:9090 serving-2:9090 serving-3:9090;");
     expect(t.endpoint).toBe("http://127.0.0.1:18001");
   });
 });
 
 describe("nginx config template", () => {
-  it("renders the shipped template with no placeholder left", () => {
-    const config = renderLoadBalancerConfig(readLoadBalancerTemplate(), 8000, [
-      { host: "a", port: 1 },
-      { host: "b", port: 2 },
-    ]);
+  it("renders the shipped template with no placeholder left, its upstreams from the include file", () => {
+    const config = renderLoadBalancerConfig(readLoadBalancerTemplate(), 8000);
     expect(config).not.toContain("{{");
     expect(config).toContain("listen 8000;");
-    expect(config).toMatch(/upstream model_servers \{\n\s+server a:1 [^\n]*;\n\s+server b:2 [^\n]*;\n\}/);
+    expect(config).toMatch(/upstream model_servers \{\n\s+include \/tmp\/mlops-upstreams\.conf;\n\}/);
+    expect(upstreamServers([{ host: "a", port: 1 }, { host: "b", port: 2 }])).toMatch(/^server a:1 [^\n]*;\nserver b:2 [^\n]*;$/);
   });
 
-  it("refuses an empty upstream list and unknown placeholders", () => {
-    expect(() => renderLoadBalancerConfig("{{LISTEN_PORT}}", 1, [])).toThrow(/at least one upstream/);
-    expect(() => renderLoadBalancerConfig("{{NOPE}}", 1, [{ host: "a", port: 1 }])).toThrow(/unknown placeholder \{\{NOPE\}\}/);
+  it("refuses an empty upstream list, unknown placeholders and hosts that are not DNS names", () => {
+    expect(() => upstreamServers([])).toThrow(/at least one upstream/);
+    expect(() => renderLoadBalancerConfig("{{NOPE}}", 1)).toThrow(/unknown placeholder \{\{NOPE\}\}/);
+    expect(() => loadBalancerEntrypoint([{ host: "a; rm -rf /", port: 1 }])).toThrow(/DNS names/);
   });
 });
 
