@@ -7,6 +7,9 @@ source scripts/env.sh >/dev/null 2>&1 || true
 
 case "${1:-}" in
   docker)
+    # The installed plugin itself first: `pulumi plugin ls` was seen failing for a moment while other
+    # plugins were being installed into the same PULUMI_HOME.
+    if compgen -G "${PULUMI_HOME:-$HOME/.pulumi}/plugins/resource-docker-v*/pulumi-resource-docker" >/dev/null; then exit 0; fi
     if pulumi plugin ls 2>/dev/null | grep -qE '^docker\s'; then exit 0; fi
     cat >&2 <<'MSG'
 docker platform: the @pulumi/docker provider plugin is not installed. On a machine with internet
