@@ -87,13 +87,14 @@ export async function destroyPhase(opts: PhaseStackOptions): Promise<number> {
 }
 
 /**
- * The version of the stack's most recent failed `up`, or undefined when none failed. It changes only
+ * When the stack's most recent failed `up` started, or undefined when none failed. It changes only
  * when another update fails, so a run after a failure sees a new value and every later run the same.
+ * (Its start time, not its version: the file backend records every version as 0.)
  */
 export async function lastFailedUpdate(opts: PhaseStackOptions): Promise<string | undefined> {
   const history = await (await selectStack(opts)).history();
   const failed = history.find((u) => u.kind === "update" && u.result === "failed");
-  return failed === undefined ? undefined : String(failed.version);
+  return failed === undefined ? undefined : new Date(failed.startTime).toISOString();
 }
 
 /** Outputs of a phase that already ran (for running a later phase on its own). */

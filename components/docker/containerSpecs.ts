@@ -207,7 +207,7 @@ export interface TrainingTopologyArgs {
   readonly resources: Resources;
   readonly trackingUsername?: string;
   /**
-   * A value that changes when the previous training update failed (the driver: that update's version).
+   * A value that changes when the previous training update failed (the driver: that update's start time).
    * Docker jobs run once per container, so a new value recreates them: a rerun after a failure trains
    * again (finished trials are skipped by the trainer, which recognises them by their trial key).
    */
