@@ -52,9 +52,17 @@ venv: ## Create .venv from python/requirements.lock
 .PHONY: setup
 setup: deps venv $(TOOLCHAIN_FOR_STACK)
 
-# Tests use every platform: the full toolchain and the S3 server.
+# Tests use every platform: the full toolchain, the S3 server and the docker images.
 .PHONY: test-setup
-test-setup: deps venv toolchain seaweedfs
+test-setup: deps venv toolchain seaweedfs test-docker-images
+
+# The docker e2e test's images (Debian stand-ins, then ours; cached by content). Where no engine can be
+# started (no root, no Docker) the docker tests skip with that reason; in CI that is a failure.
+.PHONY: test-docker-images
+test-docker-images:
+	@if bash scripts/docker/engine.sh start || [ -n "$$CI" ]; then \
+	  $(MAKE) --no-print-directory docker-base-images build-train build-prod; \
+	else echo "test-setup: no Docker engine could be started here: the docker tests will skip"; fi
 
 # ---------- the pipeline ----------
 

@@ -50,6 +50,12 @@ export interface TrainingFanoutArgs {
   readonly image?: pulumi.Input<string>;
   /** Basic-auth credentials the workers log in with (MLFLOW_TRACKING_USERNAME/PASSWORD). */
   readonly trackingCredentials?: { readonly username: string; readonly password: pulumi.Input<string> };
+  /**
+   * Changes when the previous training update failed (the driver passes the failed update's start time).
+   * Docker jobs run once per container, so a new value recreates them and a rerun trains what is left
+   * (the trainer skips finished trials by key); other platforms rerun without it.
+   */
+  readonly rerunKey?: string;
 }
 
 export interface TrainingFanout extends pulumi.ComponentResource {

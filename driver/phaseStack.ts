@@ -116,6 +116,20 @@ async function selectedOutputs(opts: ReadOptions): Promise<OutputMap> {
   return stack.outputs();
 }
 
+/**
+ * When the stack's most recent failed `up` started, or undefined when none failed (or there is no stack).
+ * It changes only when another update fails, so a run after a failure sees a new value and every later
+ * run the same. (Its start time, not its version: the file backend records every version as 0.)
+ */
+export async function lastFailedUpdate(opts: ReadOptions): Promise<string | undefined> {
+  const stack = await LocalWorkspace.selectStack(programArgs({ stackName: opts.stackName, program: async () => ({}) }), opts.workspace).catch((err: unknown) => {
+    if (err instanceof StackNotFoundError) return undefined;
+    throw explainStackError(err, opts);
+  });
+  const failed = (await stack?.history())?.find((u) => u.kind === "update" && u.result === "failed");
+  return failed === undefined ? undefined : new Date(failed.startTime).toISOString();
+}
+
 /** Outputs of a phase that already ran; a missing stack is a clear error naming the phase to run first. */
 export async function phaseOutputs(opts: ReadOptions): Promise<OutputMap> {
   return selectedOutputs(opts).catch((err: unknown) => {

@@ -39,6 +39,8 @@ export interface ProgramInputs {
   /** `models:/<name>@<alias>`, from the selection config. */
   readonly modelUri: string;
   readonly modelVersion: string;
+  /** Changes after a failed training update, so jobs that ran in it run again (docker). */
+  readonly rerunKey?: string;
 }
 
 interface PhaseCommon {
@@ -93,7 +95,7 @@ export const phases: readonly Phase[] = [
     stack: "training",
     needs: ["jobTrackingUri"],
     reports: ["studyId", "trials"],
-    program: async (ctx, inputs) => (await import("../programs/training")).trainingPhase(ctx, inputs.jobTrackingUri),
+    program: async (ctx, inputs) => (await import("../programs/training")).trainingPhase(ctx, inputs.jobTrackingUri, inputs.rerunKey),
     intro: ({ config: { training }, paths }, _inputs, projectDir) =>
       `${training.modelFamily}: ${training.strategy.kind} search, ${training.cvFolds}-fold CV on ${training.scoring}, ${training.workers} worker(s); worker logs in ${path.relative(projectDir, paths.logDir)}/train-*.log`,
     outcome: (outputs) => `study ${need<string>(outputs, "studyId")}: ${need<number>(outputs, "trials")} trial(s);`,
@@ -193,6 +195,10 @@ export function inputsFrom(handoff: OutputMap, modelUri: string, fallback: Parti
     modelUri,
     get modelVersion() {
       return value("modelVersion");
+    },
+    get rerunKey() {
+      const key = handoff.rerunKey?.value;
+      return typeof key === "string" ? key : undefined;
     },
   };
 }

@@ -11,7 +11,7 @@ import { assertMetricsMatchTraining, loadMetricsConfig, loadStackConfig, type Me
 import type { PhaseContext, PhaseSecrets } from "../programs/context";
 import { championModelUri } from "../programs/serving";
 import { type PhaseRecord, writeRunRecord } from "./lastRun";
-import { destroyPhase, type PhaseStackOptions, phaseOutputs, refreshBeforeUpdate, storedOutputs, upPhase } from "./phaseStack";
+import { destroyPhase, lastFailedUpdate, type PhaseStackOptions, phaseOutputs, refreshBeforeUpdate, storedOutputs, upPhase } from "./phaseStack";
 import { inlineProgram, inputsFrom, need, type Phase, phases, phaseStackName, planPhases, type ProgramInputs, type StackPhase, stackPhases, takeReports } from "./phases";
 import type { PipelineArgs } from "./pipelineArgs";
 import { withTrackingAccess } from "./portForward";
@@ -63,6 +63,11 @@ async function withPasswordPlan(run: Run, phase: StackPhase, progress: PhaseProg
 
 async function upStackPhase(run: Run, phase: StackPhase): Promise<void> {
   const progress = new PhaseProgress(labelOf(phase));
+  if (phase.stack === "training") {
+    // Jobs that ran in a failed update ran once and stay failed in state: a new key reruns them.
+    const rerunKey = await lastFailedUpdate(stackOptions(run, phase, progress, async () => ({})));
+    if (rerunKey !== undefined) run.handoff.rerunKey = { value: rerunKey, secret: false };
+  }
   progress.step(phase.intro(run.ctx, run.inputs, repoDir));
   // Drift on docker and kubernetes (a container or pod removed by hand) is seen before the update.
   const refresh = refreshBeforeUpdate(run.config.platform);

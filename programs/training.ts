@@ -10,7 +10,7 @@ import { withTrackingStackSecrets } from "./secrets";
  * from one queue (an Optuna journal file); docker and kubernetes workers run static shards until
  * the stack's PostgreSQL is handed to them as MLOPS_OPTUNA_STORAGE.
  */
-export function trainingProgram(ctx: PhaseContext, jobTrackingUri: pulumi.Input<string>): { fanout: TrainingFanout; trials: number } {
+export function trainingProgram(ctx: PhaseContext, jobTrackingUri: pulumi.Input<string>, rerunKey?: string): { fanout: TrainingFanout; trials: number } {
   const plan = planStudy(ctx.stack, ctx.config.training, { queue: ctx.config.platform === "local" ? "journal" : "shard" });
   const { shards } = plan;
   const fanout = platformFor(ctx.config.platform).training(
@@ -22,6 +22,7 @@ export function trainingProgram(ctx: PhaseContext, jobTrackingUri: pulumi.Input<
       trackingUri: jobTrackingUri,
       image: imageRef(ctx.config, "trainer"),
       trackingCredentials: trackingCredentials(ctx),
+      rerunKey,
     },
     ctx,
   );
@@ -29,7 +30,7 @@ export function trainingProgram(ctx: PhaseContext, jobTrackingUri: pulumi.Input<
 }
 
 /** The training phase stack's program body and its outputs. */
-export function trainingPhase(ctx: PhaseContext, jobTrackingUri: pulumi.Input<string>) {
-  const { fanout, trials } = trainingProgram(withTrackingStackSecrets(ctx), jobTrackingUri);
+export function trainingPhase(ctx: PhaseContext, jobTrackingUri: pulumi.Input<string>, rerunKey?: string) {
+  const { fanout, trials } = trainingProgram(withTrackingStackSecrets(ctx), jobTrackingUri, rerunKey);
   return { studyId: fanout.studyId, workerCount: fanout.workerCount, trials };
 }

@@ -1,7 +1,7 @@
 /**
  * The spec builders of the Docker platform, one file per concern: the vocabulary (specBasics), tracking,
- * training and serving. Pure functions of typed config; the Pulumi components and the integration test
- * both call them, so what the test proves about a topology holds for what `pulumi up` deploys.
+ * training and serving. Pure functions of typed config: the Pulumi components map them onto
+ * @pulumi/docker resources, and unit tests check them without Pulumi.
  */
 export * from "./servingSpecs";
 export * from "./specBasics";

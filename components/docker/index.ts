@@ -3,9 +3,8 @@ export * from "./modelServing";
 export * from "./trackingServer";
 export * from "./trainingFanout";
 
-// Internals: the container specs (plain data, shared with the Docker Engine test client in
-// test/support/engineClient.ts), the nginx config and the @pulumi/docker plumbing the components
-// are made of. Exported for the unit tests; a program needs none of them.
+// Internals: the container specs (plain data), the nginx config and the @pulumi/docker plumbing the
+// components are made of. Exported for the unit tests; a program needs none of them.
 export * from "./containerSpecs";
 export * from "./loadBalancerConfig";
 export * from "./pulumiContainer";

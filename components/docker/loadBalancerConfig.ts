@@ -10,13 +10,18 @@ export interface Upstream {
   readonly port: number;
 }
 
-/** Fills the template: one `server host:port;` line per replica and the listen port. */
-export function renderLoadBalancerConfig(template: string, listenPort: number, upstreams: readonly Upstream[]): string {
+/** The upstream servers nginx uses, kept current by the balancer's entrypoint; the config includes it. */
+export const upstreamsPath = "/tmp/mlops-upstreams.conf";
+
+/** One `server` line per upstream (`host` a name or an address). */
+export function upstreamServers(upstreams: readonly Upstream[]): string {
   if (upstreams.length === 0) throw new Error("load balancer: expected at least one upstream replica");
-  const values: Record<string, string> = {
-    LISTEN_PORT: String(listenPort),
-    UPSTREAM_SERVERS: upstreams.map((u) => `    server ${u.host}:${u.port} max_fails=2 fail_timeout=5s;`).join("\n"),
-  };
+  return upstreams.map((u) => `server ${u.host}:${u.port} max_fails=2 fail_timeout=5s;`).join("\n");
+}
+
+/** Fills the template: the listen port, and the upstream block as an include of `upstreamsPath`. */
+export function renderLoadBalancerConfig(template: string, listenPort: number): string {
+  const values: Record<string, string> = { LISTEN_PORT: String(listenPort), UPSTREAM_SERVERS: `    include ${upstreamsPath};` };
   const rendered = template.replace(/\{\{([A-Z_]+)\}\}/g, (match, key: string) => {
     const value = values[key];
     if (value === undefined) throw new Error(`load balancer template: unknown placeholder ${match} (known: ${Object.keys(values).join(", ")})`);
@@ -27,4 +32,39 @@ export function renderLoadBalancerConfig(template: string, listenPort: number, u
 
 export function readLoadBalancerTemplate(file: string = loadBalancerTemplatePath): string {
   return fs.readFileSync(file, "utf8");
+}
+
+/**
+ * nginx resolves upstream host names only when it (re)loads its config, and a replica that is still
+ * loading its model answers 503, which nginx must not retry for a POST. Replicas replaced one at a
+ * time get new addresses under the same network alias, so the balancer's entrypoint lists, every
+ * second, the addresses of each alias whose /ping answers 200, writes them to `upstreamsPath` and
+ * reloads nginx gracefully (in-flight requests finish) when the list changes: a new replica joins
+ * once its model is loaded, a removed one leaves, and the balancer itself is never restarted. With no
+ * replica ready it keeps the last list. (Perl is in every Debian-based nginx image: perl-base is essential.)
+ */
+export function loadBalancerEntrypoint(upstreams: readonly Upstream[]): string[] {
+  if (upstreams.some((u) => !/^[a-z0-9][a-z0-9.-]*$/.test(u.host))) throw new Error(`load balancer: upstream hosts must be DNS names, got ${upstreams.map((u) => u.host).join(", ")}`);
+  const ping = `'$s = IO::Socket::INET->new(PeerAddr => $ARGV[0], Timeout => 2) or exit 1; print $s "GET /ping HTTP/1.0\\r\\n\\r\\n"; $l = <$s>; exit(defined $l && $l =~ m{^HTTP/\\S+ 200} ? 0 : 1)'`;
+  const script = [
+    `upstreams=${upstreamsPath}`,
+    `printf '%s\\n' '${upstreamServers(upstreams).replaceAll("\n", "' '")}' > "$upstreams"`,
+    `ready() { for target in ${upstreams.map((u) => `${u.host}:${u.port}`).join(" ")}; do`,
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion, not a JS template
+    '  for address in $(getent ahostsv4 "${target%:*}" | awk \'{print $1}\' | sort -u); do',
+    `    if perl -MIO::Socket::INET -e ${ping} "$address:\${target##*:}"; then echo "server $address:\${target##*:} max_fails=2 fail_timeout=5s;"; fi`,
+    "  done; done; }",
+    "nginx -g 'daemon off;' & nginx_pid=$!",
+    "trap 'kill -QUIT $nginx_pid' TERM INT QUIT",
+    'known=$(cat "$upstreams")',
+    "while kill -0 $nginx_pid 2>/dev/null; do",
+    "  sleep 1; now=$(ready)",
+    '  if [ -n "$now" ] && [ "$now" != "$known" ]; then',
+    '    printf \'%s\\n\' "$now" > "$upstreams"',
+    '    if nginx -s reload; then echo "mlops: ready replicas changed, nginx reloaded:" $now >&2; known=$now; fi',
+    "  fi",
+    "done",
+    "wait $nginx_pid",
+  ].join("\n");
+  return ["sh", "-c", script];
 }

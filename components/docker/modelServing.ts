@@ -38,10 +38,11 @@ export class DockerModelServing extends pulumi.ComponentResource implements Mode
         serving: args.serving,
         publishedPort: args.publishedPort ?? args.serving.loadBalancerPort,
         publishHostIp: args.publishHostIp ?? "127.0.0.1",
+        modelVersion: "",
         trackingUsername: credentials?.username,
       }),
     );
-    // MODEL_VERSION also reaches nginx: new replicas get new addresses, so the load balancer is recreated too.
+    // A new MODEL_VERSION replaces the replicas one by one; nginx stays and follows their new addresses.
     const lateEnv = { MODEL_URI: args.modelUri, [mlflowClientVars.trackingUri]: args.trackingUri, MODEL_VERSION: args.modelVersion ?? "" };
     const deployed = deployContainers(name, topology.groups, {
       images: new ImageSet(name, this),
@@ -49,6 +50,7 @@ export class DockerModelServing extends pulumi.ComponentResource implements Mode
       secrets,
       parent: this,
       lateEnv,
+      rolling: topology.replicas.map((r) => r.role),
     });
     const loadBalancer = deployed.containers[deployed.containers.length - 1];
     this.endpoint = pulumi.output(loadBalancer?.id ?? "").apply(() => topology.endpoint);

@@ -8,6 +8,9 @@ import { type ContainerSpec, type NetworkSpec, type SecretValues, type VolumeSpe
  * secret env as a Pulumi secret, jobs attached until they exit, servers waited on until healthy.
  */
 
+/** How long a replaced replica gets to finish its requests after SIGTERM before it is killed. */
+export const rollingStopGraceSeconds = 10;
+
 /** How long `pulumi up` waits for a server's HEALTHCHECK to pass. */
 export const healthWaitSeconds = 300;
 
@@ -16,14 +19,24 @@ const labelList = (labels: Readonly<Record<string, string>>) => Object.entries(l
 /** Env values only known at deployment (e.g. a tracking URI from another stack), by variable name. */
 export type LateEnv = Readonly<Record<string, pulumi.Input<string>>>;
 
-/** Env for the container: plain when it needs no secret, otherwise the whole list is a Pulumi secret. */
-export function containerEnv(spec: ContainerSpec, secrets: pulumi.Input<SecretValues>, late: LateEnv = {}): pulumi.Input<string[]> {
+/**
+ * Env for the container: plain when it needs no secret, otherwise the whole list is a Pulumi secret.
+ * A late value only fills a variable the spec declares, so one component's late env reaches the
+ * containers that use it and not, say, its load balancer (which a new value would replace).
+ */
+export function containerEnv(spec: ContainerSpec, secrets: pulumi.Input<SecretValues>, lateEnv: LateEnv = {}): pulumi.Input<string[]> {
+  const late = Object.fromEntries(Object.entries(lateEnv).filter(([key]) => key in spec.env));
   const hasSecrets = Object.keys(spec.secretEnv).length > 0;
   if (!hasSecrets && Object.keys(late).length === 0) return resolveEnv(spec, {});
   const withLate = (values: SecretValues, lateValues: Record<string, string>) => resolveEnv({ ...spec, env: { ...spec.env, ...lateValues } }, values);
   // Only a container that takes a secret gets secret env: `all` over the secrets would taint the rest.
   if (!hasSecrets) return pulumi.output(late).apply((lateValues) => withLate({}, lateValues));
   return pulumi.secret(pulumi.all([secrets, late]).apply(([values, lateValues]) => withLate(values, lateValues)));
+}
+
+/** CPUs in the provider's own notation (whole numbers keep one decimal: "1.0", "0.5", "1.25"). */
+export function dockerCpus(cpus: number): string {
+  return Number.isInteger(cpus) ? cpus.toFixed(1) : String(cpus);
 }
 
 export function containerArgs(
@@ -58,8 +71,10 @@ export function containerArgs(
     volumes: spec.mounts.map((m) => ({ volumeName: m.volume, containerPath: m.target })),
     uploads: spec.files.map((f) => ({ file: f.path, content: f.content, permissions: `0${f.mode.toString(8)}` })),
     networksAdvanced: [{ name: networkName, aliases: [...spec.networkAliases] }],
-    ...(spec.memoryMb !== undefined ? { memory: spec.memoryMb } : {}),
-    ...(spec.cpus !== undefined ? { cpus: String(spec.cpus) } : {}),
+    // Both as the provider reads them back, or every `up` sees a diff: memory + swap = memory (no swap;
+    // left unset, Docker makes it twice the memory) and CPUs as "1.0" for whole numbers (`cpus` forces a replace).
+    ...(spec.memoryMb !== undefined ? { memory: spec.memoryMb, memorySwap: spec.memoryMb } : {}),
+    ...(spec.cpus !== undefined ? { cpus: dockerCpus(spec.cpus) } : {}),
     // A job runs once and is waited for (attach); a server must keep running and pass its health check.
     mustRun: !job,
     attach: job,
@@ -130,6 +145,13 @@ export function deployContainers(
     parent: pulumi.Resource;
     dependsOn?: pulumi.Input<pulumi.Resource>[];
     lateEnv?: LateEnv;
+    /**
+     * Roles replaced one at a time, each new container running next to the old one: they are named by
+     * Pulumi (`<resource name>-<random suffix>`) instead of by spec, so the replacement's name is free,
+     * and created in order. Every other container keeps its fixed name and is deleted before its
+     * replacement is created (the provider's default; fixed names and published ports require it).
+     */
+    rolling?: readonly string[];
   },
 ): DeployedContainers {
   const containers: docker.Container[] = [];
@@ -137,11 +159,19 @@ export function deployContainers(
   let before: pulumi.Input<pulumi.Resource>[] = ctx.dependsOn ?? [];
   for (const group of groups) {
     const earlierJobs = pulumi.all([...checks]);
+    let previousRolling: docker.Container | undefined;
     const created = group.map((spec) => {
-      const args = containerArgs(spec, ctx.images.imageId(spec.image, spec.role), ctx.networkName, ctx.secrets, ctx.lateEnv);
+      const rolling = ctx.rolling?.includes(spec.role) ?? false;
+      const { name: fixedName, ...unnamed } = containerArgs(spec, ctx.images.imageId(spec.image, spec.role), ctx.networkName, ctx.secrets, ctx.lateEnv);
+      // A replaced replica is stopped with SIGTERM and time to finish its in-flight requests, not killed at once.
+      const args: docker.ContainerArgs = rolling ? { ...unnamed, destroyGraceSeconds: rollingStopGraceSeconds } : { ...unnamed, name: fixedName };
       // Same labels, but only once earlier jobs succeeded: a failed check stops this container's creation.
       const gated = { ...args, labels: earlierJobs.apply(() => labelList(spec.labels)) };
-      const container = new docker.Container(`${name}-${spec.role}`, checks.length > 0 ? gated : args, { parent: ctx.parent, dependsOn: before });
+      const opts: pulumi.CustomResourceOptions = rolling
+        ? { parent: ctx.parent, dependsOn: previousRolling ? [...before, previousRolling] : before, deleteBeforeReplace: false }
+        : { parent: ctx.parent, dependsOn: before };
+      const container = new docker.Container(`${name}-${spec.role}`, checks.length > 0 ? gated : args, opts);
+      if (rolling) previousRolling = container;
       if (spec.runToCompletion) checks.push(checkedExitCode(spec, container));
       return container;
     });

@@ -1,7 +1,7 @@
 import type { ServingConfig } from "../../config";
 import { mlflowClientEnv } from "../shared/mlflowClientEnv";
-import { loadBalancerConfigPath, readLoadBalancerTemplate, renderLoadBalancerConfig } from "./loadBalancerConfig";
-import { baseContainer, type ContainerSpec, httpHealthcheck, objectLabels, type Topology, topologyOf, withLimits } from "./specBasics";
+import { loadBalancerConfigPath, loadBalancerEntrypoint, readLoadBalancerTemplate, renderLoadBalancerConfig } from "./loadBalancerConfig";
+import { baseContainer, type ContainerSpec, httpHealthcheck, type Topology, topologyOf, withLimits } from "./specBasics";
 
 /** Serving on the Docker platform: R model-server replicas behind nginx, as container specs. */
 
@@ -14,7 +14,7 @@ export interface ServingTopologyArgs {
   readonly serving: Pick<ServingConfig, "replicas" | "port" | "loadBalancerPort" | "resources">;
   readonly publishedPort: number;
   readonly publishHostIp: string;
-  /** Changes when the champion changes: part of each replica's env, so replicas are recreated. */
+  /** Changes when the champion changes: part of each replica's env, so replicas are replaced (one by one). */
   readonly modelVersion?: string;
   readonly trackingUsername?: string;
   /** The nginx template; read from images/loadbalancer when omitted. */
@@ -52,17 +52,14 @@ export function servingTopology(
 ): Topology & { readonly replicas: readonly ContainerSpec[]; readonly loadBalancer: ContainerSpec; readonly endpoint: string } {
   if (!Number.isInteger(args.serving.replicas) || args.serving.replicas < 1) throw new Error(`serving.replicas: expected an integer >= 1, got ${args.serving.replicas}`);
   const replicas = Array.from({ length: args.serving.replicas }, (_, i) => replicaContainer(args, i));
-  const config = renderLoadBalancerConfig(
-    args.loadBalancerTemplate ?? readLoadBalancerTemplate(),
-    args.serving.loadBalancerPort,
-    replicas.map((r) => ({ host: r.role, port: args.serving.port })),
-  );
+  const config = renderLoadBalancerConfig(args.loadBalancerTemplate ?? readLoadBalancerTemplate(), args.serving.loadBalancerPort);
+  // The balancer knows the replicas by alias, so it outlives a new champion: it follows the ready
+  // replicas' addresses instead of being replaced (its published port would be down in between).
   const loadBalancer: ContainerSpec = {
     ...baseContainer(args.prefix, "loadbalancer", "nginx", args.loadBalancerImage),
+    entrypoint: loadBalancerEntrypoint(replicas.map((r) => ({ host: r.role, port: args.serving.port }))),
     files: [{ path: loadBalancerConfigPath, content: config, mode: 0o644 }],
     ports: [{ internal: args.serving.loadBalancerPort, external: args.publishedPort, hostIp: args.publishHostIp }],
-    // The config names the replicas: a new set of replicas means a new load balancer.
-    labels: { ...objectLabels(args.prefix, "nginx", "loadbalancer"), "io.mlops-pipeline.model-version": args.modelVersion ?? "" },
     memoryMb: 256,
     cpus: 0.5,
   };

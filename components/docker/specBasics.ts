@@ -5,10 +5,9 @@ import { resolveSecretEnv } from "../shared/mlflowClientEnv";
 /**
  * The vocabulary of container specs: plain descriptions of networks, volumes and containers.
  *
- * Both the Pulumi components (which map a spec onto @pulumi/docker resources) and the integration
- * test (which maps the same spec onto the Docker Engine API) consume these, so what the test proves
- * about the topology holds for what `pulumi up` deploys. Secrets never appear in a spec: a spec names
- * which secret an env var takes (`secretEnv`), and each consumer fills in values at the last moment.
+ * The Pulumi components map a spec onto @pulumi/docker resources; unit tests check the specs without
+ * Pulumi. Secrets never appear in a spec: a spec names which secret an env var takes (`secretEnv`),
+ * and the values are filled in at the last moment.
  */
 
 /** Secrets a container may take as env; values come from Pulumi secrets or, in tests, random strings. */

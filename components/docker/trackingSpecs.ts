@@ -6,7 +6,7 @@ import { baseContainer, type ContainerSpec, httpHealthcheck, objectLabels, type 
 
 /**
  * The tracking topology of the Docker platform: PostgreSQL, an S3 server and MLflow as container specs.
- * Pure functions of typed config; the Pulumi component and the integration test both call them.
+ * Pure functions of typed config; the Pulumi component calls them, unit tests check them.
  */
 
 export const s3Ports: Readonly<Record<ObjectStoreFlavor, number>> = { minio: 9000, seaweedfs: 8333 };

@@ -8,10 +8,7 @@ import { studyIdLabel, trainingTopology } from "./trainingSpecs";
 import { deployContainers, ImageSet } from "./pulumiContainer";
 import type { DockerPlatformArgs } from "./trackingServer";
 
-export interface DockerTrainingFanoutArgs extends TrainingFanoutArgs, DockerPlatformArgs {
-  /** Changes per pipeline run (e.g. the driver's run id) so the job containers run again; see TrainingTopologyArgs. */
-  readonly rerunKey?: string;
-}
+export interface DockerTrainingFanoutArgs extends TrainingFanoutArgs, DockerPlatformArgs {}
 
 /** Docker needs the image name up front (it names the RemoteImage); an Output cannot be used here. */
 export function plainImage(component: string, image: pulumi.Input<string> | undefined, fallback?: string): string {

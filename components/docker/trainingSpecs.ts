@@ -15,9 +15,9 @@ export interface TrainingTopologyArgs {
   readonly resources: Resources;
   readonly trackingUsername?: string;
   /**
-   * A value that changes per pipeline run (e.g. the driver's run id). Docker jobs run once per
-   * container, so a new value recreates them: a rerun after a failure trains again (finished trials
-   * are skipped by the trainer, which recognises them by their trial key).
+   * A value that changes when the previous training update failed (the driver: that update's start time).
+   * Docker jobs run once per container, so a new value recreates them: a rerun after a failure trains
+   * again (finished trials are skipped by the trainer, which recognises them by their trial key).
    */
   readonly rerunKey?: string;
 }

@@ -13,8 +13,8 @@ import { type CommandResult, type RunningCommand, runCommand, startCommand } fro
 
 export const repoRoot = path.resolve(__dirname, "..", "..");
 
-/** The `mlops:` sections a test changes; each replaces the keys it names in Pulumi.local.yaml's section. */
-export type StackOverrides = Partial<Record<"platform" | "tracking" | "training" | "serving", unknown>>;
+/** The `mlops:` sections a test changes; each replaces the keys it names in the base stack's section. */
+export type StackOverrides = Partial<Record<"platform" | "tracking" | "training" | "serving" | "images" | "docker", unknown>>;
 
 export interface PhaseRecord {
   readonly name: string;
@@ -54,9 +54,9 @@ export class TestStack {
     this.runDir = path.join(repoRoot, ".pipeline", "run", name);
   }
 
-  /** Writes the stack file: Pulumi.local.yaml with `overrides` merged into its `mlops:` sections. */
-  write(overrides: StackOverrides, writer: string): void {
-    const local = parseYaml(fs.readFileSync(path.join(repoRoot, "Pulumi.local.yaml"), "utf8")) as { config: Record<string, unknown>; encryptionsalt?: string };
+  /** Writes the stack file: Pulumi.<base>.yaml (default the local stack) with `overrides` merged into its `mlops:` sections. */
+  write(overrides: StackOverrides, writer: string, base = "local"): void {
+    const local = parseYaml(fs.readFileSync(path.join(repoRoot, `Pulumi.${base}.yaml`), "utf8")) as { config: Record<string, unknown>; encryptionsalt?: string };
     delete local.encryptionsalt; // a developer's `pulumi stack init local` salt belongs to their passphrase
     for (const [section, value] of Object.entries(overrides)) {
       const key = `mlops:${section}`;

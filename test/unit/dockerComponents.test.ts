@@ -197,10 +197,14 @@ describe("DockerModelServing (mocked provider)", () => {
     });
     expect(await outputValue(serving.endpoint)).toBe("http://127.0.0.1:8000");
     const containers = of("container:Container", "srv");
-    expect(containers.map((c) => c.inputs.name)).toEqual(["srv-serving-0", "srv-serving-1", "srv-serving-2", "srv-loadbalancer"]);
+    expect(containers.map((c) => c.name)).toEqual(["srv-serving-0", "srv-serving-1", "srv-serving-2", "srv-loadbalancer"]);
+    // Replicas are named by Pulumi (free names for a rolling replacement); the balancer keeps its fixed name.
+    expect(containers.map((c) => c.inputs.name)).toEqual([undefined, undefined, undefined, "srv-loadbalancer"]);
     const replicas = containers.slice(0, 3);
     for (const [i, r] of replicas.entries()) {
       expect(r.inputs).toMatchObject({ mustRun: true, attach: false, wait: true, restart: "unless-stopped" });
+      // As the provider reads them back (otherwise every `up` replaces the replica): no swap, "1.0" CPUs.
+      expect(r.inputs).toMatchObject({ memory: 2048, memorySwap: 2048, cpus: "1.0" });
       expect((r.inputs.healthcheck as { tests: string[] }).tests.join(" ")).toContain("http://127.0.0.1:8080/ping");
       expect(envMap(r.inputs.envs)).toMatchObject({
         MODEL_URI: "models:/m@champion",
@@ -214,10 +218,18 @@ describe("DockerModelServing (mocked provider)", () => {
     const lb = containers[3];
     const config = ((lb?.inputs.uploads ?? []) as { file: string; content: string }[])[0];
     expect(config?.file).toBe("/etc/nginx/conf.d/default.conf");
-    const upstreams = config?.content.match(/server serving-\d+:8080/g) ?? [];
-    expect(upstreams).toEqual(["server serving-0:8080", "server serving-1:8080", "server serving-2:8080"]);
+    expect(config?.content).toContain("include /tmp/mlops-upstreams.conf;");
     expect(config?.content).toContain("listen 8000;");
     expect(lb?.inputs.ports).toEqual([{ internal: 8000, external: 8000, ip: "127.0.0.1" }]);
+    // nginx follows the replicas' addresses (re-resolved, graceful reload) instead of being replaced.
+    const entrypoint = (lb?.inputs.entrypoints ?? []) as string[];
+    expect(entrypoint.slice(0, 2)).toEqual(["sh", "-c"]);
+    expect(entrypoint[2]?.match(/server serving-\d+:8080/g)).toEqual(["server serving-0:8080", "server serving-1:8080", "server serving-2:8080"]);
+    expect(entrypoint[2]).toContain("for target in serving-0:8080 serving-1:8080 serving-2:8080;");
+    expect(entrypoint[2]).toContain("nginx -s reload");
+    expect(envMap(lb?.inputs.envs)).toEqual({});
+    expect(replicas.every((r) => r.inputs.destroyGraceSeconds === 10)).toBe(true);
+    expect(Object.keys(labelsOf(lb as Captured)).some((k) => k.includes("model-version"))).toBe(false);
     const images = of("remoteImage:RemoteImage", "srv").map((i) => String(i.inputs.name));
     expect(images.sort()).toEqual(["mlops-serving:0.1.0", "nginx:1.27.2"]);
   });

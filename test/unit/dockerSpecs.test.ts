@@ -12,14 +12,12 @@ import {
   trainingTopology,
   type TrackingTopologyArgs,
 } from "../../components/docker/containerSpecs";
-import { containerCreateBody, demuxLogs } from "../support/engineClient";
-import { readLoadBalancerTemplate, renderLoadBalancerConfig } from "../../components/docker/loadBalancerConfig";
-import { tarArchive } from "../support/tarArchive";
+import { loadBalancerEntrypoint, readLoadBalancerTemplate, renderLoadBalancerConfig, upstreamServers, upstreamsPath } from "../../components/docker/loadBalancerConfig";
 import { objectStoreFlavor } from "../../components/shared/images";
 import { planStudy } from "../../components/shared/study";
 import { trainingSchema } from "../../config";
 
-// The pure half of the Docker platform: spec builders, the nginx config, the Engine API mapping.
+// The pure half of the Docker platform: spec builders, the nginx config, env and limits.
 const resources = { cpuRequest: "250m", memoryRequest: "256Mi", cpuLimit: "1500m", memoryLimit: "1Gi" };
 const tracking = (over: Partial<TrackingTopologyArgs> = {}): TrackingTopologyArgs => ({
   prefix: "t",
@@ -152,76 +150,37 @@ describe("training and serving topologies", () => {
     expect(t.replicas.every((r) => r.ports.length === 0 && r.healthcheck !== undefined)).toBe(true);
     expect(t.loadBalancer.ports).toEqual([{ internal: 8001, external: 18001, hostIp: "127.0.0.1" }]);
     const config = t.loadBalancer.files[0]?.content ?? "";
-    expect(config.match(/server serving-\d:9090/g)).toHaveLength(4);
+    expect(config).toContain(`include ${upstreamsPath};`);
+    const script = t.loadBalancer.entrypoint?.[2] ?? "";
+    expect(script.match(/server serving-\d:9090/g)).toHaveLength(4);
+    expect(script).toContain("for target in serving-0:9090 serving-1:9090 serving-2:9090 serving-3:9090;");
     expect(t.endpoint).toBe("http://127.0.0.1:18001");
   });
 });
 
 describe("nginx config template", () => {
-  it("renders the shipped template with no placeholder left", () => {
-    const config = renderLoadBalancerConfig(readLoadBalancerTemplate(), 8000, [
-      { host: "a", port: 1 },
-      { host: "b", port: 2 },
-    ]);
+  it("renders the shipped template with no placeholder left, its upstreams from the include file", () => {
+    const config = renderLoadBalancerConfig(readLoadBalancerTemplate(), 8000);
     expect(config).not.toContain("{{");
     expect(config).toContain("listen 8000;");
-    expect(config).toMatch(/upstream model_servers \{\n\s+server a:1 [^\n]*;\n\s+server b:2 [^\n]*;\n\}/);
+    expect(config).toMatch(/upstream model_servers \{\n\s+include \/tmp\/mlops-upstreams\.conf;\n\}/);
+    expect(upstreamServers([{ host: "a", port: 1 }, { host: "b", port: 2 }])).toMatch(/^server a:1 [^\n]*;\nserver b:2 [^\n]*;$/);
   });
 
-  it("refuses an empty upstream list and unknown placeholders", () => {
-    expect(() => renderLoadBalancerConfig("{{LISTEN_PORT}}", 1, [])).toThrow(/at least one upstream/);
-    expect(() => renderLoadBalancerConfig("{{NOPE}}", 1, [{ host: "a", port: 1 }])).toThrow(/unknown placeholder \{\{NOPE\}\}/);
+  it("refuses an empty upstream list, unknown placeholders and hosts that are not DNS names", () => {
+    expect(() => upstreamServers([])).toThrow(/at least one upstream/);
+    expect(() => renderLoadBalancerConfig("{{NOPE}}", 1)).toThrow(/unknown placeholder \{\{NOPE\}\}/);
+    expect(() => loadBalancerEntrypoint([{ host: "a; rm -rf /", port: 1 }])).toThrow(/DNS names/);
   });
 });
 
-describe("Docker Engine API mapping", () => {
-  it("maps a spec onto the create body with secrets filled in and durations in nanoseconds", () => {
+describe("container env and limits", () => {
+  it("fills secrets into env by name and refuses a missing one", () => {
     const mlflow = byRole(trackingTopology(tracking()).containers, "mlflow");
-    const body = containerCreateBody(mlflow, "net1", { databasePassword: "pw", objectStoreAccessKeyId: "ak", objectStoreSecretAccessKey: "sk" }) as {
-      Env: string[];
-      ExposedPorts: Record<string, unknown>;
-      Healthcheck: { Interval: number; Retries: number };
-      HostConfig: { PortBindings: Record<string, unknown>; Memory: number; NanoCpus: number; RestartPolicy: { Name: string } };
-      NetworkingConfig: { EndpointsConfig: Record<string, { Aliases: string[] }> };
-    };
-    expect(body.Env).toContain("PGPASSWORD=pw");
-    expect(body.Env).toContain("AWS_SECRET_ACCESS_KEY=sk");
-    expect(body.ExposedPorts).toEqual({ "5000/tcp": {} });
-    expect(body.HostConfig.PortBindings).toEqual({ "5000/tcp": [{ HostIp: "127.0.0.1", HostPort: "15000" }] });
-    expect(body.HostConfig).toMatchObject({ Memory: 1024 * 1024 * 1024, NanoCpus: 1.5e9, RestartPolicy: { Name: "unless-stopped" } });
-    expect(body.Healthcheck).toMatchObject({ Interval: 3e9, Retries: 40 });
-    expect(body.NetworkingConfig.EndpointsConfig).toEqual({ net1: { Aliases: ["mlflow"] } });
+    const env = resolveEnv(mlflow, { databasePassword: "pw", objectStoreAccessKeyId: "ak", objectStoreSecretAccessKey: "sk" });
+    expect(env).toContain("PGPASSWORD=pw");
+    expect(env).toContain("AWS_SECRET_ACCESS_KEY=sk");
     expect(() => resolveEnv(mlflow, { databasePassword: "pw" })).toThrow(/container t-mlflow: AWS_ACCESS_KEY_ID needs the secret objectStoreAccessKeyId/);
-  });
-
-  it("splits the multiplexed log stream into stdout and stderr", () => {
-    const frame = (stream: number, text: string) => {
-      const payload = Buffer.from(text);
-      const header = Buffer.alloc(8);
-      header[0] = stream;
-      header.writeUInt32BE(payload.length, 4);
-      return Buffer.concat([header, payload]);
-    };
-    expect(demuxLogs(Buffer.concat([frame(1, "out 1\n"), frame(2, "err\n"), frame(1, "out 2\n")]))).toEqual({ stdout: "out 1\nout 2\n", stderr: "err\n" });
-  });
-
-  it("writes a tar that GNU tar extracts with paths, contents and modes intact", () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tar-"));
-    const long = "x".repeat(1500);
-    fs.writeFileSync(
-      path.join(dir, "a.tar"),
-      tarArchive([
-        { path: "/etc/mlops/shard-0.json", content: '{"a":1}\n', mode: 0o644 },
-        { path: "/etc/mlops/run.sh", content: long, mode: 0o755 },
-      ]),
-    );
-    const out = path.join(dir, "out");
-    fs.mkdirSync(out);
-    const extracted = spawnSync("tar", ["-xf", path.join(dir, "a.tar"), "-C", out], { encoding: "utf8" });
-    expect(extracted.status, extracted.stderr).toBe(0);
-    expect(fs.readFileSync(path.join(out, "etc/mlops/shard-0.json"), "utf8")).toBe('{"a":1}\n');
-    expect(fs.readFileSync(path.join(out, "etc/mlops/run.sh"), "utf8")).toBe(long);
-    expect(fs.statSync(path.join(out, "etc/mlops/run.sh")).mode & 0o777).toBe(0o755);
   });
 
   it("converts Kubernetes quantities to Docker limits", () => {
