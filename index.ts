@@ -9,7 +9,7 @@ import { ConfigError, loadMetricsConfig, metricsConfigPath, parseStackConfig, ty
 import type { PhaseContext, PhaseSecrets } from "./programs/context";
 import { withGeneratedSecrets } from "./programs/secrets";
 import { championModelUri, servingProgram } from "./programs/serving";
-import { trackingProgram } from "./programs/tracking";
+import { requireManagedDatabaseSecrets, trackingProgram } from "./programs/tracking";
 import { trainingProgram } from "./programs/training";
 
 const projectDir = __dirname;
@@ -36,6 +36,7 @@ function readSecrets(): PhaseSecrets {
     databasePassword: cfg.getSecret("databasePassword"),
     objectStoreCredentials: keyPair ? pulumi.secret(keyPair) : undefined,
     authAdminPassword: cfg.getSecret("authAdminPassword"),
+    databaseAdminPassword: cfg.getSecret("databaseAdminPassword"),
   };
 }
 
@@ -43,7 +44,9 @@ function program() {
   const config = readConfig();
   const metrics = loadMetricsConfig(metricsConfigPath(projectDir));
   const paths = localPaths(projectDir, stack);
-  const { ctx } = withGeneratedSecrets({ stack, config, paths, secrets: readSecrets() } satisfies PhaseContext);
+  const given: PhaseContext = { stack, config, paths, secrets: readSecrets() };
+  requireManagedDatabaseSecrets(given);
+  const { ctx } = withGeneratedSecrets(given);
 
   const tracking = trackingProgram(ctx);
   const { fanout, trials } = trainingProgram(ctx, tracking.jobTrackingUri);

@@ -71,7 +71,7 @@ const externalDatabase = z
     /** Name of the stack secret (in the `mlops:` namespace) that holds the password. */
     passwordSecret: z.string().default("databasePassword"),
     sslMode: z.enum(["disable", "prefer", "require", "verify-full"]).default("prefer"),
-    /** Create the database and role with @pulumi/postgresql (needs `adminUser` and the `databaseAdminPassword` secret). */
+    /** Create the database and role with @pulumi/postgresql (programs/tracking.ts: managedDatabase; needs the `databaseAdminPassword` secret). */
     manage: z.boolean().default(false),
     adminUser: z.string().default("postgres"),
   })

@@ -2,11 +2,13 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../config";
 import type { PhaseSecrets } from "../programs/context";
+import { UserError } from "./cli";
 
 /**
  * Secrets of the user's own that the driver hands to phase programs (always wrapped with `pulumi.secret`
  * there): passwords of external services from the environment (`MLOPS_DATABASE_PASSWORD`,
- * `MLOPS_S3_ACCESS_KEY_ID`, `MLOPS_S3_SECRET_ACCESS_KEY`) and, optionally, `MLOPS_AUTH_ADMIN_PASSWORD`.
+ * `MLOPS_S3_ACCESS_KEY_ID`, `MLOPS_S3_SECRET_ACCESS_KEY`, `MLOPS_DATABASE_ADMIN_PASSWORD` when
+ * `tracking.database.manage` is true) and, optionally, `MLOPS_AUTH_ADMIN_PASSWORD`.
  * Passwords for what the stack runs itself are `random.RandomPassword`s of the tracking phase
  * (programs/secrets.ts), kept in the encrypted state. Never printed.
  */
@@ -14,6 +16,7 @@ export interface DriverSecrets {
   databasePassword?: string;
   objectStoreCredentials?: { accessKeyId: string; secretAccessKey: string };
   authAdminPassword?: string;
+  databaseAdminPassword?: string;
 }
 
 /** Where older versions kept generated passwords; read once to adopt them (driver/stackSecrets.ts), then removed. */
@@ -23,7 +26,8 @@ export function secretsFile(stateDir: string, stack: string): string {
 
 function requireEnv(env: NodeJS.ProcessEnv, name: string, why: string): string {
   const value = env[name];
-  if (!value) throw new Error(`${why}: set ${name} in the environment (it is never stored in plain text)`);
+  // A missing password is the user's to fix: one line, no stack-trace hint.
+  if (!value) throw new UserError(`${why}: set ${name} in the environment (it is never stored in plain text)`);
   return value;
 }
 
@@ -31,7 +35,13 @@ function requireEnv(env: NodeJS.ProcessEnv, name: string, why: string): string {
 export function externalSecretsFromEnv(config: StackConfig, env: NodeJS.ProcessEnv = process.env): DriverSecrets {
   const out: DriverSecrets = {};
   const { database, objectStore } = config.tracking;
-  if (database.kind === "external") out.databasePassword = requireEnv(env, "MLOPS_DATABASE_PASSWORD", `tracking.database is external (${database.host})`);
+  if (database.kind === "external" && database.manage) {
+    out.databaseAdminPassword = requireEnv(env, "MLOPS_DATABASE_ADMIN_PASSWORD", `tracking.database.manage is true: the stack creates MLflow's role and database as ${database.adminUser} (mlops:databaseAdminPassword) on ${database.host}`);
+    // The role is the stack's own: the user's password if given, else a RandomPassword (programs/secrets.ts).
+    if (env.MLOPS_DATABASE_PASSWORD) out.databasePassword = env.MLOPS_DATABASE_PASSWORD;
+  } else if (database.kind === "external") {
+    out.databasePassword = requireEnv(env, "MLOPS_DATABASE_PASSWORD", `tracking.database is external (${database.host})`);
+  }
   if (objectStore.kind === "s3" && env.MLOPS_S3_ACCESS_KEY_ID) {
     out.objectStoreCredentials = { accessKeyId: env.MLOPS_S3_ACCESS_KEY_ID, secretAccessKey: requireEnv(env, "MLOPS_S3_SECRET_ACCESS_KEY", "MLOPS_S3_ACCESS_KEY_ID is set") };
   }
@@ -49,5 +59,6 @@ export function secretOutputs(plain: DriverSecrets): () => PhaseSecrets {
     databasePassword: plain.databasePassword === undefined ? undefined : pulumi.secret(plain.databasePassword),
     objectStoreCredentials: plain.objectStoreCredentials === undefined ? undefined : pulumi.secret(plain.objectStoreCredentials),
     authAdminPassword: plain.authAdminPassword === undefined ? undefined : pulumi.secret(plain.authAdminPassword),
+    databaseAdminPassword: plain.databaseAdminPassword === undefined ? undefined : pulumi.secret(plain.databaseAdminPassword),
   });
 }

@@ -9,6 +9,8 @@ export interface PhaseSecrets {
   readonly databasePassword?: pulumi.Output<string>;
   readonly objectStoreCredentials?: pulumi.Output<{ accessKeyId: string; secretAccessKey: string }>;
   readonly authAdminPassword?: pulumi.Output<string>;
+  /** `tracking.database.manage` only: the password of `adminUser`, which creates MLflow's role and database. */
+  readonly databaseAdminPassword?: pulumi.Output<string>;
 }
 
 /** What every phase program receives: the parsed config and where things live. No raw config. */

@@ -23,7 +23,9 @@ type Provided = Readonly<Partial<Record<keyof PhaseSecrets, unknown>>>;
 export function generatedSecretsNeeded(config: StackConfig, provided: Provided): GeneratedSecretName[] {
   const { database, objectStore, auth } = config.tracking;
   const names: GeneratedSecretName[] = [];
-  if (database.kind === "inStack" && !provided.databasePassword) names.push("databasePassword");
+  // A managed external database's role is the stack's own too (components/external/externalPostgres.ts).
+  const ownsRole = database.kind === "inStack" || (database.kind === "external" && database.manage);
+  if (ownsRole && !provided.databasePassword) names.push("databasePassword");
   if (objectStore.kind === "inStack" && !provided.objectStoreCredentials) names.push("objectStoreAccessKeyId", "objectStoreSecretKey");
   if (auth.enabled && !provided.authAdminPassword) names.push("authAdminPassword");
   return names;
@@ -37,7 +39,9 @@ export function generatedSecretsNeeded(config: StackConfig, provided: Provided):
  */
 export function rotationBlocker(config: StackConfig, provided: Provided = {}): string | undefined {
   if (config.platform === "local") return undefined;
-  const stuck = generatedSecretsNeeded(config, provided).filter((n) => n === "databasePassword" || n === "authAdminPassword");
+  // A managed external role is updated by @pulumi/postgresql in the same run, so only in-stack PostgreSQL is stuck.
+  const stuckDatabase = config.tracking.database.kind === "inStack";
+  const stuck = generatedSecretsNeeded(config, provided).filter((n) => (n === "databasePassword" && stuckDatabase) || n === "authAdminPassword");
   if (stuck.length === 0) return undefined;
   return `--rotate-secrets on platform ${config.platform}: ${stuck.join(" and ")} cannot be rotated there yet (the in-stack PostgreSQL role and MLflow's users database keep the password they were created with, so MLflow would be locked out); nothing was changed`;
 }
@@ -52,6 +56,7 @@ function mergeSecrets(values: SecretOutputs, provided: PhaseSecrets): PhaseSecre
     databasePassword: provided.databasePassword ?? databasePassword,
     objectStoreCredentials: provided.objectStoreCredentials ?? keys,
     authAdminPassword: provided.authAdminPassword ?? authAdminPassword,
+    databaseAdminPassword: provided.databaseAdminPassword,
   };
 }
 

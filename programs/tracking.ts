@@ -1,3 +1,5 @@
+import * as pulumi from "@pulumi/pulumi";
+import { ManagedPostgres } from "../components/external/externalPostgres";
 import { ArtifactBucket } from "../components/external/s3Bucket";
 import type { TrackingServer, TrackingServerArgs } from "../components/interfaces";
 import { type PhaseContext, trackingCredentials } from "./context";
@@ -36,11 +38,55 @@ export function artifactBucket(name: string, ctx: PhaseContext): ArtifactBucket 
   });
 }
 
-/** init: the MLflow tracking server with its database and artifact store (the bucket first, when the stack creates it). */
+/** Whether this run creates MLflow's role and database (render mode never reaches a database server). */
+const managesDatabase = (ctx: PhaseContext) => ctx.config.tracking.database.kind === "external" && ctx.config.tracking.database.manage && ctx.renderDir === undefined;
+
+/**
+ * `manage: true` needs the admin password: checked before any resource is declared, so a missing one
+ * fails the run with the key to set and nothing half created.
+ */
+export function requireManagedDatabaseSecrets(ctx: PhaseContext): void {
+  const db = ctx.config.tracking.database;
+  if (db.kind !== "external" || !managesDatabase(ctx) || ctx.secrets.databaseAdminPassword) return;
+  // RunError: a user mistake, reported by Pulumi without a stack trace.
+  throw new pulumi.RunError(
+    `tracking.database.manage is true but there is no password for ${db.adminUser}: set MLOPS_DATABASE_ADMIN_PASSWORD (npm run pipeline) or \`pulumi config set --secret mlops:databaseAdminPassword\` (pulumi up)`,
+  );
+}
+
+/**
+ * `tracking.database` of kind external with `manage: true`: MLflow's role (with the stack's database
+ * password) and its database, created as `adminUser` with @pulumi/postgresql. Otherwise the user made
+ * them. Render mode writes manifests only and never reaches a database server.
+ */
+export function managedDatabase(name: string, ctx: PhaseContext): ManagedPostgres | undefined {
+  const db = ctx.config.tracking.database;
+  if (db.kind !== "external" || !managesDatabase(ctx)) return undefined;
+  requireManagedDatabaseSecrets(ctx);
+  const { databaseAdminPassword, databasePassword } = ctx.secrets;
+  if (!databaseAdminPassword || !databasePassword) throw new Error("tracking.database.manage is true but the program got no password for MLflow's role (generated or mlops:databasePassword)");
+  return new ManagedPostgres(`${name}-database`, {
+    host: db.host,
+    port: db.port,
+    sslMode: db.sslMode,
+    adminUser: db.adminUser,
+    adminPassword: databaseAdminPassword,
+    // A superuser can do everything a CREATEROLE/CREATEDB role can; managed services rarely grant SUPERUSER.
+    adminIsSuperuser: false,
+    database: db.database,
+    user: db.user,
+    userPassword: databasePassword,
+  });
+}
+
+/**
+ * init: the MLflow tracking server with its database and artifact store. The managed database and the
+ * created bucket come first: MLflow migrates its tables into the database as it starts.
+ */
 export function trackingProgram(ctx: PhaseContext): TrackingServer {
   const name = `${ctx.stack}-tracking`;
-  const bucket = artifactBucket(name, ctx);
-  return platformFor(ctx.config.platform).tracking(name, trackingServerArgs(ctx), ctx, bucket ? { dependsOn: [bucket] } : undefined);
+  const dependsOn: pulumi.Resource[] = [artifactBucket(name, ctx), managedDatabase(name, ctx)].filter((r) => r !== undefined);
+  return platformFor(ctx.config.platform).tracking(name, trackingServerArgs(ctx), ctx, dependsOn.length > 0 ? { dependsOn } : undefined);
 }
 
 export const trackingOutputs = (server: TrackingServer) => ({
@@ -53,6 +99,7 @@ export const trackingOutputs = (server: TrackingServer) => ({
 
 /** The tracking phase stack's program body: the stack's passwords, the server, and the outputs later phases read. */
 export function trackingPhase(ctx: PhaseContext) {
+  requireManagedDatabaseSecrets(ctx);
   const generated = withGeneratedSecrets(ctx);
   return { ...trackingOutputs(trackingProgram(generated.ctx)), ...generated.outputs };
 }

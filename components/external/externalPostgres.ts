@@ -5,6 +5,7 @@ export interface ManagedPostgresArgs {
   /** The existing server (e.g. an RDS or Cloud SQL instance). */
   readonly host: pulumi.Input<string>;
   readonly port?: pulumi.Input<number>;
+  /** As `tracking.database.sslMode`; "prefer" (or none) becomes "disable" on loopback, else "require" (see providerSslMode). */
   readonly sslMode?: "disable" | "prefer" | "require" | "verify-full";
   /** An administrative role allowed to create roles and databases. */
   readonly adminUser: pulumi.Input<string>;
@@ -19,6 +20,18 @@ export interface ManagedPostgresArgs {
 }
 
 const identifier = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+
+const loopback = (host: string) => host === "localhost" || host === "::1" || /^127\./.test(host);
+
+/**
+ * The provider's sslmode for the configured `sslMode`. The provider's driver (lib/pq) has no "prefer":
+ * a loopback server gets "disable" (nothing leaves the machine; local servers rarely have certificates),
+ * any other host "require", so the admin password never crosses a network in clear.
+ */
+export function providerSslMode(sslMode: ManagedPostgresArgs["sslMode"], host: string): "disable" | "require" | "verify-full" {
+  if (sslMode === "disable" || sslMode === "require" || sslMode === "verify-full") return sslMode;
+  return loopback(host) ? "disable" : "require";
+}
 
 export function validateManagedPostgresArgs(args: ManagedPostgresArgs): void {
   for (const [key, value] of [
@@ -52,7 +65,7 @@ export class ManagedPostgres extends pulumi.ComponentResource {
         port: args.port ?? 5432,
         username: args.adminUser,
         password: pulumi.secret(args.adminPassword),
-        sslmode: args.sslMode ?? "require",
+        sslmode: pulumi.output(args.host).apply((host) => providerSslMode(args.sslMode, host)),
         superuser: args.adminIsSuperuser ?? false,
         connectTimeout: 15,
       },

@@ -1,10 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { localPaths } from "../../components/local/paths";
-import { loadStackConfig, objectStoreSchema, type StackConfig } from "../../config";
+import { loadStackConfig, objectStoreSchema } from "../../config";
 import type { PhaseContext } from "../../programs/context";
-import type { PlatformImplementation } from "../../programs/platforms";
 import { installPulumiMocks, isRpcSecret, outputValue, type Registered, secretValue } from "./support/pulumiMocks";
+import { trackingCalls } from "./support/recordedTracking";
 
 /**
  * The tracking phase program: `objectStore.kind: s3` with `create: true` builds the bucket (ArtifactBucket)
@@ -14,24 +14,9 @@ import { installPulumiMocks, isRpcSecret, outputValue, type Registered, secretVa
  */
 
 const root = `${__dirname}/../..`;
-const calls: { name: string; opts?: pulumi.ComponentResourceOptions }[] = [];
-vi.mock("../../programs/platforms", async (importActual) => {
-  const actual = await importActual<typeof import("../../programs/platforms")>();
-  // The real platforms, with the options each tracking call receives recorded.
-  return {
-    ...actual,
-    platformFor: (platform: StackConfig["platform"]): PlatformImplementation => {
-      const real = actual.platformFor(platform);
-      return {
-        ...real,
-        tracking: (name, args, ctx, opts) => {
-          calls.push({ name, opts });
-          return real.tracking(name, args, ctx, opts);
-        },
-      };
-    },
-  };
-});
+// The real platforms, with the options each tracking call receives recorded.
+vi.mock("../../programs/platforms", async (importActual) => (await import("./support/recordedTracking")).recordingPlatforms(importActual));
+const calls = trackingCalls;
 
 let registered: Registered[] = [];
 let tracking: typeof import("../../programs/tracking");
