@@ -101,8 +101,8 @@ export function checkUpstream(upstream: Upstream, options: BalancerOptions): Pro
         upstream.ready = res.statusCode === 200;
         if (upstream.ready) upstream.downUntil = 0;
         res.resume();
-        res.on("end", resolve);
-        res.on("error", resolve);
+        res.on("error", () => undefined);
+        res.on("close", resolve);
       },
     );
     req.on("timeout", () => req.destroy(new Error("health check timed out")));
@@ -281,7 +281,11 @@ if (require.main === module) {
         const bound = typeof address === "object" && address ? address.port : port;
         console.log(`load balancer on http://${host}:${bound} -> ${upstreams.map((u) => u.url.host).join(", ")}`);
       });
+      let stopping = false;
       process.on("SIGTERM", () => {
+        // A group-wide SIGTERM and the supervisor's forwarded one arrive together: stop once.
+        if (stopping) return;
+        stopping = true;
         stopChecks();
         server.close(() => process.exit(0));
         setTimeout(() => process.exit(0), 5_000).unref();
