@@ -87,6 +87,8 @@ export const configDescriptions: Record<string, string> = {
   "mlops:serving.port": "Port each model server listens on.",
   "mlops:serving.loadBalancerPort": "Port of the load balancer (local and docker platforms).",
   "mlops:serving.resources": "CPU and memory of each model server replica.",
+  "mlops:serving.workers": "Worker processes per model server replica on local (default 1); docker and kubernetes use one per whole core of the CPU limit.",
+  "mlops:serving.auth": "Require an API key on `/invocations`, `/example` and `/version` (`/ping`, `/health` stay open). Default: on for docker and for kubernetes with an Ingress, off otherwise. The key comes from `MLOPS_SERVING_API_KEY` or is generated and kept as a secret output of the deploy phase.",
   "mlops:serving.ingress": "Expose the model API through an Ingress (kubernetes).",
   "mlops:serving.ingress.host": "Host name the Ingress answers to.",
   "mlops:serving.ingress.tlsSecret": "Kubernetes TLS secret for the host; omit for plain HTTP.",

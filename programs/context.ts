@@ -9,6 +9,7 @@ export interface PhaseSecrets {
   readonly databasePassword?: pulumi.Output<string>;
   readonly objectStoreCredentials?: pulumi.Output<{ accessKeyId: string; secretAccessKey: string }>;
   readonly authAdminPassword?: pulumi.Output<string>;
+  readonly servingApiKey?: pulumi.Output<string>;
 }
 
 /** What every phase program receives: the parsed config and where things live. No raw config. */

@@ -17,6 +17,10 @@ export interface ServingTopologyArgs {
   /** Changes when the champion changes: part of each replica's env, so replicas are recreated. */
   readonly modelVersion?: string;
   readonly trackingUsername?: string;
+  /** serving.auth: replicas read the key from the `servingApiKey` secret (SERVING_API_KEY). */
+  readonly auth?: boolean;
+  /** Worker processes per replica (SERVING_WORKERS); default 1. */
+  readonly workers?: number;
   /** The nginx template; read from images/loadbalancer when omitted. */
   readonly loadBalancerTemplate?: string;
 }
@@ -37,9 +41,10 @@ function replicaContainer(args: ServingTopologyArgs, index: number): ContainerSp
         REPLICA_ID: role,
         PYTHONUNBUFFERED: "1",
         OMP_NUM_THREADS: "1",
+        SERVING_WORKERS: String(args.workers ?? 1),
         ...(args.modelVersion !== undefined ? { MODEL_VERSION: args.modelVersion } : {}),
       },
-      secretEnv: client.secretEnv,
+      secretEnv: { ...client.secretEnv, ...(args.auth ? { SERVING_API_KEY: "servingApiKey" as const } : {}) },
       healthcheck: httpHealthcheck(args.serving.port, "/ping", 30),
     },
     args.serving.resources,

@@ -17,7 +17,14 @@ export interface ServingParams {
   readonly modelVersion: string;
   readonly trackingUri: string;
   readonly credentials?: { readonly username: string; readonly secretName: string };
+  /** serving.auth: the Secret holding the inference API key under `servingApiKeyKey`. */
+  readonly apiKeySecretName?: string;
+  /** Worker processes per pod (SERVING_WORKERS); default 1. */
+  readonly workers?: number;
 }
+
+/** The key of the API-key Secret's entry. */
+export const servingApiKeyKey = "api-key";
 
 export const servingSelector = (instance: string) => podSelector(instance, "model-server", roles.modelServer);
 const servingLabels = (instance: string) => objectLabels(instance, "model-server", roles.modelServer);
@@ -33,7 +40,10 @@ export function buildServingDeployment(p: ServingParams): k8s.types.input.apps.v
     // The pod name tells replicas apart in responses and logs.
     { name: "REPLICA_ID", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
     { name: "PYTHONUNBUFFERED", value: "1" },
+    { name: "SERVING_WORKERS", value: String(p.workers ?? 1) },
     ...trackingCredentialEnv(p.credentials),
+    // By secretKeyRef: the key never appears in the pod spec, the manifests or `kubectl describe`.
+    ...(p.apiKeySecretName ? [{ name: "SERVING_API_KEY", valueFrom: { secretKeyRef: { name: p.apiKeySecretName, key: servingApiKeyKey } } }] : []),
   ];
   return {
     apiVersion: "apps/v1",
