@@ -1,4 +1,4 @@
-import { execFileSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import {
@@ -114,21 +114,34 @@ describe("local load balancer against real replica processes", () => {
     const r0 = await replica("r0");
     const port = await freePort();
     const script = path.join("components", "local", "loadBalancer.ts");
-    const supervised = await startNode(path.join("components", "local", "keepAlive.ts"), ["--", process.execPath, "--import", "tsx", script, "--listen", `127.0.0.1:${port}`, "--upstream", `http://127.0.0.1:${r0.port}`]);
+    const supervised = await startNode(path.join("components", "local", "keepAlive.ts"), ["--start-failure-seconds", "0", "--", process.execPath, "--import", "tsx", script, "--listen", `127.0.0.1:${port}`, "--upstream", `http://127.0.0.1:${r0.port}`]);
     let log = "";
     supervised.child.stderr?.on("data", (c: Buffer) => (log += c.toString()));
     expect((await invoke(port)).status).toBe(200);
     // The balancer is keepAlive's child: kill it as the OOM killer would.
-    const childOf = (pid: number | undefined) => Number(execFileSync("pgrep", ["-P", String(pid)], { encoding: "utf8" }).trim().split("\n")[0]);
-    const first = childOf(supervised.child.pid);
+    const childOf = (pid: number | undefined) => {
+      const found = spawnSync("pgrep", ["-P", String(pid)], { encoding: "utf8" }).stdout.trim().split("\n")[0];
+      return found ? Number(found) : undefined;
+    };
+    const first = childOf(supervised.child.pid) as number;
+    expect(first).toBeGreaterThan(0);
     process.kill(first, "SIGKILL");
-    await waitUntil("keepAlive to see the death", async () => log.includes("restarting in"));
-    expect(log).toMatch(/exited \(SIGKILL\); restarting in 500 ms/);
+    let second: number | undefined;
+    await waitUntil("keepAlive to start a new balancer", async () => {
+      second = childOf(supervised.child.pid);
+      return second !== undefined && second !== first;
+    }, 20_000);
     await waitUntil("the balancer to answer again", async () => (await invoke(port)).status === 200, 20_000);
-    const second = childOf(supervised.child.pid);
-    expect(second).not.toBe(first);
+    await waitUntil("keepAlive to log the restart", async () => log.includes("restarting in"));
+    expect(log).toMatch(/exited \(SIGKILL\); restarting in 500 ms/);
     supervised.child.kill("SIGTERM");
     await new Promise((resolve) => supervised.child.once("exit", resolve));
-    expect(() => process.kill(second, 0)).toThrow();
+    expect(() => process.kill(second as number, 0)).toThrow();
+  });
+
+  it("does not restart a process whose first run fails at once: the deploy reports it", async () => {
+    const failed = spawnSync(process.execPath, ["--import", "tsx", path.join("components", "local", "keepAlive.ts"), "--", process.execPath, "-e", "process.exit(3)"], { encoding: "utf8", timeout: 20_000 });
+    expect(failed.status).toBe(3);
+    expect(failed.stderr).toMatch(/failed to start \(code 3\); not restarting/);
   });
 });
