@@ -59,6 +59,8 @@ export function buildServingDeployment(p: ServingParams): k8s.types.input.apps.v
         metadata: { labels, annotations: { [modelVersionAnnotation]: p.modelVersion } },
         spec: {
           securityContext: podSecurityContext(appUserId),
+          // SIGTERM: the server serves its drain time (SERVING_DRAIN_SECONDS, 3 s) and finishes in-flight requests (up to 30 s more).
+          terminationGracePeriodSeconds: 45,
           containers: [
             {
               name: "model-server",
@@ -70,7 +72,8 @@ export function buildServingDeployment(p: ServingParams): k8s.types.input.apps.v
               securityContext: containerSecurityContext(),
               // Loading a model from the registry can take minutes; the startup probe covers it so liveness stays strict.
               startupProbe: { httpGet: { path: "/health", port: "http" }, periodSeconds: 10, failureThreshold: 30 },
-              readinessProbe: { httpGet: { path: "/ping", port: "http" }, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 },
+              // /ping is 503 while loading, draining or over capacity: one failed probe takes the pod out of the Service.
+              readinessProbe: { httpGet: { path: "/ping", port: "http" }, periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 1 },
               livenessProbe: { httpGet: { path: "/health", port: "http" }, periodSeconds: 30, timeoutSeconds: 5, failureThreshold: 5 },
             },
           ],

@@ -43,7 +43,7 @@ describe("serving.auth and serving.workers defaults", () => {
   });
 });
 
-describe("kubernetes: the API key by secretKeyRef, workers from the CPU limit", () => {
+describe("kubernetes: the API key by secretKeyRef, workers, readiness", () => {
   const base = { instance: "s", namespace: "ns", image: "i:1", modelUri: "models:/m@champion", modelVersion: "1", trackingUri: "http://mlflow" };
   const envOf = (deployment: ReturnType<typeof buildServingDeployment>) => {
     const container = (deployment.spec as { template: { spec: { containers: { env: { name: string; value?: string; valueFrom?: unknown }[] }[] } } }).template.spec.containers[0];
@@ -55,6 +55,10 @@ describe("kubernetes: the API key by secretKeyRef, workers from the CPU limit", 
     const env = envOf(buildServingDeployment({ ...base, serving, apiKeySecretName: "s-api-key", workers: 2 }));
     expect(env.find((e) => e.name === "SERVING_API_KEY")).toEqual({ name: "SERVING_API_KEY", valueFrom: { secretKeyRef: { name: "s-api-key", key: servingApiKeyKey } } });
     expect(env.find((e) => e.name === "SERVING_WORKERS")?.value).toBe("2");
+    const spec = (buildServingDeployment({ ...base, serving }).spec as { template: { spec: { terminationGracePeriodSeconds: number; containers: { readinessProbe: unknown }[] } } }).template.spec;
+    // One 503 from /ping (loading, draining) takes the pod out; the grace period covers drain + in-flight.
+    expect(spec.containers[0]?.readinessProbe).toMatchObject({ httpGet: { path: "/ping" }, failureThreshold: 1 });
+    expect(spec.terminationGracePeriodSeconds).toBeGreaterThan(33);
     const open = envOf(buildServingDeployment({ ...base, serving }));
     expect(open.some((e) => e.name === "SERVING_API_KEY")).toBe(false);
     expect(open.find((e) => e.name === "SERVING_WORKERS")?.value).toBe("1");
