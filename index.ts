@@ -36,6 +36,7 @@ function readSecrets(): PhaseSecrets {
     databasePassword: cfg.getSecret("databasePassword"),
     objectStoreCredentials: keyPair ? pulumi.secret(keyPair) : undefined,
     authAdminPassword: cfg.getSecret("authAdminPassword"),
+    servingApiKey: cfg.getSecret("servingApiKey"),
   };
 }
 

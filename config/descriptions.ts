@@ -112,6 +112,7 @@ export const configDescriptions: Record<string, string> = {
   "mlops:docker.network": "User-defined network the containers share.",
   "mlops:databasePassword": "Password of the MLflow database role (in-stack or external PostgreSQL).",
   "mlops:databaseAdminPassword": "Password of `adminUser` when `tracking.database.manage` is true.",
+  "mlops:servingApiKey": "The inference API key when `serving.auth` is on, for `pulumi up` on the project (the driver reads `MLOPS_SERVING_API_KEY`); unset: generated.",
   "mlops:s3AccessKeyId": "Access key id of the object store (in-stack or S3).",
   "mlops:s3SecretAccessKey": "Secret access key of the object store.",
   "mlops:authAdminPassword": "Password of the MLflow admin user when `tracking.auth.enabled`.",

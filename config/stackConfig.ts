@@ -316,7 +316,7 @@ export const dockerSchema = z
 export type DockerConfig = z.infer<typeof dockerSchema>;
 
 /** Keys that hold secrets: declared here so validation accepts them, never read as plain values. */
-export const secretKeys = ["databasePassword", "databaseAdminPassword", "s3AccessKeyId", "s3SecretAccessKey", "authAdminPassword"] as const;
+export const secretKeys = ["databasePassword", "databaseAdminPassword", "s3AccessKeyId", "s3SecretAccessKey", "authAdminPassword", "servingApiKey"] as const;
 
 export const stackConfigSchema = z
   .object({
