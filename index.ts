@@ -37,6 +37,7 @@ function readSecrets(): PhaseSecrets {
     objectStoreCredentials: keyPair ? pulumi.secret(keyPair) : undefined,
     authAdminPassword: cfg.getSecret("authAdminPassword"),
     databaseAdminPassword: cfg.getSecret("databaseAdminPassword"),
+    servingApiKey: cfg.getSecret("servingApiKey"),
   };
 }
 

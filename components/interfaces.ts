@@ -76,6 +76,10 @@ export interface ModelServingArgs {
   readonly trackingCredentials?: { readonly username: string; readonly password: pulumi.Input<string> };
   /** Changes when the champion changes, so replicas restart and load it. */
   readonly modelVersion?: pulumi.Input<string>;
+  /** The inference API key (a secret); unset: the API is open. */
+  readonly apiKey?: pulumi.Input<string>;
+  /** Worker processes per replica (config's servingWorkers). */
+  readonly workers?: number;
 }
 
 export interface ModelServing extends pulumi.ComponentResource {

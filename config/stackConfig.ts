@@ -235,6 +235,10 @@ export const servingSchema = z
     /** Port of the load balancer in front of the replicas (local and docker platforms). */
     loadBalancerPort: z.number().int().min(1024).max(65535).default(8000),
     resources: resourcesSchema.default(resourcesSchema.parse({})),
+    /** Worker processes per replica; unset: see servingWorkers. */
+    workers: z.number().int().min(1, "expected an integer >= 1").max(64).optional(),
+    /** API key on /invocations, /example, /version; unset: see servingAuthEnabled. */
+    auth: z.boolean().optional(),
     ingress: z
       .object({ host: z.string().min(1), tlsSecret: z.string().optional(), className: z.string().default("nginx") })
       .strict()
@@ -251,6 +255,28 @@ export const servingSchema = z
   })
   .strict();
 export type ServingConfig = z.infer<typeof servingSchema>;
+
+/**
+ * Whether the inference API asks for a key when `serving.auth` is unset: on wherever it is reachable
+ * beyond this machine's loopback, i.e. docker (the balancer's port is published on the host) and
+ * kubernetes with an Ingress; off on local (127.0.0.1 only) and on kubernetes without an Ingress.
+ */
+export function servingAuthEnabled(config: { readonly platform: string; readonly serving: Pick<ServingConfig, "auth" | "ingress"> }): boolean {
+  if (config.serving.auth !== undefined) return config.serving.auth;
+  return config.platform === "docker" || (config.platform === "kubernetes" && config.serving.ingress !== undefined);
+}
+
+/**
+ * Model-server worker processes per replica: `serving.workers` if set; else 1 on local (replicas share
+ * this machine's cores) and one per whole core of the CPU limit on docker and kubernetes (at least 1).
+ */
+export function servingWorkers(platform: string, serving: Pick<ServingConfig, "workers" | "resources">): number {
+  if (serving.workers !== undefined) return serving.workers;
+  if (platform === "local") return 1;
+  const limit = serving.resources.cpuLimit;
+  const cores = limit.endsWith("m") ? Number(limit.slice(0, -1)) / 1000 : Number(limit);
+  return Number.isFinite(cores) ? Math.max(1, Math.floor(cores)) : 1;
+}
 
 // ---------- images and platform settings ----------
 
@@ -290,7 +316,7 @@ export const dockerSchema = z
 export type DockerConfig = z.infer<typeof dockerSchema>;
 
 /** Keys that hold secrets: declared here so validation accepts them, never read as plain values. */
-export const secretKeys = ["databasePassword", "databaseAdminPassword", "s3AccessKeyId", "s3SecretAccessKey", "authAdminPassword"] as const;
+export const secretKeys = ["databasePassword", "databaseAdminPassword", "s3AccessKeyId", "s3SecretAccessKey", "authAdminPassword", "servingApiKey"] as const;
 
 export const stackConfigSchema = z
   .object({

@@ -30,6 +30,8 @@ export const handoffs = {
   trials: "train",
   modelVersion: "select",
   endpoint: "deploy",
+  /** The inference API key (secret, only with serving.auth); the smoke prediction sends it. */
+  servingApiKey: "deploy",
 } as const satisfies Record<string, PhaseName>;
 export type HandoffKey = keyof typeof handoffs;
 
@@ -108,7 +110,7 @@ export const phases: readonly Phase[] = [
     name: "deploy",
     stack: "serving",
     needs: ["jobTrackingUri", "modelVersion"],
-    reports: ["endpoint"],
+    reports: ["endpoint", "servingApiKey"],
     program: async (ctx, inputs) => (await import("../programs/serving")).servingPhase(ctx, inputs),
     intro: ({ config }, inputs) => `${config.serving.replicas} replica(s) of ${inputs.modelUri} (version ${inputs.modelVersion}) behind a load balancer`,
     outcome: (outputs) => `serving at ${need<string>(outputs, "endpoint")}:`,

@@ -107,7 +107,10 @@ async function runPhases(run: Run): Promise<void> {
       takeReports(run.handoff, phase, await phaseOutputs({ stack: run.args.stack, stackName: phaseStackName(run.args.stack, phase.stack), workspace: run.workspace }));
     else await upStackPhase(run, phase);
   }
-  if (run.args.phase === "all") await smokePrediction(need<string>(run.handoff, "endpoint"), run.records);
+  if (run.args.phase === "all") {
+    const apiKey = run.handoff.servingApiKey?.value;
+    await smokePrediction(need<string>(run.handoff, "endpoint"), run.records, typeof apiKey === "string" ? apiKey : undefined);
+  }
 }
 
 async function destroyAll(run: Run): Promise<void> {

@@ -16,17 +16,21 @@ export interface Prediction {
   readonly seconds: number;
 }
 
-async function exampleInput(endpoint: string): Promise<unknown> {
-  const res = await httpFetch(`${endpoint}/example`, { signal: AbortSignal.timeout(30_000) });
+/** The API key header when `serving.auth` is on; the key is never printed. */
+const authHeaders = (apiKey?: string): Record<string, string> => (apiKey ? { authorization: `Bearer ${apiKey}` } : {});
+
+async function exampleInput(endpoint: string, apiKey?: string): Promise<unknown> {
+  const res = await httpFetch(`${endpoint}/example`, { headers: authHeaders(apiKey), signal: AbortSignal.timeout(30_000) });
   if (!res.ok) throw new Error(`GET ${endpoint}/example answered HTTP ${res.status}: pass an input with --input '<json>'`);
   return res.json();
 }
 
-export async function predictOne(endpoint: string, input?: unknown): Promise<Prediction> {
-  const body = input ?? (await exampleInput(endpoint));
+export async function predictOne(endpoint: string, input?: unknown, apiKey?: string): Promise<Prediction> {
+  const body = input ?? (await exampleInput(endpoint, apiKey));
   const started = Date.now();
-  const res = await httpFetch(`${endpoint}/invocations`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body), signal: AbortSignal.timeout(60_000) });
+  const res = await httpFetch(`${endpoint}/invocations`, { method: "POST", headers: { "content-type": "application/json", ...authHeaders(apiKey) }, body: JSON.stringify(body), signal: AbortSignal.timeout(60_000) });
   const text = await res.text();
+  if (res.status === 401) throw new Error(`POST ${endpoint}/invocations answered HTTP 401: serving.auth is on and the API key was ${apiKey ? "refused" : "not given"} (the deploy phase's secret output servingApiKey)`);
   if (!res.ok) throw new Error(`POST ${endpoint}/invocations answered HTTP ${res.status}: ${text.slice(0, 500)}`);
   const parsed = JSON.parse(text) as { predictions?: unknown[] };
   if (!Array.isArray(parsed.predictions) || parsed.predictions.length === 0) throw new Error(`POST ${endpoint}/invocations answered without predictions: ${text.slice(0, 200)}`);
@@ -34,9 +38,9 @@ export async function predictOne(endpoint: string, input?: unknown): Promise<Pre
 }
 
 /** The pipeline's last step: one prediction through the load balancer proves the deployment serves. */
-export async function smokePrediction(endpoint: string, records: PhaseRecord[]): Promise<void> {
+export async function smokePrediction(endpoint: string, records: PhaseRecord[], apiKey?: string): Promise<void> {
   const started = Date.now();
-  const result = await predictOne(endpoint);
+  const result = await predictOne(endpoint, undefined, apiKey);
   console.log(
     `[smoke] POST ${endpoint}/invocations -> HTTP ${result.status}, prediction ${JSON.stringify(result.predictions[0])} from ${result.replica} in ${result.seconds.toFixed(3)} s`,
   );
@@ -47,7 +51,9 @@ export async function smokePrediction(endpoint: string, records: PhaseRecord[]):
 export async function predictOnStack(stack: string, input?: unknown): Promise<void> {
   const workspace = await pulumiWorkspace(path.resolve(__dirname, ".."));
   const stackName = phaseStackName(stack, stackPhaseNamed("deploy").stack);
-  const endpoint = need<string>(await phaseOutputs({ stack, stackName, workspace }), "endpoint");
-  const result = await predictOne(endpoint, input);
+  const outputs = await phaseOutputs({ stack, stackName, workspace });
+  const endpoint = need<string>(outputs, "endpoint");
+  const apiKey = outputs.servingApiKey?.value;
+  const result = await predictOne(endpoint, input, typeof apiKey === "string" ? apiKey : undefined);
   console.log(JSON.stringify({ endpoint, status: result.status, prediction: result.predictions[0], replica: result.replica, seconds: result.seconds }));
 }

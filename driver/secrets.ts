@@ -1,6 +1,6 @@
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import type { StackConfig } from "../config";
+import { type StackConfig, servingAuthEnabled } from "../config";
 import type { PhaseSecrets } from "../programs/context";
 import { UserError } from "./cli";
 
@@ -8,7 +8,7 @@ import { UserError } from "./cli";
  * Secrets of the user's own that the driver hands to phase programs (always wrapped with `pulumi.secret`
  * there): passwords of external services from the environment (`MLOPS_DATABASE_PASSWORD`,
  * `MLOPS_S3_ACCESS_KEY_ID`, `MLOPS_S3_SECRET_ACCESS_KEY`, `MLOPS_DATABASE_ADMIN_PASSWORD` when
- * `tracking.database.manage` is true) and, optionally, `MLOPS_AUTH_ADMIN_PASSWORD`.
+ * `tracking.database.manage` is true) and, optionally, `MLOPS_AUTH_ADMIN_PASSWORD` and `MLOPS_SERVING_API_KEY`.
  * Passwords for what the stack runs itself are `random.RandomPassword`s of the tracking phase
  * (programs/secrets.ts), kept in the encrypted state. Never printed.
  */
@@ -17,6 +17,8 @@ export interface DriverSecrets {
   objectStoreCredentials?: { accessKeyId: string; secretAccessKey: string };
   authAdminPassword?: string;
   databaseAdminPassword?: string;
+  /** The inference API key when `serving.auth` is on (else the deploy phase generates one). */
+  servingApiKey?: string;
 }
 
 /** Where older versions kept generated passwords; read once to adopt them (driver/stackSecrets.ts), then removed. */
@@ -50,7 +52,8 @@ export function externalSecretsFromEnv(config: StackConfig, env: NodeJS.ProcessE
 
 export function resolveSecrets(config: StackConfig, env: NodeJS.ProcessEnv = process.env): DriverSecrets {
   const admin = config.tracking.auth.enabled && env.MLOPS_AUTH_ADMIN_PASSWORD ? { authAdminPassword: env.MLOPS_AUTH_ADMIN_PASSWORD } : {};
-  return { ...admin, ...externalSecretsFromEnv(config, env) };
+  const apiKey = servingAuthEnabled(config) && env.MLOPS_SERVING_API_KEY ? { servingApiKey: env.MLOPS_SERVING_API_KEY } : {};
+  return { ...admin, ...apiKey, ...externalSecretsFromEnv(config, env) };
 }
 
 /** Plain secrets as Pulumi secrets; call it inside each program run: Outputs belong to the Pulumi runtime of that run. */
@@ -60,5 +63,6 @@ export function secretOutputs(plain: DriverSecrets): () => PhaseSecrets {
     objectStoreCredentials: plain.objectStoreCredentials === undefined ? undefined : pulumi.secret(plain.objectStoreCredentials),
     authAdminPassword: plain.authAdminPassword === undefined ? undefined : pulumi.secret(plain.authAdminPassword),
     databaseAdminPassword: plain.databaseAdminPassword === undefined ? undefined : pulumi.secret(plain.databaseAdminPassword),
+    servingApiKey: plain.servingApiKey === undefined ? undefined : pulumi.secret(plain.servingApiKey),
   });
 }

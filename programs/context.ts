@@ -11,6 +11,7 @@ export interface PhaseSecrets {
   readonly authAdminPassword?: pulumi.Output<string>;
   /** `tracking.database.manage` only: the password of `adminUser`, which creates MLflow's role and database. */
   readonly databaseAdminPassword?: pulumi.Output<string>;
+  readonly servingApiKey?: pulumi.Output<string>;
 }
 
 /** What every phase program receives: the parsed config and where things live. No raw config. */

@@ -53,6 +53,7 @@ function mergeSecrets(values: SecretOutputs, provided: PhaseSecrets): PhaseSecre
   const { databasePassword, objectStoreAccessKeyId: id, objectStoreSecretKey: key, authAdminPassword } = values;
   const keys = id && key ? pulumi.secret(pulumi.all([id, key]).apply(([accessKeyId, secretAccessKey]) => ({ accessKeyId, secretAccessKey }))) : undefined;
   return {
+    ...provided,
     databasePassword: provided.databasePassword ?? databasePassword,
     objectStoreCredentials: provided.objectStoreCredentials ?? keys,
     authAdminPassword: provided.authAdminPassword ?? authAdminPassword,

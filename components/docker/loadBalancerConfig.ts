@@ -10,18 +10,41 @@ export interface Upstream {
   readonly port: number;
 }
 
+export interface LoadBalancerTimeouts {
+  /** Seconds a replica may take to answer once it has the request; then 504 (default 60). */
+  readonly upstreamTimeoutSeconds?: number;
+  /** Seconds a replica is left out after `maxFails` failed attempts (default 5). */
+  readonly failTimeoutSeconds?: number;
+  /** Failed attempts (refused, timed out, 503) within `failTimeoutSeconds` that take a replica out (default 1). */
+  readonly maxFails?: number;
+}
+
 /** The upstream servers nginx uses, kept current by the balancer's entrypoint; the config includes it. */
 export const upstreamsPath = "/tmp/mlops-upstreams.conf";
 
-/** One `server` line per upstream (`host` a name or an address). */
-export function upstreamServers(upstreams: readonly Upstream[]): string {
-  if (upstreams.length === 0) throw new Error("load balancer: expected at least one upstream replica");
-  return upstreams.map((u) => `server ${u.host}:${u.port} max_fails=2 fail_timeout=5s;`).join("\n");
+/** The `server` options of every upstream: passive health as far as nginx OSS has it. */
+function serverOptions(timeouts: LoadBalancerTimeouts): string {
+  const { failTimeoutSeconds = 5, maxFails = 1 } = timeouts;
+  return `max_fails=${maxFails} fail_timeout=${failTimeoutSeconds}s`;
 }
 
-/** Fills the template: the listen port, and the upstream block as an include of `upstreamsPath`. */
-export function renderLoadBalancerConfig(template: string, listenPort: number): string {
-  const values: Record<string, string> = { LISTEN_PORT: String(listenPort), UPSTREAM_SERVERS: `    include ${upstreamsPath};` };
+/** One `server` line per upstream (`host` a name or an address). */
+export function upstreamServers(upstreams: readonly Upstream[], timeouts: LoadBalancerTimeouts = {}): string {
+  if (upstreams.length === 0) throw new Error("load balancer: expected at least one upstream replica");
+  return upstreams.map((u) => `server ${u.host}:${u.port} ${serverOptions(timeouts)};`).join("\n");
+}
+
+/** Fills the template: the listen port, the timeouts, and the upstream block as an include of `upstreamsPath`. */
+export function renderLoadBalancerConfig(template: string, listenPort: number, replicaCount: number, timeouts: LoadBalancerTimeouts = {}): string {
+  if (replicaCount < 1) throw new Error("load balancer: expected at least one upstream replica");
+  const { upstreamTimeoutSeconds = 60 } = timeouts;
+  const values: Record<string, string> = {
+    LISTEN_PORT: String(listenPort),
+    UPSTREAM_SERVERS: `    include ${upstreamsPath};`,
+    UPSTREAM_TIMEOUT: `${upstreamTimeoutSeconds}s`,
+    // Every replica once at most (a refused connection or a 503 moves on; a sent POST never does).
+    NEXT_UPSTREAM_TRIES: String(replicaCount),
+  };
   const rendered = template.replace(/\{\{([A-Z_]+)\}\}/g, (match, key: string) => {
     const value = values[key];
     if (value === undefined) throw new Error(`load balancer template: unknown placeholder ${match} (known: ${Object.keys(values).join(", ")})`);
@@ -43,16 +66,16 @@ export function readLoadBalancerTemplate(file: string = loadBalancerTemplatePath
  * once its model is loaded, a removed one leaves, and the balancer itself is never restarted. With no
  * replica ready it keeps the last list. (Perl is in every Debian-based nginx image: perl-base is essential.)
  */
-export function loadBalancerEntrypoint(upstreams: readonly Upstream[]): string[] {
+export function loadBalancerEntrypoint(upstreams: readonly Upstream[], timeouts: LoadBalancerTimeouts = {}): string[] {
   if (upstreams.some((u) => !/^[a-z0-9][a-z0-9.-]*$/.test(u.host))) throw new Error(`load balancer: upstream hosts must be DNS names, got ${upstreams.map((u) => u.host).join(", ")}`);
   const ping = `'$s = IO::Socket::INET->new(PeerAddr => $ARGV[0], Timeout => 2) or exit 1; print $s "GET /ping HTTP/1.0\\r\\n\\r\\n"; $l = <$s>; exit(defined $l && $l =~ m{^HTTP/\\S+ 200} ? 0 : 1)'`;
   const script = [
     `upstreams=${upstreamsPath}`,
-    `printf '%s\\n' '${upstreamServers(upstreams).replaceAll("\n", "' '")}' > "$upstreams"`,
+    `printf '%s\\n' '${upstreamServers(upstreams, timeouts).replaceAll("\n", "' '")}' > "$upstreams"`,
     `ready() { for target in ${upstreams.map((u) => `${u.host}:${u.port}`).join(" ")}; do`,
     // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion, not a JS template
     '  for address in $(getent ahostsv4 "${target%:*}" | awk \'{print $1}\' | sort -u); do',
-    `    if perl -MIO::Socket::INET -e ${ping} "$address:\${target##*:}"; then echo "server $address:\${target##*:} max_fails=2 fail_timeout=5s;"; fi`,
+    `    if perl -MIO::Socket::INET -e ${ping} "$address:\${target##*:}"; then echo "server $address:\${target##*:} ${serverOptions(timeouts)};"; fi`,
     "  done; done; }",
     "nginx -g 'daemon off;' & nginx_pid=$!",
     "trap 'kill -QUIT $nginx_pid' TERM INT QUIT",

@@ -25,7 +25,9 @@ export class DockerModelServing extends pulumi.ComponentResource implements Mode
       return plainImage("DockerModelServing", args.image, builtImageRef(args.images, "serving"));
     });
     const credentials = args.trackingCredentials;
-    const secrets: pulumi.Output<SecretValues> = pulumi.secret(pulumi.output(credentials?.password).apply((trackingPassword) => ({ trackingPassword })));
+    const secrets: pulumi.Output<SecretValues> = pulumi.secret(
+      pulumi.all([credentials?.password, args.apiKey]).apply(([trackingPassword, servingApiKey]) => ({ trackingPassword, servingApiKey })),
+    );
 
     // Model URI, tracking URI and model version may come from other stacks: filled in at deployment.
     const topology = checkedFor(this, () =>
@@ -40,6 +42,8 @@ export class DockerModelServing extends pulumi.ComponentResource implements Mode
         publishHostIp: args.publishHostIp ?? "127.0.0.1",
         modelVersion: "",
         trackingUsername: credentials?.username,
+        auth: args.apiKey !== undefined,
+        workers: args.workers,
       }),
     );
     // A new MODEL_VERSION replaces the replicas one by one; nginx stays and follows their new addresses.

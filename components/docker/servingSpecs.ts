@@ -17,6 +17,10 @@ export interface ServingTopologyArgs {
   /** Changes when the champion changes: part of each replica's env, so replicas are replaced (one by one). */
   readonly modelVersion?: string;
   readonly trackingUsername?: string;
+  /** serving.auth: replicas read the key from the `servingApiKey` secret (SERVING_API_KEY). */
+  readonly auth?: boolean;
+  /** Worker processes per replica (SERVING_WORKERS); default 1. */
+  readonly workers?: number;
   /** The nginx template; read from images/loadbalancer when omitted. */
   readonly loadBalancerTemplate?: string;
 }
@@ -37,9 +41,10 @@ function replicaContainer(args: ServingTopologyArgs, index: number): ContainerSp
         REPLICA_ID: role,
         PYTHONUNBUFFERED: "1",
         OMP_NUM_THREADS: "1",
+        SERVING_WORKERS: String(args.workers ?? 1),
         ...(args.modelVersion !== undefined ? { MODEL_VERSION: args.modelVersion } : {}),
       },
-      secretEnv: client.secretEnv,
+      secretEnv: { ...client.secretEnv, ...(args.auth ? { SERVING_API_KEY: "servingApiKey" as const } : {}) },
       healthcheck: httpHealthcheck(args.serving.port, "/ping", 30),
     },
     args.serving.resources,
@@ -52,7 +57,7 @@ export function servingTopology(
 ): Topology & { readonly replicas: readonly ContainerSpec[]; readonly loadBalancer: ContainerSpec; readonly endpoint: string } {
   if (!Number.isInteger(args.serving.replicas) || args.serving.replicas < 1) throw new Error(`serving.replicas: expected an integer >= 1, got ${args.serving.replicas}`);
   const replicas = Array.from({ length: args.serving.replicas }, (_, i) => replicaContainer(args, i));
-  const config = renderLoadBalancerConfig(args.loadBalancerTemplate ?? readLoadBalancerTemplate(), args.serving.loadBalancerPort);
+  const config = renderLoadBalancerConfig(args.loadBalancerTemplate ?? readLoadBalancerTemplate(), args.serving.loadBalancerPort, args.serving.replicas);
   // The balancer knows the replicas by alias, so it outlives a new champion: it follows the ready
   // replicas' addresses instead of being replaced (its published port would be down in between).
   const loadBalancer: ContainerSpec = {

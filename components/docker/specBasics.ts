@@ -20,6 +20,8 @@ export const secretNames = [
   "authConfig",
   "flaskSecretKey",
   "trackingPassword",
+  /** The inference API key of the model servers (serving.auth). */
+  "servingApiKey",
 ] as const;
 export type SecretName = (typeof secretNames)[number];
 export type SecretValues = Partial<Readonly<Record<SecretName, string>>>;

@@ -13,6 +13,7 @@ import {
   buildServingIngress,
   buildServingNetworkPolicy,
   buildServingService,
+  servingApiKeyKey,
   servingEndpoint,
 } from "./servingManifests";
 
@@ -58,12 +59,28 @@ export class KubernetesModelServing extends pulumi.ComponentResource implements 
 
     const credentials = args.trackingCredentials;
     const passwordSecret = trackingPasswordSecret(name, { namespace, labels: objectLabels(name, "model-server", roles.modelServer), credentials }, this);
+    const apiKeySecret =
+      args.apiKey === undefined
+        ? undefined
+        : new k8s.core.v1.Secret(
+            childResourceName(name, "api-key"),
+            { metadata: { namespace, labels: objectLabels(name, "model-server", roles.modelServer) }, type: "Opaque", stringData: { [servingApiKeyKey]: pulumi.secret(args.apiKey) } },
+            child,
+          );
 
     const deployment = new k8s.apps.v1.Deployment(
       childResourceName(name, "server"),
       fromManifest(
         buildWith(
-          { ns: namespace, image, modelUri: args.modelUri, modelVersion: args.modelVersion ?? "", trackingUri: args.trackingUri, secret: passwordSecret?.metadata.name ?? "" },
+          {
+            ns: namespace,
+            image,
+            modelUri: args.modelUri,
+            modelVersion: args.modelVersion ?? "",
+            trackingUri: args.trackingUri,
+            secret: passwordSecret?.metadata.name ?? "",
+            apiKeySecret: apiKeySecret?.metadata.name ?? "",
+          },
           (r) =>
             buildServingDeployment({
               ...common(r.ns),
@@ -72,6 +89,8 @@ export class KubernetesModelServing extends pulumi.ComponentResource implements 
               modelVersion: r.modelVersion,
               trackingUri: r.trackingUri,
               credentials: credentials ? { username: credentials.username, secretName: r.secret } : undefined,
+              ...(r.apiKeySecret ? { apiKeySecretName: r.apiKeySecret } : {}),
+              workers: args.workers,
             }),
         ),
       ),

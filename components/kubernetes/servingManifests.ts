@@ -17,7 +17,14 @@ export interface ServingParams {
   readonly modelVersion: string;
   readonly trackingUri: string;
   readonly credentials?: { readonly username: string; readonly secretName: string };
+  /** serving.auth: the Secret holding the inference API key under `servingApiKeyKey`. */
+  readonly apiKeySecretName?: string;
+  /** Worker processes per pod (SERVING_WORKERS); default 1. */
+  readonly workers?: number;
 }
+
+/** The key of the API-key Secret's entry. */
+export const servingApiKeyKey = "api-key";
 
 export const servingSelector = (instance: string) => podSelector(instance, "model-server", roles.modelServer);
 const servingLabels = (instance: string) => objectLabels(instance, "model-server", roles.modelServer);
@@ -33,7 +40,10 @@ export function buildServingDeployment(p: ServingParams): k8s.types.input.apps.v
     // The pod name tells replicas apart in responses and logs.
     { name: "REPLICA_ID", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
     { name: "PYTHONUNBUFFERED", value: "1" },
+    { name: "SERVING_WORKERS", value: String(p.workers ?? 1) },
     ...trackingCredentialEnv(p.credentials),
+    // By secretKeyRef: the key never appears in the pod spec, the manifests or `kubectl describe`.
+    ...(p.apiKeySecretName ? [{ name: "SERVING_API_KEY", valueFrom: { secretKeyRef: { name: p.apiKeySecretName, key: servingApiKeyKey } } }] : []),
   ];
   return {
     apiVersion: "apps/v1",
@@ -49,6 +59,8 @@ export function buildServingDeployment(p: ServingParams): k8s.types.input.apps.v
         metadata: { labels, annotations: { [modelVersionAnnotation]: p.modelVersion } },
         spec: {
           securityContext: podSecurityContext(appUserId),
+          // SIGTERM: the server serves its drain time (SERVING_DRAIN_SECONDS, 3 s) and finishes in-flight requests (up to 30 s more).
+          terminationGracePeriodSeconds: 45,
           containers: [
             {
               name: "model-server",
@@ -60,7 +72,8 @@ export function buildServingDeployment(p: ServingParams): k8s.types.input.apps.v
               securityContext: containerSecurityContext(),
               // Loading a model from the registry can take minutes; the startup probe covers it so liveness stays strict.
               startupProbe: { httpGet: { path: "/health", port: "http" }, periodSeconds: 10, failureThreshold: 30 },
-              readinessProbe: { httpGet: { path: "/ping", port: "http" }, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 },
+              // /ping is 503 while loading, draining or over capacity: one failed probe takes the pod out of the Service.
+              readinessProbe: { httpGet: { path: "/ping", port: "http" }, periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 1 },
               livenessProbe: { httpGet: { path: "/health", port: "http" }, periodSeconds: 30, timeoutSeconds: 5, failureThreshold: 5 },
             },
           ],

@@ -171,7 +171,7 @@ const stackCases: Case[] = [
   {
     name: "secure value for a key that is not a secret",
     problems: () => stackProblems(stack("mlops:platform: local", "mlops:serving: { secure: AAABAC }")),
-    expected: [`${F}:3: mlops:serving: expected a plain value: only databasePassword, databaseAdminPassword, s3AccessKeyId, s3SecretAccessKey, authAdminPassword hold secrets`],
+    expected: [`${F}:3: mlops:serving: expected a plain value: only databasePassword, databaseAdminPassword, s3AccessKeyId, s3SecretAccessKey, authAdminPassword, servingApiKey hold secrets`],
   },
   {
     name: "our key without the mlops: namespace",

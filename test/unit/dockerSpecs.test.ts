@@ -156,20 +156,46 @@ describe("training and serving topologies", () => {
     expect(script).toContain("for target in serving-0:9090 serving-1:9090 serving-2:9090 serving-3:9090;");
     expect(t.endpoint).toBe("http://127.0.0.1:18001");
   });
+
+  it("gives replicas SERVING_WORKERS and, with serving.auth, the API key as a secret env (never a plain value)", () => {
+    const base = { prefix: "s", servingImage: "i:1", loadBalancerImage: "nginx:1", modelUri: "models:/m@champion", trackingUri: "u", publishedPort: 1, publishHostIp: "127.0.0.1" };
+    const serving = { replicas: 2, port: 9090, loadBalancerPort: 8001, resources };
+    const open = servingTopology({ ...base, serving });
+    expect(open.replicas.every((r) => r.env.SERVING_WORKERS === "1" && !("SERVING_API_KEY" in r.secretEnv) && !("SERVING_API_KEY" in r.env))).toBe(true);
+    const locked = servingTopology({ ...base, serving, auth: true, workers: 2 });
+    for (const r of locked.replicas) {
+      expect(r.secretEnv.SERVING_API_KEY).toBe("servingApiKey");
+      expect(r.env.SERVING_WORKERS).toBe("2");
+      expect(resolveEnv(r, { servingApiKey: "k" })).toContain("SERVING_API_KEY=k");
+    }
+  });
 });
 
 describe("nginx config template", () => {
   it("renders the shipped template with no placeholder left, its upstreams from the include file", () => {
-    const config = renderLoadBalancerConfig(readLoadBalancerTemplate(), 8000);
+    const config = renderLoadBalancerConfig(readLoadBalancerTemplate(), 8000, 2);
     expect(config).not.toContain("{{");
     expect(config).toContain("listen 8000;");
     expect(config).toMatch(/upstream model_servers \{\n\s+include \/tmp\/mlops-upstreams\.conf;\n\}/);
     expect(upstreamServers([{ host: "a", port: 1 }, { host: "b", port: 2 }])).toMatch(/^server a:1 [^\n]*;\nserver b:2 [^\n]*;$/);
   });
 
+  it("retries only what nginx may retry safely, with passive checks and working timeouts", () => {
+    const config = renderLoadBalancerConfig(readLoadBalancerTemplate(), 8000, 2, { upstreamTimeoutSeconds: 7 });
+    // A POST that reached a replica is never replayed: no `non_idempotent` anywhere.
+    expect(config).toMatch(/^\s*proxy_next_upstream error timeout http_503;$/m);
+    expect(config).not.toMatch(/^[^#]*non_idempotent/m);
+    expect(config).toMatch(/proxy_next_upstream_tries 2;/);
+    expect(config).toMatch(/proxy_read_timeout 7s;/);
+    expect(upstreamServers([{ host: "a", port: 1 }], { failTimeoutSeconds: 5 })).toBe("server a:1 max_fails=1 fail_timeout=5s;");
+    expect(loadBalancerEntrypoint([{ host: "a", port: 1 }]).join(" ")).toContain("max_fails=1 fail_timeout=5s;");
+    expect(config).toMatch(/location = \/lb\/health \{[^}]*proxy_pass http:\/\/model_servers\/ping;/);
+  });
+
   it("refuses an empty upstream list, unknown placeholders and hosts that are not DNS names", () => {
     expect(() => upstreamServers([])).toThrow(/at least one upstream/);
-    expect(() => renderLoadBalancerConfig("{{NOPE}}", 1)).toThrow(/unknown placeholder \{\{NOPE\}\}/);
+    expect(() => renderLoadBalancerConfig("{{LISTEN_PORT}}", 1, 0)).toThrow(/at least one upstream/);
+    expect(() => renderLoadBalancerConfig("{{NOPE}}", 1, 1)).toThrow(/unknown placeholder \{\{NOPE\}\}/);
     expect(() => loadBalancerEntrypoint([{ host: "a; rm -rf /", port: 1 }])).toThrow(/DNS names/);
   });
 });

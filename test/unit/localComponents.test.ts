@@ -153,6 +153,36 @@ describe("local platform components (Pulumi mocks)", () => {
     expect(replicas.every((r) => (r.inputs.env as Record<string, string>).MODEL_URI === "models:/m@champion")).toBe(true);
     const lb = named(procs, "sv-lb");
     expect((lb.inputs.command as string[]).filter((a) => a.startsWith("http://"))).toEqual(["http://127.0.0.1:9100", "http://127.0.0.1:9101", "http://127.0.0.1:9102"]);
+    // Every process runs under keepAlive.ts, which restarts it when it dies.
+    for (const p of [...replicas, lb]) expect((p.inputs.command as string[]).slice(0, 5)).toEqual(["/usr/bin/node", "--import", "tsx", "/work/proj/components/local/keepAlive.ts", "--"]);
+    expect(replicas.every((r) => (r.inputs.env as Record<string, string>).SERVING_WORKERS === "1")).toBe(true);
+    expect(replicas.some((r) => "SERVING_API_KEY_FILE" in (r.inputs.env as Record<string, string>))).toBe(false);
+  });
+
+  it("hands the API key to every replica as a 0600 file under .pipeline/run (never in env or argv), and SERVING_WORKERS", async () => {
+    captured.splice(0);
+    const cfg = parseStackConfig({ "mlops:platform": "local", "mlops:serving": { replicas: 2, port: 9200, loadBalancerPort: 9001, auth: true, workers: 3 } }, "Pulumi.local.yaml");
+    new local.LocalModelServing("sa", {
+      modelUri: "models:/m@champion",
+      modelVersion: "1",
+      serving: cfg.serving,
+      trackingUri: "http://127.0.0.1:5000",
+      images: cfg.images,
+      paths: paths(),
+      apiKey: pulumi.secret("k3y-not-in-the-clear"),
+      workers: 3,
+    });
+    await new Promise((r) => setTimeout(r, 50));
+    const replicas = byType("local:Process").filter((p) => p.name.startsWith("sa-replica-"));
+    expect(replicas).toHaveLength(2);
+    for (const r of replicas) {
+      const env = r.inputs.env as Record<string, string>;
+      expect(env.SERVING_API_KEY_FILE).toBe("/work/proj/.pipeline/run/test/serving-api-key");
+      expect(env.SERVING_WORKERS).toBe("3");
+      expect(JSON.stringify([env, r.inputs.command])).not.toContain("k3y-not-in-the-clear");
+      const files = (await secretValue(r.inputs.files as never)) as { path: string; content: string; mode: number }[];
+      expect(files).toEqual([{ path: "/work/proj/.pipeline/run/test/serving-api-key", content: "k3y-not-in-the-clear", mode: 0o600 }]);
+    }
   });
 
   it("refuses a load-balancer port inside the replica range", () => {

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import { localPaths } from "../../components/local/paths";
-import { loadStackConfig } from "../../config";
+import { loadStackConfig, servingAuthEnabled } from "../../config";
 import type { PhaseContext } from "../../programs/context";
 import { installPulumiMocks, outputValue, type Registered } from "./support/pulumiMocks";
 
@@ -22,6 +22,7 @@ beforeAll(async () => {
   registered = await installPulumiMocks(({ type, name, inputs }) => {
     // Docker jobs report their exit code; a finished job exits 0.
     if (type === "docker:index/container:Container") return { state: { exitCode: 0, containerLogs: "" } };
+    if (type === "random:index/randomPassword:RandomPassword") return { state: { result: "generated-password-0123456789" } };
     if (!type.startsWith("kubernetes:")) return { state: { pid: 1 } };
     const metadata = typeof inputs.metadata === "object" && inputs.metadata !== null ? inputs.metadata : {};
     return { state: { metadata: { ...metadata, name: `${name}-x` }, status: { succeeded: 1 } } };
@@ -61,6 +62,9 @@ describe.each([
     for (const concern of ["TrackingServer", "TrainingFanout", "ModelServing"]) expect(types).toContain(`mlops:${platform}:${concern}`);
     if (providerType) expect(types).toContain(providerType);
     const others = ["local", "docker", "kubernetes"].filter((p) => p !== platform);
-    expect([...types].filter((t) => others.some((o) => t.startsWith(`mlops:${o}:`)))).toEqual([]);
+    expect([...types].filter((t) => others.some((o) => t.startsWith(`mlops:${o}:`)))).toEqual([]);    // serving.auth's default: a generated API key on docker and on kubernetes with an Ingress, none on local.
+    const keyed = registered.some((r) => r.name === `${stack}-serving-api-key`);
+    expect(keyed).toBe(servingAuthEnabled(ctx.config));
+    expect(keyed).toBe(platform === "docker" || (platform === "kubernetes" && ctx.config.serving.ingress !== undefined));
   });
 });
