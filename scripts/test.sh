@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs one test tier, or all of them in order: `bash scripts/test.sh unit|integration|e2e|all`.
+# Runs one test tier, or all of them in order: `bash scripts/test.sh unit|integration|e2e|cluster|all`
+# (all = unit, integration, e2e; the cluster tier needs root and `make cluster-build`, and runs alone).
 # Each tier prints its own timing; the first failing tier stops the run with its exit code.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,10 +34,15 @@ e2e() {
   run_tier "end-to-end (make pipeline on the local stack)" npx vitest run --project e2e
 }
 
+cluster() {
+  run_tier "cluster (a real single-node Kubernetes from scripts/cluster)" npx vitest run --project cluster
+}
+
 case "$tier" in
   unit) unit ;;
   integration) integration ;;
   e2e) e2e ;;
+  cluster) cluster ;;
   all) unit; integration; e2e ;;
-  *) echo "usage: scripts/test.sh unit|integration|e2e|all" >&2; exit 2 ;;
+  *) echo "usage: scripts/test.sh unit|integration|e2e|cluster|all" >&2; exit 2 ;;
 esac
