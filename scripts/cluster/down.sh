@@ -77,8 +77,8 @@ iptables_cleanup() {
   command -v "$bin" >/dev/null 2>&1 || return 0
   for table in filter nat mangle raw; do
     "$bin" -t "$table" -S >/dev/null 2>&1 || continue
-    "$bin" -t "$table" -S | grep -E '^-A ' | grep -E -- "-j (CNI|KUBE)-|$CLUSTER_BRIDGE|${CLUSTER_POD_CIDR%.0.0/16}\." |
-      grep -vE '^-A (CNI|KUBE)-' | while read -r line; do
+    { "$bin" -t "$table" -S | grep -E '^-A ' | grep -E -- "-j (CNI|KUBE)-|$CLUSTER_BRIDGE|${CLUSTER_POD_CIDR%.0.0/16}\." |
+      grep -vE '^-A (CNI|KUBE)-' || true; } | while read -r line; do
       eval "\"$bin\" -t \"$table\" ${line/#-A/-D}" 2>/dev/null || true
     done
     for chain in $("$bin" -t "$table" -S | sed -n 's/^-N \(\(CNI\|KUBE\)-[^ ]*\)$/\1/p'); do
@@ -136,6 +136,7 @@ main() {
   remove_cgroups
   find /var/log/containers -maxdepth 1 -type l -lname "$CLUSTER_STATE/*" -delete 2>/dev/null || true
   rm -f /var/lib/cni/results/mlops-* 2>/dev/null || true
+  rmdir /var/lib/cni/results /var/lib/cni 2>/dev/null || true
   if [ "$PURGE" = 1 ]; then
     rm -rf "$CLUSTER_STATE" "$CLUSTER_RUN" "$HOSTPATH_PV_DIR"
     log "purged $CLUSTER_STATE, $CLUSTER_RUN and $HOSTPATH_PV_DIR"

@@ -9,6 +9,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 IMAGES_DIR="$CLUSTER_CACHE/images"
 
+# Bump when write_archive lays images out differently: cached tarballs are keyed by it.
+IMAGES_LAYOUT=2
+
 # name|version|binary|entrypoint path in the image
 image_specs() {
   echo "pause|$KUBERNETES_VERSION|$PAUSE_BIN|/pause"
@@ -20,11 +23,12 @@ image_specs() {
 }
 busybox_version() { dpkg-query -W -f '${Version}' busybox-static 2>/dev/null | sed 's/^[0-9]*://; s/[^A-Za-z0-9_.-]/_/g' || echo unknown; }
 image_ref() { echo "mlops.local/$1:$2"; }
+archive_path() { echo "$IMAGES_DIR/$1-$2-layout$IMAGES_LAYOUT.tar"; }
 
 # write_archive NAME VERSION BINARY ENTRYPOINT: a docker-archive tarball (manifest.json, config, one layer).
 write_archive() {
   local name="$1" version="$2" bin="$3" entry="$4" work layer_sha config config_sha out
-  out="$IMAGES_DIR/$name-$version.tar"
+  out="$(archive_path "$name" "$version")"
   [ -f "$out" ] && return 0
   [ -x "$bin" ] || die "image $name needs $bin: run 'make cluster-build' first"
   work="$(mktemp -d)"
@@ -34,8 +38,9 @@ write_archive() {
   echo 'root:x:0:0:root:/:/bin/sh' >"$work/rootfs/etc/passwd"
   echo 'nobody:x:65534:65534:nobody:/:/bin/false' >>"$work/rootfs/etc/passwd"
   if [ "$name" = busybox ]; then
-    # Applet links, so pods can run `sh`, `httpd`, `nslookup`, `wget` directly.
-    for a in sh httpd nslookup wget sleep cat echo ls hostname; do ln -s busybox "$work/rootfs/bin/$a"; done
+    # Applet links, so pods can run `sh`, `httpd`, `nslookup`, `nc` directly. (Not wget: Debian's
+    # static busybox 1.35 wget segfaults on an HTTP response here; `nc` does the same job.)
+    for a in sh httpd nslookup nc sleep cat echo ls hostname; do ln -s busybox "$work/rootfs/bin/$a"; done
   fi
   mkdir -p "$work/image"
   tar --numeric-owner --owner=0 --group=0 --mtime=@0 -C "$work/rootfs" -cf "$work/image/layer.tar" .
@@ -58,12 +63,18 @@ build() {
 }
 
 import() {
-  local name version bin entry ref
+  local name version bin entry ref tarball sum marker
   build
+  marker="$CLUSTER_STATE/containerd/imported"
+  mkdir -p "$marker"
   while IFS='|' read -r name version bin entry; do
     ref="$(image_ref "$name" "$version")"
-    if ctr_ images check "name==$ref" 2>/dev/null | grep -q complete; then continue; fi
-    ctr_ images import --no-unpack=false "$IMAGES_DIR/$name-$version.tar" >/dev/null || die "importing $ref into containerd failed"
+    tarball="$(archive_path "$name" "$version")"
+    # Skip what containerd already holds from this very tarball (a warm start imports nothing).
+    sum="$(cksum <"$tarball")"
+    if [ "$(cat "$marker/$name" 2>/dev/null)" = "$sum" ] && ctr_ images ls -q "name==$ref" | grep -qx "$ref"; then continue; fi
+    ctr_ images import "$tarball" >/dev/null || die "importing $ref into containerd failed"
+    echo "$sum" >"$marker/$name"
     log "imported $ref into containerd (k8s.io)"
   done < <(image_specs)
 }

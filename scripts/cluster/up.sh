@@ -194,6 +194,8 @@ state = "$CLUSTER_RUN/containerd"
   address = "$CONTAINERD_SOCK"
 [ttrpc]
   address = "$CLUSTER_RUN/containerd.sock.ttrpc"
+[plugins."io.containerd.internal.v1.opt"]
+  path = "$CLUSTER_STATE/containerd/opt"
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "$IMAGE_PAUSE"
   restrict_oom_score_adj = true
@@ -204,6 +206,8 @@ state = "$CLUSTER_RUN/containerd"
       runtime_type = "io.containerd.runc.v2"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
         SystemdCgroup = false
+        # Out of /run/containerd, which another containerd (Docker's) may use.
+        Root = "$CLUSTER_RUN/runc"
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = "$CLUSTER_STATE/cni/net.d"
@@ -331,4 +335,5 @@ main() {
   log "cluster up in $((SECONDS - started))s: KUBECONFIG=$CLUSTER_KUBECONFIG (context $CLUSTER_CONTEXT), Ingress on http://127.0.0.1:$CLUSTER_INGRESS_PORT"
 }
 
-main "$@"
+# Sourcing (for debugging one phase) defines the functions only.
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then main "$@"; fi

@@ -131,7 +131,8 @@ spec:
     - name: client
       image: ${busybox}
       imagePullPolicy: Never
-      command: [sh, -c, "nslookup web.${namespace}.svc.cluster.local && wget -qO- -T 5 http://web.${namespace}.svc.cluster.local/"]
+      # Resolve the Service's name through cluster DNS, then fetch through it (nc: the image has no working wget).
+      command: [sh, -c, "nslookup web.${namespace}.svc.cluster.local && printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 web.${namespace}.svc.cluster.local 80"]
 `;
 }
 
