@@ -1,5 +1,6 @@
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
+import * as http from "node:http";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -55,6 +56,22 @@ async function eventually<T>(what: string, timeoutMs: number, probe: () => Promi
     await sleep(2_000);
   }
   throw new Error(`${what}: not reached within ${timeoutMs / 1000} s${last ? ` (last error: ${String(last)})` : ""}`);
+}
+
+/** GET through the Ingress controller's loopback port with a Host header (fetch may not set Host). */
+function ingressGet(host: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const request = http.get({ host: "127.0.0.1", port: ingressPort, path: "/", headers: { host }, timeout: 5_000 }, (response) => {
+      let body = "";
+      response.setEncoding("utf8");
+      response.on("data", (chunk: string) => {
+        body += chunk;
+      });
+      response.on("end", () => resolve({ status: response.statusCode ?? 0, body }));
+    });
+    request.on("timeout", () => request.destroy(new Error("timed out after 5 s")));
+    request.on("error", reject);
+  });
 }
 
 function images(): Record<string, string> {
@@ -202,13 +219,12 @@ describe.skipIf(unavailable !== undefined)("the local cluster (scripts/cluster, 
 
     const body = await timedStep("Ingress answers on 127.0.0.1", () =>
       eventually("the Ingress route through Traefik", 120_000, async () => {
-        const response = await fetch(`http://127.0.0.1:${ingressPort}/`, { headers: { host: "web.cluster.test" }, signal: AbortSignal.timeout(5_000) });
-        return response.status === 200 ? response.text() : undefined;
+        const response = await ingressGet("web.cluster.test");
+        return response.status === 200 ? response.body : undefined;
       }),
     );
     expect(body.trim()).toBe(webPod);
-    const unrouted = await fetch(`http://127.0.0.1:${ingressPort}/`, { headers: { host: "nobody.cluster.test" } });
-    expect(unrouted.status).toBe(404);
+    expect((await ingressGet("nobody.cluster.test")).status).toBe(404);
   });
 
   it("reports node metrics through metrics-server", async () => {
