@@ -38,7 +38,7 @@ CONTAINERD_SOCK="$CLUSTER_RUN/containerd.sock"
 # Ours only: kubelet's own kubernetes.io/host-path provisioner writes claims here (a fixed path in Kubernetes).
 HOSTPATH_PV_DIR=/tmp/hostpath_pv
 # Host processes, in start order (down stops them in reverse).
-CLUSTER_PROCESSES=(etcd kube-apiserver kube-controller-manager kube-scheduler containerd kubelet kube-proxy)
+CLUSTER_PROCESSES=(etcd kube-apiserver kube-controller-manager kube-scheduler containerd kubelet kube-proxy volume-permissions)
 # Debian packages the node needs, as "command:package".
 CLUSTER_PACKAGES=(containerd:containerd runc:runc /usr/lib/cni/bridge:containernetworking-plugins
   iptables:iptables conntrack:conntrack busybox:busybox-static)

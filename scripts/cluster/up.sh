@@ -129,6 +129,15 @@ wait_until() {
   log "$name: $what after $((SECONDS - started))s"
 }
 
+# write_if_changed FILE < content: kube-proxy exits when its config file is rewritten, even unchanged,
+# so a second `up` must leave identical files alone.
+write_if_changed() {
+  local tmp
+  tmp="$(mktemp "$1.XXXXXX")"
+  cat >"$tmp"
+  if cmp -s "$tmp" "$1"; then rm -f "$tmp"; else mv -f "$tmp" "$1"; fi
+}
+
 healthy() { [ "$(curl -sk --max-time 2 "$1")" = ok ]; }
 
 start_etcd() {
@@ -186,7 +195,7 @@ write_containerd_config() {
   mkdir -p "$CLUSTER_STATE/containerd" "$CLUSTER_STATE/cni/net.d" "$CLUSTER_RUN"
   # Version 2 is containerd 1.6's format (Debian bookworm). restrict_oom_score_adj: root here may lack
   # CAP_SYS_RESOURCE, and the pause container's oom_score_adj -998 would fail `runc create`.
-  cat >"$CLUSTER_STATE/containerd/config.toml" <<TOML
+  write_if_changed "$CLUSTER_STATE/containerd/config.toml" <<TOML
 version = 2
 root = "$CLUSTER_STATE/containerd/root"
 state = "$CLUSTER_RUN/containerd"
@@ -214,7 +223,7 @@ state = "$CLUSTER_RUN/containerd"
 TOML
   # bridge -> portmap (hostPort) -> firewall: Docker's engine sets the FORWARD policy to DROP, and the
   # firewall plugin admits our pods' traffic in its own chain.
-  cat >"$CLUSTER_STATE/cni/net.d/10-mlops.conflist" <<JSON
+  write_if_changed "$CLUSTER_STATE/cni/net.d/10-mlops.conflist" <<JSON
 {
   "cniVersion": "1.0.0",
   "name": "mlops",
@@ -238,7 +247,7 @@ start_containerd() {
 
 start_kubelet() {
   mkdir -p "$CLUSTER_STATE/kubelet" "$CLUSTER_STATE/pod-logs"
-  cat >"$CONF/kubelet.yaml" <<YAML
+  write_if_changed "$CONF/kubelet.yaml" <<YAML
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 authentication:
@@ -272,7 +281,7 @@ YAML
 start_kube_proxy() {
   # oomScoreAdj 0 and conntrack maxPerCore 0: root here may lack CAP_SYS_RESOURCE / write access to
   # the conntrack sysctls, and kube-proxy exits when it cannot set them.
-  cat >"$CONF/kube-proxy.yaml" <<YAML
+  write_if_changed "$CONF/kube-proxy.yaml" <<YAML
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
 clientConnection: {kubeconfig: $CONF/kube-proxy.conf}
@@ -286,6 +295,17 @@ healthzBindAddress: 127.0.0.1:10256
 YAML
   start_process kube-proxy "$KUBE_BIN_DIR/kube-proxy" --config="$CONF/kube-proxy.yaml"
   wait_until kube-proxy healthy sh -c "curl -s --max-time 2 http://127.0.0.1:10256/healthz | grep -q lastUpdated"
+}
+
+# The in-tree host-path provisioner makes each claim's folder 0750 root, and hostPath volumes ignore
+# fsGroup: a non-root pod (PostgreSQL as 999, the object store as 1000) could not write its claim. Open
+# every new claim folder to all, as local-path provisioners do (mode 0777).
+start_volume_permissions() {
+  mkdir -p "$HOSTPATH_PV_DIR"
+  start_process volume-permissions bash -c "while :; do
+    find '$HOSTPATH_PV_DIR' -mindepth 1 -maxdepth 1 -type d ! -perm 0777 -exec chmod 0777 {} + 2>/dev/null
+    sleep 1
+  done"
 }
 
 write_kubeconfig() {
@@ -331,6 +351,7 @@ main() {
   start_containerd
   start_kubelet
   start_kube_proxy
+  start_volume_permissions
   apply_addons
   log "cluster up in $((SECONDS - started))s: KUBECONFIG=$CLUSTER_KUBECONFIG (context $CLUSTER_CONTEXT), Ingress on http://127.0.0.1:$CLUSTER_INGRESS_PORT"
 }
