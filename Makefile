@@ -134,6 +134,24 @@ train-kubernetes: setup ## The training Indexed Job on the current kubeconfig's 
 prod-kubernetes: setup ## Serving Deployment + Service + Ingress (+HPA) on the current cluster (stack prod)
 	bash scripts/require-platform.sh kubernetes && $(PIPELINE) --stack $(or $(filter-out local,$(STACK)),prod) --phase deploy
 
+# ---------- a local single-node cluster (air-gapped: built from the Go proxy and Debian packages) ----------
+
+.PHONY: cluster-build
+cluster-build: ## Build and cache every binary and image of the local cluster (Kubernetes, etcd, CoreDNS, Traefik, metrics-server, pause)
+	bash scripts/cluster/build.sh all && bash scripts/cluster/images.sh build
+
+.PHONY: cluster-up
+cluster-up: cluster-build ## Start the single-node cluster (root; kubeconfig context mlops-local, Ingress on 127.0.0.1)
+	bash scripts/cluster/up.sh
+
+.PHONY: cluster-down
+cluster-down: ## Stop the cluster and remove its host leftovers (PURGE=1 also deletes its state: certificates, etcd, images)
+	bash scripts/cluster/down.sh $(if $(filter 1,$(PURGE)),--purge)
+
+.PHONY: cluster-status
+cluster-status: ## Each cluster process, the node's readiness and the add-ons' pods
+	bash scripts/cluster/status.sh
+
 .PHONY: render
 render: setup ## Write every phase's Kubernetes manifests for STACK (default prod) to OUT (default a temp dir)
 	$(WITH_ENV) npm run --silent render -- --stack $(or $(filter-out local,$(STACK)),prod) $(if $(OUT),--out $(OUT))
@@ -159,6 +177,10 @@ test-integration: test-setup ## Integration tests against real PostgreSQL, Seawe
 .PHONY: test-e2e
 test-e2e: test-setup ## End-to-end: `make pipeline` on the local stack, reruns, a failing selection
 	bash scripts/test.sh e2e
+
+.PHONY: test-cluster
+test-cluster: deps cluster-build ## The local cluster for real (root): up, pods, DNS, a bound claim, Ingress, metrics, down. Not in `make test` yet
+	bash scripts/test.sh cluster
 
 .PHONY: services-up
 services-up: deps venv ## Start real PostgreSQL, SeaweedFS (S3) and MLflow on loopback, as the integration tests use them

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs one test tier, or all of them in order: `bash scripts/test.sh unit|integration|e2e|all`.
+# Runs one test tier, or all of them in order: `bash scripts/test.sh unit|integration|e2e|cluster|all`
+# (all = unit, integration, e2e; the cluster tier needs root and `make cluster-build`, and runs alone).
 # Each tier prints its own timing; the first failing tier stops the run with its exit code.
 # A tier that may start services runs inside scripts/services/scoped.sh: whatever it started
 # (PostgreSQL, SeaweedFS, MLflow, dockerd) is stopped when it ends, passed, failed or interrupted.
@@ -40,10 +41,15 @@ scoped() {
   if [[ -n "${MLOPS_TEST_SCOPED:-}" ]]; then "$1"; else MLOPS_TEST_SCOPED=1 bash scripts/services/scoped.sh bash scripts/test.sh "$1"; fi
 }
 
+cluster() {
+  run_tier "cluster (a real single-node Kubernetes from scripts/cluster)" npx vitest run --project cluster
+}
+
 case "$tier" in
   unit) unit ;;
   integration) scoped integration ;;
   e2e) scoped e2e ;;
+  cluster) cluster ;;
   all) unit; scoped integration; scoped e2e ;;
-  *) echo "usage: scripts/test.sh unit|integration|e2e|all" >&2; exit 2 ;;
+  *) echo "usage: scripts/test.sh unit|integration|e2e|cluster|all" >&2; exit 2 ;;
 esac

@@ -1,0 +1,74 @@
+# Shared helpers of scripts/cluster/*.sh: the toolchain's logging, timing and cache helpers plus the
+# cluster's cache paths and state folder. Sourced, never run.
+
+CLUSTER_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=../toolchain/common.sh
+source "$CLUSTER_DIR/../toolchain/common.sh"
+# shellcheck source=versions.env
+source "$CLUSTER_DIR/versions.env"
+
+CLUSTER_CACHE="$MLOPS_CACHE_DIR/cluster"
+KUBE_BIN_DIR="$CLUSTER_CACHE/kubernetes-$KUBERNETES_VERSION/bin"
+ETCD_BIN="$CLUSTER_CACHE/etcd-$ETCD_VERSION/etcd"
+COREDNS_BIN="$CLUSTER_CACHE/coredns-$COREDNS_VERSION/coredns"
+METRICS_SERVER_BIN="$CLUSTER_CACHE/metrics-server-$METRICS_SERVER_VERSION/metrics-server"
+TRAEFIK_BIN="$CLUSTER_CACHE/traefik-$TRAEFIK_VERSION/traefik"
+PAUSE_BIN="$CLUSTER_CACHE/pause-$KUBERNETES_VERSION/pause"
+KUBE_BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubeadm kubectl)
+
+log() { printf '[cluster %4ss] %s\n' "$((SECONDS - TOOLCHAIN_STARTED))" "$*" >&2; }
+die() { printf '[cluster] ERROR: %s\n' "$*" >&2; exit 1; }
+
+# Cluster layout. The state folder holds certificates, data, pid files and logs; it needs root anyway.
+CLUSTER_STATE="${MLOPS_CLUSTER_STATE_DIR:-/var/lib/mlops-cluster}"
+CLUSTER_RUN="${MLOPS_CLUSTER_RUN_DIR:-/run/mlops-cluster}"
+CLUSTER_CONTEXT="${MLOPS_CLUSTER_CONTEXT:-mlops-local}"
+CLUSTER_KUBECONFIG="$CLUSTER_STATE/kubeconfig"
+CLUSTER_NODE_NAME="${MLOPS_CLUSTER_NODE_NAME:-mlops-node}"
+CLUSTER_API_PORT="${MLOPS_CLUSTER_API_PORT:-6443}"
+CLUSTER_INGRESS_PORT="${MLOPS_CLUSTER_INGRESS_PORT:-18480}"
+CLUSTER_INGRESS_ADMIN_PORT="${MLOPS_CLUSTER_INGRESS_ADMIN_PORT:-$((CLUSTER_INGRESS_PORT + 1))}"
+CLUSTER_POD_CIDR=10.244.0.0/16
+# The controller-manager gives the first (and only) node the first /24 of the pod range.
+CLUSTER_NODE_POD_CIDR=10.244.0.0/24
+CLUSTER_SERVICE_CIDR=10.96.0.0/12
+CLUSTER_DNS_IP=10.96.0.10
+CLUSTER_BRIDGE=mlops0
+CONTAINERD_SOCK="$CLUSTER_RUN/containerd.sock"
+# Ours only: kubelet's own kubernetes.io/host-path provisioner writes claims here (a fixed path in Kubernetes).
+HOSTPATH_PV_DIR=/tmp/hostpath_pv
+# Host processes, in start order (down stops them in reverse).
+CLUSTER_PROCESSES=(etcd kube-apiserver kube-controller-manager kube-scheduler containerd kubelet kube-proxy volume-permissions)
+# Debian packages the node needs, as "command:package".
+CLUSTER_PACKAGES=(containerd:containerd runc:runc /usr/lib/cni/bridge:containernetworking-plugins
+  iptables:iptables conntrack:conntrack busybox:busybox-static)
+
+# ensure_packages: installs the Debian packages that are missing (apt-get update first).
+ensure_packages() {
+  local missing=() entry cmd
+  for entry in "${CLUSTER_PACKAGES[@]}"; do
+    cmd="${entry%%:*}"
+    if [[ "$cmd" == /* ]]; then [ -e "$cmd" ] && continue; else command -v "$cmd" >/dev/null 2>&1 && continue; fi
+    missing+=("${entry#*:}")
+  done
+  [ "${#missing[@]}" = 0 ] && return 0
+  [ "$(id -u)" = 0 ] || die "missing Debian packages ${missing[*]}: run as root, or apt-get install them"
+  log "installing Debian packages: ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get update -q >&2 || die "apt-get update failed"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >&2 ||
+    die "apt-get install ${missing[*]} failed"
+}
+
+# Supervised processes: $CLUSTER_STATE/run/<name>.pid and $CLUSTER_STATE/logs/<name>.log.
+pid_file() { echo "$CLUSTER_STATE/run/$1.pid"; }
+log_file() { echo "$CLUSTER_STATE/logs/$1.log"; }
+running_pid() {
+  local f pid
+  f="$(pid_file "$1")"
+  [ -f "$f" ] || return 1
+  pid="$(cat "$f")"
+  kill -0 "$pid" 2>/dev/null || return 1
+  echo "$pid"
+}
+kubectl_() { "$KUBE_BIN_DIR/kubectl" --kubeconfig "$CLUSTER_KUBECONFIG" "$@"; }
+ctr_() { ctr --address "$CONTAINERD_SOCK" -n k8s.io "$@"; }
