@@ -26,6 +26,8 @@ export function generatedSecretsNeeded(config: StackConfig, provided: Provided):
   if (database.kind === "inStack" && !provided.databasePassword) names.push("databasePassword");
   if (objectStore.kind === "inStack" && !provided.objectStoreCredentials) names.push("objectStoreAccessKeyId", "objectStoreSecretKey");
   if (auth.enabled && !provided.authAdminPassword) names.push("authAdminPassword");
+  // Always generated: only the driver ever sets them in MLflow (driver/mlflowUsers.ts).
+  if (auth.enabled) names.push("trainingUserPassword", "servingUserPassword");
   return names;
 }
 
@@ -46,12 +48,14 @@ type SecretOutputs = Partial<Record<GeneratedSecretName, pulumi.Output<string>>>
 
 /** Generated values as the programs' PhaseSecrets, the user's own on top (an absent one never hides a generated one). */
 function mergeSecrets(values: SecretOutputs, provided: PhaseSecrets): PhaseSecrets {
-  const { databasePassword, objectStoreAccessKeyId: id, objectStoreSecretKey: key, authAdminPassword } = values;
+  const { databasePassword, objectStoreAccessKeyId: id, objectStoreSecretKey: key, authAdminPassword, trainingUserPassword, servingUserPassword } = values;
   const keys = id && key ? pulumi.secret(pulumi.all([id, key]).apply(([accessKeyId, secretAccessKey]) => ({ accessKeyId, secretAccessKey }))) : undefined;
   return {
     databasePassword: provided.databasePassword ?? databasePassword,
     objectStoreCredentials: provided.objectStoreCredentials ?? keys,
     authAdminPassword: provided.authAdminPassword ?? authAdminPassword,
+    trainingUserPassword,
+    servingUserPassword,
   };
 }
 

@@ -23,7 +23,7 @@ export function servingProgram(ctx: PhaseContext, inputs: ServingInputs): ModelS
       trackingUri: inputs.jobTrackingUri,
       image: imageRef(ctx.config, "serving"),
       images: ctx.config.images,
-      trackingCredentials: trackingCredentials(ctx),
+      trackingCredentials: trackingCredentials(ctx, "serving"),
     },
     ctx,
   );
