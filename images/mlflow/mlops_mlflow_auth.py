@@ -11,6 +11,11 @@ is checked in full every time, so guessing stays as slow as MLflow makes it). An
 (env `MLOPS_AUTH_CACHE_TTL_SECONDS`, default 30, 0 turns the cache off): a changed password or a deleted
 user stops working within that time on every worker. The ini selects it with
 `authorization_function = mlops_mlflow_auth:authenticate_request_basic_auth_cached`.
+
+Two more lookups MLflow's permission checks repeat on every request of a non-admin user are cached the
+same way, on the first request (`install_lookup_caches`): whether the sender is an admin (per username,
+for the same TTL, so a promotion or demotion takes effect within it) and which experiment a run belongs
+to (which never changes; MLflow loads the whole run for it). Permissions themselves are read fresh.
 """
 
 from __future__ import annotations
@@ -77,11 +82,70 @@ class LoginCache:
 cache = LoginCache(TTL_SECONDS)
 
 
+class TtlMap:
+    """A small thread-safe map whose entries expire (ttl) and whose oldest entries go first (max_entries)."""
+
+    def __init__(self, ttl_seconds: float | None, max_entries: int = 4096, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl_seconds
+        self.max_entries = max_entries
+        self.clock = clock
+        self._items: OrderedDict[str, tuple[float, object]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get_or_load(self, key: str, load: Callable[[], object]) -> object:
+        if self.ttl is not None and self.ttl <= 0:
+            return load()
+        now = self.clock()
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None and (self.ttl is None or now < hit[0]):
+                return hit[1]
+        value = load()
+        with self._lock:
+            self._items[key] = (now + (self.ttl or 0), value)
+            self._items.move_to_end(key)
+            while len(self._items) > self.max_entries:
+                self._items.popitem(last=False)
+        return value
+
+
+admin_flags = TtlMap(TTL_SECONDS)
+#: A run never moves to another experiment: no expiry, only a bound.
+run_experiments = TtlMap(None)
+_installed = False
+
+
+def install_lookup_caches() -> None:
+    """Wraps MLflow's `sender_is_admin` and `_get_permission_from_run_id` (looked up by name per request)."""
+    global _installed
+    if _installed:
+        return
+    _installed = True
+    import mlflow.server.auth as auth
+
+    if not all(hasattr(auth, name) for name in ("sender_is_admin", "_get_permission_from_run_id", "_get_request_param", "_get_tracking_store")):
+        return  # another MLflow version: its own lookups stay as they are
+
+    def sender_is_admin() -> bool:
+        username = auth.authenticate_request().username
+        return bool(admin_flags.get_or_load(username, lambda: auth.store.get_user(username).is_admin))
+
+    def _get_permission_from_run_id() -> object:
+        run_id = auth._get_request_param("run_id")
+        experiment_id = run_experiments.get_or_load(run_id, lambda: auth._get_tracking_store().get_run(run_id).info.experiment_id)
+        username = auth.authenticate_request().username
+        return auth._get_permission_from_store_or_default(lambda: auth.store.get_experiment_permission(experiment_id, username).permission)
+
+    auth.sender_is_admin = sender_is_admin
+    auth._get_permission_from_run_id = _get_permission_from_run_id
+
+
 def authenticate_request_basic_auth_cached() -> Authorization | Response:
     """MLflow's basic-auth check, skipped for a login it accepted less than `TTL_SECONDS` ago."""
     # Imported here: importing mlflow.server.auth builds the auth app, which the server does itself first.
     from mlflow.server.auth import authenticate_request_basic_auth
 
+    install_lookup_caches()
     auth = request.authorization
     if auth is None or auth.username is None or auth.password is None:
         return authenticate_request_basic_auth()
