@@ -14,8 +14,9 @@ user stops working within that time on every worker. The ini selects it with
 
 Two more lookups MLflow's permission checks repeat on every request of a non-admin user are cached the
 same way, on the first request (`install_lookup_caches`): whether the sender is an admin (per username,
-for the same TTL, so a promotion or demotion takes effect within it) and which experiment a run belongs
-to (which never changes; MLflow loads the whole run for it). Permissions themselves are read fresh.
+for the same TTL, so a promotion or demotion takes effect within it) and which experiment a run or a
+logged model belongs to (which never changes; MLflow loads the whole run or model for it). Permissions
+themselves are read fresh.
 """
 
 from __future__ import annotations
@@ -110,34 +111,44 @@ class TtlMap:
 
 
 admin_flags = TtlMap(TTL_SECONDS)
-#: A run never moves to another experiment: no expiry, only a bound.
+#: A run or a logged model never moves to another experiment: no expiry, only a bound.
 run_experiments = TtlMap(None)
+model_experiments = TtlMap(None)
 _installed = False
 
 
 def install_lookup_caches() -> None:
-    """Wraps MLflow's `sender_is_admin` and `_get_permission_from_run_id` (looked up by name per request)."""
+    """Wraps MLflow's `sender_is_admin`, `_get_permission_from_run_id` and `_get_permission_from_model_id`
+    (its validators look them up by name on every request)."""
     global _installed
     if _installed:
         return
     _installed = True
     import mlflow.server.auth as auth
 
-    if not all(hasattr(auth, name) for name in ("sender_is_admin", "_get_permission_from_run_id", "_get_request_param", "_get_tracking_store")):
+    wrapped = ("sender_is_admin", "_get_permission_from_run_id", "_get_permission_from_model_id", "_get_request_param", "_get_tracking_store")
+    if not all(hasattr(auth, name) for name in wrapped):
         return  # another MLflow version: its own lookups stay as they are
 
     def sender_is_admin() -> bool:
         username = auth.authenticate_request().username
         return bool(admin_flags.get_or_load(username, lambda: auth.store.get_user(username).is_admin))
 
-    def _get_permission_from_run_id() -> object:
-        run_id = auth._get_request_param("run_id")
-        experiment_id = run_experiments.get_or_load(run_id, lambda: auth._get_tracking_store().get_run(run_id).info.experiment_id)
+    def experiment_permission(experiment_id: object) -> object:
         username = auth.authenticate_request().username
         return auth._get_permission_from_store_or_default(lambda: auth.store.get_experiment_permission(experiment_id, username).permission)
 
+    def _get_permission_from_run_id() -> object:
+        run_id = auth._get_request_param("run_id")
+        return experiment_permission(run_experiments.get_or_load(run_id, lambda: auth._get_tracking_store().get_run(run_id).info.experiment_id))
+
+    def _get_permission_from_model_id() -> object:
+        model_id = auth._get_request_param("model_id")
+        return experiment_permission(model_experiments.get_or_load(model_id, lambda: auth._get_tracking_store().get_logged_model(model_id).experiment_id))
+
     auth.sender_is_admin = sender_is_admin
     auth._get_permission_from_run_id = _get_permission_from_run_id
+    auth._get_permission_from_model_id = _get_permission_from_model_id
 
 
 def authenticate_request_basic_auth_cached() -> Authorization | Response:

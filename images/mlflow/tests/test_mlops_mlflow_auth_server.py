@@ -63,6 +63,14 @@ def test_permissions_hold_with_the_cached_lookups(server: CachedAuthServer) -> N
         assert user.post(f"{api}/runs/create", json={"experiment_id": other}).status_code == 403
     assert user.post(f"{api}/runs/log-batch", json={"run_id": "0" * 32, "metrics": [metric]}).status_code == 404
 
+    my_model = user.post(f"{api}/logged-models", json={"experiment_id": mine, "name": "m"}).json()["model"]["info"]["model_id"]
+    other_model = admin.post(f"{api}/logged-models", json={"experiment_id": other, "name": "m"}).json()["model"]["info"]["model_id"]
+    tag = {"tags": [{"key": "k", "value": "v"}]}
+    for _ in range(2):
+        assert user.get(f"{api}/logged-models/{my_model}").status_code == 200
+        assert user.patch(f"{api}/logged-models/{my_model}/tags", json=tag).status_code == 200
+        assert user.patch(f"{api}/logged-models/{other_model}/tags", json=tag).status_code == 403
+
     # A permission change counts at once (never cached); a promotion within the TTL.
     admin.patch(f"{api}/experiments/permissions/update", json={"experiment_id": mine, "username": bob[0], "permission": "READ"}).raise_for_status()
     assert user.post(f"{api}/runs/log-batch", json={"run_id": my_run, "metrics": [metric]}).status_code == 403
