@@ -48,7 +48,7 @@ function environmentsContaining(secret: string): string[] {
   return hits;
 }
 
-/** The MLflow login of every running trainer or model server of this repository: `role -> usernames seen`. */
+/** The MLflow login of every running trainer or model server of this stack: `role -> usernames seen`. */
 const loginsSeen: Record<"trainer" | "server", Set<string>> = { trainer: new Set(), server: new Set() };
 function recordLogins(): void {
   for (const pid of fs.readdirSync("/proc").filter((entry) => /^\d+$/.test(entry))) {
@@ -56,7 +56,10 @@ function recordLogins(): void {
       const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
       const role = cmdline.includes(path.join(repoRoot, "images", "trainer")) ? "trainer" : cmdline.includes(path.join(repoRoot, "images", "serving")) ? "server" : undefined;
       if (!role) continue;
-      const user = fs.readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").find((v) => v.startsWith("MLFLOW_TRACKING_USERNAME="));
+      const env = fs.readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
+      // Only this stack's processes: other runs (a benchmark, another test) use other servers.
+      if (!env.includes(`MLFLOW_TRACKING_URI=${trackingUri}`)) continue;
+      const user = env.find((v) => v.startsWith("MLFLOW_TRACKING_USERNAME="));
       loginsSeen[role].add(user?.slice("MLFLOW_TRACKING_USERNAME=".length) ?? "(none)");
     } catch {
       /* exited while we looked */
@@ -80,8 +83,10 @@ describe.skipIf(!canRun)("MLflow basic auth on the local platform (real MLflow s
     );
     await timedStep("remove leftovers of an interrupted run", () => stack.make("mlflow-remove"));
     // A new user's first run: no runs and no generated password yet (a new password gets a fresh users database).
-    for (const stale of [path.join(repoRoot, dataDir), secretsFile(stateDir, stack.name)])
-      fs.rmSync(stale, { recursive: true, force: true });
+    // The shared trial queue of an earlier run (same content-addressed study id) would say every trial is done.
+    const studies = path.join(stateDir, "studies");
+    const queues = fs.existsSync(studies) ? fs.readdirSync(studies).filter((d) => d.startsWith(`${stack.name}-`)).map((d) => path.join(studies, d)) : [];
+    for (const stale of [path.join(repoRoot, dataDir), secretsFile(stateDir, stack.name), ...queues]) fs.rmSync(stale, { recursive: true, force: true });
   });
 
   afterAll(async () => {
