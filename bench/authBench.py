@@ -1,4 +1,4 @@
-"""`make bench-auth`: what MLflow basic auth costs a training run (issue 11, item 5).
+"""`.venv/bin/python bench/authBench.py`: what MLflow basic auth costs a training run (issue 11, item 5).
 
 The real trainer runs the same trials (logistic regression, 3-fold CV, 2,000 generated rows) against a
 throwaway `mlflow server` three ways: auth off; auth on with MLflow's own check (a scrypt hash per check,
