@@ -21,6 +21,7 @@ import { pulumiWorkspace } from "./pulumiEnv";
 import { type DriverSecrets, resolveSecrets, secretOutputs, secretsFile } from "./secrets";
 import { driverSecretsFrom, planTrackingSecrets, retireLegacySecrets } from "./stackSecrets";
 import { runSelectPhase } from "./selectPhase";
+import { keepMlflowAccess } from "./mlflowUsers";
 
 /** The repository: toolchain, node_modules, stack files and `.pipeline/`. */
 const repoDir = path.resolve(__dirname, "..");
@@ -83,6 +84,13 @@ async function upStackPhase(run: Run, phase: StackPhase): Promise<void> {
   takeReports(run.handoff, phase, result.outputs);
 }
 
+const accessOf = (run: Run, phase: Phase) => ({
+  config: run.config,
+  handoff: run.handoff,
+  user: run.plainSecrets,
+  log: (line: string) => new PhaseProgress(labelOf(phase)).step(line),
+});
+
 async function select(run: Run, phase: Phase): Promise<void> {
   // On kubernetes MLflow is reached through `kubectl port-forward` while selection runs.
   const selected = await withTrackingAccess(run.config, run.handoff, () =>
@@ -98,6 +106,8 @@ async function select(run: Run, phase: Phase): Promise<void> {
     }),
   );
   run.handoff.modelVersion = { value: selected.modelVersion, secret: false };
+  // Model servers log in as the serving user: it may read the champion's registered model, nothing more.
+  await keepMlflowAccess(accessOf(run, phase), { serve: run.metrics.registeredModel.name });
 }
 
 async function runPhases(run: Run): Promise<void> {
@@ -105,7 +115,11 @@ async function runPhases(run: Run): Promise<void> {
     if (phase.kind === "driver") await select(run, phase);
     else if (action === "read")
       takeReports(run.handoff, phase, await phaseOutputs({ stack: run.args.stack, stackName: phaseStackName(run.args.stack, phase.stack), workspace: run.workspace }));
-    else await upStackPhase(run, phase);
+    else {
+      // Trainers log in as the training user: it may write runs in the study's experiment only.
+      if (phase.name === "train") await keepMlflowAccess(accessOf(run, phase), { train: run.config.training.experimentName });
+      await upStackPhase(run, phase);
+    }
   }
   if (run.args.phase === "all") {
     const apiKey = run.handoff.servingApiKey?.value;

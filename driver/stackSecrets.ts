@@ -84,3 +84,9 @@ export function driverSecretsFrom(tracking: OutputMap, user: DriverSecrets): Dri
     authAdminPassword: user.authAdminPassword ?? g.authAdminPassword,
   };
 }
+
+/** The passwords of the least-privilege MLflow users the tracking phase generated (auth on), else undefined. */
+export function serviceUserPasswordsFrom(tracking: OutputMap): { training: string; serving: string } | undefined {
+  const { trainingUserPassword: training, servingUserPassword: serving } = valuesOf(tracking[generatedSecretsOutput], generatedSecretsOutput);
+  return training && serving ? { training, serving } : undefined;
+}

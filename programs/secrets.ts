@@ -28,6 +28,8 @@ export function generatedSecretsNeeded(config: StackConfig, provided: Provided):
   if (ownsRole && !provided.databasePassword) names.push("databasePassword");
   if (objectStore.kind === "inStack" && !provided.objectStoreCredentials) names.push("objectStoreAccessKeyId", "objectStoreSecretKey");
   if (auth.enabled && !provided.authAdminPassword) names.push("authAdminPassword");
+  // Always generated: only the driver ever sets them in MLflow (driver/mlflowUsers.ts).
+  if (auth.enabled) names.push("trainingUserPassword", "servingUserPassword");
   return names;
 }
 
@@ -50,7 +52,7 @@ type SecretOutputs = Partial<Record<GeneratedSecretName, pulumi.Output<string>>>
 
 /** Generated values as the programs' PhaseSecrets, the user's own on top (an absent one never hides a generated one). */
 function mergeSecrets(values: SecretOutputs, provided: PhaseSecrets): PhaseSecrets {
-  const { databasePassword, objectStoreAccessKeyId: id, objectStoreSecretKey: key, authAdminPassword } = values;
+  const { databasePassword, objectStoreAccessKeyId: id, objectStoreSecretKey: key, authAdminPassword, trainingUserPassword, servingUserPassword } = values;
   const keys = id && key ? pulumi.secret(pulumi.all([id, key]).apply(([accessKeyId, secretAccessKey]) => ({ accessKeyId, secretAccessKey }))) : undefined;
   return {
     ...provided,
@@ -58,6 +60,8 @@ function mergeSecrets(values: SecretOutputs, provided: PhaseSecrets): PhaseSecre
     objectStoreCredentials: provided.objectStoreCredentials ?? keys,
     authAdminPassword: provided.authAdminPassword ?? authAdminPassword,
     databaseAdminPassword: provided.databaseAdminPassword,
+    trainingUserPassword,
+    servingUserPassword,
   };
 }
 

@@ -41,7 +41,7 @@ export function servingProgram(ctx: PhaseContext, inputs: ServingInputs, apiKey 
       trackingUri: inputs.jobTrackingUri,
       image: imageRef(ctx.config, "serving"),
       images: ctx.config.images,
-      trackingCredentials: trackingCredentials(ctx),
+      trackingCredentials: trackingCredentials(ctx, "serving"),
       workers: servingWorkers(ctx.config.platform, ctx.config.serving),
       ...(apiKey ? { apiKey } : {}),
     },

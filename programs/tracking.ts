@@ -8,7 +8,7 @@ import { withGeneratedSecrets } from "./secrets";
 
 export function trackingServerArgs(ctx: PhaseContext): TrackingServerArgs {
   const { tracking, images } = ctx.config;
-  const credentials = trackingCredentials(ctx);
+  const credentials = trackingCredentials(ctx, "admin");
   return {
     mlflowVersion: tracking.mlflowVersion,
     port: tracking.port,

@@ -21,7 +21,7 @@ export function trainingProgram(ctx: PhaseContext, jobTrackingUri: pulumi.Input<
       training: { ...ctx.config.training, workers: shards.length },
       trackingUri: jobTrackingUri,
       image: imageRef(ctx.config, "trainer"),
-      trackingCredentials: trackingCredentials(ctx),
+      trackingCredentials: trackingCredentials(ctx, "training"),
       rerunKey,
     },
     ctx,

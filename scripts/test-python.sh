@@ -10,9 +10,9 @@ bash scripts/python-env.sh
 venv_dir="${MLOPS_VENV:-$repo_root/.venv}"
 
 started=$SECONDS
-echo "[test-python] pytest images/trainer/tests images/serving/tests"
+echo "[test-python] pytest images/trainer/tests images/serving/tests images/mlflow/tests"
 # No cache provider: running the tests leaves no .pytest_cache in the tree.
 status=0
-"$venv_dir/bin/python" -m pytest -p no:cacheprovider -ra --durations=8 images/trainer/tests images/serving/tests "$@" || status=$?
+"$venv_dir/bin/python" -m pytest -p no:cacheprovider -ra --durations=8 images/trainer/tests images/serving/tests images/mlflow/tests "$@" || status=$?
 echo "[test-python] finished in $((SECONDS - started))s (exit $status)"
 exit "$status"

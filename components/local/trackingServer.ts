@@ -2,7 +2,7 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { type DatabaseConfig, type ObjectStoreConfig, supportedStorage } from "../../config";
 import type { TrackingServer, TrackingServerArgs } from "../interfaces";
-import { deriveFlaskSecretKey, renderAuthIni, sqliteAuthDatabaseUri } from "../shared/mlflowAuth";
+import { authModuleDir, deriveFlaskSecretKey, renderAuthIni, sqliteAuthDatabaseUri } from "../shared/mlflowAuth";
 import { resolveSecretEnv, s3ClientEnv } from "../shared/mlflowClientEnv";
 import { checkedFor } from "../shared/resourceError";
 import { LocalProcess } from "./localProcess";
@@ -90,7 +90,8 @@ export class LocalTrackingServer extends pulumi.ComponentResource implements Tra
     const files: pulumi.Input<FileSpec[]> = args.auth
       ? pulumi.output(args.auth.adminPassword).apply((pw) => [{ path: authIniPath, content: basicAuthIni(args.paths, args.auth?.adminUser ?? "admin", pw), mode: 0o600 }])
       : [];
-    const env = args.auth ? { ...plan.env, MLFLOW_AUTH_CONFIG_PATH: authIniPath } : plan.env;
+    // The ini names the cached auth check in images/mlflow, which the venv's mlflow imports from PYTHONPATH.
+    const env = args.auth ? { ...plan.env, MLFLOW_AUTH_CONFIG_PATH: authIniPath, PYTHONPATH: path.join(args.paths.workDir, authModuleDir) } : plan.env;
 
     const server = new LocalProcess(
       `${name}-mlflow`,

@@ -214,13 +214,13 @@ export class MlflowClient {
   // ---------- transport ----------
 
   /** One REST call with bounded retries on connection errors, timeouts, 429 and 5xx. */
-  async call<T = unknown>(method: "GET" | "POST", endpoint: string, payload: Record<string, unknown>): Promise<T> {
+  async call<T = unknown>(method: "GET" | "POST" | "PATCH", endpoint: string, payload: Record<string, unknown>): Promise<T> {
     const url = new URL(`${this.baseUrl}/api/2.0/mlflow/${endpoint}`);
     if (method === "GET") for (const [key, value] of Object.entries(payload as Query)) if (value !== undefined) url.searchParams.set(key, String(value));
     const headers: Record<string, string> = { accept: "application/json" };
-    if (method === "POST") headers["content-type"] = "application/json";
+    if (method !== "GET") headers["content-type"] = "application/json";
     if (this.authorization) headers.authorization = this.authorization;
-    const body = method === "POST" ? JSON.stringify(payload) : undefined;
+    const body = method !== "GET" ? JSON.stringify(payload) : undefined;
 
     let lastReason = "";
     for (let attempt = 1; attempt <= this.retry.attempts; attempt++) {

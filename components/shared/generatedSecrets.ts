@@ -2,7 +2,15 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 
 /** Passwords a stack generates for what it runs itself (never the users' own, which come from config or env). */
-export const generatedSecretNames = ["databasePassword", "objectStoreAccessKeyId", "objectStoreSecretKey", "authAdminPassword"] as const;
+export const generatedSecretNames = [
+  "databasePassword",
+  "objectStoreAccessKeyId",
+  "objectStoreSecretKey",
+  "authAdminPassword",
+  // The least-privilege MLflow logins of trainers and model servers (driver/mlflowUsers.ts).
+  "trainingUserPassword",
+  "servingUserPassword",
+] as const;
 export type GeneratedSecretName = (typeof generatedSecretNames)[number];
 export type GeneratedSecretValues = Partial<Record<GeneratedSecretName, string>>;
 
@@ -12,6 +20,8 @@ const lengths: Readonly<Record<GeneratedSecretName, number>> = {
   objectStoreAccessKeyId: 20,
   objectStoreSecretKey: 40,
   authAdminPassword: 32,
+  trainingUserPassword: 32,
+  servingUserPassword: 32,
 };
 
 /**

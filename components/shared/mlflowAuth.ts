@@ -5,6 +5,21 @@ import { createHash } from "node:crypto";
  * tokens are signed with, and where it keeps its users when that is a SQLite file.
  */
 
+/**
+ * The check MLflow runs on every request: MLflow's own basic-auth check behind a short cache of accepted
+ * logins (images/mlflow/mlops_mlflow_auth.py), so a request costs an HMAC instead of a scrypt hash.
+ */
+export const cachedAuthFunction = "mlops_mlflow_auth:authenticate_request_basic_auth_cached";
+/** Where that module lives in this repository; the mlflow image has it on its PYTHONPATH. */
+export const authModuleDir = "images/mlflow";
+
+/**
+ * The least-privilege MLflow users the driver keeps (driver/mlflowUsers.ts): trainers log in as `training`
+ * (may write runs in the study's experiment), model servers as `serving` (may read the registered model).
+ */
+export const mlflowServiceUsers = { training: "mlops-training", serving: "mlops-serving" } as const;
+export type MlflowServiceRole = keyof typeof mlflowServiceUsers;
+
 /** MLflow refuses to start its basic-auth app with a shorter admin password. */
 export const minAdminPasswordLength = 13;
 
@@ -33,7 +48,7 @@ export function renderAuthIni(p: AuthIniParams): string {
     `database_uri = ${iniValue(p.databaseUri)}`,
     `admin_username = ${iniValue(p.adminUser)}`,
     `admin_password = ${iniValue(p.adminPassword)}`,
-    "authorization_function = mlflow.server.auth:authenticate_request_basic_auth",
+    `authorization_function = ${cachedAuthFunction}`,
     "",
   ].join("\n");
 }

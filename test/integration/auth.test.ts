@@ -1,13 +1,16 @@
 /**
  * MLflow basic auth on the local platform, for real: `make pipeline` on a private stack with
  * `tracking.auth.enabled: true`. The driver, the trainer workers and the model servers all have to
- * authenticate for the pipeline to finish; the tracking server refuses anonymous requests; and the
- * generated admin password stays out of logs, command lines and the Pulumi state.
+ * authenticate for the pipeline to finish; the tracking server refuses anonymous requests; trainers
+ * and model servers log in as the least-privilege users the driver keeps (driver/mlflowUsers.ts), never
+ * as the admin; and the generated admin password stays out of logs, command lines, every process's
+ * environment and the Pulumi state.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { planStudy } from "../../components/shared";
+import { mlflowServiceUsers } from "../../components/shared/mlflowAuth";
 import { loadMetricsConfig, metricsConfigPath } from "../../config";
 import { secretsFile } from "../../driver/secrets";
 import { generatedSecretsOf } from "../support/stackSecrets";
@@ -32,6 +35,38 @@ function adminCredentials(): BasicCredentials {
 
 const canRun = canRunPipelineSuite("auth integration", { services: false });
 
+/** `pid: command line` of every process whose environment holds the secret (this user's processes only). */
+function environmentsContaining(secret: string): string[] {
+  const hits: string[] = [];
+  for (const pid of fs.readdirSync("/proc").filter((entry) => /^\d+$/.test(entry))) {
+    try {
+      if (fs.readFileSync(`/proc/${pid}/environ`).includes(secret)) hits.push(`${pid}: ${fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ")}`);
+    } catch {
+      /* exited, or not ours */
+    }
+  }
+  return hits;
+}
+
+/** The MLflow login of every running trainer or model server of this stack: `role -> usernames seen`. */
+const loginsSeen: Record<"trainer" | "server", Set<string>> = { trainer: new Set(), server: new Set() };
+function recordLogins(): void {
+  for (const pid of fs.readdirSync("/proc").filter((entry) => /^\d+$/.test(entry))) {
+    try {
+      const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
+      const role = cmdline.includes(path.join(repoRoot, "images", "trainer")) ? "trainer" : cmdline.includes(path.join(repoRoot, "images", "serving")) ? "server" : undefined;
+      if (!role) continue;
+      const env = fs.readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
+      // Only this stack's processes: other runs (a benchmark, another test) use other servers.
+      if (!env.includes(`MLFLOW_TRACKING_URI=${trackingUri}`)) continue;
+      const user = env.find((v) => v.startsWith("MLFLOW_TRACKING_USERNAME="));
+      loginsSeen[role].add(user?.slice("MLFLOW_TRACKING_USERNAME=".length) ?? "(none)");
+    } catch {
+      /* exited while we looked */
+    }
+  }
+}
+
 describe.skipIf(!canRun)("MLflow basic auth on the local platform (real MLflow server, workers, model servers)", () => {
   beforeAll(async () => {
     stack.write(
@@ -48,8 +83,10 @@ describe.skipIf(!canRun)("MLflow basic auth on the local platform (real MLflow s
     );
     await timedStep("remove leftovers of an interrupted run", () => stack.make("mlflow-remove"));
     // A new user's first run: no runs and no generated password yet (a new password gets a fresh users database).
-    for (const stale of [path.join(repoRoot, dataDir), secretsFile(stateDir, stack.name)])
-      fs.rmSync(stale, { recursive: true, force: true });
+    // The shared trial queue of an earlier run (same content-addressed study id) would say every trial is done.
+    const studies = path.join(stateDir, "studies");
+    const queues = fs.existsSync(studies) ? fs.readdirSync(studies).filter((d) => d.startsWith(`${stack.name}-`)).map((d) => path.join(studies, d)) : [];
+    for (const stale of [path.join(repoRoot, dataDir), secretsFile(stateDir, stack.name), ...queues]) fs.rmSync(stale, { recursive: true, force: true });
   });
 
   afterAll(async () => {
@@ -58,7 +95,10 @@ describe.skipIf(!canRun)("MLflow basic auth on the local platform (real MLflow s
   });
 
   it("runs make pipeline end to end with auth on: driver, workers and model servers authenticate", async () => {
-    const run = await timedStep("make pipeline", () => stack.make("pipeline"));
+    // Trainers live only while the pipeline runs: their logins are sampled from /proc meanwhile.
+    const sampler = setInterval(recordLogins, 150);
+    const run = await timedStep("make pipeline", () => stack.make("pipeline")).finally(() => clearInterval(sampler));
+    recordLogins();
     expect(run.status, run.output).toBe(0);
     expect(run.output).toMatch(/auth: on/);
     expect(run.output).toMatch(/\[smoke\] POST .*HTTP 200/);
@@ -90,11 +130,33 @@ describe.skipIf(!canRun)("MLflow basic auth on the local platform (real MLflow s
     expect(served.version).toBe(champion.version);
   });
 
-  it("keeps the admin password out of the stack's logs, every command line and the Pulumi state", () => {
+  it("logs trainers in as the training user and model servers as the serving user, never as the admin", () => {
+    expect([...loginsSeen.trainer]).toEqual([mlflowServiceUsers.training]);
+    expect([...loginsSeen.server]).toEqual([mlflowServiceUsers.serving]);
+  });
+
+  it("gives each service user only its own rights (real 403s from the pipeline's MLflow)", async () => {
+    const generated = (await generatedSecretsOf(stack.name)).values;
+    const training = new MlflowRest(trackingUri, { username: mlflowServiceUsers.training, password: generated.trainingUserPassword ?? "" });
+    const serving = new MlflowRest(trackingUri, { username: mlflowServiceUsers.serving, password: generated.servingUserPassword ?? "" });
+    const { registeredModel } = loadMetricsConfig(metricsConfigPath(repoRoot));
+    const champion = await new MlflowRest(trackingUri, adminCredentials()).aliasVersion(registeredModel.name, registeredModel.alias);
+    const { experiment } = await serving.call<{ experiment: { experiment_id: string } }>(
+      `experiments/get-by-name?experiment_name=${encodeURIComponent(stack.config().training.experimentName)}`,
+    );
+    const moveAlias = { name: registeredModel.name, alias: registeredModel.alias, version: champion.version };
+    expect((await training.fetch("registered-models/alias", moveAlias)).status).toBe(403);
+    expect((await serving.fetch("registered-models/alias", moveAlias)).status).toBe(403);
+    expect((await serving.fetch("runs/create", { experiment_id: experiment.experiment_id, start_time: Date.now() })).status).toBe(403);
+    expect((await serving.fetch(`registered-models/alias?name=${registeredModel.name}&alias=${registeredModel.alias}`)).status).toBe(200);
+  });
+
+  it("keeps the admin password out of the stack's logs, every command line and environment, and the Pulumi state", () => {
     expect(generatedAdmin.length).toBeGreaterThanOrEqual(12);
     const { password } = adminCredentials();
     expect(filesContaining(password, [stack.logDir])).toEqual([]);
     expect(commandLinesContaining(password)).toEqual([]);
+    expect(environmentsContaining(password)).toEqual([]);
     expect(filesContaining(password, [path.join(repoRoot, ".pulumi-state")])).toEqual([]);
     // The scan can see it: the 0600 files that must hold it do.
     expect(filesContaining(password, [path.join(stack.runDir, "basic_auth.ini")])).toHaveLength(1);

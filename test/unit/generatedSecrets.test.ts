@@ -6,6 +6,7 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import { localPaths } from "../../components/local/paths";
+import { mlflowServiceUsers } from "../../components/shared/mlflowAuth";
 import { parseStackConfig } from "../../config";
 import { installPulumiMocks, outputValue, type Registered } from "./support/pulumiMocks";
 
@@ -14,17 +15,19 @@ let registered: Registered[] = [];
 let shared: typeof import("../../components/shared/generatedSecrets");
 let programs: typeof import("../../programs/secrets");
 let driver: typeof import("../../driver/stackSecrets");
+let context: typeof import("../../programs/context");
 
 beforeAll(async () => {
   registered = await installPulumiMocks((r) => {
     if (r.type === passwordType) return { state: { result: `pw-${r.name}-${"x".repeat(Number(r.inputs.length))}` } };
     if (r.type === "pulumi:pulumi:StackReference")
-      return { state: { outputs: { generatedSecrets: { authAdminPassword: "from-the-tracking-stack", databasePassword: "db-from-tracking" } } } };
+      return { state: { outputs: { generatedSecrets: { authAdminPassword: "from-the-tracking-stack", databasePassword: "db-from-tracking", trainingUserPassword: "trainer-pw", servingUserPassword: "server-pw" } } } };
     return {};
   });
   shared = await import("../../components/shared/generatedSecrets");
   programs = await import("../../programs/secrets");
   driver = await import("../../driver/stackSecrets");
+  context = await import("../../programs/context");
 });
 
 const dockerConfig = parseStackConfig({ "mlops:platform": "docker", "mlops:tracking": { auth: { enabled: true } } }, "Pulumi.dev.yaml");
@@ -56,9 +59,23 @@ describe("tracking phase outputs", () => {
     const { ctx, outputs } = programs.withGeneratedSecrets(ctxOf("dev"));
     const all = outputs.generatedSecrets as pulumi.Output<Record<string, string>>;
     expect(await pulumi.isSecret(all)).toBe(true);
-    expect(Object.keys(await outputValue(all)).sort()).toEqual(["authAdminPassword", "databasePassword", "objectStoreAccessKeyId", "objectStoreSecretKey"]);
+    expect(Object.keys(await outputValue(all)).sort()).toEqual([
+      "authAdminPassword",
+      "databasePassword",
+      "objectStoreAccessKeyId",
+      "objectStoreSecretKey",
+      "servingUserPassword",
+      "trainingUserPassword",
+    ]);
     expect(passwordsOf("dev-secrets-").map((r) => r.name).sort()).toEqual(
-      ["dev-secrets-auth-admin-password", "dev-secrets-database-password", "dev-secrets-object-store-access-key-id", "dev-secrets-object-store-secret-key"].sort(),
+      [
+        "dev-secrets-auth-admin-password",
+        "dev-secrets-database-password",
+        "dev-secrets-object-store-access-key-id",
+        "dev-secrets-object-store-secret-key",
+        "dev-secrets-training-user-password",
+        "dev-secrets-serving-user-password",
+      ].sort(),
     );
     const keys = ctx.secrets.objectStoreCredentials as pulumi.Output<{ accessKeyId: string }>;
     expect((await outputValue(keys)).accessKeyId).toHaveLength("pw-dev-secrets-object-store-access-key-id-".length + 20);
@@ -72,7 +89,13 @@ describe("tracking phase outputs", () => {
     expect(await outputValue(ctx.secrets.databasePassword as pulumi.Output<string>)).toBe("adopted-db-password");
     expect(await outputValue(outputs.adoptedSecrets)).toEqual({ databasePassword: "adopted-db-password" });
     await outputValue(outputs.generatedSecrets);
-    expect(passwordsOf("mine-secrets-").map((r) => r.name).sort()).toEqual(["mine-secrets-object-store-access-key-id", "mine-secrets-object-store-secret-key"]);
+    // The service users' passwords are always the stack's own: only the driver sets them in MLflow.
+    expect(passwordsOf("mine-secrets-").map((r) => r.name).sort()).toEqual([
+      "mine-secrets-object-store-access-key-id",
+      "mine-secrets-object-store-secret-key",
+      "mine-secrets-serving-user-password",
+      "mine-secrets-training-user-password",
+    ]);
   });
 
   it("training and serving read the passwords from the tracking stack through a StackReference", async () => {
@@ -82,6 +105,22 @@ describe("tracking phase outputs", () => {
     expect(ref?.inputs.name).toBe("ref-tracking");
     expect(await outputValue(ctx.secrets.databasePassword as pulumi.Output<string>)).toBe("db-from-tracking");
     expect(await pulumi.isSecret(ctx.secrets.authAdminPassword as pulumi.Output<string>)).toBe(true);
+    expect(await outputValue(ctx.secrets.trainingUserPassword as pulumi.Output<string>)).toBe("trainer-pw");
+    expect(await outputValue(ctx.secrets.servingUserPassword as pulumi.Output<string>)).toBe("server-pw");
+  });
+
+  it("logs trainers and model servers in as the least-privilege users, never as the admin", async () => {
+    // Stack-owned S3 keys are not in the mocked tracking stack: an external bucket keeps this to the logins.
+    const s3 = parseStackConfig({ "mlops:platform": "docker", "mlops:tracking": { auth: { enabled: true }, objectStore: { kind: "s3", bucket: "mlflow-artifacts" } } }, "Pulumi.dev.yaml");
+    const ctx = programs.withTrackingStackSecrets(ctxOf("login", { config: s3 }));
+    const login = async (role: "admin" | "training" | "serving") => {
+      const c = context.trackingCredentials(ctx, role);
+      return [c?.username, c && (await outputValue(pulumi.output(c.password)))];
+    };
+    expect(await login("training")).toEqual([mlflowServiceUsers.training, "trainer-pw"]);
+    expect(await login("serving")).toEqual([mlflowServiceUsers.serving, "server-pw"]);
+    expect(await login("admin")).toEqual(["admin", "from-the-tracking-stack"]);
+    expect(context.trackingCredentials(ctxOf("off", { config: parseStackConfig({ "mlops:platform": "local" }, "Pulumi.local.yaml") }), "training")).toBeUndefined();
   });
 
   it("needs no StackReference when nothing is generated", () => {
@@ -129,6 +168,11 @@ describe("driver: migration from .pipeline/secrets/<stack>.json", () => {
     const plan = driver.planTrackingSecrets(keysOnly, { databasePassword: "theirs" }, {}, path.join(dir(), "none.json"), true);
     expect(plan.rotation).toBeDefined();
     expect(programs.rotationBlocker(dockerConfig, { authAdminPassword: "mine", databasePassword: "mine" })).toBeUndefined();
+  });
+
+  it("gives the driver the service users' passwords once the tracking stack holds both", () => {
+    expect(driver.serviceUserPasswordsFrom({ generatedSecrets: out({ trainingUserPassword: "t", servingUserPassword: "s" }) })).toEqual({ training: "t", serving: "s" });
+    expect(driver.serviceUserPasswordsFrom({ generatedSecrets: out({ authAdminPassword: "a" }) })).toBeUndefined();
   });
 
   it("gives the driver the generated passwords, the user's own on top", () => {

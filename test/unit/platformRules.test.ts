@@ -25,7 +25,7 @@ describe("MLflow basic auth (components/shared/mlflowAuth.ts)", () => {
       "database_uri = postgresql://ml%%40flow@pg:5432/mlflow",
       "admin_username = admin",
       "admin_password = a-100%%-longpassword",
-      "authorization_function = mlflow.server.auth:authenticate_request_basic_auth",
+      "authorization_function = mlops_mlflow_auth:authenticate_request_basic_auth_cached",
       "",
     ]);
     expect(iniValue("50%")).toBe("50%%");
