@@ -40,6 +40,9 @@ function context(stack: string): PhaseContext {
       databasePassword: pulumi.secret("database-password-0123456789"),
       objectStoreCredentials: pulumi.secret({ accessKeyId: "access-key-id-0000000", secretAccessKey: "secret-access-key-0123456789" }),
       authAdminPassword: pulumi.secret("admin-password-0123456789"),
+      // The tracking phase generates these when auth is on (programs/secrets.ts); trainers and servers log in with them.
+      trainingUserPassword: pulumi.secret("training-password-0123456789"),
+      servingUserPassword: pulumi.secret("serving-password-0123456789"),
     },
   };
 }
@@ -62,7 +65,8 @@ describe.each([
     for (const concern of ["TrackingServer", "TrainingFanout", "ModelServing"]) expect(types).toContain(`mlops:${platform}:${concern}`);
     if (providerType) expect(types).toContain(providerType);
     const others = ["local", "docker", "kubernetes"].filter((p) => p !== platform);
-    expect([...types].filter((t) => others.some((o) => t.startsWith(`mlops:${o}:`)))).toEqual([]);    // serving.auth's default: a generated API key on docker and on kubernetes with an Ingress, none on local.
+    expect([...types].filter((t) => others.some((o) => t.startsWith(`mlops:${o}:`)))).toEqual([]);
+    // serving.auth's default: a generated API key on docker and on kubernetes with an Ingress, none on local.
     const keyed = registered.some((r) => r.name === `${stack}-serving-api-key`);
     expect(keyed).toBe(servingAuthEnabled(ctx.config));
     expect(keyed).toBe(platform === "docker" || (platform === "kubernetes" && ctx.config.serving.ingress !== undefined));
