@@ -29,5 +29,7 @@ export function renderSecrets(config: StackConfig, seed: string, env: NodeJS.Pro
     databasePassword: database.kind === "sqlite" ? undefined : derive("databasePassword"),
     objectStoreCredentials: storeKeys ? { accessKeyId: derive("objectStoreAccessKeyId").slice(0, 20), secretAccessKey: derive("objectStoreSecretKey") } : undefined,
     authAdminPassword: auth.enabled ? derive("authAdminPassword") : undefined,
+    trainingUserPassword: auth.enabled ? derive("trainingUserPassword") : undefined,
+    servingUserPassword: auth.enabled ? derive("servingUserPassword") : undefined,
   };
 }

@@ -19,6 +19,9 @@ export interface DriverSecrets {
   databaseAdminPassword?: string;
   /** The inference API key when `serving.auth` is on (else the deploy phase generates one). */
   servingApiKey?: string;
+  /** The MLflow users of trainers and model servers: always generated, except by render mode (throwaway values). */
+  trainingUserPassword?: string;
+  servingUserPassword?: string;
 }
 
 /** Where older versions kept generated passwords; read once to adopt them (driver/stackSecrets.ts), then removed. */
@@ -64,5 +67,7 @@ export function secretOutputs(plain: DriverSecrets): () => PhaseSecrets {
     authAdminPassword: plain.authAdminPassword === undefined ? undefined : pulumi.secret(plain.authAdminPassword),
     databaseAdminPassword: plain.databaseAdminPassword === undefined ? undefined : pulumi.secret(plain.databaseAdminPassword),
     servingApiKey: plain.servingApiKey === undefined ? undefined : pulumi.secret(plain.servingApiKey),
+    trainingUserPassword: plain.trainingUserPassword === undefined ? undefined : pulumi.secret(plain.trainingUserPassword),
+    servingUserPassword: plain.servingUserPassword === undefined ? undefined : pulumi.secret(plain.servingUserPassword),
   });
 }

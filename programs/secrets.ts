@@ -28,8 +28,9 @@ export function generatedSecretsNeeded(config: StackConfig, provided: Provided):
   if (ownsRole && !provided.databasePassword) names.push("databasePassword");
   if (objectStore.kind === "inStack" && !provided.objectStoreCredentials) names.push("objectStoreAccessKeyId", "objectStoreSecretKey");
   if (auth.enabled && !provided.authAdminPassword) names.push("authAdminPassword");
-  // Always generated: only the driver ever sets them in MLflow (driver/mlflowUsers.ts).
-  if (auth.enabled) names.push("trainingUserPassword", "servingUserPassword");
+  // Generated (only the driver ever sets them in MLflow: driver/mlflowUsers.ts); render mode passes throwaway ones.
+  if (auth.enabled && !provided.trainingUserPassword) names.push("trainingUserPassword");
+  if (auth.enabled && !provided.servingUserPassword) names.push("servingUserPassword");
   return names;
 }
 
@@ -60,8 +61,8 @@ function mergeSecrets(values: SecretOutputs, provided: PhaseSecrets): PhaseSecre
     objectStoreCredentials: provided.objectStoreCredentials ?? keys,
     authAdminPassword: provided.authAdminPassword ?? authAdminPassword,
     databaseAdminPassword: provided.databaseAdminPassword,
-    trainingUserPassword,
-    servingUserPassword,
+    trainingUserPassword: provided.trainingUserPassword ?? trainingUserPassword,
+    servingUserPassword: provided.servingUserPassword ?? servingUserPassword,
   };
 }
 

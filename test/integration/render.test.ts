@@ -80,7 +80,7 @@ describe.skipIf(!canRun)("npm run render -- --stack prod (real engine, kubernete
       StatefulSet: 2, // PostgreSQL, object store
       Service: 4, // PostgreSQL, object store, MLflow, model server
       Deployment: 2, // MLflow, model server
-      Secret: 3, // tracking credentials; the trainers' and model servers' MLflow password
+      Secret: 4, // tracking credentials; the trainers' and model servers' MLflow password; the inference API key (serving.auth, on with an Ingress)
       Job: 3, // bucket creation, prepare, the Indexed training Job
       ConfigMap: 1, // shard specs
       NetworkPolicy: 3, // PostgreSQL, object store, model server
