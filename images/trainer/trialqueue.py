@@ -32,6 +32,7 @@ from optuna.storages import BaseStorage, InMemoryStorage, JournalStorage, RDBSto
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import FrozenTrial, TrialState, create_trial
 
+from optunadb import DatabaseSetupError, ensure_database
 from spec import PruningSpec, ShardSpec, TrialSpec
 
 ATTR_KEY = "mlops.trial_key"
@@ -85,6 +86,10 @@ def open_storage(spec: ShardSpec, spec_path: str) -> tuple[BaseStorage, bool]:
     if spec.queue == "rdb":
         if not url:
             raise QueueError('spec queue "rdb": set MLOPS_OPTUNA_STORAGE to the database URL (e.g. postgresql://user:password@host:5432/optuna)')
+        try:
+            ensure_database(url)
+        except DatabaseSetupError as err:
+            raise QueueError(f"MLOPS_OPTUNA_STORAGE: {err}") from None
         return RDBStorage(url, engine_kwargs={"pool_pre_ping": True}), True
     if url:
         # A shard spec holds only this worker's trials: enqueuing them into a shared study would lose the rest.
