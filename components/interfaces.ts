@@ -1,5 +1,6 @@
 import type * as pulumi from "@pulumi/pulumi";
 import type { DatabaseConfig, ImagesConfig, ObjectStoreConfig, Resources, ServingConfig, TrainingConfig } from "../config";
+import type { QueueDatabase } from "./shared/optunaStorage";
 import type { ShardSpec } from "./shared/studySpec";
 
 /**
@@ -50,6 +51,8 @@ export interface TrainingFanoutArgs {
   readonly image?: pulumi.Input<string>;
   /** Basic-auth credentials the workers log in with (MLFLOW_TRACKING_USERNAME/PASSWORD). */
   readonly trackingCredentials?: { readonly username: string; readonly password: pulumi.Input<string> };
+  /** Shards planned with queue "rdb" (docker, kubernetes): the stack's PostgreSQL that holds the shared study. */
+  readonly queueDatabase?: QueueDatabase;
 }
 
 export interface TrainingFanout extends pulumi.ComponentResource {
