@@ -4,7 +4,7 @@ import { trainingTopology } from "../../components/docker/trainingSpecs";
 import { localPaths } from "../../components/local/paths";
 import type { PostgresDatabase } from "../../components/shared/optunaStorage";
 import { planStudy } from "../../components/shared/study";
-import { loadStackConfig, trainingSchema } from "../../config";
+import { databaseSchema, loadStackConfig, trainingSchema } from "../../config";
 import type { PhaseContext } from "../../programs/context";
 import { installPulumiMocks, outputValue, type Registered, secretValue } from "./support/pulumiMocks";
 
@@ -17,17 +17,7 @@ const root = `${__dirname}/../..`;
 const resources = { cpuRequest: "250m", memoryRequest: "256Mi", cpuLimit: "1", memoryLimit: "1Gi" };
 const training = trainingSchema.parse({ searchSpace: { n_estimators: { values: [1, 2, 3, 4, 5] } }, workers: 3, retries: 1 });
 const inStack: PostgresDatabase = { kind: "inStack", image: "postgres:16.4", database: "mlflow", user: "mlflow", storageSize: "1Gi" };
-const external: PostgresDatabase = {
-  kind: "external",
-  host: "db.example",
-  port: 6432,
-  database: "ml",
-  user: "ml user",
-  passwordSecret: "databasePassword",
-  sslMode: "require",
-  manage: false,
-  adminUser: "postgres",
-};
+const external = databaseSchema.parse({ kind: "external", host: "db.example", port: 6432, database: "ml", user: "ml user", sslMode: "require" }) as PostgresDatabase;
 const topology = (queue: "rdb" | "shard", queueDatabase?: PostgresDatabase) =>
   trainingTopology({
     prefix: "p",
