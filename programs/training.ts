@@ -8,15 +8,15 @@ import { platformFor } from "./platforms";
 import { withTrackingStackSecrets } from "./secrets";
 
 /**
- * How the workers share the study. Local workers share a disk: an Optuna journal file. Docker workers
- * share the stack's PostgreSQL (its `optuna` database). Kubernetes workers still run static shards: the
- * in-stack PostgreSQL admits only MLflow's pods (NetworkPolicy) and its Service name is not handed to
- * the training stack yet.
+ * How the workers share the study. Local workers share a disk: an Optuna journal file. Docker workers,
+ * and Kubernetes workers on an external PostgreSQL, share the stack's PostgreSQL (its `optuna` database).
+ * Kubernetes workers on the in-stack PostgreSQL still run static shards: it admits only MLflow's pods
+ * (NetworkPolicy) and its Service name is not handed to the training stack yet.
  */
 export function trialQueueFor(ctx: PhaseContext): { queue: TrialQueue; queueDatabase?: QueueDatabase } {
   const { platform, tracking } = ctx.config;
   if (platform === "local") return { queue: "journal" };
-  if (platform === "kubernetes" || tracking.database.kind === "sqlite") return { queue: "shard" };
+  if (tracking.database.kind === "sqlite" || (platform === "kubernetes" && tracking.database.kind === "inStack")) return { queue: "shard" };
   const password = ctx.secrets.databasePassword;
   if (password === undefined) throw new Error(`the ${platform} training workers share the study in the stack's PostgreSQL, but no database password reached the training program`);
   return { queue: "rdb", queueDatabase: { database: tracking.database, password } };

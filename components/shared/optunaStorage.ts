@@ -27,15 +27,22 @@ export interface QueueDatabase {
   readonly password: pulumi.Input<string>;
 }
 
-/** `inStack`: the platform's address of the stack's own server (a Docker network alias or a Service). */
-export function optunaStorageUrl(database: PostgresDatabase, inStack: { readonly host: string; readonly port: number }): string {
-  const { host, port } = database.kind === "external" ? database : inStack;
+export interface ServerAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** `inStack`: the platform's address of the stack's own server (a Docker network alias); required for an in-stack database. */
+export function optunaStorageUrl(database: PostgresDatabase, inStack?: ServerAddress): string {
+  const address = database.kind === "external" ? database : inStack;
+  if (address === undefined) throw new Error("the shared trial queue needs the in-stack PostgreSQL's address, and this platform does not hand it to the training workers");
+  const { host, port } = address;
   const ssl = database.kind === "external" ? `?sslmode=${database.sslMode}` : "";
   return `postgresql://${encodeURIComponent(database.user)}@${host}:${port}/${optunaDatabaseName}${ssl}`;
 }
 
 /** The workers' queue env: the URL and MLflow's database in plain text, the password from the database secret. */
-export function optunaStorageEnv(database: PostgresDatabase, inStack: { readonly host: string; readonly port: number }): EnvPlan<"databasePassword"> {
+export function optunaStorageEnv(database: PostgresDatabase, inStack?: ServerAddress): EnvPlan<"databasePassword"> {
   return {
     env: { [optunaStorageVars.storage]: optunaStorageUrl(database, inStack), [optunaStorageVars.createFrom]: database.database },
     secretEnv: { [optunaStorageVars.password]: "databasePassword" },

@@ -33,10 +33,17 @@ const trialIndexes = (content: string | undefined) => (JSON.parse(content ?? "{}
 let registered: Registered[] = [];
 let docker: typeof import("../../components/docker");
 let trainingProgram: typeof import("../../programs/training");
+let kubernetes: typeof import("../../components/kubernetes");
 
 beforeAll(async () => {
-  registered = await installPulumiMocks(({ type }) => (type === "docker:index/container:Container" ? { state: { exitCode: 0, containerLogs: "" } } : {}));
+  registered = await installPulumiMocks(({ type, name, inputs }) => {
+    if (type === "docker:index/container:Container") return { state: { exitCode: 0, containerLogs: "" } };
+    if (!type.startsWith("kubernetes:")) return {};
+    const metadata = typeof inputs.metadata === "object" && inputs.metadata !== null ? inputs.metadata : {};
+    return { state: { metadata: { ...metadata, name: `${name}-x` }, status: { succeeded: 3 } } };
+  });
   docker = await import("../../components/docker");
+  kubernetes = await import("../../components/kubernetes");
   trainingProgram = await import("../../programs/training");
 });
 
@@ -92,6 +99,51 @@ describe("DockerTrainingFanout with queueDatabase (mocked provider)", () => {
   });
 });
 
+describe("kubernetes Indexed Job on the shared queue (mocked provider)", () => {
+  const args = (queueDatabase?: { database: PostgresDatabase; password: pulumi.Input<string> }, queue: "rdb" | "shard" = "rdb") => ({
+    namespace: "mlops",
+    shards: planStudy("prod", training, { queue }).shards,
+    training,
+    trackingUri: "http://mlflow.mlops.svc.cluster.local:5000",
+    image: "registry.example.com/mlops-trainer:0.1.0",
+    queueDatabase,
+  });
+
+  it("runs W completions that each hold the whole study, with the password by secretKeyRef from its own Secret", async () => {
+    registered.splice(0);
+    const fanout = new kubernetes.KubernetesTrainingFanout("kq", args({ database: external, password: pulumi.secret("db-pass-456") }));
+    expect(await outputValue(fanout.workerCount)).toBe(3);
+    const map = registered.find((r) => r.type === "kubernetes:core/v1:ConfigMap");
+    const data = (map?.inputs.data ?? {}) as Record<string, string>;
+    expect(Object.values(data).map(trialIndexes)).toEqual([
+      [0, 1, 2, 3, 4],
+      [0, 1, 2, 3, 4],
+      [0, 1, 2, 3, 4],
+    ]);
+    const secret = registered.find((r) => r.type === "kubernetes:core/v1:Secret" && r.name === "kq-queue");
+    expect(secretValue<Record<string, string>>(secret?.inputs.stringData)).toEqual({ "database-password": "db-pass-456" });
+    const jobs = registered.filter((r) => r.type === "kubernetes:batch/v1:Job");
+    expect(jobs.map((j) => j.name).sort()).toEqual(["kq-prepare", "kq-workers"]);
+    for (const job of jobs) {
+      const spec = job.inputs.spec as { completions?: number; template: { spec: { containers: { env: { name: string; value?: string; valueFrom?: unknown }[] }[] } } };
+      const env = Object.fromEntries((spec.template.spec.containers[0]?.env ?? []).map((e) => [e.name, e.value ?? e.valueFrom]));
+      expect(env).toMatchObject({
+        MLOPS_OPTUNA_STORAGE: "postgresql://ml%20user@db.example:6432/optuna?sslmode=require",
+        MLOPS_OPTUNA_CREATE_FROM: "ml",
+        PGPASSWORD: { secretKeyRef: { name: "kq-queue-x", key: "database-password" } },
+      });
+      if (job.name === "kq-workers") expect(spec.completions).toBe(3);
+    }
+    expect(JSON.stringify(jobs.map((j) => j.inputs))).not.toContain("db-pass-456");
+  });
+
+  it("refuses the in-stack PostgreSQL (not reachable by trainer pods yet) and mismatched shards", () => {
+    expect(() => new kubernetes.KubernetesTrainingFanout("kq2", args({ database: inStack, password: "p" }))).toThrow(/needs an external PostgreSQL for now/);
+    expect(() => new kubernetes.KubernetesTrainingFanout("kq3", args(undefined))).toThrow(/queue "rdb" need the stack's PostgreSQL/);
+    expect(() => new kubernetes.KubernetesTrainingFanout("kq4", args({ database: external, password: "p" }, "shard"))).toThrow(/queue "shard" cannot use/);
+  });
+});
+
 describe("which queue each platform's workers share", () => {
   const ctx = (stack: string, secrets: PhaseContext["secrets"] = { databasePassword: pulumi.secret("pw") }): PhaseContext => ({
     stack,
@@ -100,12 +152,15 @@ describe("which queue each platform's workers share", () => {
     secrets,
   });
 
-  it("local: the journal file; docker: the stack's PostgreSQL; kubernetes: static shards until its database admits trainer pods", () => {
+  it("local: the journal file; docker and kubernetes on an external database: the stack's PostgreSQL; kubernetes in-stack: static shards", () => {
     expect(trainingProgram.trialQueueFor(ctx("local"))).toEqual({ queue: "journal" });
     const dev = trainingProgram.trialQueueFor(ctx("dev"));
     expect(dev.queue).toBe("rdb");
     expect(dev.queueDatabase?.database).toEqual(loadStackConfig(root, "dev").tracking.database);
     expect(trainingProgram.trialQueueFor(ctx("prod"))).toEqual({ queue: "shard" });
     expect(() => trainingProgram.trialQueueFor(ctx("dev", {}))).toThrow(/no database password reached the training program/);
+    const prod = ctx("prod");
+    const onExternal = { ...prod, config: { ...prod.config, tracking: { ...prod.config.tracking, database: external } } };
+    expect(trainingProgram.trialQueueFor(onExternal)).toMatchObject({ queue: "rdb", queueDatabase: { database: external } });
   });
 });
