@@ -293,3 +293,38 @@ def test_the_queue_database_is_created_once_and_a_role_without_createdb_is_told_
             os.environ.pop("PGPASSWORD", None)
         else:
             os.environ["PGPASSWORD"] = saved
+
+
+# ---------- several workers sampling one study; a queue MLflow never saw ----------
+
+
+def test_each_worker_samples_with_its_own_seed_and_worker_0_keeps_the_configs(tmp_path: Path) -> None:
+    """One seed in every worker would make W workers sample the same startup trials W times over."""
+    from optuna.distributions import IntDistribution
+
+    from trialqueue import open_study
+
+    space = {"n_estimators": {"type": "int", "low": 1, "high": 10_000, "step": 1, "log": False}}
+    study = study_json("seeds", totalTrials=4, trials=[], search={"kind": "tpe", "budget": 4, "seed": 11, "space": space})
+    write_specs(tmp_path, study, 2)
+
+    def first_samples(worker: int) -> list[int]:
+        queue = open_study(InMemoryStorage(), load_shard_spec(str(tmp_path / f"shard-{worker}.json")))
+        return [int(queue.ask({"n": IntDistribution(1, 10_000)}).params["n"]) for _ in range(3)]
+
+    assert first_samples(0) == first_samples(0)  # reproducible
+    assert first_samples(0) != first_samples(1)
+
+
+def test_a_queue_whose_study_mlflow_never_saw_starts_afresh(mlflow_server: MlflowServer, tmp_path: Path) -> None:
+    """A spent queue (journal) beside an MLflow that lost the study (its store was replaced) would
+    hand out nothing and leave select with no run; prepare starts the queue again instead."""
+    study = study_json(f"q-{uuid.uuid4().hex[:8]}", totalTrials=2, trials=fixed([{"n_estimators": 3}, {"n_estimators": 5}]), search={"kind": "grid", "budget": 2, "seed": 5}, cvFolds=2)
+    env = client_env(mlflow_server.url)
+    for experiment in ("first", "second"):  # a new experiment stands for an MLflow without the study run
+        write_specs(tmp_path, {**study, "experimentName": f"{study['experimentName']}-{experiment}"}, 1)
+        prepared = run_cli(TRAINER, ["prepare", "--spec", str(tmp_path / "shard-0.json")], env)
+        assert prepared.returncode == 0, prepared.stdout + prepared.stderr
+        assert ("starting the queue afresh" in prepared.stdout) == (experiment == "second")
+        result = run_cli(TRAINER, ["run", "--spec", str(tmp_path / "shard-0.json")], env)
+        assert result.returncode == 0 and "trained 2, skipped 0, pruned 0, failed 0" in result.stdout, result.stdout + result.stderr
