@@ -33,7 +33,6 @@ export function startTrainPoller(opts: TrainPollerOptions): TrainPoller {
   const intervalMs = opts.intervalMs ?? defaultPollIntervalMs;
   const started = now();
   let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
   let inFlight: Promise<void> = Promise.resolve();
   // A failing read is said once, not every interval, until MLflow answers again.
   let lastError: string | undefined;
@@ -51,18 +50,20 @@ export function startTrainPoller(opts: TrainPollerOptions): TrainPoller {
     }
     if (line !== undefined && !stopped) opts.write(line);
   };
-  const schedule = () => {
-    timer = setTimeout(() => {
-      inFlight = tick().finally(() => {
-        if (!stopped) schedule();
-      });
-    }, intervalMs);
-  };
-  schedule();
+  // A fixed rate, not a pause after each read: a slow MLflow must not stretch the interval. A tick
+  // that comes while a read is still out is skipped.
+  let busy = false;
+  const timer = setInterval(() => {
+    if (busy || stopped) return;
+    busy = true;
+    inFlight = tick().finally(() => {
+      busy = false;
+    });
+  }, intervalMs);
   return {
     async stop() {
       stopped = true;
-      if (timer !== undefined) clearTimeout(timer);
+      clearInterval(timer);
       await inFlight;
     },
   };
@@ -80,7 +81,7 @@ export function studyProgressReader(config: StackConfig, stack: string, tracking
     username: password ? config.tracking.auth.adminUser : undefined,
     password,
     retry: { attempts: 1 },
-    timeoutMs: 5_000,
+    timeoutMs: 4_000,
   });
   let experimentId: string | undefined;
   return async () => {

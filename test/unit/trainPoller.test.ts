@@ -60,6 +60,19 @@ describe("startTrainPoller", () => {
     ]);
   });
 
+  it("keeps its rate when MLflow is slow: a 7 s read does not push the next one back", async () => {
+    vi.useFakeTimers();
+    const slow = () => new Promise<TrainProgress>((resolve) => setTimeout(() => resolve(progress()), 7_000));
+    const h = harness([slow]);
+    await h.advance(30_000);
+    expect(h.calls()).toBe(3); // at 10, 20 and 30 s
+    expect(h.lines).toHaveLength(2);
+    const stopped = h.poller.stop(); // waits for the read still out, then writes nothing
+    await h.advance(7_000);
+    await stopped;
+    expect(h.lines).toHaveLength(2);
+  });
+
   it("stops for good: no read and no line after stop, also with a read in flight", async () => {
     vi.useFakeTimers();
     let release: (p: TrainProgress) => void = () => {};
