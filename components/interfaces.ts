@@ -1,5 +1,6 @@
 import type * as pulumi from "@pulumi/pulumi";
 import type { DatabaseConfig, ImagesConfig, ObjectStoreConfig, Resources, ServingConfig, TrainingConfig } from "../config";
+import type { QueueDatabase } from "./shared/optunaStorage";
 import type { ShardSpec } from "./shared/studySpec";
 
 /**
@@ -56,6 +57,8 @@ export interface TrainingFanoutArgs {
    * (the trainer skips finished trials by key); other platforms rerun without it.
    */
   readonly rerunKey?: string;
+  /** Shards planned with queue "rdb" (docker, kubernetes): the stack's PostgreSQL that holds the shared study. */
+  readonly queueDatabase?: QueueDatabase;
 }
 
 export interface TrainingFanout extends pulumi.ComponentResource {

@@ -22,6 +22,7 @@ import { type DriverSecrets, resolveSecrets, secretOutputs, secretsFile } from "
 import { driverSecretsFrom, planTrackingSecrets, retireLegacySecrets } from "./stackSecrets";
 import { runSelectPhase } from "./selectPhase";
 import { keepMlflowAccess } from "./mlflowUsers";
+import { startTrainPoller, studyProgressReader, type TrainPoller } from "./trainPoller";
 
 /** The repository: toolchain, node_modules, stack files and `.pipeline/`. */
 const repoDir = path.resolve(__dirname, "..");
@@ -62,6 +63,19 @@ async function withPasswordPlan(run: Run, phase: StackPhase, progress: PhaseProg
   return outputs;
 }
 
+/** Trial counts and an ETA while the train phase's workers run (driver/trainPoller.ts). */
+function startTrainProgress(run: Run, phase: StackPhase, progress: PhaseProgress): TrainPoller | undefined {
+  if (phase.name !== "train") return undefined;
+  const trackingUri = run.handoff.driverTrackingUri?.value;
+  if (run.config.platform === "kubernetes") {
+    progress.step("no trial progress on kubernetes: the driver reaches MLflow only through the port-forward it opens for select");
+    return undefined;
+  }
+  if (typeof trackingUri !== "string") return undefined;
+  const password = driverSecretsFrom(run.handoff, run.plainSecrets).authAdminPassword;
+  return startTrainPoller({ read: studyProgressReader(run.config, run.args.stack, trackingUri, password), write: (line) => progress.step(line) });
+}
+
 async function upStackPhase(run: Run, phase: StackPhase): Promise<void> {
   const progress = new PhaseProgress(labelOf(phase));
   if (phase.stack === "training") {
@@ -73,11 +87,12 @@ async function upStackPhase(run: Run, phase: StackPhase): Promise<void> {
   // Drift on docker and kubernetes (a container or pod removed by hand) is seen before the update.
   const refresh = refreshBeforeUpdate(run.config.platform);
   let changes = 0;
+  const poller = startTrainProgress(run, phase, progress);
   const outputs = await withPasswordPlan(run, phase, progress, async (ctx) => {
     const result = await upPhase({ ...stackOptions(run, phase, progress, inlineProgram(phase, ctx, run.secrets, run.inputs)), refresh });
     changes = result.changes;
     return result.outputs;
-  });
+  }).finally(() => poller?.stop());
   const result = { outputs, changes };
   progress.step(`${phase.outcome(result.outputs)} done, ${result.changes} resource change(s)`);
   run.records.push({ name: phase.name, seconds: progress.seconds(), resourceChanges: result.changes, detail: phase.detail?.(result.outputs, run.inputs) });

@@ -17,7 +17,10 @@ export function plainImage(component: string, image: pulumi.Input<string> | unde
   throw new Error(`${component}: expected the image as a plain reference such as mlops-trainer:0.1.0 (build it with scripts/docker/build-images.sh)`);
 }
 
-/** One `prepare` container, then one trainer container per shard running it to completion. */
+/**
+ * One `prepare` container, then one trainer container per worker running to completion: on the shared
+ * queue (`queueDatabase`) identical pull-workers of one study, else one static shard each.
+ */
 export class DockerTrainingFanout extends pulumi.ComponentResource implements TrainingFanout {
   readonly studyId: pulumi.Output<string>;
   readonly workerCount: pulumi.Output<number>;
@@ -31,7 +34,10 @@ export class DockerTrainingFanout extends pulumi.ComponentResource implements Tr
     });
 
     const credentials = args.trackingCredentials;
-    const secrets: pulumi.Output<SecretValues> = pulumi.secret(pulumi.output(credentials?.password).apply((trackingPassword) => ({ trackingPassword })));
+    const queue = args.queueDatabase;
+    const secrets: pulumi.Output<SecretValues> = pulumi.secret(
+      pulumi.all([credentials?.password, queue?.password]).apply(([trackingPassword, databasePassword]) => ({ trackingPassword, databasePassword })),
+    );
     // The URI may come from another stack: the specs carry a placeholder, filled in at deployment.
     const topology = checkedFor(this, () =>
       trainingTopology({
@@ -43,6 +49,7 @@ export class DockerTrainingFanout extends pulumi.ComponentResource implements Tr
         resources: args.training.resources,
         trackingUsername: credentials?.username,
         rerunKey: args.rerunKey,
+        queueDatabase: queue?.database,
       }),
     );
     const jobs = deployContainers(name, topology.groups, {

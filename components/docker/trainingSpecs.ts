@@ -1,9 +1,14 @@
 import type { Resources } from "../../config";
 import { mlflowClientEnv } from "../shared/mlflowClientEnv";
+import { optunaStorageEnv, type PostgresDatabase } from "../shared/optunaStorage";
 import type { ShardSpec } from "../shared/studySpec";
 import { baseContainer, type ContainerSpec, type Topology, topologyOf, withLimits } from "./specBasics";
+import { postgresPort } from "./trackingSpecs";
 
-/** The training fan-out of the Docker platform: a `prepare` job, then one job per shard, as container specs. */
+/**
+ * The training fan-out of the Docker platform: a `prepare` job, then one job per shard, as container specs.
+ * With `queueDatabase` every shard holds the whole study and the jobs are identical pull-workers.
+ */
 
 export interface TrainingTopologyArgs {
   readonly prefix: string;
@@ -20,7 +25,12 @@ export interface TrainingTopologyArgs {
    * again (finished trials are skipped by the trainer, which recognises them by their trial key).
    */
   readonly rerunKey?: string;
+  /** The stack's PostgreSQL: workers pull trials from one shared study in its `optuna` database (needs shards planned with queue "rdb"). */
+  readonly queueDatabase?: PostgresDatabase;
 }
+
+/** The in-stack PostgreSQL's alias on the stack's network (its container's role in trackingSpecs.ts). */
+export const inStackPostgres = { host: "postgres", port: postgresPort } as const;
 
 export const rerunLabel = "io.mlops-pipeline.rerun-key";
 export const studyIdLabel = "io.mlops-pipeline.study-id";
@@ -40,14 +50,15 @@ const retryLoop = [
 function trainerContainer(args: TrainingTopologyArgs, role: string, step: "prepare" | "run", shard: ShardSpec): ContainerSpec {
   const file = shardPath(shard.workerIndex);
   const client = mlflowClientEnv({ trackingUri: args.trackingUri, username: args.trackingUsername });
+  const queue = args.queueDatabase ? optunaStorageEnv(args.queueDatabase, inStackPostgres) : { env: {}, secretEnv: {} };
   const base = baseContainer(args.prefix, role, "trainer", args.trainerImage);
   return withLimits(
     {
       ...base,
       entrypoint: ["sh", "-c", retryLoop, "retry"],
       command: ["python", "/app/trainer.py", step, "--spec", file],
-      env: { ...client.env, MLOPS_RETRIES: String(args.retries), PYTHONUNBUFFERED: "1", OMP_NUM_THREADS: "1" },
-      secretEnv: client.secretEnv,
+      env: { ...client.env, ...queue.env, MLOPS_RETRIES: String(args.retries), PYTHONUNBUFFERED: "1", OMP_NUM_THREADS: "1" },
+      secretEnv: { ...client.secretEnv, ...queue.secretEnv },
       labels: {
         ...base.labels,
         [studyIdLabel]: shard.studyId,
@@ -63,10 +74,14 @@ function trainerContainer(args: TrainingTopologyArgs, role: string, step: "prepa
   );
 }
 
-/** One `prepare` job (the study's parent run), then one job per shard; all must exit 0. */
+/** One `prepare` job (the study's parent run and, on the shared queue, its trials), then one job per shard; all must exit 0. */
 export function trainingTopology(args: TrainingTopologyArgs): Topology & { readonly prepare: ContainerSpec; readonly workers: readonly ContainerSpec[] } {
   const first = args.shards[0];
   if (first === undefined) throw new Error("training fan-out needs at least one shard: the search space expanded to no trials");
+  // The trainer refuses either mismatch too, but only once the containers run.
+  if ((first.queue === "rdb") !== (args.queueDatabase !== undefined)) {
+    throw new Error(`training fan-out: shards planned with queue "${first.queue}" ${args.queueDatabase ? "cannot use" : "need"} the stack's PostgreSQL (queueDatabase)`);
+  }
   const prepare = trainerContainer(args, "prepare", "prepare", first);
   const workers = args.shards.map((shard) => trainerContainer(args, `trainer-${shard.workerIndex}`, "run", shard));
   return { ...topologyOf([], [[prepare], workers]), prepare, workers };

@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { TrainingFanout, TrainingFanoutArgs } from "../interfaces";
+import type { QueueDatabase } from "../shared/optunaStorage";
 import type { ShardSpec } from "../shared/studySpec";
 import { builtImageRef } from "../shared/images";
 import { checkedFor } from "../shared/resourceError";
@@ -8,7 +9,7 @@ import { validateShards } from "../shared/sharding";
 import { trackingPasswordSecret } from "./clientSecret";
 import { buildWith, fromManifest } from "./manifestArgs";
 import { childResourceName, roles, objectLabels, studyIdLabel, validateInstanceName } from "./meta";
-import { buildIndexedJob, buildPrepareJob, buildShardConfigMap, type TrainingJobParams } from "./trainingManifests";
+import { buildIndexedJob, buildPrepareJob, buildShardConfigMap, queuePasswordKey, type TrainingJobParams } from "./trainingManifests";
 
 export interface KubernetesTrainingFanoutArgs extends TrainingFanoutArgs {
   readonly namespace: pulumi.Input<string>;
@@ -28,8 +29,17 @@ export interface KubernetesTrainingFanoutArgs extends TrainingFanoutArgs {
 const labelValue = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 
 /** Checks the shards against the config before anything is created; returns the study id. */
-export function validateFanout(shards: readonly ShardSpec[], workers: number, maxFailedIndexes: number): string {
+export function validateFanout(shards: readonly ShardSpec[], workers: number, maxFailedIndexes: number, queueDatabase?: QueueDatabase): string {
   const studyId = validateShards(shards, workers);
+  const queue = shards[0]?.queue;
+  if ((queue === "rdb") !== (queueDatabase !== undefined)) {
+    throw new Error(`KubernetesTrainingFanout: shards planned with queue "${queue}" ${queueDatabase ? "cannot use" : "need"} the stack's PostgreSQL (queueDatabase)`);
+  }
+  if (queueDatabase?.database.kind === "inStack") {
+    throw new Error(
+      "KubernetesTrainingFanout: the shared trial queue needs an external PostgreSQL for now: the in-stack one admits only MLflow's pods and its Service name is not handed to the training stack (plan the study with static shards)",
+    );
+  }
   if (shards.length !== workers) {
     throw new Error(`KubernetesTrainingFanout: got ${shards.length} shard specs for training.workers = ${workers}: the Indexed Job runs one shard per completion, so build exactly one shard per worker`);
   }
@@ -57,7 +67,7 @@ export class KubernetesTrainingFanout extends pulumi.ComponentResource implement
     const maxFailedIndexes = args.maxFailedIndexes ?? 0;
     const { studyId, image } = checkedFor(this, () => {
       validateInstanceName("KubernetesTrainingFanout", name);
-      const studyId = validateFanout(args.shards, workers, maxFailedIndexes);
+      const studyId = validateFanout(args.shards, workers, maxFailedIndexes, args.queueDatabase);
       if (args.image !== undefined) return { studyId, image: args.image };
       if (args.images === undefined) throw new Error("KubernetesTrainingFanout: pass `image` or `images` (registry and tag) for the trainer image");
       return { studyId, image: builtImageRef(args.images, "trainer") };
@@ -68,9 +78,18 @@ export class KubernetesTrainingFanout extends pulumi.ComponentResource implement
 
     const configMap = new k8s.core.v1.ConfigMap(childResourceName(name, "shards"), buildShardConfigMap({ instance: name, namespace, shards: args.shards }), child);
     const credentials = args.trackingCredentials;
-    const passwordSecret = trackingPasswordSecret(name, { namespace, labels: { ...objectLabels(name, "trainer", roles.trainer), [studyIdLabel]: studyId }, credentials }, this);
+    const labels = { ...objectLabels(name, "trainer", roles.trainer), [studyIdLabel]: studyId };
+    const passwordSecret = trackingPasswordSecret(name, { namespace, labels, credentials }, this);
+    const queueDatabase = args.queueDatabase;
+    const queueSecret =
+      queueDatabase &&
+      new k8s.core.v1.Secret(
+        childResourceName(name, "queue"),
+        { metadata: { namespace, labels }, type: "Opaque", stringData: { [queuePasswordKey]: pulumi.secret(queueDatabase.password) } },
+        child,
+      );
 
-    const params = (r: { ns: string; configMap: string; trackingUri: string; secret: string; image: string }): TrainingJobParams => ({
+    const params = (r: { ns: string; configMap: string; trackingUri: string; secret: string; queueSecret: string; image: string }): TrainingJobParams => ({
       instance: name,
       namespace: r.ns,
       studyId,
@@ -83,8 +102,9 @@ export class KubernetesTrainingFanout extends pulumi.ComponentResource implement
       credentials: credentials ? { username: credentials.username, secretName: r.secret } : undefined,
       ttlSecondsAfterFinished: args.ttlSecondsAfterFinished ?? 86_400,
       maxFailedIndexes,
+      queue: queueDatabase ? { database: queueDatabase.database, secretName: r.queueSecret } : undefined,
     });
-    const refs = { ns: namespace, configMap: configMap.metadata.name, trackingUri: args.trackingUri, secret: passwordSecret?.metadata.name ?? "", image };
+    const refs = { ns: namespace, configMap: configMap.metadata.name, trackingUri: args.trackingUri, secret: passwordSecret?.metadata.name ?? "", queueSecret: queueSecret?.metadata.name ?? "", image };
     const build = (builder: (p: TrainingJobParams) => k8s.types.input.batch.v1.Job) => fromManifest(buildWith(refs, (r) => builder(params(r))));
 
     const prepare = new k8s.batch.v1.Job(childResourceName(name, "prepare"), build(buildPrepareJob), { ...child, customTimeouts: timeouts });

@@ -3,7 +3,8 @@ import type * as pulumi from "@pulumi/pulumi";
 import type { Resources } from "../../config";
 import type { ShardSpec } from "../shared/studySpec";
 import { mlflowClientVars } from "../shared/mlflowClientEnv";
-import { appUserId, containerSecurityContext, podSecurityContext, resourceRequirements, roles, trackingCredentialEnv, podSelector, objectLabels, studyIdLabel } from "./meta";
+import { optunaStorageEnv, type PostgresDatabase } from "../shared/optunaStorage";
+import { appUserId, containerSecurityContext, podSecurityContext, resourceRequirements, roles, trackingCredentialEnv, podSelector, objectLabels, planEnv, studyIdLabel } from "./meta";
 
 /** The trainer inside images/trainer; `{index}` in the spec path is replaced by JOB_COMPLETION_INDEX. */
 export const trainerCommand = ["python", "/app/trainer.py"] as const;
@@ -12,6 +13,8 @@ export const specMountPath = "/spec";
 const configMapLimitBytes = 1_000_000;
 
 export const shardFileName = (workerIndex: number) => `shard-${workerIndex}.json`;
+/** The key of the database role's password in the shared queue's Secret. */
+export const queuePasswordKey = "database-password";
 
 export interface TrainingJobParams {
   readonly instance: string;
@@ -29,6 +32,8 @@ export interface TrainingJobParams {
   readonly ttlSecondsAfterFinished: number;
   /** Failed indexes tolerated before the whole Job is stopped. */
   readonly maxFailedIndexes: number;
+  /** Shards planned with queue "rdb": every index pulls from the study in this database; the password comes from this Secret. */
+  readonly queue?: { readonly database: PostgresDatabase; readonly secretName: string };
 }
 
 /** Threads per worker: the CPU limit rounded up, so BLAS and joblib do not oversubscribe the node. */
@@ -63,6 +68,7 @@ function trainerPodSpec(p: TrainingJobParams, args: string[], spread: boolean, s
     { name: "PYTHONUNBUFFERED", value: "1" },
     { name: "OMP_NUM_THREADS", value: String(threadsFor(p.resources.cpuLimit)) },
     ...trackingCredentialEnv(p.credentials),
+    ...(p.queue ? planEnv(optunaStorageEnv(p.queue.database), p.queue.secretName, { databasePassword: queuePasswordKey }) : []),
   ];
   return {
     restartPolicy: "Never",
@@ -101,7 +107,8 @@ export function buildPrepareJob(p: TrainingJobParams): k8s.types.input.batch.v1.
 }
 
 /**
- * One Indexed Job for the whole study: pod k runs shard k, each index retried on its own
+ * One Indexed Job for the whole study: pod k runs shard k (on the shared queue every shard is the
+ * whole study, so each index is a pull-worker), each index retried on its own
  * (backoffLimitPerIndex), and pods spread over nodes so a study uses the cluster's width.
  */
 export function buildIndexedJob(p: TrainingJobParams): k8s.types.input.batch.v1.Job {

@@ -34,7 +34,7 @@ from spec import ShardSpec, SpecError, load_shard_spec, resolve_spec_path
 from study import check_dataset, find_or_create_study_run, find_study_run, study_run_name
 from summary import PLOT_HISTORY, PLOT_PARAMS, publish_summary
 from tracking import RetryPolicy, Tracking, TrackingUnavailable, find_or_create_experiment, one_line, tracking_uri_for_display
-from trialqueue import Heartbeats, QueueError, enqueue_fixed, open_storage, open_study
+from trialqueue import Heartbeats, QueueError, enqueue_fixed, open_storage, open_study, restart_study
 from verdict import StudyCounts, judge, study_counts
 from worker import pull_trials
 
@@ -93,6 +93,11 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     storage, shared = open_storage(spec, path)
     if shared:
         study = open_study(storage, spec)
+        if created and study.trials:
+            # MLflow is the record of results: a queue that has trials for a study MLflow never saw
+            # (its store was removed or replaced) would hand out nothing and leave select empty.
+            say(f"study {spec.study_id}: MLflow has no record of it, but the trial queue holds {len(study.trials)} trials: starting the queue afresh")
+            study = restart_study(storage, spec)
         added = enqueue_fixed(study, spec.trials) if spec.search is not None and spec.search.kind != "tpe" else 0
         say(f"study {spec.study_id}: shared trial queue ready ({spec.search.kind if spec.search else 'grid'}, {added} trials enqueued, {len(study.trials)} in the study, pruning {spec.pruning.kind})")
     return 0

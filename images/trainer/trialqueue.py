@@ -32,6 +32,7 @@ from optuna.storages import BaseStorage, InMemoryStorage, JournalStorage, RDBSto
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import FrozenTrial, TrialState, create_trial
 
+from optunadb import DatabaseSetupError, ensure_database
 from spec import PruningSpec, ShardSpec, TrialSpec
 
 ATTR_KEY = "mlops.trial_key"
@@ -85,6 +86,10 @@ def open_storage(spec: ShardSpec, spec_path: str) -> tuple[BaseStorage, bool]:
     if spec.queue == "rdb":
         if not url:
             raise QueueError('spec queue "rdb": set MLOPS_OPTUNA_STORAGE to the database URL (e.g. postgresql://user:password@host:5432/optuna)')
+        try:
+            ensure_database(url)
+        except DatabaseSetupError as err:
+            raise QueueError(f"MLOPS_OPTUNA_STORAGE: {err}") from None
         return RDBStorage(url, engine_kwargs={"pool_pre_ping": True}), True
     if url:
         # A shard spec holds only this worker's trials: enqueuing them into a shared study would lose the rest.
@@ -106,9 +111,19 @@ def _pruner(pruning: PruningSpec) -> optuna.pruners.BasePruner:
 def open_study(storage: BaseStorage, spec: ShardSpec) -> optuna.Study:
     search = spec.search
     assert search is not None
-    # grid/random never sample (their trials are enqueued); the sampler only matters for tpe.
-    sampler = optuna.samplers.TPESampler(seed=search.seed) if search.kind == "tpe" else optuna.samplers.RandomSampler(seed=search.seed)
+    # grid/random never sample (their trials are enqueued); the sampler only matters for tpe. Each worker
+    # gets its own seed: with one seed, W workers would sample the same first trials W times over
+    # (TPE's startup trials are random), spending the budget on duplicates. Worker 0 keeps the config's
+    # seed, so a one-worker study is reproducible.
+    seed = search.seed + spec.worker_index
+    sampler = optuna.samplers.TPESampler(seed=seed) if search.kind == "tpe" else optuna.samplers.RandomSampler(seed=seed)
     return optuna.create_study(storage=storage, study_name=spec.study_id, direction="maximize", sampler=sampler, pruner=_pruner(spec.pruning), load_if_exists=True)
+
+
+def restart_study(storage: BaseStorage, spec: ShardSpec) -> optuna.Study:
+    """Drops the study's queue (every trial and its state) and opens it empty."""
+    optuna.delete_study(study_name=spec.study_id, storage=storage)
+    return open_study(storage, spec)
 
 
 def enqueue_fixed(study: optuna.Study, trials: tuple[TrialSpec, ...]) -> int:

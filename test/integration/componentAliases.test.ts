@@ -4,9 +4,12 @@
  * deleted. Proven with the real Pulumi engine and kubernetes plugin in render mode (no cluster):
  *   1. the code of the commit before the split is unpacked from git into a temp folder and records a
  *      render-mode baseline (`npm run preview -- --render --update`) in a temp file backend;
- *   2. this tree previews the same stacks against that backend.
- * The only new resources may be the three sub-components themselves; every moved object keeps its URN's
- * history through its alias. Skipped, with the reason printed, without the toolchain or without the git
+ *   2. the code of the commit that split it previews the same stacks against that backend: no Kubernetes
+ *      object replaced, created or deleted; the only new resources are the three sub-components;
+ *   3. this tree previews them too: every object keeps its identity (its alias), so nothing is created or
+ *      deleted outright. Later features may change the content of objects Kubernetes cannot update in
+ *      place (Secrets and ConfigMaps, which the provider treats as immutable, and Jobs' pod templates):
+ *      those, and only those, may be replaced. Skipped, with the reason printed, without the toolchain or without the git
  * history (a shallow clone: fetch with `fetch-depth: 0`).
  */
 import { spawnSync } from "node:child_process";
@@ -25,15 +28,21 @@ const repoDir = path.resolve(__dirname, "../..");
  */
 const beforeSplit = "3603e04ab42b6a1bad25b445ede3ef8da6d2bf79";
 
+/** The merge that split the tracking server (and moved the platform rules into components/shared). */
+const split = "5cabbe8c005dafa73488d4cc8ef3d7530bb32427";
+
+/** Kinds Kubernetes (or the provider) cannot update in place: a content change replaces them. */
+const replacedOnChange = ["kubernetes:core/v1:Secret", "kubernetes:core/v1:ConfigMap", "kubernetes:batch/v1:Job"];
+
 /** Types the split added; previewing an old stack creates exactly these, nothing else. */
 const subComponentTypes = ["mlops:kubernetes:InStackPostgres", "mlops:kubernetes:InStackObjectStore", "mlops:kubernetes:MlflowServer"];
 
 function skipReason(): string | undefined {
   if (spawnSync("bash", ["scripts/toolchain.sh", "check"], { cwd: repoDir, encoding: "utf8" }).status !== 0) return "the Pulumi toolchain is not built here (run `make toolchain`)";
-  const git = spawnSync("git", ["cat-file", "-e", `${beforeSplit}^{commit}`], { cwd: repoDir, encoding: "utf8" });
-  if (git.status !== 0) {
+  const missing = [beforeSplit, split].filter((c) => spawnSync("git", ["cat-file", "-e", `${c}^{commit}`], { cwd: repoDir, encoding: "utf8" }).status !== 0);
+  if (missing.length > 0) {
     const shallow = spawnSync("git", ["rev-parse", "--is-shallow-repository"], { cwd: repoDir, encoding: "utf8" }).stdout.trim() === "true";
-    return `commit ${beforeSplit} (the code before the split) is not in this checkout${shallow ? ": it is a shallow clone (fetch the history, e.g. actions/checkout with fetch-depth: 0)" : ""}`;
+    return `commit ${missing.join(", ")} (the code before and at the split) is not in this checkout${shallow ? ": it is a shallow clone (fetch the history, e.g. actions/checkout with fetch-depth: 0)" : ""}`;
   }
   return undefined;
 }
@@ -52,10 +61,12 @@ interface Run {
 describe.skipIf(reason !== undefined)("a stack created before the tracking server split previews with no replacement (real engine, render mode)", () => {
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "mlops-aliases-test-"));
   const oldTree = path.join(scratch, "before-split");
+  const splitTree = path.join(scratch, "split");
   const projectDir = path.join(scratch, "project");
   const backendDir = path.join(scratch, "backend");
   let baseline: Run;
   let after: Run;
+  let current: Run;
 
   /** `npm run preview` of `tree` against the temp backend, with a private passphrase. */
   function preview(tree: string, name: string, ...flags: string[]): Run {
@@ -75,12 +86,17 @@ describe.skipIf(reason !== undefined)("a stack created before the tracking serve
     return { status: res.status ?? -1, output, report };
   }
 
+  /** The code of `commit` in `tree`, with this tree's packages (and so the same provider versions). */
+  function unpack(commit: string, tree: string): void {
+    fs.mkdirSync(tree);
+    const archive = spawnSync("sh", ["-c", `git archive --format=tar ${commit} | tar -x -C "${tree}"`], { cwd: repoDir, encoding: "utf8" });
+    if (archive.status !== 0) throw new Error(`could not unpack ${commit}: ${archive.stderr}`);
+    fs.symlinkSync(fs.realpathSync(path.join(repoDir, "node_modules")), path.join(tree, "node_modules"));
+  }
+
   beforeAll(() => {
-    fs.mkdirSync(oldTree);
-    const archive = spawnSync("sh", ["-c", `git archive --format=tar ${beforeSplit} | tar -x -C "${oldTree}"`], { cwd: repoDir, encoding: "utf8" });
-    if (archive.status !== 0) throw new Error(`could not unpack ${beforeSplit}: ${archive.stderr}`);
-    // The same packages (and so the same provider versions) as this tree.
-    fs.symlinkSync(fs.realpathSync(path.join(repoDir, "node_modules")), path.join(oldTree, "node_modules"));
+    unpack(beforeSplit, oldTree);
+    unpack(split, splitTree);
 
     // The stack file as the old code shipped it: the new code must take an existing stack's config as is.
     fs.mkdirSync(path.join(projectDir, "config"), { recursive: true });
@@ -91,7 +107,8 @@ describe.skipIf(reason !== undefined)("a stack created before the tracking serve
     fs.copyFileSync(path.join(oldTree, "Pulumi.prod.yaml"), path.join(projectDir, `Pulumi.${stack}.yaml`));
 
     baseline = preview(oldTree, "before-split", "--render", "--update");
-    after = preview(repoDir, "after-split", "--render");
+    after = preview(splitTree, "at-split", "--render");
+    current = preview(repoDir, "current", "--render");
   });
   afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }));
 
@@ -127,5 +144,16 @@ describe.skipIf(reason !== undefined)("a stack created before the tracking serve
     // What the engine did with each moved object: nothing, or an update in place, never a create or delete.
     const ops = new Map(steps(after).map((s) => [`${s.type} ${s.name}`, s.op]));
     for (const s of moved) expect(["same", "update"], `${s.type} ${s.name}`).toContain(ops.get(`${s.type} ${s.name}`) ?? "same");
+  });
+
+  it("previews this tree with every object kept: replaced only where later features changed an immutable object", () => {
+    expect(current.status, current.output).toBe(0);
+    const all = steps(current);
+    console.log(`steps of this tree:\n${describeSteps(all)}`);
+    const old = new Set(steps(baseline).map((s) => `${s.type} ${s.name}`));
+    // No object of the old stack is deleted outright (a missing alias shows as create + delete).
+    expect(describeSteps(all.filter((s) => s.op === "delete" && s.type.startsWith("kubernetes:")))).toBe("");
+    expect(describeSteps(all.filter((s) => s.op === "create" && old.has(`${s.type} ${s.name}`)))).toBe("");
+    expect(describeSteps(all.filter((s) => s.op.includes("replace") && !replacedOnChange.includes(s.type)))).toBe("");
   });
 });

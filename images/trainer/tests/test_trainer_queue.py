@@ -111,10 +111,16 @@ POSTGRES = REPO_ROOT / "scripts" / "services" / "postgres.sh"
 
 
 @pytest.fixture(scope="module")
-def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def postgres_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """postgres.sh's state folder (it holds the superuser's password file)."""
+    return tmp_path_factory.mktemp("pg")
+
+
+@pytest.fixture(scope="module")
+def postgres_url(postgres_dir: Path) -> Iterator[str]:
     """A real PostgreSQL (scripts/services/postgres.sh, own state folder) with a fresh database for
     Optuna's tables: the docker/kubernetes stacks hand their PostgreSQL to the workers this way."""
-    env = {**os.environ, "MLOPS_SERVICES_DIR": str(tmp_path_factory.mktemp("pg"))}
+    env = {**os.environ, "MLOPS_SERVICES_DIR": str(postgres_dir)}
     started = subprocess.run(["bash", str(POSTGRES), "start"], env=env, capture_output=True, text=True, timeout=300)
     if started.returncode != 0:
         reason = f"postgres.sh start failed: {started.stderr.strip().splitlines()[-1:]}"
@@ -244,3 +250,81 @@ def test_spec_reads_search_pruning_and_queue(tmp_path: Path) -> None:
 
     with pytest.raises(SpecError, match=r"key 'pruning.kind': expected one of none, median, percentile"):
         load_shard_spec(str(path))
+
+
+# ---------- the queue's own database on the stack's PostgreSQL ----------
+
+
+def test_the_queue_database_is_created_once_and_a_role_without_createdb_is_told_what_to_do(postgres_url: str, postgres_dir: Path) -> None:
+    """docker hands the workers MLOPS_OPTUNA_STORAGE=postgresql://<role>@<host>/optuna with PGPASSWORD
+    beside it: the first worker creates `optuna` from MLflow's database (MLOPS_OPTUNA_CREATE_FROM), as that role."""
+    import psycopg2
+    from optuna.storages import RDBStorage
+    from sqlalchemy.engine import make_url
+
+    from optunadb import DatabaseSetupError, ensure_database
+
+    parsed = make_url(postgres_url)
+    role, home = parsed.username, parsed.database
+    superuser = (postgres_dir / "postgres" / "superuser-password").read_text().strip()
+    admin = psycopg2.connect(host=parsed.host, port=parsed.port, user="postgres", password=superuser, dbname="postgres")
+    admin.autocommit = True
+    names = [f"optuna_{uuid.uuid4().hex[:8]}" for _ in range(2)]
+    url = lambda name: parsed.set(database=name, password=None).render_as_string(hide_password=False)  # noqa: E731
+    saved = os.environ.get("PGPASSWORD")
+    os.environ["PGPASSWORD"] = str(parsed.password)  # as the containers get it: beside the URL, not in it
+    try:
+        with admin.cursor() as cur:
+            cur.execute(f'ALTER ROLE "{role}" CREATEDB')
+        assert ensure_database(url(names[0]), create_from=home) is True
+        assert ensure_database(url(names[0]), create_from=home) is False
+        optuna.create_study(storage=RDBStorage(url(names[0])), study_name="s")  # Optuna's tables fit in it
+        with admin.cursor() as cur:
+            cur.execute(f'ALTER ROLE "{role}" NOCREATEDB')
+        with pytest.raises(DatabaseSetupError, match=rf"role {role} may not create it: grant it CREATEDB .* or create it beforehand \(CREATE DATABASE {names[1]} OWNER {role}\)"):
+            ensure_database(url(names[1]), create_from=home)
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f'ALTER ROLE "{role}" NOCREATEDB')
+            for name in names:
+                cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+        if saved is None:
+            os.environ.pop("PGPASSWORD", None)
+        else:
+            os.environ["PGPASSWORD"] = saved
+
+
+# ---------- several workers sampling one study; a queue MLflow never saw ----------
+
+
+def test_each_worker_samples_with_its_own_seed_and_worker_0_keeps_the_configs(tmp_path: Path) -> None:
+    """One seed in every worker would make W workers sample the same startup trials W times over."""
+    from optuna.distributions import IntDistribution
+
+    from trialqueue import open_study
+
+    space = {"n_estimators": {"type": "int", "low": 1, "high": 10_000, "step": 1, "log": False}}
+    study = study_json("seeds", totalTrials=4, trials=[], search={"kind": "tpe", "budget": 4, "seed": 11, "space": space})
+    write_specs(tmp_path, study, 2)
+
+    def first_samples(worker: int) -> list[int]:
+        queue = open_study(InMemoryStorage(), load_shard_spec(str(tmp_path / f"shard-{worker}.json")))
+        return [int(queue.ask({"n": IntDistribution(1, 10_000)}).params["n"]) for _ in range(3)]
+
+    assert first_samples(0) == first_samples(0)  # reproducible
+    assert first_samples(0) != first_samples(1)
+
+
+def test_a_queue_whose_study_mlflow_never_saw_starts_afresh(mlflow_server: MlflowServer, tmp_path: Path) -> None:
+    """A spent queue (journal) beside an MLflow that lost the study (its store was replaced) would
+    hand out nothing and leave select with no run; prepare starts the queue again instead."""
+    study = study_json(f"q-{uuid.uuid4().hex[:8]}", totalTrials=2, trials=fixed([{"n_estimators": 3}, {"n_estimators": 5}]), search={"kind": "grid", "budget": 2, "seed": 5}, cvFolds=2)
+    env = client_env(mlflow_server.url)
+    for experiment in ("first", "second"):  # a new experiment stands for an MLflow without the study run
+        write_specs(tmp_path, {**study, "experimentName": f"{study['experimentName']}-{experiment}"}, 1)
+        prepared = run_cli(TRAINER, ["prepare", "--spec", str(tmp_path / "shard-0.json")], env)
+        assert prepared.returncode == 0, prepared.stdout + prepared.stderr
+        assert ("starting the queue afresh" in prepared.stdout) == (experiment == "second")
+        result = run_cli(TRAINER, ["run", "--spec", str(tmp_path / "shard-0.json")], env)
+        assert result.returncode == 0 and "trained 2, skipped 0, pruned 0, failed 0" in result.stdout, result.stdout + result.stderr
