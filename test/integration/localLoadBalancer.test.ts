@@ -119,8 +119,9 @@ describe("local load balancer against real replica processes", () => {
     supervised.child.stderr?.on("data", (c: Buffer) => (log += c.toString()));
     expect((await invoke(port)).status).toBe(200);
     // The balancer is keepAlive's child: kill it as the OOM killer would.
+    // By its command line: keepAlive (under tsx) has other children too, such as esbuild's service.
     const childOf = (pid: number | undefined) => {
-      const found = spawnSync("pgrep", ["-P", String(pid)], { encoding: "utf8" }).stdout.trim().split("\n")[0];
+      const found = spawnSync("pgrep", ["-P", String(pid), "-f", "loadBalancer.ts"], { encoding: "utf8" }).stdout.trim().split("\n")[0];
       return found ? Number(found) : undefined;
     };
     const first = childOf(supervised.child.pid) as number;
