@@ -53,6 +53,8 @@ describe.skipIf(unavailable !== undefined)("the prod path on the local cluster (
     try {
       const removed = await stack.make("mlflow-remove", env);
       expect(removed.status, removed.output).toBe(0);
+      const left = kubectlJson<{ items: Workload[] }>(["get", "all,pvc,secret,configmap,ingress,networkpolicy", "-l", "app.kubernetes.io/part-of=mlops-pipeline"]);
+      expect(left.items.map((i) => i.metadata.name), "mlflow-remove left these in the namespace").toEqual([]);
     } finally {
       if (startedHere) {
         const down = await timedStep("cluster down", () => clusterScript("down.sh"));
