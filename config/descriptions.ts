@@ -93,6 +93,7 @@ export const configDescriptions: Record<string, string> = {
   "mlops:serving.ingress.host": "Host name the Ingress answers to.",
   "mlops:serving.ingress.tlsSecret": "Kubernetes TLS secret for the host; omit for plain HTTP.",
   "mlops:serving.ingress.className": "IngressClass to use.",
+  "mlops:serving.ingress.address": "host:port where this machine reaches the Ingress controller when `host` has no DNS record here (a local cluster: 127.0.0.1:18480); the pipeline's smoke prediction and `make inference-one` connect there and send `host` in the Host header. Unset: `host` itself.",
   "mlops:serving.autoscaling": "A HorizontalPodAutoscaler for the model servers (kubernetes, PostgreSQL database).",
   "mlops:serving.autoscaling.minReplicas": "Fewest replicas.",
   "mlops:serving.autoscaling.maxReplicas": "Most replicas (>= `minReplicas`).",

@@ -240,7 +240,13 @@ export const servingSchema = z
     /** API key on /invocations, /example, /version; unset: see servingAuthEnabled. */
     auth: z.boolean().optional(),
     ingress: z
-      .object({ host: z.string().min(1), tlsSecret: z.string().optional(), className: z.string().default("nginx") })
+      .object({
+        host: z.string().min(1),
+        tlsSecret: z.string().optional(),
+        className: z.string().default("nginx"),
+        /** host:port of the Ingress controller as seen from this machine, for a host without a DNS record here. */
+        address: z.string().regex(/^[^\s:]+:\d{1,5}$/, "expected host:port, e.g. 127.0.0.1:18480").optional(),
+      })
       .strict()
       .optional(),
     autoscaling: z

@@ -138,7 +138,7 @@ async function runPhases(run: Run): Promise<void> {
   }
   if (run.args.phase === "all") {
     const apiKey = run.handoff.servingApiKey?.value;
-    await smokePrediction(need<string>(run.handoff, "endpoint"), run.records, typeof apiKey === "string" ? apiKey : undefined);
+    await smokePrediction(need<string>(run.handoff, "endpoint"), run.records, typeof apiKey === "string" ? apiKey : undefined, run.config.serving.ingress?.address);
   }
 }
 

@@ -31,6 +31,11 @@ elif _mlops_ambient="$(command -v pulumi 2>/dev/null)"; then
 else
   echo "scripts/env.sh: no Pulumi CLI (looked in $_mlops_cli_dir and on PATH): run \`make toolchain\`" >&2
 fi
+# The kubectl of the local cluster (scripts/cluster), for the driver's `kubectl port-forward`, when none is
+# installed: appended, so a user's own kubectl stays first.
+_mlops_kube_version="$(sed -n 's/^KUBERNETES_VERSION=//p' "$_mlops_repo/scripts/cluster/versions.env" 2>/dev/null)"
+_mlops_kube_bin="$MLOPS_CACHE_DIR/cluster/kubernetes-$_mlops_kube_version/bin"
+if ! command -v kubectl >/dev/null 2>&1 && [ -x "$_mlops_kube_bin/kubectl" ]; then PATH="$PATH:$_mlops_kube_bin"; fi
 export PATH
 
 export PULUMI_HOME="${MLOPS_PULUMI_HOME:-$MLOPS_CACHE_DIR/pulumi-home}"
@@ -53,5 +58,5 @@ if [ -z "${PULUMI_CONFIG_PASSPHRASE+set}" ] && [ -z "${PULUMI_CONFIG_PASSPHRASE_
   export PULUMI_CONFIG_PASSPHRASE_FILE="$_mlops_passphrase"
 fi
 
-unset _mlops_repo _mlops_cli_version _mlops_cli_dir _mlops_ambient _mlops_passphrase
+unset _mlops_repo _mlops_cli_version _mlops_cli_dir _mlops_ambient _mlops_passphrase _mlops_kube_version _mlops_kube_bin
 unset -f _mlops_path_prepend

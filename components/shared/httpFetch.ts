@@ -15,6 +15,11 @@ export interface HttpFetchInit {
   readonly headers?: Readonly<Record<string, string>>;
   readonly body?: string;
   readonly signal?: AbortSignal;
+  /**
+   * `host:port` to connect to instead of the URL's, which still goes in the Host header (and TLS SNI):
+   * an Ingress host whose name does not resolve on this machine, reached at its controller's address.
+   */
+  readonly connectTo?: string;
 }
 
 /**
@@ -33,7 +38,10 @@ export function httpFetch(input: string | URL, init: HttpFetchInit = {}): Promis
   return new Promise<Response>((resolve, reject) => {
     // A fresh connection per request (agent: false): no idle keep-alive socket that the server may
     // already have closed, and nothing left open that keeps a short-lived process alive.
-    const request = send(url, { method: init.method ?? "GET", headers: init.headers, signal: init.signal, agent: false }, (res) => {
+    const common = { method: init.method ?? "GET", headers: init.headers, signal: init.signal, agent: false };
+    const at = init.connectTo ? /^(.+):(\d+)$/.exec(init.connectTo) : null;
+    if (init.connectTo && !at) throw new TypeError(`httpFetch: connectTo '${init.connectTo}' is not host:port`);
+    const onResponse = (res: import("node:http").IncomingMessage) => {
       const chunks: Buffer[] = [];
       res.on("data", (chunk: Buffer) => chunks.push(chunk));
       res.on("error", reject);
@@ -45,7 +53,10 @@ export function httpFetch(input: string | URL, init: HttpFetchInit = {}): Promis
         const status = res.statusCode ?? 500;
         resolve(new Response(nullBodyStatus.includes(status) ? null : Buffer.concat(chunks), { status, statusText: res.statusMessage ?? "", headers }));
       });
-    });
+    };
+    const request = at
+      ? send({ ...common, host: at[1], port: Number(at[2]), path: `${url.pathname}${url.search}`, servername: url.hostname, headers: { ...init.headers, host: url.host } }, onResponse)
+      : send(url, common, onResponse);
     request.on("error", reject);
     request.end(init.body);
   });

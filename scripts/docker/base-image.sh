@@ -10,6 +10,8 @@
 #   seaweedfs    FROM the python base + SeaweedFS `weed`      (scripts/docker/standins/seaweedfs)
 # Tags are keyed by content (package list, stand-in files, weed version), so a tag that exists is
 # reused and nothing is rebuilt. Prints one `<role>=<image>` line per image on stdout.
+# Each stand-in is also tagged local/<role>:<suite> (e.g. local/postgres:bookworm), moved to the newest
+# build: a stable name for stacks that cannot follow the content keys (Pulumi.cluster.yaml).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -84,6 +86,11 @@ weed_binary() {
   echo "$built"
 }
 
+# local/<role>:<suite>-<key> -> also local/<role>:<suite>, the name that stays when the key changes.
+stable_tag() {
+  docker tag "$1" "${1%-*}"
+}
+
 # Builds a stand-in FROM the python base with the files in standins/<role>/ (+ extra files).
 ensure_standin() {
   local role="$1"; shift
@@ -93,7 +100,7 @@ ensure_standin() {
   # Extra files come as name=path; their content is part of the key (e.g. the weed binary).
   local key; key=$( { echo "$base"; cat "$dir"/*; for extra in "$@"; do cat "${extra#*=}"; done; } | content_key)
   local tag="local/$role:$DEBIAN_SUITE-$key"
-  if image_exists "$tag"; then log "$role stand-in $tag exists"; echo "$role=$tag"; return; fi
+  if image_exists "$tag"; then log "$role stand-in $tag exists"; stable_tag "$tag"; echo "$role=$tag"; return; fi
   local context; context=$(mktemp -d)
   # shellcheck disable=SC2064
   trap "rm -rf '$context'" RETURN
@@ -104,6 +111,7 @@ ensure_standin() {
     docker build --network host --build-arg "BASE=$base" -t "$tag" "$context"
   rm -f "$context.log"
   log "$role stand-in $tag: $(docker image inspect --format '{{.Size}}' "$tag" | awk '{printf "%.0f MB", $1/1e6}')"
+  stable_tag "$tag"
   echo "$role=$tag"
 }
 

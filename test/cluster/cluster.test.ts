@@ -1,34 +1,22 @@
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as http from "node:http";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sleep, timedStep } from "../support/commands";
-import { repoRoot } from "../support/pipelineStack";
+import { clusterAlreadyUp, clusterKubeconfig, clusterScript, clusterScripts, clusterUnavailableReason, ingressGet } from "../support/localCluster";
 
 // The local single-node cluster of scripts/cluster on this machine, for real: `up.sh` (or a cluster
 // already up), then a Deployment, a Service found by DNS from another pod, a StatefulSet whose claim
 // binds, an Ingress answering on a loopback port, node metrics; `down.sh` when this test started it.
-const scripts = path.join(repoRoot, "scripts", "cluster");
-const stateDir = process.env.MLOPS_CLUSTER_STATE_DIR ?? "/var/lib/mlops-cluster";
-const kubeconfig = path.join(stateDir, "kubeconfig");
-const ingressPort = Number(process.env.MLOPS_CLUSTER_INGRESS_PORT ?? "18480");
+const kubeconfig = clusterKubeconfig;
 const namespace = `cluster-test-${process.pid}`;
 
-const script = (name: string, ...args: string[]) => spawnSync("bash", [path.join(scripts, name), ...args], { cwd: repoRoot, encoding: "utf8", timeout: 900_000 });
-
+const script = clusterScript;
+const scripts = clusterScripts;
 // A cluster that is already up is used as it is, and left up.
-const alreadyUp = process.getuid?.() === 0 && script("status.sh").status === 0;
-
-function unavailableReason(): string | undefined {
-  if (process.getuid?.() !== 0) return "the cluster needs root (containers, mounts, iptables); run the tier as root";
-  if (alreadyUp) return undefined;
-  const built = script("build.sh", "check");
-  if (built.status !== 0 && !process.env.CI) return built.stdout.trim();
-  return undefined;
-}
-const unavailable = unavailableReason();
+const alreadyUp = clusterAlreadyUp();
+const unavailable = clusterUnavailableReason(alreadyUp);
 if (unavailable) console.warn(`SKIPPED the cluster tier: ${unavailable}`);
 
 // The kubectl that build.sh made, of the same release as the cluster.
@@ -56,22 +44,6 @@ async function eventually<T>(what: string, timeoutMs: number, probe: () => Promi
     await sleep(2_000);
   }
   throw new Error(`${what}: not reached within ${timeoutMs / 1000} s${last ? ` (last error: ${String(last)})` : ""}`);
-}
-
-/** GET through the Ingress controller's loopback port with a Host header (fetch may not set Host). */
-function ingressGet(host: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const request = http.get({ host: "127.0.0.1", port: ingressPort, path: "/", headers: { host }, timeout: 5_000 }, (response) => {
-      let body = "";
-      response.setEncoding("utf8");
-      response.on("data", (chunk: string) => {
-        body += chunk;
-      });
-      response.on("end", () => resolve({ status: response.statusCode ?? 0, body }));
-    });
-    request.on("timeout", () => request.destroy(new Error("timed out after 5 s")));
-    request.on("error", reject);
-  });
 }
 
 function images(): Record<string, string> {

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Usage: scripts/cluster/import-images.sh [IMAGE...]
+#
+# Copies images from the Docker engine into the cluster containerd's k8s.io namespace (no registry:
+# pods find them there and never pull). Without arguments: what Pulumi.cluster.yaml runs, i.e. the
+# stand-ins under their stable names (local/postgres:bookworm, local/seaweedfs:bookworm, written by
+# scripts/docker/base-image.sh) and our images at MLOPS_IMAGE_TAG (default 0.1.0, the stack's images.tag).
+# An image whose id containerd already holds under that name is skipped. Needs root and a running cluster.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+tag="${MLOPS_IMAGE_TAG:-0.1.0}"
+images=("$@")
+[ "${#images[@]}" -gt 0 ] || images=(local/postgres:bookworm local/seaweedfs:bookworm
+  "mlops-trainer:$tag" "mlops-mlflow:$tag" "mlops-serving:$tag")
+
+[ -S "$CONTAINERD_SOCK" ] || die "no containerd at $CONTAINERD_SOCK: start the cluster first (sudo make cluster-up)"
+marker_dir="$CLUSTER_STATE/containerd/imported-docker"
+mkdir -p "$marker_dir"
+for image in "${images[@]}"; do
+  id=$(docker image inspect --format '{{.Id}}' "$image" 2>/dev/null) ||
+    die "no Docker image $image: build it first (make docker-base-images, make build-train build-prod)"
+  # containerd names x:t docker.io/library/x:t and a/b:t docker.io/a/b:t, as kubelet resolves them.
+  first="${image%%/*}"
+  if [[ "$image" != */* ]]; then ref="docker.io/library/$image"
+  elif [[ "$first" == *.* || "$first" == *:* || "$first" == localhost ]]; then ref="$image"
+  else ref="docker.io/$image"; fi
+  # The Docker image id imported last under this name (as images.sh marks its own tarballs).
+  marker="$marker_dir/${image//[\/:]/_}"
+  if [ "$(cat "$marker" 2>/dev/null)" = "$id" ] && ctr_ images ls -q "name==$ref" | grep -qx "$ref"; then
+    log "$image: already in containerd"; continue
+  fi
+  log "importing $image ($(docker image inspect --format '{{.Size}}' "$image" | awk '{printf "%.0f MB", $1/1e6}'))"
+  docker save "$image" | ctr_ images import - >/dev/null || die "importing $image into containerd failed"
+  echo "$id" >"$marker"
+done
+log "images in containerd: ${images[*]}"
