@@ -22,8 +22,10 @@ help: ## List the targets
 
 # ---------- setup ----------
 
+# A node_modules that is a link to another checkout's (git worktrees) is that checkout's to install:
+# npm ci through the link would empty it for everyone.
 node_modules/.package-lock.json: package.json package-lock.json
-	npm ci --no-audit --no-fund
+	@if [ -L node_modules ]; then echo "deps: node_modules links to $$(readlink -f node_modules): install there"; else npm ci --no-audit --no-fund; fi
 	@touch $@
 
 .PHONY: deps
