@@ -1,6 +1,6 @@
 import * as fs from "node:fs";
 import type { OutputMap } from "@pulumi/pulumi/automation";
-import { type GeneratedSecretValues, generatedSecretNames } from "../components/shared/generatedSecrets";
+import { type GeneratedSecretName, type GeneratedSecretValues, generatedSecretNames } from "../components/shared/generatedSecrets";
 import type { StackConfig } from "../config";
 import { adoptedSecretsOutput, type GeneratedSecretsPlan, generatedSecretsOutput, rotationBlocker } from "../programs/secrets";
 import type { DriverSecrets } from "./secrets";
@@ -61,9 +61,13 @@ export function planTrackingSecrets(
 ): GeneratedSecretsPlan {
   const blocker = rotate ? rotationBlocker(config, user) : undefined;
   if (blocker) throw new Error(blocker);
-  // A stack that needed no password so far (or had the user's own) owns none: the file may still hold the old ones.
-  const owned = Object.keys(valuesOf(previous[generatedSecretsOutput], generatedSecretsOutput)).length > 0;
-  const adopted = owned ? valuesOf(previous[adoptedSecretsOutput], adoptedSecretsOutput) : readLegacySecrets(legacyFile);
+  // Per password: what the stack adopted before stays adopted; the old file's value is adopted for any
+  // password the stack does not own yet (a stack may own some, e.g. the MLflow users', and not others).
+  const owned = valuesOf(previous[generatedSecretsOutput], generatedSecretsOutput);
+  const adopted = valuesOf(previous[adoptedSecretsOutput], adoptedSecretsOutput);
+  for (const [name, value] of Object.entries(readLegacySecrets(legacyFile)) as [GeneratedSecretName, string][]) {
+    if (owned[name] === undefined) adopted[name] = value;
+  }
   return { adopted, ...(rotate ? { rotation: now().toISOString() } : {}) };
 }
 
