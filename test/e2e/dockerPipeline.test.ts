@@ -24,6 +24,7 @@ import { sleep, timedStep, waitFor } from "../support/commands";
 import { MlflowRest, type MlflowRun, tag } from "../support/mlflowRest";
 import { phase, repoRoot, TestStack } from "../support/pipelineStack";
 import { trialLedger } from "../support/trialLedger";
+import { generatedSecretsOf, servingApiKeyOf } from "../support/stackSecrets";
 
 const stackName = "e2e-docker";
 const ports = { mlflow: 5181, lb: 8281 };
@@ -122,12 +123,19 @@ interface Prediction {
 }
 
 let features = 0;
+/** serving.auth is on by default on docker: requests carry the deploy phase's API key. */
+let apiKey: string | undefined;
+async function authHeaders(): Promise<Record<string, string>> {
+  apiKey ??= await servingApiKeyOf(stackName);
+  return apiKey ? { authorization: `Bearer ${apiKey}` } : {};
+}
+
 async function predict(i: number): Promise<Prediction> {
   const record = Object.fromEntries(Array.from({ length: features }, (_, j) => [`feature_${j}`, Math.sin(i * 7 + j) * 2]));
   try {
     const res = await fetch(`${endpoint}/invocations`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", ...(await authHeaders()) },
       body: JSON.stringify({ dataframe_records: [record] }),
       signal: AbortSignal.timeout(30_000),
     });
@@ -142,7 +150,7 @@ async function predict(i: number): Promise<Prediction> {
 async function servedVersions(replicas: number): Promise<Map<string, string>> {
   const seen = new Map<string, string>();
   for (let i = 0; i < replicas * 10 && seen.size < replicas; i++) {
-    const res = await fetch(`${endpoint}/version`);
+    const res = await fetch(`${endpoint}/version`, { headers: await authHeaders() });
     const body = (await res.json()) as { version: string };
     seen.set(res.headers.get("x-replica-id") ?? "?", body.version);
   }
@@ -169,11 +177,10 @@ function killTrainerProcess(name: string): string {
   return `pid ${pid}: ${python.trim()}`;
 }
 
-/** The passwords the driver generated for this stack (.pipeline/secrets, mode 0600), plus our admin password. */
-function generatedSecrets(): string[] {
-  const file = path.join(repoRoot, ".pipeline", "secrets", `${stackName}.json`);
-  const values = Object.values(JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, string>);
-  return [...values, admin.password].filter((v) => v.length >= 8);
+/** The passwords the stack generated (the tracking stack's secret output), the API key and our admin password. */
+async function generatedSecrets(): Promise<string[]> {
+  const { values } = await generatedSecretsOf(stackName);
+  return [...Object.values(values), (await servingApiKeyOf(stackName)) ?? "", admin.password].filter((v) => v.length >= 8);
 }
 
 /**
@@ -181,8 +188,8 @@ function generatedSecrets(): string[] {
  * container on the stack's network (the object store is not published on the host). The keys reach
  * it through the environment, never its command line.
  */
-function objectStoreCheck(): { objects?: number; anonymous?: string; wrongKey?: string } {
-  const generated = JSON.parse(fs.readFileSync(path.join(repoRoot, ".pipeline", "secrets", `${stackName}.json`), "utf8")) as Record<string, string>;
+async function objectStoreCheck(): Promise<{ objects?: number; anonymous?: string; wrongKey?: string }> {
+  const generated = (await generatedSecretsOf(stackName)).values;
   const env = { ...process.env, AWS_ACCESS_KEY_ID: (generated.objectStoreAccessKeyId ?? "").slice(0, 20), AWS_SECRET_ACCESS_KEY: generated.objectStoreSecretKey ?? "" };
   const config = stack.config();
   const image = `mlops-mlflow:${config.images.tag}`;
@@ -332,17 +339,20 @@ describe.skipIf(unavailable !== undefined)("make pipeline on the docker platform
   });
 
   it("runs every image as non-root, keeps secrets out of command lines and labels, and refuses anonymous clients", async () => {
+    const secrets = await generatedSecrets();
     for (const c of ourContainers()) {
-      const [inspected] = JSON.parse(docker("inspect", c.name)) as { Config: { User: string; Image: string; Cmd: string[] | null; Entrypoint: string[] | null; Labels: Record<string, string> } }[];
+      const [inspected] = JSON.parse(docker("inspect", c.name)) as {
+        Config: { User: string; Image: string; Cmd: string[] | null; Entrypoint: string[] | null; Labels: Record<string, string> };
+      }[];
       const user = inspected?.Config.User || docker("image", "inspect", "--format", "{{.Config.User}}", inspected?.Config.Image ?? "");
       expect(user, `${c.name} (${inspected?.Config.Image}) must not run as root`).not.toMatch(/^(|root|0)(:.*)?$/);
       const visible = JSON.stringify([inspected?.Config.Cmd, inspected?.Config.Entrypoint, inspected?.Config.Labels]);
       // Boolean checks: a failing matcher would print the secret.
-      for (const secret of generatedSecrets()) expect(visible.includes(secret), `a secret in the command line or labels of ${c.name}`).toBe(false);
+      for (const secret of secrets) expect(visible.includes(secret), `a secret in the command line or labels of ${c.name}`).toBe(false);
     }
     expect((await mlflow.fetch("experiments/search?max_results=1", undefined, null)).status).toBe(401);
     expect((await mlflow.fetch("experiments/search?max_results=1")).status).toBe(200);
-    const s3 = objectStoreCheck();
+    const s3 = await objectStoreCheck();
     console.log(`[docker-e2e] object store: ${JSON.stringify(s3)}`);
     expect(s3.objects).toBeGreaterThan(0);
     expect(s3.anonymous).toMatch(/AccessDenied|Forbidden|403/);
@@ -362,12 +372,18 @@ describe.skipIf(unavailable !== undefined)("make pipeline on the docker platform
 
   it("changes nothing and trains nothing on a second run", async () => {
     const before = (await mlflow.studyRuns(experimentName, studyId)).length;
-    const containersBefore = ourContainers().map((c) => c.name).sort();
+    const containersBefore = ourContainers()
+      .map((c) => c.name)
+      .sort();
     const result = await stack.make("pipeline");
     expect(result.status, result.output).toBe(0);
     expectNoChanges("second make pipeline");
     expect(await mlflow.studyRuns(experimentName, studyId)).toHaveLength(before);
-    expect(ourContainers().map((c) => c.name).sort()).toEqual(containersBefore);
+    expect(
+      ourContainers()
+        .map((c) => c.name)
+        .sort(),
+    ).toEqual(containersBefore);
   });
 
   it("runs make train-docker, make prod-docker and make compose-logs on the stack", async () => {
@@ -408,7 +424,12 @@ describe.skipIf(unavailable !== undefined)("make pipeline on the docker platform
     const failed = answers.filter((a) => !a.ok);
     console.log(
       `[docker-e2e] during the redeploy: ${answers.length} requests, ${failed.length} failed` +
-        (failed.length ? `: ${failed.slice(0, 10).map((f) => `${f.at.toFixed(1)}s ${f.status} ${f.detail}`).join(" | ")}` : ""),
+        (failed.length
+          ? `: ${failed
+              .slice(0, 10)
+              .map((f) => `${f.at.toFixed(1)}s ${f.status} ${f.detail}`)
+              .join(" | ")}`
+          : ""),
     );
     expect(answers.length).toBeGreaterThan(20);
     // The balancer itself answered every request (it is never replaced)...

@@ -4,10 +4,19 @@ import { pulumiWorkspace } from "../../driver/pulumiEnv";
 import { phaseStackName } from "../../programs/context";
 import { repoRoot } from "./pipelineStack";
 
-/** A pipeline stack's tracking phase stack, on the repo's backend, to read its outputs or export its state. */
-export async function trackingStack(stack: string): Promise<Stack> {
+/** One phase stack of a pipeline stack, on the repo's backend, to read its outputs or export its state. */
+async function phaseStack(stack: string, phase: "tracking" | "serving"): Promise<Stack> {
   const workspace = await pulumiWorkspace(repoRoot);
-  return LocalWorkspace.selectStack({ stackName: phaseStackName(stack, "tracking"), projectName, program: async () => ({}) }, workspace);
+  return LocalWorkspace.selectStack({ stackName: phaseStackName(stack, phase), projectName, program: async () => ({}) }, workspace);
+}
+
+/** A pipeline stack's tracking phase stack. */
+export const trackingStack = (stack: string): Promise<Stack> => phaseStack(stack, "tracking");
+
+/** The inference API key the deploy phase holds (its secret output `servingApiKey`), or undefined when serving.auth is off. */
+export async function servingApiKeyOf(stack: string): Promise<string | undefined> {
+  const value = (await (await phaseStack(stack, "serving")).outputs()).servingApiKey?.value;
+  return typeof value === "string" ? value : undefined;
 }
 
 /** The passwords the stack generated (the tracking phase's secret output `generatedSecrets`), in plain text. */
