@@ -176,7 +176,7 @@ describe("nginx config template", () => {
     const config = renderLoadBalancerConfig(readLoadBalancerTemplate(), 8000, 2);
     expect(config).not.toContain("{{");
     expect(config).toContain("listen 8000;");
-    expect(config).toMatch(/upstream model_servers \{\n\s+include \/tmp\/mlops-upstreams\.conf;\n\}/);
+    expect(config).toMatch(/upstream model_servers \{[^}]*\n\s+zone model_servers \d+k;\n\s+include \/tmp\/mlops-upstreams\.conf;\n\}/);
     expect(upstreamServers([{ host: "a", port: 1 }, { host: "b", port: 2 }])).toMatch(/^server a:1 [^\n]*;\nserver b:2 [^\n]*;$/);
   });
 
