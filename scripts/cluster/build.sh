@@ -7,8 +7,9 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-export GOFLAGS="$GOFLAGS -trimpath"
-# Binaries run inside one-file images (no libc) or as host processes: static everywhere.
+# Binaries run inside one-file images (no libc) or as host processes: static everywhere. The same
+# flags as the toolchain's Go builds, so both share Go's build cache.
+case " ${GOFLAGS:-} " in *" -trimpath "*) ;; *) export GOFLAGS="${GOFLAGS:+$GOFLAGS }-trimpath" ;; esac
 export CGO_ENABLED=0
 
 # timed "<what>" cmd...: runs cmd niced, prints wall / user / sys seconds of it and its children.

@@ -16,7 +16,12 @@ SEAWEEDFS_BIN="$MLOPS_CACHE_DIR/seaweedfs/$SEAWEEDFS_VERSION/weed"
 export PULUMI_HOME="${MLOPS_PULUMI_HOME:-$MLOPS_CACHE_DIR/pulumi-home}"
 export PULUMI_SKIP_UPDATE_CHECK=true
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
-export GOFLAGS="${GOFLAGS:+$GOFLAGS }-buildvcs=false"
+# One set of build flags for every Go build of ours (toolchain and cluster): Go's build cache keys
+# compiled packages by them, so the plugins and the cluster binaries share their common packages
+# (client-go, apimachinery, grpc, ...) instead of compiling them twice on a cold machine.
+case " ${GOFLAGS:-} " in *" -trimpath "*) ;; *) export GOFLAGS="${GOFLAGS:+$GOFLAGS }-trimpath" ;; esac
+export GOFLAGS="$GOFLAGS -buildvcs=false"
+export CGO_ENABLED=0
 
 TOOLCHAIN_STARTED=$SECONDS
 
