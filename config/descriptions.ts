@@ -83,7 +83,7 @@ export const configDescriptions: Record<string, string> = {
     "Failed trials the train phase tolerates (Katib's maxFailedTrialCount); one more fails it, naming the failed trials and their errors. Omit for no limit; a study in which no trial finished fails either way.",
   "mlops:training.resources": "CPU and memory of each training worker (docker and kubernetes).",
   "mlops:serving": "The model servers and the load balancer in front of them.",
-  "mlops:serving.replicas": "Model server replicas (the minimum when autoscaling).",
+  "mlops:serving.replicas": "Model server replicas; with `autoscaling` its `minReplicas` applies instead (the Deployment starts with that many Ready and the HPA owns the count).",
   "mlops:serving.port": "Port each model server listens on.",
   "mlops:serving.loadBalancerPort": "Port of the load balancer (local and docker platforms).",
   "mlops:serving.resources": "CPU and memory of each model server replica.",

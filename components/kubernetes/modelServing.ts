@@ -14,6 +14,7 @@ import {
   buildServingNetworkPolicy,
   buildServingService,
   servingApiKeyKey,
+  servingDeploymentIgnoreChanges,
   servingEndpoint,
 } from "./servingManifests";
 
@@ -39,7 +40,8 @@ export function validateServingArgs(args: KubernetesModelServingArgs): void {
 /**
  * The champion behind a Service: a Deployment that rolls one pod at a time and never drops below its
  * replica count, an Ingress when a host is configured, and an HPA plus PodDisruptionBudget when
- * autoscaling is set.
+ * autoscaling is set (the Deployment is created at the HPA's minimum, so deploy returns with that many
+ * Ready pods, and its count is the HPA's from then on).
  */
 export class KubernetesModelServing extends pulumi.ComponentResource implements ModelServing {
   readonly endpoint: pulumi.Output<string>;
@@ -94,7 +96,7 @@ export class KubernetesModelServing extends pulumi.ComponentResource implements 
             }),
         ),
       ),
-      child,
+      { ...child, ignoreChanges: servingDeploymentIgnoreChanges(serving) },
     );
     const service = new k8s.core.v1.Service(childResourceName(name, "server"), fromManifest(namespace.apply((ns) => buildServingService(common(ns)))), child);
     new k8s.networking.v1.NetworkPolicy(

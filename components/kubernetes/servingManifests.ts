@@ -29,6 +29,20 @@ export const servingApiKeyKey = "api-key";
 export const servingSelector = (instance: string) => podSelector(instance, "model-server", roles.modelServer);
 const servingLabels = (instance: string) => objectLabels(instance, "model-server", roles.modelServer);
 
+/** The replica count the Deployment is created with: the HPA's minimum when autoscaling. */
+export function initialReplicas(serving: ServingConfig): number {
+  return serving.autoscaling?.minReplicas ?? serving.replicas;
+}
+
+/**
+ * With an HPA, `spec.replicas` is set at creation only. Later updates keep the live count: the provider
+ * drops the field from its server-side apply once the HPA (the `scale` subresource) owns it, so a new
+ * champion or config change never scales the Deployment back to the minimum.
+ */
+export function servingDeploymentIgnoreChanges(serving: ServingConfig): string[] {
+  return serving.autoscaling ? ["spec.replicas"] : [];
+}
+
 export function buildServingDeployment(p: ServingParams): k8s.types.input.apps.v1.Deployment {
   const labels = servingLabels(p.instance);
   const { serving } = p;
@@ -50,8 +64,10 @@ export function buildServingDeployment(p: ServingParams): k8s.types.input.apps.v
     kind: "Deployment",
     metadata: { namespace: p.namespace, labels },
     spec: {
-      // With an HPA the replica count is the HPA's to own; setting it here would undo every scale-out on the next `up`.
-      ...(serving.autoscaling ? {} : { replicas: serving.replicas }),
+      // With an HPA the Deployment starts at its minimum, so deploy waits for that many Ready pods (without
+      // it Kubernetes starts 1 and the HPA adds the rest after deploy returned); the component then leaves
+      // the count to the HPA (servingDeploymentIgnoreChanges).
+      replicas: initialReplicas(serving),
       selector: { matchLabels: servingSelector(p.instance) },
       strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
       template: {

@@ -330,7 +330,7 @@ describe("KubernetesModelServing (mocked provider)", () => {
       "kubernetes:policy/v1:PodDisruptionBudget": 1,
     });
     const deployment = one("apps/v1:Deployment");
-    expect(k8s.get(deployment, "spec.replicas"), "the HPA owns the replica count").toBeUndefined();
+    expect(k8s.get(deployment, "spec.replicas"), "created at the HPA's minimum").toBe(3);
     expect(k8s.get(one("autoscaling/v2:HorizontalPodAutoscaler"), "spec")).toMatchObject({
       scaleTargetRef: { kind: "Deployment", name: generatedName("prod-serving-server") },
       minReplicas: 3,
@@ -347,6 +347,39 @@ describe("KubernetesModelServing (mocked provider)", () => {
     expectStandardLabels("prod-serving");
     const expectations = { autoscaling: true, ingress: { host: "models.example.com", tls: true }, ingressControllerNamespace: "ingress-system" };
     expect(k8s.checkPosture(renderedManifests(), expectations).map(k8s.formatViolation)).toEqual([]);
+  });
+
+  /** The options each child was registered with, seen through a transformation on the component. */
+  function childOptions(): { capture: pulumi.ResourceTransformation; ignoreChangesOf: (type: string) => string[] | undefined } {
+    const seen = new Map<string, string[] | undefined>();
+    return {
+      capture: ({ type, opts }) => {
+        seen.set(type, opts.ignoreChanges);
+        return undefined;
+      },
+      ignoreChangesOf: (type) => seen.get(`kubernetes:${type}`),
+    };
+  }
+
+  it("with autoscaling: the Deployment starts at minReplicas (deploy waits for them Ready) and leaves the count to the HPA afterwards", async () => {
+    const options = childOptions();
+    const scaling = { replicas: 2, autoscaling: { minReplicas: 4, maxReplicas: 6 } };
+    new k8s.KubernetesModelServing("prod-serving", servingArgs(scaling), { transformations: [options.capture] });
+    await settle();
+    // Not serving.replicas: the HPA would scale a Deployment below its minimum straight back up.
+    expect(k8s.get(one("apps/v1:Deployment"), "spec.replicas")).toBe(4);
+    expect(k8s.get(one("autoscaling/v2:HorizontalPodAutoscaler"), "spec.minReplicas")).toBe(4);
+    // Only the Deployment's count is left alone on later updates; every other field still converges.
+    expect(options.ignoreChangesOf("apps/v1:Deployment")).toEqual(["spec.replicas"]);
+    expect(options.ignoreChangesOf("autoscaling/v2:HorizontalPodAutoscaler") ?? []).toEqual([]);
+  });
+
+  it("without autoscaling: every update sets the replica count from config", async () => {
+    const options = childOptions();
+    new k8s.KubernetesModelServing("dev-serving", servingArgs({ replicas: 2 }), { transformations: [options.capture] });
+    await settle();
+    expect(k8s.get(one("apps/v1:Deployment"), "spec.replicas")).toBe(2);
+    expect(options.ignoreChangesOf("apps/v1:Deployment") ?? []).toEqual([]);
   });
 
   it("serves the champion by registry URI, rolls pods when its version changes and probes /ping and /health", async () => {
