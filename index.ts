@@ -50,7 +50,7 @@ function program() {
   const { ctx } = withGeneratedSecrets(given);
 
   const tracking = trackingProgram(ctx);
-  const { fanout, trials } = trainingProgram(ctx, tracking.jobTrackingUri);
+  const { fanout, trials } = trainingProgram(ctx, tracking);
   const credentials = ctx.secrets.authAdminPassword?.apply((password) => ({ username: config.tracking.auth.adminUser, password }));
   const champion = new ChampionAlias(`${stack}-champion`, {
     trackingUri: tracking.driverTrackingUri,

@@ -1,6 +1,6 @@
 import type * as pulumi from "@pulumi/pulumi";
 import type { DatabaseConfig, ImagesConfig, ObjectStoreConfig, Resources, ServingConfig, TrainingConfig } from "../config";
-import type { QueueDatabase } from "./shared/optunaStorage";
+import type { QueueDatabase, ServerAddress } from "./shared/optunaStorage";
 import type { ShardSpec } from "./shared/studySpec";
 
 /**
@@ -38,6 +38,11 @@ export interface TrackingServer extends pulumi.ComponentResource {
    * cluster, where MLflow is not exposed); absent when the URI answers as it is.
    */
   readonly portForwardCommand?: pulumi.Output<string>;
+  /**
+   * Where training jobs reach the stack's own PostgreSQL (the shared trial queue's database), when the
+   * platform has no fixed name for it (kubernetes: the Service); absent otherwise.
+   */
+  readonly jobDatabaseAddress?: pulumi.Output<ServerAddress>;
 }
 
 // ---------- training fan-out ----------

@@ -77,7 +77,7 @@ export const configDescriptions: Record<string, string> = {
   "mlops:training.testSize": "Fraction of rows held out as the test set.",
   "mlops:training.seed": "Seed of the train/test split, the folds and the estimators.",
   "mlops:training.workers":
-    "Workers that pull trials from the study: from one shared queue on local (a journal file), docker, and kubernetes with an external database (database `optuna` on the stack's PostgreSQL); by static shard (trial i on worker i % workers) on kubernetes with the in-stack PostgreSQL; never more than there are trials.",
+    "Workers that pull trials from one shared study: a journal file on local, database `optuna` on the stack's PostgreSQL (in-stack or external) on docker and kubernetes; never more than there are trials.",
   "mlops:training.retries": "Times a failed worker is retried; trials already finished in the study are skipped.",
   "mlops:training.maxFailedTrials":
     "Failed trials the train phase tolerates (Katib's maxFailedTrialCount); one more fails it, naming the failed trials and their errors. Omit for no limit; a study in which no trial finished fails either way.",

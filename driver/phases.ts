@@ -5,6 +5,7 @@
  */
 import * as path from "node:path";
 import type { OutputMap, PulumiFn } from "@pulumi/pulumi/automation";
+import type { ServerAddress } from "../components/shared/optunaStorage";
 import type { PhaseContext, PhaseSecrets } from "../programs/context";
 import { UserError } from "./cli";
 import { phaseStackName } from "../programs/context";
@@ -24,6 +25,8 @@ export const handoffs = {
   driverTrackingUri: "init",
   jobTrackingUri: "init",
   portForwardCommand: "init",
+  /** Kubernetes with the in-stack PostgreSQL only: its Service, where the training pods share the study. */
+  jobDatabaseAddress: "init",
   /** The passwords the tracking phase generated (secret); select logs in to MLflow with the admin's. */
   generatedSecrets: "init",
   studyId: "train",
@@ -38,6 +41,8 @@ export type HandoffKey = keyof typeof handoffs;
 /** What a phase program gets besides its context: values of earlier phases, and the model to serve. */
 export interface ProgramInputs {
   readonly jobTrackingUri: string;
+  /** Reported only on kubernetes with the in-stack PostgreSQL (the training program says when it is missing). */
+  readonly jobDatabaseAddress?: ServerAddress;
   /** `models:/<name>@<alias>`, from the selection config. */
   readonly modelUri: string;
   readonly modelVersion: string;
@@ -83,7 +88,7 @@ export const phases: readonly Phase[] = [
     name: "init",
     stack: "tracking",
     needs: [],
-    reports: ["driverTrackingUri", "jobTrackingUri", "portForwardCommand", "generatedSecrets"],
+    reports: ["driverTrackingUri", "jobTrackingUri", "portForwardCommand", "jobDatabaseAddress", "generatedSecrets"],
     program: async (ctx) => (await import("../programs/tracking")).trackingPhase(ctx),
     intro: ({ config }) => {
       const { tracking } = config;
@@ -97,7 +102,7 @@ export const phases: readonly Phase[] = [
     stack: "training",
     needs: ["jobTrackingUri"],
     reports: ["studyId", "trials"],
-    program: async (ctx, inputs) => (await import("../programs/training")).trainingPhase(ctx, inputs.jobTrackingUri, inputs.rerunKey),
+    program: async (ctx, inputs) => (await import("../programs/training")).trainingPhase(ctx, inputs, inputs.rerunKey),
     intro: ({ config: { training }, paths }, _inputs, projectDir) =>
       `${training.modelFamily}: ${training.strategy.kind} search, ${training.cvFolds}-fold CV on ${training.scoring}, ${training.workers} worker(s); worker logs in ${path.relative(projectDir, paths.logDir)}/train-*.log`,
     outcome: (outputs) => `study ${need<string>(outputs, "studyId")}: ${need<number>(outputs, "trials")} trial(s);`,
@@ -184,7 +189,11 @@ export function takeReports(handoff: OutputMap, phase: Phase, outputs: OutputMap
  * Program inputs read from the hand-off only when a program asks for them (training never asks for a model
  * version). `fallback` stands in for values no phase reported: render and preview have no selection.
  */
-export function inputsFrom(handoff: OutputMap, modelUri: string, fallback: Partial<Record<"jobTrackingUri" | "modelVersion", string>> = {}): ProgramInputs {
+export function inputsFrom(
+  handoff: OutputMap,
+  modelUri: string,
+  fallback: Partial<Record<"jobTrackingUri" | "modelVersion", string>> & { readonly jobDatabaseAddress?: ServerAddress } = {},
+): ProgramInputs {
   const value = (key: "jobTrackingUri" | "modelVersion"): string => {
     const found = handoff[key]?.value;
     if (typeof found === "string") return found;
@@ -193,6 +202,10 @@ export function inputsFrom(handoff: OutputMap, modelUri: string, fallback: Parti
   return {
     get jobTrackingUri() {
       return value("jobTrackingUri");
+    },
+    get jobDatabaseAddress() {
+      const found = handoff.jobDatabaseAddress?.value as ServerAddress | undefined;
+      return found ?? fallback.jobDatabaseAddress;
     },
     modelUri,
     get modelVersion() {

@@ -32,6 +32,8 @@ const repoDir = path.resolve(__dirname, "..");
 
 /** Stands in for the tracking URI before the tracking phase ever ran (the preview says so). */
 export const placeholderTrackingUri = "http://tracking-not-deployed.invalid:5000";
+/** Stands in for the in-stack PostgreSQL's Service (kubernetes) while the tracking stack has no outputs. */
+export const placeholderDatabaseAddress = { host: "postgres-not-deployed.invalid", port: 5432 } as const;
 
 export interface PreviewChange {
   /** Property path as the provider reports it (`spec.replicas`, `metadata.labels["app"]`). */
@@ -177,6 +179,7 @@ export async function previewStack(opts: PreviewOptions): Promise<PreviewReport>
     const handoff: OutputMap = {};
     const inputs = inputsFrom(handoff, championModelUri(metrics.registeredModel.name, metrics.registeredModel.alias), {
       jobTrackingUri: placeholderTrackingUri,
+      jobDatabaseAddress: placeholderDatabaseAddress,
       modelVersion: placeholderModelVersion,
     });
     for (const [i, phase] of stackPhases.entries()) {

@@ -40,6 +40,12 @@ export interface TrackingOutputs {
 
 export const phaseStackName = (stack: string, phase: "tracking" | "training" | "serving") => `${stack}-${phase}`;
 
+/**
+ * The training fan-out's component name, also its pods' `app.kubernetes.io/instance` label: the tracking
+ * phase admits those pods to its in-stack PostgreSQL by it.
+ */
+export const trainingComponentName = (stack: string) => `${stack}-training`;
+
 /** An image we build, named from config by the one rule in components/shared/images.ts. */
 export function imageRef(config: StackConfig, role: BuiltImageRole): string {
   return builtImageRef(config.images, role);

@@ -4,9 +4,9 @@ import type * as pulumi from "@pulumi/pulumi";
 import type { Platform } from "../config";
 import type { ModelServing, ModelServingArgs, TrackingServer, TrackingServerArgs, TrainingFanout, TrainingFanoutArgs } from "../components/interfaces";
 import { DockerModelServing, DockerTrackingServer, DockerTrainingFanout } from "../components/docker";
-import { KubernetesModelServing, KubernetesTrackingServer, KubernetesTrainingFanout } from "../components/kubernetes";
+import { KubernetesModelServing, KubernetesTrackingServer, KubernetesTrainingFanout, queueClientSelectors } from "../components/kubernetes";
 import { LocalModelServing, LocalTrackingServer, LocalTrainingFanout } from "../components/local";
-import { imageRef, type PhaseContext } from "./context";
+import { imageRef, type PhaseContext, trainingComponentName } from "./context";
 
 /** How one platform implements the three concerns; each adds its own platform settings to the shared args. */
 export interface PlatformImplementation {
@@ -41,7 +41,14 @@ const kubernetes: PlatformImplementation = {
     const ns = new k8s.core.v1.Namespace(`${name}-namespace`, { metadata: { name: namespace, labels: { "app.kubernetes.io/part-of": "mlops-pipeline" } } }, { provider });
     return new KubernetesTrackingServer(
       name,
-      { ...args, namespace: ns.metadata.name, storageClass, image: imageRef(ctx.config, "mlflow") },
+      {
+        ...args,
+        namespace: ns.metadata.name,
+        storageClass,
+        image: imageRef(ctx.config, "mlflow"),
+        // The training phase's pods share the study in the in-stack PostgreSQL (programs/training.ts).
+        databaseClients: queueClientSelectors(trainingComponentName(ctx.stack)),
+      },
       { ...opts, providers: { kubernetes: provider } },
     );
   },

@@ -95,6 +95,8 @@ export const trackingOutputs = (server: TrackingServer) => ({
   artifactLocation: server.artifactLocation,
   // When MLflow is reachable from the driver only through a command (driver/portForward.ts).
   ...(server.portForwardCommand ? { portForwardCommand: server.portForwardCommand } : {}),
+  // Where the training pods reach the in-stack PostgreSQL (kubernetes): the shared trial queue.
+  ...(server.jobDatabaseAddress ? { jobDatabaseAddress: server.jobDatabaseAddress } : {}),
 });
 
 /** The tracking phase stack's program body: the stack's passwords, the server, and the outputs later phases read. */

@@ -1,39 +1,53 @@
-import type * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "@pulumi/pulumi";
 import type { TrainingFanout } from "../components/interfaces";
 import { planStudy } from "../components/shared";
-import type { QueueDatabase } from "../components/shared/optunaStorage";
+import type { QueueDatabase, ServerAddress } from "../components/shared/optunaStorage";
 import type { TrialQueue } from "../components/shared/studySpec";
-import { imageRef, type PhaseContext, trackingCredentials } from "./context";
+import { imageRef, type PhaseContext, trackingCredentials, trainingComponentName } from "./context";
 import { platformFor } from "./platforms";
 import { withTrackingStackSecrets } from "./secrets";
 
+/** What training takes from the tracking phase (the server itself in `index.ts`, its outputs in the driver). */
+export interface TrackingHandoff {
+  readonly jobTrackingUri: pulumi.Input<string>;
+  /** Kubernetes with the in-stack PostgreSQL: its Service, where the workers share the study. */
+  readonly jobDatabaseAddress?: pulumi.Input<ServerAddress>;
+}
+
 /**
- * How the workers share the study. Local workers share a disk: an Optuna journal file. Docker workers,
- * and Kubernetes workers on an external PostgreSQL, share the stack's PostgreSQL (its `optuna` database).
- * Kubernetes workers on the in-stack PostgreSQL still run static shards: it admits only MLflow's pods
- * (NetworkPolicy) and its Service name is not handed to the training stack yet.
+ * How the workers share the study. Local workers share a disk: an Optuna journal file. Docker and
+ * Kubernetes workers share the stack's PostgreSQL (its `optuna` database); Kubernetes workers reach an
+ * in-stack one through the Service the tracking phase reports (`jobDatabaseAddress`), whose
+ * NetworkPolicy admits them. Without PostgreSQL (sqlite) they run static shards.
  */
-export function trialQueueFor(ctx: PhaseContext): { queue: TrialQueue; queueDatabase?: QueueDatabase } {
+export function trialQueueFor(ctx: PhaseContext, jobDatabaseAddress?: pulumi.Input<ServerAddress>): { queue: TrialQueue; queueDatabase?: QueueDatabase } {
   const { platform, tracking } = ctx.config;
   if (platform === "local") return { queue: "journal" };
-  if (tracking.database.kind === "sqlite" || (platform === "kubernetes" && tracking.database.kind === "inStack")) return { queue: "shard" };
+  if (tracking.database.kind === "sqlite") return { queue: "shard" };
   const password = ctx.secrets.databasePassword;
   if (password === undefined) throw new Error(`the ${platform} training workers share the study in the stack's PostgreSQL, but no database password reached the training program`);
-  return { queue: "rdb", queueDatabase: { database: tracking.database, password } };
+  const needsAddress = platform === "kubernetes" && tracking.database.kind === "inStack";
+  if (needsAddress && jobDatabaseAddress === undefined) {
+    // RunError: a tracking stack from before the address was reported; no stack trace for that.
+    throw new pulumi.RunError(
+      `the kubernetes training workers share the study in the in-stack PostgreSQL, but the tracking phase reported no jobDatabaseAddress: run the init phase again (npm run pipeline -- --stack ${ctx.stack} --phase init)`,
+    );
+  }
+  return { queue: "rdb", queueDatabase: { database: tracking.database, password, ...(needsAddress ? { address: jobDatabaseAddress } : {}) } };
 }
 
 /** train: plan the study and run its workers to completion. */
-export function trainingProgram(ctx: PhaseContext, jobTrackingUri: pulumi.Input<string>, rerunKey?: string): { fanout: TrainingFanout; trials: number } {
-  const { queue, queueDatabase } = trialQueueFor(ctx);
+export function trainingProgram(ctx: PhaseContext, tracking: TrackingHandoff, rerunKey?: string): { fanout: TrainingFanout; trials: number } {
+  const { queue, queueDatabase } = trialQueueFor(ctx, tracking.jobDatabaseAddress);
   const plan = planStudy(ctx.stack, ctx.config.training, { queue });
   const { shards } = plan;
   const fanout = platformFor(ctx.config.platform).training(
-    `${ctx.stack}-training`,
+    trainingComponentName(ctx.stack),
     {
       shards,
       // Fewer trials than workers means fewer shards: only that many workers run.
       training: { ...ctx.config.training, workers: shards.length },
-      trackingUri: jobTrackingUri,
+      trackingUri: tracking.jobTrackingUri,
       image: imageRef(ctx.config, "trainer"),
       trackingCredentials: trackingCredentials(ctx, "training"),
       rerunKey,
@@ -45,7 +59,7 @@ export function trainingProgram(ctx: PhaseContext, jobTrackingUri: pulumi.Input<
 }
 
 /** The training phase stack's program body and its outputs. */
-export function trainingPhase(ctx: PhaseContext, jobTrackingUri: pulumi.Input<string>, rerunKey?: string) {
-  const { fanout, trials } = trainingProgram(withTrackingStackSecrets(ctx), jobTrackingUri, rerunKey);
+export function trainingPhase(ctx: PhaseContext, tracking: TrackingHandoff, rerunKey?: string) {
+  const { fanout, trials } = trainingProgram(withTrackingStackSecrets(ctx), tracking, rerunKey);
   return { studyId: fanout.studyId, workerCount: fanout.workerCount, trials };
 }

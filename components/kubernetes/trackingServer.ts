@@ -3,12 +3,13 @@ import * as pulumi from "@pulumi/pulumi";
 import { supportedStorage } from "../../config";
 import type { TrackingServer, TrackingServerArgs } from "../interfaces";
 import { builtImageRef, type ObjectStoreFlavor, objectStoreFlavor } from "../shared/images";
+import type { ServerAddress } from "../shared/optunaStorage";
 import { deriveFlaskSecretKey, renderAuthIni } from "../shared/mlflowAuth";
 import { childName } from "../shared/naming";
 import { checkedFor } from "../shared/resourceError";
 import { InStackObjectStore } from "./inStackObjectStore";
 import { InStackPostgres } from "./inStackPostgres";
-import { childResourceName, validateInstanceName } from "./meta";
+import { childResourceName, type Labels, validateInstanceName } from "./meta";
 import { type ArtifactStoreAccess, backendStoreUri, mlflowSelector, type PostgresConnection } from "./mlflowManifests";
 import { MlflowServer } from "./mlflowServer";
 import { buildTrackingSecret, renderSeaweedS3Config } from "./trackingSecret";
@@ -21,6 +22,11 @@ export interface KubernetesTrackingServerArgs extends TrackingServerArgs {
   readonly image?: string;
   /** CSRF signing key of the basic-auth app (a Pulumi secret); default: derived from the admin password. */
   readonly flaskSecretKey?: pulumi.Input<string>;
+  /**
+   * Pods besides MLflow's that the in-stack PostgreSQL admits (its NetworkPolicy), by labels: the training
+   * fan-out's prepare and worker pods, which share the study in its `optuna` database.
+   */
+  readonly databaseClients?: readonly Labels[];
 }
 
 type DatabasePlan =
@@ -75,6 +81,8 @@ export class KubernetesTrackingServer extends pulumi.ComponentResource implement
   /** The command that makes `driverTrackingUri` reachable from the user's machine. */
   readonly portForwardCommand: pulumi.Output<string>;
   readonly serviceName: pulumi.Output<string>;
+  /** In-stack PostgreSQL only: its Service, where training pods reach the shared trial queue. */
+  readonly jobDatabaseAddress?: pulumi.Output<ServerAddress>;
 
   constructor(name: string, args: KubernetesTrackingServerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mlops:kubernetes:TrackingServer", name, {}, opts);
@@ -90,7 +98,9 @@ export class KubernetesTrackingServer extends pulumi.ComponentResource implement
 
     const db = plan.database;
     const database: { readonly connection: pulumi.Output<PostgresConnection> } =
-      db.kind === "inStack" ? new InStackPostgres(childName(name, "postgres"), { ...inStack, ...db }, { parent: this }) : { connection: pulumi.output(db.connection) };
+      db.kind === "inStack"
+        ? new InStackPostgres(childName(name, "postgres"), { ...inStack, ...db, clients: [...inStack.clients, ...(args.databaseClients ?? [])] }, { parent: this })
+        : { connection: pulumi.output(db.connection) };
     const store = plan.objectStore;
     const objectStore: { readonly access: pulumi.Output<ArtifactStoreAccess> } =
       store.kind === "inStack"
@@ -142,7 +152,9 @@ export class KubernetesTrackingServer extends pulumi.ComponentResource implement
     this.driverTrackingUri = mlflow.trackingUri.apply(() => `http://127.0.0.1:${args.port}`);
     this.portForwardCommand = pulumi.interpolate`kubectl -n ${namespace} port-forward svc/${mlflow.serviceName} ${args.port}:${args.port}`;
     this.artifactLocation = objectStore.access.apply((a) => a.destination);
+    if (db.kind === "inStack") this.jobDatabaseAddress = database.connection.apply((c) => ({ host: c.host, port: c.port }));
     this.registerOutputs({
+      ...(this.jobDatabaseAddress ? { jobDatabaseAddress: this.jobDatabaseAddress } : {}),
       driverTrackingUri: this.driverTrackingUri,
       jobTrackingUri: this.jobTrackingUri,
       artifactLocation: this.artifactLocation,

@@ -35,9 +35,9 @@ export function validateFanout(shards: readonly ShardSpec[], workers: number, ma
   if ((queue === "rdb") !== (queueDatabase !== undefined)) {
     throw new Error(`KubernetesTrainingFanout: shards planned with queue "${queue}" ${queueDatabase ? "cannot use" : "need"} the stack's PostgreSQL (queueDatabase)`);
   }
-  if (queueDatabase?.database.kind === "inStack") {
+  if (queueDatabase?.database.kind === "inStack" && queueDatabase.address === undefined) {
     throw new Error(
-      "KubernetesTrainingFanout: the shared trial queue needs an external PostgreSQL for now: the in-stack one admits only MLflow's pods and its Service name is not handed to the training stack (plan the study with static shards)",
+      "KubernetesTrainingFanout: the shared trial queue on the in-stack PostgreSQL needs its Service address (queueDatabase.address: the tracking server's jobDatabaseAddress; rerun the init phase if its stack has none)",
     );
   }
   if (shards.length !== workers) {
@@ -55,7 +55,9 @@ export function validateFanout(shards: readonly ShardSpec[], workers: number, ma
 /**
  * The study on Kubernetes: a ConfigMap of shard specs, a "prepare" Job, then one Indexed Job whose
  * completions are the shards. Pulumi waits for both Jobs to complete, so a finished `up` means a
- * finished study.
+ * finished study. On the shared queue (`queueDatabase`) every completion is a pull-worker of one Optuna
+ * study in the stack's PostgreSQL, with the trainer's own heartbeats returning a killed pod's trial to
+ * the queue (as on docker); an in-stack server is reached at `queueDatabase.address`.
  */
 export class KubernetesTrainingFanout extends pulumi.ComponentResource implements TrainingFanout {
   readonly studyId: pulumi.Output<string>;
@@ -89,7 +91,18 @@ export class KubernetesTrainingFanout extends pulumi.ComponentResource implement
         child,
       );
 
-    const params = (r: { ns: string; configMap: string; trackingUri: string; secret: string; queueSecret: string; image: string }): TrainingJobParams => ({
+    const address = pulumi.output(queueDatabase?.address);
+    const refs = {
+      ns: namespace,
+      configMap: configMap.metadata.name,
+      trackingUri: args.trackingUri,
+      secret: passwordSecret?.metadata.name ?? "",
+      queueSecret: queueSecret?.metadata.name ?? "",
+      queueHost: address.apply((a) => a?.host ?? ""),
+      queuePort: address.apply((a) => String(a?.port ?? "")),
+      image,
+    };
+    const params = (r: Record<keyof typeof refs, string>): TrainingJobParams => ({
       instance: name,
       namespace: r.ns,
       studyId,
@@ -102,9 +115,10 @@ export class KubernetesTrainingFanout extends pulumi.ComponentResource implement
       credentials: credentials ? { username: credentials.username, secretName: r.secret } : undefined,
       ttlSecondsAfterFinished: args.ttlSecondsAfterFinished ?? 86_400,
       maxFailedIndexes,
-      queue: queueDatabase ? { database: queueDatabase.database, secretName: r.queueSecret } : undefined,
+      queue: queueDatabase
+        ? { database: queueDatabase.database, secretName: r.queueSecret, ...(r.queueHost ? { address: { host: r.queueHost, port: Number(r.queuePort) } } : {}) }
+        : undefined,
     });
-    const refs = { ns: namespace, configMap: configMap.metadata.name, trackingUri: args.trackingUri, secret: passwordSecret?.metadata.name ?? "", queueSecret: queueSecret?.metadata.name ?? "", image };
     const build = (builder: (p: TrainingJobParams) => k8s.types.input.batch.v1.Job) => fromManifest(buildWith(refs, (r) => builder(params(r))));
 
     const prepare = new k8s.batch.v1.Job(childResourceName(name, "prepare"), build(buildPrepareJob), { ...child, customTimeouts: timeouts });

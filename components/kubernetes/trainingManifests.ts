@@ -3,7 +3,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import type { Resources } from "../../config";
 import type { ShardSpec } from "../shared/studySpec";
 import { mlflowClientVars } from "../shared/mlflowClientEnv";
-import { optunaStorageEnv, type PostgresDatabase } from "../shared/optunaStorage";
+import { optunaStorageEnv, type PostgresDatabase, type ServerAddress } from "../shared/optunaStorage";
 import { appUserId, containerSecurityContext, podSecurityContext, resourceRequirements, roles, trackingCredentialEnv, podSelector, objectLabels, planEnv, studyIdLabel } from "./meta";
 
 /** The trainer inside images/trainer; `{index}` in the spec path is replaced by JOB_COMPLETION_INDEX. */
@@ -32,8 +32,11 @@ export interface TrainingJobParams {
   readonly ttlSecondsAfterFinished: number;
   /** Failed indexes tolerated before the whole Job is stopped. */
   readonly maxFailedIndexes: number;
-  /** Shards planned with queue "rdb": every index pulls from the study in this database; the password comes from this Secret. */
-  readonly queue?: { readonly database: PostgresDatabase; readonly secretName: string };
+  /**
+   * Shards planned with queue "rdb": every index pulls from the study in this database; the password comes
+   * from this Secret. `address`: the in-stack server's Service (required for an in-stack database).
+   */
+  readonly queue?: { readonly database: PostgresDatabase; readonly secretName: string; readonly address?: ServerAddress };
 }
 
 /** Threads per worker: the CPU limit rounded up, so BLAS and joblib do not oversubscribe the node. */
@@ -44,6 +47,14 @@ export function threadsFor(cpuLimit: string): number {
 
 export function trainerSelector(instance: string, studyId: string, role: typeof roles.trainer | typeof roles.trainerPrepare) {
   return { ...podSelector(instance, "trainer", role), [studyIdLabel]: studyId };
+}
+
+/**
+ * The pods of fan-out `instance` that use the shared trial queue (prepare enqueues, workers pull), for the
+ * in-stack PostgreSQL's NetworkPolicy: every study of that fan-out, so no study id.
+ */
+export function queueClientSelectors(instance: string) {
+  return [podSelector(instance, "trainer", roles.trainerPrepare), podSelector(instance, "trainer", roles.trainer)];
 }
 
 /** One key per shard; every pod mounts all of them and picks its own by index. */
@@ -68,7 +79,7 @@ function trainerPodSpec(p: TrainingJobParams, args: string[], spread: boolean, s
     { name: "PYTHONUNBUFFERED", value: "1" },
     { name: "OMP_NUM_THREADS", value: String(threadsFor(p.resources.cpuLimit)) },
     ...trackingCredentialEnv(p.credentials),
-    ...(p.queue ? planEnv(optunaStorageEnv(p.queue.database), p.queue.secretName, { databasePassword: queuePasswordKey }) : []),
+    ...(p.queue ? planEnv(optunaStorageEnv(p.queue.database, p.queue.address), p.queue.secretName, { databasePassword: queuePasswordKey }) : []),
   ];
   return {
     restartPolicy: "Never",

@@ -25,6 +25,11 @@ export type PostgresDatabase = Exclude<DatabaseConfig, { kind: "sqlite" }>;
 export interface QueueDatabase {
   readonly database: PostgresDatabase;
   readonly password: pulumi.Input<string>;
+  /**
+   * Where the workers reach an in-stack server whose name the platform does not fix: on kubernetes the
+   * PostgreSQL Service the tracking phase created (its `jobDatabaseAddress`). Docker uses its network alias.
+   */
+  readonly address?: pulumi.Input<ServerAddress>;
 }
 
 export interface ServerAddress {

@@ -219,7 +219,8 @@ const brokenCases: Array<{ rule: PostureRule; what: string; breakIt: (m: Manifes
   { rule: "autoscaling", what: "minReplicas above maxReplicas", breakIt: set("serving-hpa", "spec", "minReplicas", 9) },
   { rule: "network-policy", what: "no policy for PostgreSQL", breakIt: (m) => without(m, "pg-policy") },
   { rule: "network-policy", what: "the store open to other namespaces", breakIt: set("store-policy", "spec.ingress.0.from.0", "namespaceSelector", {}) },
-  { rule: "network-policy", what: "PostgreSQL open to the trainers", breakIt: set("pg-policy", "spec.ingress.0.from.0.podSelector.matchLabels", "app.kubernetes.io/component", "trainer") },
+  // Trainers may reach it (the shared trial queue in database optuna); model servers never.
+  { rule: "network-policy", what: "PostgreSQL open to the model servers", breakIt: set("pg-policy", "spec.ingress.0.from.0.podSelector.matchLabels", "app.kubernetes.io/component", "model-server") },
   { rule: "network-policy", what: "an ingress rule without from", breakIt: unset("pg-policy", "spec.ingress.0", "from") },
   { rule: "network-policy", what: "serving open to another namespace", breakIt: set("serving-policy", "spec.ingress.0.from.1.namespaceSelector.matchLabels", "kubernetes.io/metadata.name", "default") },
   { rule: "network-policy", what: "serving open to an ipBlock", breakIt: set("serving-policy", "spec.ingress.0.from.0", "ipBlock", { cidr: "0.0.0.0/0" }) },

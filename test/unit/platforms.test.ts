@@ -56,7 +56,7 @@ describe.each([
     registered.splice(0);
     const ctx = context(stack);
     const tracking = programs.tracking.trackingProgram(ctx);
-    const { fanout, trials } = programs.training.trainingProgram(ctx, tracking.jobTrackingUri);
+    const { fanout, trials } = programs.training.trainingProgram(ctx, tracking);
     const serving = programs.serving.servingProgram(ctx, { jobTrackingUri: tracking.jobTrackingUri, modelUri: "models:/m@champion", modelVersion: "1" });
     expect(await outputValue(fanout.studyId)).toMatch(new RegExp(`^${stack}-[0-9a-f]{10}$`));
     expect(trials).toBeGreaterThan(0);

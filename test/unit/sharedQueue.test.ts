@@ -4,6 +4,7 @@ import { trainingTopology } from "../../components/docker/trainingSpecs";
 import { localPaths } from "../../components/local/paths";
 import type { PostgresDatabase } from "../../components/shared/optunaStorage";
 import { planStudy } from "../../components/shared/study";
+import { selectorMatches } from "../../components/kubernetes/validation/postureModel";
 import { databaseSchema, loadStackConfig, trainingSchema } from "../../config";
 import type { PhaseContext } from "../../programs/context";
 import { installPulumiMocks, outputValue, type Registered, secretValue } from "./support/pulumiMocks";
@@ -33,18 +34,23 @@ const trialIndexes = (content: string | undefined) => (JSON.parse(content ?? "{}
 let registered: Registered[] = [];
 let docker: typeof import("../../components/docker");
 let trainingProgram: typeof import("../../programs/training");
+let trackingPrograms: typeof import("../../programs/tracking");
 let kubernetes: typeof import("../../components/kubernetes");
 
 beforeAll(async () => {
   registered = await installPulumiMocks(({ type, name, inputs }) => {
     if (type === "docker:index/container:Container") return { state: { exitCode: 0, containerLogs: "" } };
+    if (type === "random:index/randomPassword:RandomPassword") return { state: { result: "generated-password-0123456789" } };
     if (!type.startsWith("kubernetes:")) return {};
     const metadata = typeof inputs.metadata === "object" && inputs.metadata !== null ? inputs.metadata : {};
-    return { state: { metadata: { ...metadata, name: `${name}-x` }, status: { succeeded: 3 } } };
+    // Auto-naming, except for an explicit name (the namespace).
+    const explicit = (metadata as { name?: unknown }).name;
+    return { state: { metadata: { ...metadata, name: typeof explicit === "string" ? explicit : `${name}-x` }, status: { succeeded: 3 } } };
   });
   docker = await import("../../components/docker");
   kubernetes = await import("../../components/kubernetes");
   trainingProgram = await import("../../programs/training");
+  trackingPrograms = await import("../../programs/tracking");
 });
 
 describe("docker training spec on the shared queue", () => {
@@ -99,8 +105,15 @@ describe("DockerTrainingFanout with queueDatabase (mocked provider)", () => {
   });
 });
 
+type EnvVar = { name: string; value?: string; valueFrom?: unknown };
+type PodTemplate = { metadata: { labels: Record<string, string> }; spec: { containers: { env: EnvVar[] }[] } };
+const jobTemplate = (job: Registered | undefined) => (job?.inputs.spec as { template: PodTemplate } | undefined)?.template;
+const envOf = (template: PodTemplate | undefined) => Object.fromEntries((template?.spec.containers[0]?.env ?? []).map((e) => [e.name, e.value ?? e.valueFrom]));
+/** The Service the kubernetes tracking phase reports for its in-stack PostgreSQL. */
+const inStackAddress = { host: "prod-tracking-postgres-x.mlops.svc.cluster.local", port: 5432 };
+
 describe("kubernetes Indexed Job on the shared queue (mocked provider)", () => {
-  const args = (queueDatabase?: { database: PostgresDatabase; password: pulumi.Input<string> }, queue: "rdb" | "shard" = "rdb") => ({
+  const args = (queueDatabase?: { database: PostgresDatabase; password: pulumi.Input<string>; address?: pulumi.Input<{ host: string; port: number }> }, queue: "rdb" | "shard" = "rdb") => ({
     namespace: "mlops",
     shards: planStudy("prod", training, { queue }).shards,
     training,
@@ -125,20 +138,40 @@ describe("kubernetes Indexed Job on the shared queue (mocked provider)", () => {
     const jobs = registered.filter((r) => r.type === "kubernetes:batch/v1:Job");
     expect(jobs.map((j) => j.name).sort()).toEqual(["kq-prepare", "kq-workers"]);
     for (const job of jobs) {
-      const spec = job.inputs.spec as { completions?: number; template: { spec: { containers: { env: { name: string; value?: string; valueFrom?: unknown }[] }[] } } };
-      const env = Object.fromEntries((spec.template.spec.containers[0]?.env ?? []).map((e) => [e.name, e.value ?? e.valueFrom]));
-      expect(env).toMatchObject({
+      expect(envOf(jobTemplate(job))).toMatchObject({
         MLOPS_OPTUNA_STORAGE: "postgresql://ml%20user@db.example:6432/optuna?sslmode=require",
         MLOPS_OPTUNA_CREATE_FROM: "ml",
         PGPASSWORD: { secretKeyRef: { name: "kq-queue-x", key: "database-password" } },
       });
-      if (job.name === "kq-workers") expect(spec.completions).toBe(3);
+      if (job.name === "kq-workers") expect((job.inputs.spec as { completions?: number }).completions).toBe(3);
     }
     expect(JSON.stringify(jobs.map((j) => j.inputs))).not.toContain("db-pass-456");
   });
 
-  it("refuses the in-stack PostgreSQL (not reachable by trainer pods yet) and mismatched shards", () => {
-    expect(() => new kubernetes.KubernetesTrainingFanout("kq2", args({ database: inStack, password: "p" }))).toThrow(/needs an external PostgreSQL for now/);
+  it("on the in-stack PostgreSQL: the storage URL names its Service, and the first pod creates database optuna as MLflow's role", async () => {
+    registered.splice(0);
+    const fanout = new kubernetes.KubernetesTrainingFanout("kin", args({ database: inStack, password: pulumi.secret("db-pass-789"), address: pulumi.output(inStackAddress) }));
+    expect(await outputValue(fanout.workerCount)).toBe(3);
+    const jobs = registered.filter((r) => r.type === "kubernetes:batch/v1:Job");
+    expect(jobs.map((j) => j.name).sort()).toEqual(["kin-prepare", "kin-workers"]);
+    for (const job of jobs) {
+      expect(envOf(jobTemplate(job))).toMatchObject({
+        // No password in the URL: libpq reads PGPASSWORD, which comes from the fan-out's Secret.
+        MLOPS_OPTUNA_STORAGE: `postgresql://mlflow@${inStackAddress.host}:5432/optuna`,
+        // What images/trainer/optunadb.py connects to for CREATE DATABASE optuna (the in-stack role is the
+        // server's POSTGRES_USER, so it may); prepare runs it before any worker starts.
+        MLOPS_OPTUNA_CREATE_FROM: "mlflow",
+        PGPASSWORD: { secretKeyRef: { name: "kin-queue-x", key: "database-password" } },
+      });
+    }
+    const prepare = jobs.find((j) => j.name === "kin-prepare");
+    expect(jobTemplate(prepare)?.spec.containers[0]).toMatchObject({ args: ["prepare", "--spec", "/spec/shard-0.json"] });
+    const sent = JSON.stringify(registered.filter((r) => r.type !== "kubernetes:core/v1:Secret").map((r) => r.inputs));
+    expect(sent).not.toContain("db-pass-789");
+  });
+
+  it("refuses the in-stack PostgreSQL without its address, and mismatched shards", () => {
+    expect(() => new kubernetes.KubernetesTrainingFanout("kq2", args({ database: inStack, password: "p" }))).toThrow(/needs its Service address \(queueDatabase.address/);
     expect(() => new kubernetes.KubernetesTrainingFanout("kq3", args(undefined))).toThrow(/queue "rdb" need the stack's PostgreSQL/);
     expect(() => new kubernetes.KubernetesTrainingFanout("kq4", args({ database: external, password: "p" }, "shard"))).toThrow(/queue "shard" cannot use/);
   });
@@ -152,15 +185,71 @@ describe("which queue each platform's workers share", () => {
     secrets,
   });
 
-  it("local: the journal file; docker and kubernetes on an external database: the stack's PostgreSQL; kubernetes in-stack: static shards", () => {
+  it("local: the journal file; docker and kubernetes: the stack's PostgreSQL, on kubernetes in-stack through the reported Service", () => {
     expect(trainingProgram.trialQueueFor(ctx("local"))).toEqual({ queue: "journal" });
     const dev = trainingProgram.trialQueueFor(ctx("dev"));
     expect(dev.queue).toBe("rdb");
     expect(dev.queueDatabase?.database).toEqual(loadStackConfig(root, "dev").tracking.database);
-    expect(trainingProgram.trialQueueFor(ctx("prod"))).toEqual({ queue: "shard" });
+    expect(dev.queueDatabase?.address).toBeUndefined();
+    const prod = trainingProgram.trialQueueFor(ctx("prod"), inStackAddress);
+    expect(prod).toMatchObject({ queue: "rdb", queueDatabase: { database: loadStackConfig(root, "prod").tracking.database, address: inStackAddress } });
+    expect(() => trainingProgram.trialQueueFor(ctx("prod"))).toThrow(/tracking phase reported no jobDatabaseAddress: run the init phase again \(npm run pipeline -- --stack prod --phase init\)/);
     expect(() => trainingProgram.trialQueueFor(ctx("dev", {}))).toThrow(/no database password reached the training program/);
-    const prod = ctx("prod");
-    const onExternal = { ...prod, config: { ...prod.config, tracking: { ...prod.config.tracking, database: external } } };
+    const prodCtx = ctx("prod");
+    const onExternal = { ...prodCtx, config: { ...prodCtx.config, tracking: { ...prodCtx.config.tracking, database: external } } };
     expect(trainingProgram.trialQueueFor(onExternal)).toMatchObject({ queue: "rdb", queueDatabase: { database: external } });
+  });
+});
+
+describe("kubernetes tracking and training phases together on the in-stack PostgreSQL (mocked provider)", () => {
+  const prodCtx = (): PhaseContext => ({
+    stack: "prod",
+    config: loadStackConfig(root, "prod"),
+    paths: localPaths("/work/proj", "prod"),
+    secrets: {
+      databasePassword: pulumi.secret("pg-secret-3141"),
+      objectStoreCredentials: pulumi.secret({ accessKeyId: "access-key", secretAccessKey: "s3-secret-2718" }),
+      authAdminPassword: pulumi.secret("admin-secret-1618"),
+      trainingUserPassword: pulumi.secret("train-secret-1414"),
+      servingUserPassword: pulumi.secret("serve-secret-1732"),
+    },
+  });
+
+  it("tracking reports the PostgreSQL Service; its NetworkPolicy admits the training pods on 5432; the Jobs read the password from a Secret", async () => {
+    registered.splice(0);
+    const ctx = prodCtx();
+    const server = trackingPrograms.trackingProgram(ctx);
+    const outputs = trackingPrograms.trackingOutputs(server);
+    const address = await outputValue(outputs.jobDatabaseAddress as pulumi.Output<{ host: string; port: number }>);
+    const postgresService = registered.find((r) => r.type === "kubernetes:core/v1:Service" && r.name.includes("postgres"));
+    expect(address).toEqual({ host: `${postgresService?.name}-x.mlops.svc.cluster.local`, port: 5432 });
+
+    const { fanout } = trainingProgram.trainingProgram(ctx, { jobTrackingUri: server.jobTrackingUri, jobDatabaseAddress: outputs.jobDatabaseAddress });
+    await outputValue(fanout.workerCount);
+    const jobs = registered.filter((r) => r.type === "kubernetes:batch/v1:Job" && r.name.startsWith("prod-training-"));
+    expect(jobs.map((j) => j.name).sort()).toEqual(["prod-training-prepare", "prod-training-workers"]);
+    for (const job of jobs) expect(envOf(jobTemplate(job)).MLOPS_OPTUNA_STORAGE).toBe(`postgresql://mlflow@${address.host}:5432/optuna`);
+
+    // The policy that selects the PostgreSQL pods lets in MLflow and both training Jobs' pods, on 5432 only.
+    const statefulSet = registered.find((r) => r.type === "kubernetes:apps/v1:StatefulSet" && r.name.includes("postgres"));
+    const postgresPods = kubernetes.stringMap(kubernetes.get(statefulSet?.inputs, "spec.template.metadata.labels"));
+    expect(Object.keys(postgresPods).length).toBeGreaterThan(0);
+    const policies = registered.filter((r) => r.type === "kubernetes:networking.k8s.io/v1:NetworkPolicy");
+    const policy = policies.find((p) => selectorMatches(kubernetes.get(p.inputs, "spec.podSelector"), postgresPods));
+    expect(kubernetes.get(policy?.inputs, "spec.ingress.0.ports")).toEqual([{ protocol: "TCP", port: 5432 }]);
+    const peers = kubernetes.list(kubernetes.get(policy?.inputs, "spec.ingress.0.from"));
+    for (const job of jobs) {
+      const labels = jobTemplate(job)?.metadata.labels ?? {};
+      expect(peers.some((peer) => selectorMatches(kubernetes.get(peer, "podSelector"), labels)), `${job.name} pods admitted`).toBe(true);
+    }
+    // Not every pod of the namespace: the model servers stay out.
+    expect(peers.some((peer) => selectorMatches(kubernetes.get(peer, "podSelector"), { "app.kubernetes.io/name": "model-server" }))).toBe(false);
+
+    // No password in any Job, ConfigMap, policy or output: only in Secrets, as secret values.
+    const plain = JSON.stringify(registered.filter((r) => r.type !== "kubernetes:core/v1:Secret").map((r) => r.inputs));
+    for (const password of ["pg-secret-3141", "train-secret-1414"]) expect(plain).not.toContain(password);
+    const queueSecret = registered.find((r) => r.name === "prod-training-queue");
+    expect(secretValue<Record<string, string>>(queueSecret?.inputs.stringData)).toEqual({ "database-password": "pg-secret-3141" });
+    expect(JSON.stringify(address)).not.toContain("pg-secret");
   });
 });

@@ -111,7 +111,9 @@ const servingPeers =
 
 function networkViolations(objects: readonly KubeObject[], serving: readonly KubeObject[], expect: PostureExpectations): Violation[] {
   const workloads = objects.filter(isLongRunning);
-  const database = workloads.filter((w) => roleOf(w) === roles.database).flatMap((w) => policyViolations(objects, w, onlyRoles([roles.trackingServer])));
+  // Trainer pods share the study in the database's `optuna` database (the shared trial queue).
+  const databaseClients = [roles.trackingServer, roles.trainerPrepare, roles.trainer];
+  const database = workloads.filter((w) => roleOf(w) === roles.database).flatMap((w) => policyViolations(objects, w, onlyRoles(databaseClients)));
   const store = workloads.filter((w) => roleOf(w) === roles.objectStore).flatMap((w) => policyViolations(objects, w, onlyRoles([roles.trackingServer, roles.bucketInit])));
   const servingPolicies = serving.flatMap((w) => policyViolations(objects, w, servingPeers(expect.ingressControllerNamespace ?? "ingress-nginx")));
   return [...database, ...store, ...servingPolicies];
