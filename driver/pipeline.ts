@@ -22,7 +22,7 @@ import { type DriverSecrets, resolveSecrets, secretOutputs, secretsFile } from "
 import { driverSecretsFrom, planTrackingSecrets, retireLegacySecrets } from "./stackSecrets";
 import { runSelectPhase } from "./selectPhase";
 import { keepMlflowAccess } from "./mlflowUsers";
-import { startTrainPoller, studyProgressReader, type TrainPoller } from "./trainPoller";
+import { startTrainPoller, type TrainPoller, trainProgressSource } from "./trainPoller";
 
 /** The repository: toolchain, node_modules, stack files and `.pipeline/`. */
 const repoDir = path.resolve(__dirname, "..");
@@ -66,14 +66,10 @@ async function withPasswordPlan(run: Run, phase: StackPhase, progress: PhaseProg
 /** Trial counts and an ETA while the train phase's workers run (driver/trainPoller.ts). */
 function startTrainProgress(run: Run, phase: StackPhase, progress: PhaseProgress): TrainPoller | undefined {
   if (phase.name !== "train") return undefined;
-  const trackingUri = run.handoff.driverTrackingUri?.value;
-  if (run.config.platform === "kubernetes") {
-    progress.step("no trial progress on kubernetes: the driver reaches MLflow only through the port-forward it opens for select");
-    return undefined;
-  }
-  if (typeof trackingUri !== "string") return undefined;
   const password = driverSecretsFrom(run.handoff, run.plainSecrets).authAdminPassword;
-  return startTrainPoller({ read: studyProgressReader(run.config, run.args.stack, trackingUri, password), write: (line) => progress.step(line) });
+  const write = (line: string) => progress.step(line);
+  const source = trainProgressSource(run.config, run.args.stack, run.handoff, password, write);
+  return source && startTrainPoller({ ...source, write });
 }
 
 async function upStackPhase(run: Run, phase: StackPhase): Promise<void> {

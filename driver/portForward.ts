@@ -130,12 +130,18 @@ export async function withPortForward<T>(opts: PortForwardOptions, work: () => P
 }
 
 /**
- * Runs `work` with MLflow reachable at the tracking phase's `driverTrackingUri`: directly on local and
- * docker, through `kubectl port-forward` on kubernetes.
+ * The port-forward that makes the tracking phase's `driverTrackingUri` answer: undefined on local and
+ * docker (it answers as it is), the tracking phase's `kubectl port-forward` on kubernetes.
  */
-export async function withTrackingAccess<T>(config: StackConfig, tracking: OutputMap, work: () => Promise<T>): Promise<T> {
-  if (config.platform !== "kubernetes") return work();
+export function trackingPortForward(config: StackConfig, tracking: OutputMap): PortForwardOptions | undefined {
+  if (config.platform !== "kubernetes") return undefined;
   const command = portForwardArgv(need<string>(tracking, "portForwardCommand"), config.kubernetes.context);
   const healthUrl = `${need<string>(tracking, "driverTrackingUri").replace(/\/$/, "")}/health`;
-  return withPortForward({ command, healthUrl }, work);
+  return { command, healthUrl };
+}
+
+/** Runs `work` with MLflow reachable at the tracking phase's `driverTrackingUri` (see trackingPortForward). */
+export async function withTrackingAccess<T>(config: StackConfig, tracking: OutputMap, work: () => Promise<T>): Promise<T> {
+  const forward = trackingPortForward(config, tracking);
+  return forward ? withPortForward(forward, work) : work();
 }

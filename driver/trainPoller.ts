@@ -2,11 +2,14 @@
  * Trial progress while the train phase's `pulumi up` waits for its workers: every few seconds one
  * `runs/search` for the study run (programs/trainProgress.ts) and one progress line. MLflow being slow
  * or not answering is never an error here; the workers, not this poller, decide whether the phase fails.
+ * On kubernetes MLflow is read through the driver's own `kubectl port-forward` (driver/portForward.ts).
  */
+import type { OutputMap } from "@pulumi/pulumi/automation";
 import { MlflowClient } from "../components/registry/mlflowClient";
 import { studyIdFor } from "../components/shared/study";
 import type { StackConfig } from "../config";
 import { formatTrainProgress, readTrainProgress, type TrainProgress } from "../programs/trainProgress";
+import { startPortForward, trackingPortForward } from "./portForward";
 
 /** At most this long between two progress lines (the issue asks for a refresh at least every 10 s). */
 export const defaultPollIntervalMs = 10_000;
@@ -18,6 +21,8 @@ export interface TrainPollerOptions {
   readonly intervalMs?: number;
   /** Milliseconds; tests pass a fake clock. */
   readonly now?: () => number;
+  /** Called once by `stop`, after the last read: releases what the reads used (a port-forward). */
+  readonly close?: () => Promise<void>;
 }
 
 export interface TrainPoller {
@@ -34,6 +39,7 @@ export function startTrainPoller(opts: TrainPollerOptions): TrainPoller {
   const started = now();
   let stopped = false;
   let inFlight: Promise<void> = Promise.resolve();
+  let stopping: Promise<void> | undefined;
   // A failing read is said once, not every interval, until MLflow answers again.
   let lastError: string | undefined;
 
@@ -61,10 +67,11 @@ export function startTrainPoller(opts: TrainPollerOptions): TrainPoller {
     });
   }, intervalMs);
   return {
-    async stop() {
+    stop() {
       stopped = true;
       clearInterval(timer);
-      await inFlight;
+      stopping ??= inFlight.then(() => opts.close?.());
+      return stopping;
     },
   };
 }
@@ -87,5 +94,79 @@ export function studyProgressReader(config: StackConfig, stack: string, tracking
   return async () => {
     experimentId ??= (await client.getExperimentByName(config.training.experimentName))?.experiment_id;
     return experimentId === undefined ? undefined : readTrainProgress(client, experimentId, studyId);
+  };
+}
+
+/** Something a read needs open first, such as a port-forward. */
+export interface Connection {
+  stop(): Promise<void>;
+}
+
+/**
+ * `read` through a connection: opened by the first read, dropped after a failed read so the next one
+ * opens it afresh (`kubectl port-forward` exits when its pod goes away), closed by `close`. A failed
+ * open is a failed read, so the poller says "not answering" instead of failing the phase.
+ */
+export function readThrough<T>(read: () => Promise<T>, open: () => Promise<Connection>): { read: () => Promise<T>; close: () => Promise<void> } {
+  let connection: Promise<Connection> | undefined;
+  let closed = false;
+  const drop = async () => {
+    const current = connection;
+    connection = undefined;
+    await current?.then(
+      (c) => c.stop(),
+      () => undefined,
+    );
+  };
+  return {
+    async read() {
+      if (closed) throw new Error("the progress reader is closed");
+      connection ??= open();
+      try {
+        await connection;
+        return await read();
+      } catch (err) {
+        await drop();
+        throw err;
+      }
+    },
+    async close() {
+      closed = true;
+      await drop();
+    },
+  };
+}
+
+/** How long one attempt to open the port-forward may take: with the read's 4 s it stays inside one interval. */
+export const forwardOpenTimeoutMs = 5_000;
+
+/**
+ * The poller's options for the train phase of `stack`: the study's reader at the tracking phase's
+ * `driverTrackingUri`, on kubernetes through a port-forward of its own (stopped by the poller's `stop`,
+ * before select opens its own on the same local port).
+ */
+export function trainProgressSource(
+  config: StackConfig,
+  stack: string,
+  tracking: OutputMap,
+  password: string | undefined,
+  log: (line: string) => void,
+): Pick<TrainPollerOptions, "read" | "close"> | undefined {
+  const trackingUri = tracking.driverTrackingUri?.value;
+  if (typeof trackingUri !== "string") return undefined;
+  const read = studyProgressReader(config, stack, trackingUri, password);
+  if (config.platform !== "kubernetes") return { read };
+  const through = readThrough(read, async () => {
+    // Resolved here, not up front: a tracking stack without the command is one "not answering" line.
+    const forward = trackingPortForward(config, tracking);
+    if (!forward) throw new Error("no port-forward to MLflow for this platform");
+    return startPortForward({ ...forward, timeoutMs: forwardOpenTimeoutMs, log });
+  });
+  return {
+    read: through.read,
+    close: async () => {
+      await through.close();
+      log("[port-forward] stopped");
+    },
   };
 }
