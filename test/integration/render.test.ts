@@ -80,7 +80,7 @@ describe.skipIf(!canRun)("npm run render -- --stack prod (real engine, kubernete
       StatefulSet: 2, // PostgreSQL, object store
       Service: 4, // PostgreSQL, object store, MLflow, model server
       Deployment: 2, // MLflow, model server
-      Secret: 4, // tracking credentials; the trainers' and model servers' MLflow password; the inference API key (serving.auth, on with an Ingress)
+      Secret: 5, // tracking credentials; the trainers' and model servers' MLflow password; the trainers' database password (shared trial queue); the inference API key (serving.auth, on with an Ingress)
       Job: 3, // bucket creation, prepare, the Indexed training Job
       ConfigMap: 1, // shard specs
       NetworkPolicy: 3, // PostgreSQL, object store, model server
@@ -112,6 +112,20 @@ describe.skipIf(!canRun)("npm run render -- --stack prod (real engine, kubernete
     expect(at(workers.raw, "spec.parallelism")).toBe(prodWorkers);
     expect(at(workers.raw, "spec.completions")).toBe(prodWorkers);
     expect(named("Job", "prod-training-prepare").kind).toBe("Job");
+  });
+
+  it("points both training Jobs at the shared study in the rendered PostgreSQL Service, which admits their pods, password by secretKeyRef", () => {
+    const postgres = named("Service", "prod-tracking-postgres");
+    const policy = ofKind("NetworkPolicy").find((p) => JSON.stringify(at(p.raw, "spec.podSelector")).includes('"postgresql"'));
+    const peers = (at(policy?.raw, "spec.ingress.0.from") as Doc[]).map((peer) => at(peer, "podSelector.matchLabels") as Record<string, string>);
+    for (const job of [named("Job", "prod-training-prepare"), named("Job", "prod-training-workers")]) {
+      const env = at(job.raw, "spec.template.spec.containers.0.env") as { name: string; value?: string; valueFrom?: unknown }[];
+      const byName = Object.fromEntries(env.map((e) => [e.name, e.value ?? e.valueFrom]));
+      expect(byName.MLOPS_OPTUNA_STORAGE).toBe(`postgresql://mlflow@${postgres.name}.mlops.svc.cluster.local:5432/optuna`);
+      expect(byName.PGPASSWORD).toMatchObject({ secretKeyRef: { key: "database-password" } });
+      const labels = at(job.raw, "spec.template.metadata.labels") as Record<string, string>;
+      expect(peers.some((peer) => Object.entries(peer).every(([k, v]) => labels[k] === v)), `${job.name} pods admitted to PostgreSQL`).toBe(true);
+    }
   });
 
   it("serves behind an Ingress for the configured host with TLS, an HPA on the serving Deployment and a PDB", () => {
