@@ -220,6 +220,24 @@ describe("KubernetesTrackingServer (mocked provider)", () => {
     const mlflow = k8s.get(one("apps/v1:Deployment"), "spec.template.spec.containers.0");
     expect(envOf(mlflow)).toMatchObject({ PGHOST: "db.example.com", PGSSLMODE: "require", AWS_DEFAULT_REGION: "eu-west-1", MLFLOW_S3_ENDPOINT_URL: "https://s3.example.com" });
     expect(k8s.get(mlflow, "args")).not.toContain("--app-name=basic-auth");
+    // Trainers reach an external server at its configured host: nothing to report.
+    expect(server.jobDatabaseAddress).toBeUndefined();
+  });
+
+  it("admits the given database clients to the in-stack PostgreSQL besides MLflow, and reports its Service", async () => {
+    const trainers = k8s.queueClientSelectors("prod-training");
+    const server = new k8s.KubernetesTrackingServer("prod-tracking", trackingArgs({ databaseClients: trainers }));
+    expect(await value(server.jobDatabaseAddress ?? pulumi.output(undefined))).toEqual({ host: `${generatedName("prod-tracking-postgres")}.mlops.svc.cluster.local`, port: 5432 });
+    await settle();
+    const policies = ofType("networking.k8s.io/v1:NetworkPolicy").filter((p) => k8s.stringMap(k8s.get(p.inputs, "spec.podSelector.matchLabels"))["app.kubernetes.io/name"] === "postgresql");
+    expect(policies).toHaveLength(1);
+    const peers = k8s.list(k8s.get(policies[0]?.inputs, "spec.ingress.0.from")).map((peer) => k8s.get(peer, "podSelector.matchLabels"));
+    expect(peers).toEqual([k8s.mlflowSelector("prod-tracking"), ...trainers]);
+    expect(k8s.get(policies[0]?.inputs, "spec.ingress.0.ports")).toEqual([{ protocol: "TCP", port: 5432 }]);
+    // The object store stays MLflow's (and its bucket Job's) alone.
+    const store = ofType("networking.k8s.io/v1:NetworkPolicy").filter((p) => p !== policies[0]);
+    expect(JSON.stringify(store.map((p) => p.inputs))).not.toContain('"trainer');
+    expect(k8s.checkPosture(renderedManifests(), {}).map(k8s.formatViolation)).toEqual([]);
   });
 
   it.each([
