@@ -130,6 +130,8 @@ async function runPhases(run: Run): Promise<void> {
       // Trainers log in as the training user: it may write runs in the study's experiment only.
       if (phase.name === "train") await keepMlflowAccess(accessOf(run, phase), { train: run.config.training.experimentName });
       await upStackPhase(run, phase);
+      // MLflow took its new admin password as it restarted; its service users take theirs now.
+      if (phase.name === "init" && run.args.rotateSecrets) await keepMlflowAccess(accessOf(run, phase), { rotated: true });
     }
   }
   if (run.args.phase === "all") {

@@ -35,18 +35,28 @@ export function generatedSecretsNeeded(config: StackConfig, provided: Provided):
 }
 
 /**
- * Why an explicit rotation cannot run on this stack, if it cannot. Local MLflow gets a fresh users
- * database for a new admin password, and object stores take their keys from the environment at each
- * start; but an in-stack PostgreSQL keeps the role password it was initialised with, and MLflow on
- * docker/kubernetes keeps its admin in its users database, so a new password would lock MLflow out.
+ * Why an explicit rotation cannot run on this stack, if it cannot. Object stores take their keys from
+ * the environment at each start everywhere, and a managed external role is updated by @pulumi/postgresql
+ * in the same run. Local MLflow gets a fresh users database for a new admin password. On docker both
+ * stuck passwords are set at each start: the in-stack PostgreSQL's health check gives the role its
+ * container's password (components/docker/trackingSpecs.ts) and the MLflow image's entrypoint gives the
+ * admin the config's password in its users database (images/mlflow/sync_auth_admin.py). Kubernetes has
+ * neither yet: its PostgreSQL keeps the role password of its first start and MLflow keeps its users in
+ * the tracking database with the admin's old password, so a new password would lock MLflow out.
  */
 export function rotationBlocker(config: StackConfig, provided: Provided = {}): string | undefined {
-  if (config.platform === "local") return undefined;
-  // A managed external role is updated by @pulumi/postgresql in the same run, so only in-stack PostgreSQL is stuck.
+  if (config.platform !== "kubernetes") return undefined;
   const stuckDatabase = config.tracking.database.kind === "inStack";
   const stuck = generatedSecretsNeeded(config, provided).filter((n) => (n === "databasePassword" && stuckDatabase) || n === "authAdminPassword");
   if (stuck.length === 0) return undefined;
-  return `--rotate-secrets on platform ${config.platform}: ${stuck.join(" and ")} cannot be rotated there yet (the in-stack PostgreSQL role and MLflow's users database keep the password they were created with, so MLflow would be locked out); nothing was changed`;
+  const why = [
+    ...(stuck.includes("databasePassword") ? ["the in-stack PostgreSQL keeps the role password of its first start"] : []),
+    ...(stuck.includes("authAdminPassword") ? ["MLflow keeps its admin's old password in the users table of the tracking database"] : []),
+  ];
+  return (
+    `--rotate-secrets on platform kubernetes: ${stuck.join(" and ")} cannot be rotated there yet (${why.join("; ")}), so MLflow would be locked out; nothing was changed. ` +
+    "Rotation runs on the docker and local platforms"
+  );
 }
 
 type SecretOutputs = Partial<Record<GeneratedSecretName, pulumi.Output<string>>>;

@@ -23,97 +23,22 @@ import { loadMetricsConfig, metricsConfigPath } from "../../config";
 import { sleep, timedStep, waitFor } from "../support/commands";
 import { MlflowRest, type MlflowRun, tag } from "../support/mlflowRest";
 import { phase, repoRoot, TestStack } from "../support/pipelineStack";
+import { docker, dockerSuiteSkipped, forceRemoveStack, run, stackContainers, stackNetworksAndVolumes, standInImages } from "../support/dockerEngine";
 import { trialLedger } from "../support/trialLedger";
 import { generatedSecretsOf, servingApiKeyOf } from "../support/stackSecrets";
 
 const stackName = "e2e-docker";
 const ports = { mlflow: 5181, lb: 8281 };
-const topologyLabel = "io.mlops-pipeline.topology";
-const prefixes = ["tracking", "training", "serving"].map((p) => `${stackName}-${p}`);
 const admin = { username: "admin", password: randomBytes(18).toString("hex") };
 const stack = new TestStack(stackName, () => ({ MLOPS_AUTH_ADMIN_PASSWORD: admin.password }));
 const mlflow = new MlflowRest(`http://127.0.0.1:${ports.mlflow}`, admin);
 const endpoint = `http://127.0.0.1:${ports.lb}`;
 const { registeredModel } = loadMetricsConfig(metricsConfigPath(repoRoot));
 
-function run(file: string, args: readonly string[], timeoutMs = 600_000): { status: number; stdout: string; stderr: string } {
-  const res = spawnSync(file, args, { cwd: repoRoot, encoding: "utf8", timeout: timeoutMs });
-  return { status: res.status ?? -1, stdout: res.stdout ?? "", stderr: `${res.stderr ?? ""}${res.error ? String(res.error) : ""}` };
-}
-
-function docker(...args: string[]): string {
-  const res = run("docker", args, 60_000);
-  if (res.status !== 0) throw new Error(`docker ${args.join(" ")}: ${res.stderr.trim()}`);
-  return res.stdout.trim();
-}
-
-/** Why the suite cannot run here (no engine can be started, or no docker plugin), or undefined. */
-function unavailableReason(): string | undefined {
-  const engine = run("bash", ["scripts/docker/engine.sh", "start"], 300_000);
-  if (engine.status !== 0) return `no Docker engine could be started: ${engine.stderr.trim().split("\n").slice(-2).join(" | ")}`;
-  if (run("bash", ["scripts/toolchain.sh", "check"]).status !== 0) return "the Pulumi toolchain is not built (run `make toolchain`)";
-  const plugin = run("bash", ["scripts/require-platform.sh", "docker"]);
-  if (plugin.status !== 0) return `the @pulumi/docker plugin is not installed: ${plugin.stderr.trim().split("\n")[0]}`;
-  return undefined;
-}
-
-const unavailable = unavailableReason();
-if (unavailable && process.env.CI) throw new Error(`docker pipeline e2e cannot run in CI: ${unavailable}`);
-if (unavailable) console.warn(`SKIPPED docker pipeline e2e: ${unavailable}; in CI this is a failure`);
-
-interface ContainerRow {
-  readonly name: string;
-  readonly state: string;
-  readonly status: string;
-  readonly topology: string;
-}
-
-/** Every container of this stack on the engine (running or not), by its topology label. */
-function ourContainers(): ContainerRow[] {
-  const lines = docker("ps", "--all", "--filter", `label=${topologyLabel}`, "--format", `{{.Names}}\t{{.State}}\t{{.Status}}\t{{.Label "${topologyLabel}"}}`);
-  return lines
-    .split("\n")
-    .filter(Boolean)
-    .map((line) => {
-      const [name = "", state = "", status = "", topology = ""] = line.split("\t");
-      return { name, state, status, topology };
-    })
-    .filter((c) => prefixes.includes(c.topology));
-}
-
-/** Networks and volumes of this stack, by the same label. */
-function ourNetworksAndVolumes(): string[] {
-  const labelled = (kind: "network" | "volume") =>
-    docker(kind, "ls", "--filter", `label=${topologyLabel}`, "--format", `{{.Name}}\t{{.Label "${topologyLabel}"}}`)
-      .split("\n")
-      .filter(Boolean)
-      .map((line) => line.split("\t"))
-      .filter(([, topology]) => prefixes.includes(topology ?? ""))
-      .map(([name]) => `${kind} ${name}`);
-  return [...labelled("network"), ...labelled("volume")];
-}
-
-/** Force-removes what a failed `mlflow-remove` left behind, so the next run starts clean; returns what it removed. */
-function forceRemoveOurs(): string[] {
-  const removed: string[] = [];
-  for (const c of ourContainers()) {
-    run("docker", ["rm", "--force", c.name]);
-    removed.push(`container ${c.name}`);
-  }
-  for (const item of ourNetworksAndVolumes()) {
-    const [kind = "", name = ""] = item.split(" ");
-    run("docker", [kind, "rm", name]);
-    removed.push(item);
-  }
-  return removed;
-}
-
-/** `<role>=<image>` lines of scripts/docker/base-image.sh (cached: only builds what is missing). */
-function standInImages(): Record<string, string> {
-  const res = run("bash", ["scripts/docker/base-image.sh", "all"], 1_200_000);
-  if (res.status !== 0) throw new Error(`scripts/docker/base-image.sh all failed:\n${res.stderr.split("\n").slice(-15).join("\n")}`);
-  return Object.fromEntries(res.stdout.split("\n").flatMap((l) => (/^\w+=/.test(l) ? [l.split(/=(.*)/s).slice(0, 2) as [string, string]] : [])));
-}
+const unavailable = dockerSuiteSkipped("docker pipeline e2e");
+const ourContainers = () => stackContainers(stackName);
+const ourNetworksAndVolumes = () => stackNetworksAndVolumes(stackName);
+const forceRemoveOurs = () => forceRemoveStack(stackName);
 
 interface Prediction {
   readonly ok: boolean;
@@ -232,7 +157,7 @@ const expectNoChanges = (label: string) => {
   return record;
 };
 
-describe.skipIf(unavailable !== undefined)("make pipeline on the docker platform (real engine, @pulumi/docker plugin, local images)", () => {
+describe.skipIf(unavailable)("make pipeline on the docker platform (real engine, @pulumi/docker plugin, local images)", () => {
   let studyId = "";
   let expectedKeys: string[] = [];
   let experimentName = "";

@@ -7,6 +7,7 @@ import {
   type ContainerSpec,
   dockerLimits,
   resolveEnv,
+  rolePasswordSync,
   servingTopology,
   trackingTopology,
   trainingTopology,
@@ -38,6 +39,18 @@ const byRole = (specs: readonly ContainerSpec[], role: string): ContainerSpec =>
 };
 
 describe("tracking topology", () => {
+  it("makes PostgreSQL healthy only once the role takes the container's password, never naming it", () => {
+    const postgres = byRole(trackingTopology(tracking()).containers, "postgres");
+    expect(postgres.secretEnv).toEqual({ POSTGRES_PASSWORD: "databasePassword" });
+    const [kind, probe = ""] = postgres.healthcheck?.test ?? [];
+    expect(kind).toBe("CMD-SHELL");
+    expect(probe).toContain(rolePasswordSync());
+    expect(probe.indexOf("pg_isready")).toBeLessThan(probe.indexOf("ALTER ROLE"));
+    // The password reaches psql on stdin, quotes doubled: never in an argv (`-v`, `-c`) nor a file.
+    expect(rolePasswordSync()).toMatch(/printf '%s' "\$POSTGRES_PASSWORD" \| sed "s\/'\/''\/g"/);
+    expect(rolePasswordSync()).not.toMatch(/-v \w+="\$POSTGRES_PASSWORD"|-c /);
+  });
+
   it("starts PostgreSQL and the object store before the bucket job and MLflow, with secrets only by name", () => {
     const t = trackingTopology(tracking());
     expect(t.containers.map((c) => c.role)).toEqual(["postgres", "objectstore", "bucket-init", "mlflow"]);
@@ -177,7 +190,12 @@ describe("nginx config template", () => {
     expect(config).not.toContain("{{");
     expect(config).toContain("listen 8000;");
     expect(config).toMatch(/upstream model_servers \{[^}]*\n\s+zone model_servers \d+k;\n\s+include \/tmp\/mlops-upstreams\.conf;\n\}/);
-    expect(upstreamServers([{ host: "a", port: 1 }, { host: "b", port: 2 }])).toMatch(/^server a:1 [^\n]*;\nserver b:2 [^\n]*;$/);
+    expect(
+      upstreamServers([
+        { host: "a", port: 1 },
+        { host: "b", port: 2 },
+      ]),
+    ).toMatch(/^server a:1 [^\n]*;\nserver b:2 [^\n]*;$/);
   });
 
   it("retries only what nginx may retry safely, with passive checks and working timeouts", () => {

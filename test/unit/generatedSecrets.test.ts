@@ -21,7 +21,18 @@ beforeAll(async () => {
   registered = await installPulumiMocks((r) => {
     if (r.type === passwordType) return { state: { result: `pw-${r.name}-${"x".repeat(Number(r.inputs.length))}` } };
     if (r.type === "pulumi:pulumi:StackReference")
-      return { state: { outputs: { generatedSecrets: { authAdminPassword: "from-the-tracking-stack", databasePassword: "db-from-tracking", trainingUserPassword: "trainer-pw", servingUserPassword: "server-pw" } } } };
+      return {
+        state: {
+          outputs: {
+            generatedSecrets: {
+              authAdminPassword: "from-the-tracking-stack",
+              databasePassword: "db-from-tracking",
+              trainingUserPassword: "trainer-pw",
+              servingUserPassword: "server-pw",
+            },
+          },
+        },
+      };
     return {};
   });
   shared = await import("../../components/shared/generatedSecrets");
@@ -67,7 +78,11 @@ describe("tracking phase outputs", () => {
       "servingUserPassword",
       "trainingUserPassword",
     ]);
-    expect(passwordsOf("dev-secrets-").map((r) => r.name).sort()).toEqual(
+    expect(
+      passwordsOf("dev-secrets-")
+        .map((r) => r.name)
+        .sort(),
+    ).toEqual(
       [
         "dev-secrets-auth-admin-password",
         "dev-secrets-database-password",
@@ -90,16 +105,22 @@ describe("tracking phase outputs", () => {
     expect(await outputValue(outputs.adoptedSecrets)).toEqual({ databasePassword: "adopted-db-password" });
     await outputValue(outputs.generatedSecrets);
     // The service users' passwords are always the stack's own: only the driver sets them in MLflow.
-    expect(passwordsOf("mine-secrets-").map((r) => r.name).sort()).toEqual([
-      "mine-secrets-object-store-access-key-id",
-      "mine-secrets-object-store-secret-key",
-      "mine-secrets-serving-user-password",
-      "mine-secrets-training-user-password",
-    ]);
+    expect(
+      passwordsOf("mine-secrets-")
+        .map((r) => r.name)
+        .sort(),
+    ).toEqual(["mine-secrets-object-store-access-key-id", "mine-secrets-object-store-secret-key", "mine-secrets-serving-user-password", "mine-secrets-training-user-password"]);
   });
 
   it("training and serving read the passwords from the tracking stack through a StackReference", async () => {
-    const ctx = programs.withTrackingStackSecrets(ctxOf("ref", { config: parseStackConfig({ "mlops:platform": "docker", "mlops:tracking": { auth: { enabled: true }, objectStore: { kind: "s3", bucket: "mlflow-artifacts" } } }, "Pulumi.dev.yaml") }));
+    const ctx = programs.withTrackingStackSecrets(
+      ctxOf("ref", {
+        config: parseStackConfig(
+          { "mlops:platform": "docker", "mlops:tracking": { auth: { enabled: true }, objectStore: { kind: "s3", bucket: "mlflow-artifacts" } } },
+          "Pulumi.dev.yaml",
+        ),
+      }),
+    );
     expect(await outputValue(ctx.secrets.authAdminPassword as pulumi.Output<string>)).toBe("from-the-tracking-stack");
     const ref = registered.find((r) => r.type === "pulumi:pulumi:StackReference" && r.name === "ref-tracking-secrets");
     expect(ref?.inputs.name).toBe("ref-tracking");
@@ -111,7 +132,10 @@ describe("tracking phase outputs", () => {
 
   it("logs trainers and model servers in as the least-privilege users, never as the admin", async () => {
     // Stack-owned S3 keys are not in the mocked tracking stack: an external bucket keeps this to the logins.
-    const s3 = parseStackConfig({ "mlops:platform": "docker", "mlops:tracking": { auth: { enabled: true }, objectStore: { kind: "s3", bucket: "mlflow-artifacts" } } }, "Pulumi.dev.yaml");
+    const s3 = parseStackConfig(
+      { "mlops:platform": "docker", "mlops:tracking": { auth: { enabled: true }, objectStore: { kind: "s3", bucket: "mlflow-artifacts" } } },
+      "Pulumi.dev.yaml",
+    );
     const ctx = programs.withTrackingStackSecrets(ctxOf("login", { config: s3 }));
     const login = async (role: "admin" | "training" | "serving") => {
       const c = context.trackingCredentials(ctx, role);
@@ -139,7 +163,9 @@ describe("driver: migration from .pipeline/secrets/<stack>.json", () => {
   it("adopts the old file's values while the stack owns none, cutting the access key id as the old driver did", () => {
     const file = path.join(dir(), "dev.json");
     fs.writeFileSync(file, JSON.stringify({ databasePassword: "old-db", objectStoreAccessKeyId: "A".repeat(32), authAdminPassword: "old-admin" }), { mode: 0o600 });
-    expect(driver.planTrackingSecrets(localConfig, {}, {}, file, false)).toEqual({ adopted: { databasePassword: "old-db", objectStoreAccessKeyId: "A".repeat(20), authAdminPassword: "old-admin" } });
+    expect(driver.planTrackingSecrets(localConfig, {}, {}, file, false)).toEqual({
+      adopted: { databasePassword: "old-db", objectStoreAccessKeyId: "A".repeat(20), authAdminPassword: "old-admin" },
+    });
     // A stack that so far generated nothing (e.g. it had the user's own admin password) still adopts.
     expect(driver.planTrackingSecrets(localConfig, {}, { generatedSecrets: out({}) }, file, false).adopted?.authAdminPassword).toBe("old-admin");
   });
@@ -149,7 +175,10 @@ describe("driver: migration from .pipeline/secrets/<stack>.json", () => {
     fs.writeFileSync(file, JSON.stringify({ authAdminPassword: "stale" }));
     const previous = { generatedSecrets: out({ authAdminPassword: "kept" }), adoptedSecrets: out({ authAdminPassword: "kept" }) };
     expect(driver.planTrackingSecrets(localConfig, {}, previous, file, false)).toEqual({ adopted: { authAdminPassword: "kept" } });
-    expect(driver.planTrackingSecrets(localConfig, {}, previous, file, true, () => new Date("2026-12-01T10:00:00Z"))).toEqual({ adopted: { authAdminPassword: "kept" }, rotation: "2026-12-01T10:00:00.000Z" });
+    expect(driver.planTrackingSecrets(localConfig, {}, previous, file, true, () => new Date("2026-12-01T10:00:00Z"))).toEqual({
+      adopted: { authAdminPassword: "kept" },
+      rotation: "2026-12-01T10:00:00.000Z",
+    });
     expect(driver.retireLegacySecrets(previous, file)).toBe(true);
     expect(fs.existsSync(file)).toBe(false);
     expect(driver.retireLegacySecrets(previous, file)).toBe(false);
@@ -162,12 +191,17 @@ describe("driver: migration from .pipeline/secrets/<stack>.json", () => {
     expect(driver.planTrackingSecrets(localConfig, {}, {}, path.join(dir(), "missing.json"), false)).toEqual({ adopted: {} });
   });
 
-  it("refuses to rotate what a docker or kubernetes stack cannot take yet, before anything runs", () => {
-    expect(() => driver.planTrackingSecrets(dockerConfig, {}, {}, path.join(dir(), "none.json"), true)).toThrow(/platform docker: databasePassword and authAdminPassword cannot be rotated there yet/);
-    const keysOnly = parseStackConfig({ "mlops:platform": "docker", "mlops:tracking": { database: { kind: "external", host: "db.example" } } }, "Pulumi.dev.yaml");
-    const plan = driver.planTrackingSecrets(keysOnly, { databasePassword: "theirs" }, {}, path.join(dir(), "none.json"), true);
-    expect(plan.rotation).toBeDefined();
-    expect(programs.rotationBlocker(dockerConfig, { authAdminPassword: "mine", databasePassword: "mine" })).toBeUndefined();
+  it("rotates on docker; refuses on kubernetes what its PostgreSQL and MLflow cannot take yet, before anything runs", () => {
+    const none = path.join(dir(), "none.json");
+    expect(driver.planTrackingSecrets(dockerConfig, {}, {}, none, true, () => new Date("2026-12-01T10:00:00Z")).rotation).toBe("2026-12-01T10:00:00.000Z");
+    const kubernetes = parseStackConfig({ "mlops:platform": "kubernetes", "mlops:tracking": { auth: { enabled: true } } }, "Pulumi.prod.yaml");
+    expect(() => driver.planTrackingSecrets(kubernetes, {}, {}, none, true)).toThrow(
+      /platform kubernetes: databasePassword and authAdminPassword cannot be rotated there yet \(the in-stack PostgreSQL keeps the role password of its first start; MLflow keeps its admin's old password .*\), so MLflow would be locked out; nothing was changed/,
+    );
+    // Only the object store's keys and the MLflow users' passwords are generated: those rotate on kubernetes too.
+    const keysOnly = parseStackConfig({ "mlops:platform": "kubernetes", "mlops:tracking": { database: { kind: "external", host: "db.example" } } }, "Pulumi.prod.yaml");
+    expect(driver.planTrackingSecrets(keysOnly, { databasePassword: "theirs" }, {}, none, true).rotation).toBeDefined();
+    expect(programs.rotationBlocker(kubernetes, { authAdminPassword: "mine", databasePassword: "mine" })).toBeUndefined();
   });
 
   it("gives the driver the service users' passwords once the tracking stack holds both", () => {
@@ -177,7 +211,11 @@ describe("driver: migration from .pipeline/secrets/<stack>.json", () => {
 
   it("gives the driver the generated passwords, the user's own on top", () => {
     const tracking = { generatedSecrets: out({ authAdminPassword: "gen-admin", objectStoreAccessKeyId: "id", objectStoreSecretKey: "key" }) };
-    expect(driver.driverSecretsFrom(tracking, {})).toEqual({ databasePassword: undefined, authAdminPassword: "gen-admin", objectStoreCredentials: { accessKeyId: "id", secretAccessKey: "key" } });
+    expect(driver.driverSecretsFrom(tracking, {})).toEqual({
+      databasePassword: undefined,
+      authAdminPassword: "gen-admin",
+      objectStoreCredentials: { accessKeyId: "id", secretAccessKey: "key" },
+    });
     expect(driver.driverSecretsFrom(tracking, { authAdminPassword: "mine" }).authAdminPassword).toBe("mine");
     expect(() => driver.driverSecretsFrom({ generatedSecrets: out("text") }, {})).toThrow(/not an object/);
   });
