@@ -2,10 +2,12 @@
  * `make pipeline` on the docker platform, for real: the Pulumi engine with the real @pulumi/docker
  * plugin against Docker's engine, the locally built images (scripts/docker/*.sh: our images and the
  * Debian stand-ins for PostgreSQL, SeaweedFS and nginx). PostgreSQL, the object store and MLflow as
- * containers, W training containers to completion (one of them has its trainer killed mid-trial),
- * the champion selected, R serving containers behind nginx. Then: a second run changes nothing, the
- * per-phase make targets, a new champion rolled out while requests keep flowing, and `make
- * mlflow-remove` leaving nothing of ours on the engine.
+ * containers, W training containers pulling TPE trials with median pruning from one Optuna study in the
+ * stack's PostgreSQL (one worker has its trainer killed mid-trial, another its container), the champion
+ * selected (never a pruned trial), R serving containers behind nginx. Then: a second run changes
+ * nothing, the per-phase make targets (`make compose-logs` shows this stack's containers only), a new
+ * champion rolled out under load without one failed request, and `make mlflow-remove` leaving nothing
+ * of ours on the engine.
  *
  * A private stack (`e2e-docker`: Pulumi.dev.yaml with the local images and its own ports and network)
  * so it never touches a developer's `dev` stack. MLflow is checked through its own REST API and the
@@ -18,10 +20,11 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { parse as parseYaml, stringify as toYaml } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { topologyLabel } from "../../components/docker/specBasics";
 import { planStudy } from "../../components/shared";
 import { loadMetricsConfig, metricsConfigPath } from "../../config";
 import { sleep, timedStep, waitFor } from "../support/commands";
-import { MlflowRest, type MlflowRun, tag } from "../support/mlflowRest";
+import { metric, MlflowRest, type MlflowRun, tag } from "../support/mlflowRest";
 import { phase, repoRoot, TestStack } from "../support/pipelineStack";
 import { docker, dockerSuiteSkipped, forceRemoveStack, run, stackContainers, stackNetworksAndVolumes, standInImages } from "../support/dockerEngine";
 import { trialLedger } from "../support/trialLedger";
@@ -34,6 +37,8 @@ const stack = new TestStack(stackName, () => ({ MLOPS_AUTH_ADMIN_PASSWORD: admin
 const mlflow = new MlflowRest(`http://127.0.0.1:${ports.mlflow}`, admin);
 const endpoint = `http://127.0.0.1:${ports.lb}`;
 const { registeredModel } = loadMetricsConfig(metricsConfigPath(repoRoot));
+/** The TPE budget: trials the shared study hands out (pruned ones included). */
+const budget = 8;
 
 const unavailable = dockerSuiteSkipped("docker pipeline e2e");
 const ourContainers = () => stackContainers(stackName);
@@ -80,6 +85,62 @@ async function servedVersions(replicas: number): Promise<Map<string, string>> {
     seen.set(res.headers.get("x-replica-id") ?? "?", body.version);
   }
   return seen;
+}
+
+const isPruned = (r: MlflowRun) => tag(r, "mlops.pruned") === "true";
+
+interface QueuedTrial {
+  readonly number: number;
+  readonly state: string;
+  readonly key: string;
+  /** Set on a re-enqueued copy of a trial whose worker died (images/trainer/trialqueue.py SYS_RETRY_OF). */
+  readonly retryOf?: number;
+  /** Set on a trial asked for beyond the budget and failed at once (SYS_SURPLUS). */
+  readonly surplus: boolean;
+}
+
+/**
+ * The study's trials as Optuna stored them in the stack's PostgreSQL (its `optuna` database), read
+ * with psql inside the database container: the queue's own record, independent of the trainer's code.
+ */
+async function optunaTrials(study: string): Promise<QueuedTrial[]> {
+  const { user } = stack.config().tracking.database as { user: string };
+  const password = (await generatedSecretsOf(stackName)).values.databasePassword ?? "";
+  const attr = (table: string, alias: string, key: string) => `LEFT JOIN ${table} ${alias} ON ${alias}.trial_id = t.trial_id AND ${alias}.key = '${key}'`;
+  const sql = [
+    "SELECT t.number, t.state, coalesce(k.value_json, 'null'), coalesce(r.value_json, 'null'), coalesce(x.value_json, 'false')",
+    "FROM trials t JOIN studies s ON s.study_id = t.study_id",
+    attr("trial_user_attributes", "k", "mlops.trial_key"),
+    attr("trial_system_attributes", "r", "mlops:retry_of"),
+    attr("trial_system_attributes", "x", "mlops:surplus"),
+    `WHERE s.study_name = '${study}' ORDER BY t.number`,
+  ].join(" ");
+  const res = spawnSync(
+    "docker",
+    ["exec", "-e", "PGPASSWORD", `${stackName}-tracking-postgres`, "psql", "-h", "127.0.0.1", "-U", user, "-d", "optuna", "-At", "-F", "\t", "-c", sql],
+    { env: { ...process.env, PGPASSWORD: password }, encoding: "utf8", timeout: 60_000 },
+  );
+  if (res.status !== 0) throw new Error(`reading the Optuna study from PostgreSQL failed: ${res.stderr}`);
+  return res.stdout
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => {
+      const [number = "", state = "", key = "null", retryOf = "null", surplus = "false"] = line.split("\t");
+      const retry = JSON.parse(retryOf) as number | null;
+      return { number: Number(number), state, key: String(JSON.parse(key)), ...(retry === null ? {} : { retryOf: retry }), surplus: JSON.parse(surplus) === true };
+    });
+}
+
+/** The champion is a FINISHED trial of the study with its full CV mean, never a pruned one. */
+async function expectChampionNotPruned(): Promise<string> {
+  const champion = await mlflow.aliasVersion(registeredModel.name, registeredModel.alias);
+  const runs = await mlflow.studyRuns(stack.config().training.experimentName, planStudy(stackName, stack.config().training).study.studyId);
+  const run = runs.find((r) => r.info.run_id === champion.run_id);
+  expect(run, `the champion's run ${champion.run_id} is a trial of the study`).toBeDefined();
+  expect(run?.info.status).toBe("FINISHED");
+  expect(tag(run as MlflowRun, "mlops.pruned")).toBe("false");
+  expect(metric(run as MlflowRun, "cv_f1_macro_mean")).toBeDefined();
+  return champion.version;
 }
 
 const trainer = (worker: number) => `${stackName}-training-trainer-${worker}`;
@@ -157,9 +218,8 @@ const expectNoChanges = (label: string) => {
   return record;
 };
 
-describe.skipIf(unavailable)("make pipeline on the docker platform (real engine, @pulumi/docker plugin, local images)", () => {
+describe.skipIf(unavailable)("make pipeline on the docker platform (real engine, @pulumi/docker plugin, local images, TPE + pruning on the shared queue)", () => {
   let studyId = "";
-  let expectedKeys: string[] = [];
   let experimentName = "";
   let replicas = 0;
   let firstVersion = "";
@@ -176,8 +236,11 @@ describe.skipIf(unavailable)("make pipeline on the docker platform (real engine,
         },
         training: {
           modelFamily: "random_forest",
-          searchSpace: { n_estimators: { values: [60, 120] }, max_depth: { values: [4, null] } },
-          strategy: { kind: "grid" },
+          // A stump forest is clearly worse than a deep one after the first fold: with the budget's random
+          // start (TPE samples at random for its first 10 trials) pruned trials occur in every run.
+          searchSpace: { n_estimators: { type: "int", low: 20, high: 60 }, max_depth: { values: [1, null] } },
+          strategy: { kind: "tpe", trials: budget, seed: 5 },
+          pruning: { kind: "median", afterFolds: 1, warmupTrials: 2 },
           cvFolds: 3,
           workers: 2,
           retries: 2,
@@ -199,9 +262,7 @@ describe.skipIf(unavailable)("make pipeline on the docker platform (real engine,
     features = config.training.dataset.generate.features;
     replicas = config.serving.replicas;
     experimentName = config.training.experimentName;
-    const plan = planStudy(stackName, config.training);
-    studyId = plan.study.studyId;
-    expectedKeys = plan.trials.map((t) => t.key);
+    studyId = planStudy(stackName, config.training).study.studyId;
     await timedStep("remove leftovers of an interrupted run", () => stack.make("mlflow-remove"));
     forceRemoveOurs();
   });
@@ -257,10 +318,37 @@ describe.skipIf(unavailable)("make pipeline on the docker platform (real engine,
     expect(serving.filter((c) => /loadbalancer/.test(c.name) && c.state === "running")).toHaveLength(1);
   });
 
-  it("ends the study with every trial key FINISHED exactly once", async () => {
+  it("spends the TPE budget on the shared queue: every completed trial key FINISHED once in MLflow, every pruned one a pruned run", async () => {
+    const queue = await optunaTrials(studyId);
+    console.log(`[docker-e2e] Optuna study ${studyId}: ${queue.map((t) => `#${t.number} ${t.state}${t.retryOf !== undefined ? ` (retry of #${t.retryOf})` : ""}${t.surplus ? " (surplus)" : ""}`).join(", ")}`);
+    // What the budget paid for: dead attempts the reaper re-enqueued and surplus asks are not results.
+    const retried = new Set(queue.flatMap((t) => (t.retryOf === undefined ? [] : [t.retryOf])));
+    const settled = queue.filter((t) => !t.surplus && !retried.has(t.number));
+    expect(settled.filter((t) => t.state !== "COMPLETE" && t.state !== "PRUNED").map((t) => `#${t.number} ${t.state}`)).toEqual([]);
+    expect(settled).toHaveLength(budget);
+    const completeKeys = [...new Set(settled.filter((t) => t.state === "COMPLETE").map((t) => t.key))];
+    const prunedKeys = [...new Set(settled.filter((t) => t.state === "PRUNED").map((t) => t.key))];
+    expect(prunedKeys.length, "pruned trials with this budget").toBeGreaterThan(0);
+
     const runs: MlflowRun[] = await mlflow.studyRuns(experimentName, studyId);
-    const rows = runs.map((r) => ({ runId: r.info.run_id, status: r.info.status, trialKey: tag(r, "mlops.trial_key") ?? "", worker: Number(tag(r, "mlops.worker_index") ?? -1) }));
-    expect(trialLedger(rows, expectedKeys)).toEqual({ finished: expectedKeys.length, missing: [], duplicated: [], unfinished: [], unexpected: [] });
+    const prunedRuns = runs.filter(isPruned);
+    const rows = runs
+      .filter((r) => !isPruned(r))
+      .map((r) => ({ runId: r.info.run_id, status: r.info.status, trialKey: tag(r, "mlops.trial_key") ?? "", worker: Number(tag(r, "mlops.worker_index") ?? -1) }));
+    // 0 lost, 0 duplicated: each completed key has exactly one FINISHED run, and no run is left RUNNING or FAILED.
+    expect(trialLedger(rows, completeKeys)).toEqual({ finished: completeKeys.length, missing: [], duplicated: [], unfinished: [], unexpected: [] });
+    // Pruned keys are accounted for as pruned: one KILLED run each, with the fold it stopped at and no full CV mean.
+    expect(prunedRuns.map((r) => tag(r, "mlops.trial_key")).sort()).toEqual([...prunedKeys].sort());
+    for (const r of prunedRuns) {
+      expect(r.info.status).toBe("KILLED");
+      expect(Number(tag(r, "mlops.pruned_at_fold")), "pruned_at_fold").toBeGreaterThanOrEqual(1);
+      expect(Number(tag(r, "mlops.pruned_at_fold")), "pruned_at_fold").toBeLessThan(stack.config().training.cvFolds);
+      expect(metric(r, "cv_f1_macro_mean")).toBeUndefined();
+    }
+  });
+
+  it("never selects a pruned trial as the champion", async () => {
+    await expectChampionNotPruned();
   });
 
   it("runs every image as non-root, keeps secrets out of command lines and labels, and refuses anonymous clients", async () => {
@@ -311,20 +399,33 @@ describe.skipIf(unavailable)("make pipeline on the docker platform (real engine,
     ).toEqual(containersBefore);
   });
 
-  it("runs make train-docker, make prod-docker and make compose-logs on the stack", async () => {
+  it("runs make train-docker, make prod-docker and make compose-logs on the stack (its containers only)", async () => {
     const train = await stack.make("train-docker");
     expect(train.status, train.output).toBe(0);
     expectNoChanges("make train-docker");
     const prod = await stack.make("prod-docker");
     expect(prod.status, prod.output).toBe(0);
     expectNoChanges("make prod-docker");
-    const logs = await stack.make("compose-logs");
-    expect(logs.status, logs.output).toBe(0);
-    for (const c of ourContainers()) expect(logs.output).toContain(`==> ${c.name}: `);
-    expect(logs.output).toMatch(/==> e2e-docker-training-trainer-0: exited exit 0 <==/);
+    // A container of another stack whose name starts with ours (`e2e-docker-other`): not in our logs.
+    const decoy = `${stackName}-other-serving-serving-0`;
+    docker("create", "--name", decoy, "--label", `${topologyLabel}=${stackName}-other-serving`, "--entrypoint", "true", `mlops-serving:${stack.config().images.tag}`);
+    try {
+      const logs = await stack.make("compose-logs");
+      expect(logs.status, logs.output).toBe(0);
+      for (const c of ourContainers()) expect(logs.output).toContain(`==> ${c.name}: `);
+      expect(logs.output).toMatch(/==> e2e-docker-training-trainer-0: exited exit 0 <==/);
+      const shown = [...logs.output.matchAll(/^==> ([^:]+): /gm)].map((m) => m[1]);
+      expect(shown.sort()).toEqual(
+        ourContainers()
+          .map((c) => c.name)
+          .sort(),
+      );
+    } finally {
+      run("docker", ["rm", "--force", decoy]);
+    }
   });
 
-  it("rolls a new champion out without name or port collisions while the load balancer keeps answering", async () => {
+  it("rolls a new champion out replica by replica under load: 0 of at least 200 requests fail, every replica then serves it", async () => {
     // The worst eligible run instead of the best: select registers another version as the champion.
     const raw = parseYaml(fs.readFileSync(metricsConfigPath(repoRoot), "utf8")) as Record<string, unknown>;
     const inverted = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "mlops-docker-e2e-")), "metrics_config.yaml");
@@ -339,7 +440,7 @@ describe.skipIf(unavailable)("make pipeline on the docker platform (real engine,
     });
     const answers: (Prediction & { at: number })[] = [];
     const started = Date.now();
-    // Bounded: one request at a time until the deploy ends (at most 5000).
+    // Bounded: one request at a time until the deploy ends (at most 5000; the rollout takes about 1000).
     for (let i = 0; !finished && i < 5000; i++) {
       answers.push({ ...(await predict(i)), at: (Date.now() - started) / 1000 });
       await sleep(20);
@@ -356,19 +457,19 @@ describe.skipIf(unavailable)("make pipeline on the docker platform (real engine,
               .join(" | ")}`
           : ""),
     );
-    expect(answers.length).toBeGreaterThan(20);
-    // The balancer itself answered every request (it is never replaced)...
-    expect(answers.filter((a) => a.status === 0)).toEqual([]);
-    // ...and at most 1% were not predictions (before readiness gating 13% were 503s, before the rolling
-    // replacement 47% failed). Zero under load is issue 11's drain-before-stop.
-    expect(failed.length, "requests that failed during the redeploy").toBeLessThanOrEqual(Math.floor(answers.length / 100));
+    expect(answers.length, "requests sent while the new champion rolled out").toBeGreaterThanOrEqual(200);
+    // Every request was a prediction: replicas replaced one at a time, each out of the balancer and
+    // drained before it stops, back only once its model is loaded (before readiness gating 13% were
+    // 503s, before the rolling replacement 47% failed, with keep-alive to nginx 1 in 1000).
+    expect(failed.map((f) => `${f.at.toFixed(1)}s ${f.status} ${f.replica} ${f.detail}`)).toEqual([]);
     const record = stack.lastRun();
     expect(phase(record, "deploy").resourceChanges).toBeGreaterThan(0);
-    const champion = await mlflow.aliasVersion(registeredModel.name, registeredModel.alias);
-    expect(champion.version).not.toBe(firstVersion);
+    const champion = await expectChampionNotPruned();
+    expect(champion).not.toBe(firstVersion);
+    // Every replica (by its X-Replica-Id) serves the new champion.
     const served = await servedVersions(replicas);
-    expect(served.size).toBe(replicas);
-    for (const version of served.values()) expect(version).toBe(champion.version);
+    expect([...served.keys()].sort()).toEqual(Array.from({ length: replicas }, (_, i) => `serving-${i}`));
+    for (const version of served.values()) expect(version).toBe(champion);
     // Old replicas are gone: exactly R replicas and one load balancer remain.
     const serving = ourContainers().filter((c) => c.topology === `${stackName}-serving`);
     expect(serving.filter((c) => /serving-\d/.test(c.name))).toHaveLength(replicas);
