@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { planStudy } from "../../components/shared";
 import { modelVersionAnnotation, studyIdLabel } from "../../components/kubernetes/meta";
 import { loadMetricsConfig, metricsConfigPath, type StackConfig } from "../../config";
-import { runCommand, timedStep, waitFor } from "../support/commands";
+import { runCommand, sleep, timedStep, waitFor } from "../support/commands";
 import {
   clusterAlreadyUp,
   clusterEnv as env,
@@ -250,9 +250,12 @@ describe.skipIf(unavailable !== undefined)("the prod path on the local cluster (
       deploying = false;
       return r;
     });
-    // Two clients until the deploy (select + rollout) is over and at least 200 requests went out; bounded.
+    // Two clients until the deploy (select + rollout) is over and at least 200 requests went out; paced
+    // (about 80 requests/s in all, so the loop spans the whole rollout without starving a 2-core machine) and bounded.
+    const bound = 20_000;
     const client = async () => {
-      while ((deploying || sent < 200) && sent < 20_000) {
+      while ((deploying || sent < 200) && sent < bound) {
+        await sleep(20);
         sent++;
         try {
           const answer = await ingressRequest(ingressHost, "/invocations", { method: "POST", headers, body: example, timeoutMs: 30_000 });
@@ -267,6 +270,7 @@ describe.skipIf(unavailable !== undefined)("the prod path on the local cluster (
     expect(result.status, result.output).toBe(0);
     console.log(`[cluster] ${sent} requests through the Ingress during the rollout, ${failures.length} failed`);
     expect(sent).toBeGreaterThanOrEqual(200);
+    expect(sent, "the bound ended the load before the rollout did").toBeLessThan(bound);
     expect(failures).toEqual([]);
 
     const after = servingDeployment();
