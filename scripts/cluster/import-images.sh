@@ -39,7 +39,15 @@ for image in "${images[@]}"; do
     log "$image: already in containerd"; continue
   fi
   log "importing $image ($(docker image inspect --format '{{.Size}}' "$image" | awk '{printf "%.0f MB", $1/1e6}'))"
-  docker save "$image" | ctr_ images import - >/dev/null || die "importing $image into containerd failed"
+  # Replacing an image under its name can race containerd's garbage collector: the old image's layers,
+  # unreferenced from that moment, are removed while the new one is unpacked onto them ("parent snapshot
+  # ... does not exist", seen here). The next attempt recreates them.
+  for attempt in 1 2 3; do
+    docker save "$image" | ctr_ images import - >/dev/null && break
+    [ "$attempt" -lt 3 ] || die "importing $image into containerd failed (3 attempts)"
+    log "importing $image: attempt $attempt failed; retrying"
+    sleep 2
+  done
   echo "$id" >"$marker"
 done
 log "images in containerd: ${images[*]}"
