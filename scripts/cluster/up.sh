@@ -270,8 +270,10 @@ healthzBindAddress: 127.0.0.1
 healthzPort: 10248
 rotateCertificates: false
 # The machine is shared: evict only when really short, and never garbage-collect images (they cannot
-# be pulled again).
-evictionHard: {memory.available: 100Mi, nodefs.available: 2%, imagefs.available: 2%}
+# be pulled again). Absolute disk thresholds: a percentage of a large shared disk is gigabytes (2% of
+# 252 GB is 5 GB), and the node went into DiskPressure and evicted MLflow and PostgreSQL with 5 GB free
+# while another job filled the disk (MLOPS_CLUSTER_EVICTION_DISK, default 1Gi).
+evictionHard: {memory.available: 100Mi, nodefs.available: ${MLOPS_CLUSTER_EVICTION_DISK:-1Gi}, imagefs.available: ${MLOPS_CLUSTER_EVICTION_DISK:-1Gi}}
 imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
 YAML
