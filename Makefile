@@ -165,7 +165,7 @@ preview: setup ## The diff of every phase stack of STACK (RENDER=1: kubernetes w
 # ---------- tests and benchmarks ----------
 
 .PHONY: test
-test: test-setup ## Every test: unit, Python, integration, end-to-end
+test: test-setup ## Every test: unit, Python, integration, end-to-end, the local cluster (root; skipped with the reason elsewhere)
 	bash scripts/test.sh all
 
 .PHONY: test-unit
@@ -181,7 +181,7 @@ test-e2e: test-setup ## End-to-end: `make pipeline` on the local stack, reruns, 
 	bash scripts/test.sh e2e
 
 .PHONY: test-cluster
-test-cluster: deps cluster-build ## The local cluster for real (root): up, pods, DNS, a bound claim, Ingress, metrics, down. Not in `make test` yet
+test-cluster: deps test-docker-images ## The local cluster for real (root): build (cached), up, the prod path on it, down; skips with the reason where it cannot run (fails in CI)
 	bash scripts/test.sh cluster
 
 .PHONY: services-up

@@ -4,6 +4,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { ChampionAlias } from "./components/registry/championAlias";
+import { MlflowAccessGrant } from "./components/registry/mlflowAccessGrant";
 import { localPaths } from "./components/local/paths";
 import { ConfigError, loadMetricsConfig, metricsConfigPath, parseStackConfig, type StackConfig } from "./config";
 import type { PhaseContext, PhaseSecrets } from "./programs/context";
@@ -50,17 +51,29 @@ function program() {
   const { ctx } = withGeneratedSecrets(given);
 
   const tracking = trackingProgram(ctx);
-  const { fanout, trials } = trainingProgram(ctx, tracking);
-  const credentials = ctx.secrets.authAdminPassword?.apply((password) => ({ username: config.tracking.auth.adminUser, password }));
-  const champion = new ChampionAlias(`${stack}-champion`, {
+  // On kubernetes MLflow answers this machine only through the tracking phase's port-forward.
+  const reach = {
     trackingUri: tracking.driverTrackingUri,
-    experimentName: config.training.experimentName,
-    studyId: fanout.studyId,
-    metrics,
-    credentials,
-  });
+    portForwardCommand: tracking.portForwardCommand,
+    kubeContext: config.platform === "kubernetes" ? config.kubernetes.context : undefined,
+  };
+  // With auth on, trainers and model servers log in as MLflow users that must exist first (as the driver's
+  // "MLflow users and permissions" steps do): the values they need wait for these grants.
+  const grant = (role: string, what: { experiment: string } | { registeredModel: string }, opts?: pulumi.CustomResourceOptions) => {
+    const { authAdminPassword, trainingUserPassword, servingUserPassword } = ctx.secrets;
+    if (!config.tracking.auth.enabled || !authAdminPassword || !trainingUserPassword || !servingUserPassword) return undefined;
+    const passwords = pulumi.all([trainingUserPassword, servingUserPassword]).apply(([training, serving]) => ({ training, serving }));
+    return new MlflowAccessGrant(`${stack}-mlflow-access-${role}`, { ...reach, adminUser: config.tracking.auth.adminUser, adminPassword: authAdminPassword, passwords, grant: what }, opts);
+  };
+  // An id resolves once its resource is created, so the value carries that resource as a dependency.
+  const after = <T>(value: pulumi.Output<T>, first?: pulumi.CustomResource) => (first ? pulumi.all([value, first.id]).apply(([v]) => v) : value);
+  const trainingAccess = grant("training", { experiment: config.training.experimentName });
+  const { fanout, trials } = trainingProgram(ctx, { ...tracking, jobTrackingUri: after(tracking.jobTrackingUri, trainingAccess) });
+  const credentials = ctx.secrets.authAdminPassword?.apply((password) => ({ username: config.tracking.auth.adminUser, password }));
+  const champion = new ChampionAlias(`${stack}-champion`, { ...reach, experimentName: config.training.experimentName, studyId: fanout.studyId, metrics, credentials });
+  const servingAccess = grant("serving", { registeredModel: metrics.registeredModel.name }, { dependsOn: [champion] });
   const modelUri = championModelUri(metrics.registeredModel.name, metrics.registeredModel.alias);
-  const serving = servingProgram(ctx, { jobTrackingUri: tracking.jobTrackingUri, modelUri, modelVersion: champion.modelVersion });
+  const serving = servingProgram(ctx, { jobTrackingUri: tracking.jobTrackingUri, modelUri, modelVersion: after(champion.modelVersion, servingAccess) });
   return {
     trackingUri: tracking.driverTrackingUri,
     artifactLocation: tracking.artifactLocation,

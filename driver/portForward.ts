@@ -4,130 +4,13 @@
  * child process, waits (bounded) until MLflow answers `/health` on the local port, runs the work, and
  * stops the child afterwards, also when the work fails.
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import type { OutputMap } from "@pulumi/pulumi/automation";
-import { httpFetch } from "../components/shared/httpFetch";
+import { type PortForwardOptions, trackingForward, withPortForward } from "../components/shared/portForward";
 import type { StackConfig } from "../config";
 import { need } from "./phases";
 
-export interface PortForwardCommand {
-  readonly file: string;
-  readonly args: readonly string[];
-  /** From `-n <namespace>`, for error messages. */
-  readonly namespace?: string;
-}
-
-/**
- * The tracking phase's `portForwardCommand` (`kubectl -n <ns> port-forward svc/<svc> <port>:<port>`) as argv,
- * on the stack's kubeconfig context (the one the provider used) and bound to loopback only.
- */
-export function portForwardArgv(command: string, kubeContext?: string): PortForwardCommand {
-  const words = command.trim().split(/\s+/);
-  if (words[0] !== "kubectl" || !words.includes("port-forward")) {
-    throw new Error(`the tracking phase's portForwardCommand is '${command}': expected \`kubectl ... port-forward ...\` (rerun the init phase)`);
-  }
-  const nsIndex = words.findIndex((w) => w === "-n" || w === "--namespace");
-  const namespace = nsIndex >= 0 ? words[nsIndex + 1] : undefined;
-  return { file: words[0], args: [...(kubeContext ? ["--context", kubeContext] : []), ...words.slice(1), "--address", "127.0.0.1"], namespace };
-}
-
-export interface PortForwardOptions {
-  readonly command: PortForwardCommand;
-  /** e.g. `http://127.0.0.1:5000/health`; any answer below 500 means MLflow is reachable. */
-  readonly healthUrl: string;
-  readonly timeoutMs?: number;
-  readonly env?: NodeJS.ProcessEnv;
-  readonly log?: (line: string) => void;
-}
-
-export interface RunningPortForward {
-  readonly pid: number;
-  stop(): Promise<void>;
-}
-
-const shown = (c: PortForwardCommand) => [c.file, ...c.args].join(" ");
-const where = (c: PortForwardCommand) => (c.namespace ? ` (namespace ${c.namespace}: \`kubectl -n ${c.namespace} get pods,svc\` shows what runs)` : "");
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function answers(url: string): Promise<boolean> {
-  try {
-    const res = await httpFetch(url, { signal: AbortSignal.timeout(2000) });
-    await res.arrayBuffer();
-    return res.status < 500;
-  } catch {
-    return false;
-  }
-}
-
-/** Resolves once `child` has exited (immediately if it already has). */
-function exitOf(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => child.once("exit", () => resolve()));
-}
-
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  child.kill("SIGTERM");
-  const exited = await Promise.race([exitOf(child).then(() => true), sleep(5000).then(() => false)]);
-  if (!exited) {
-    child.kill("SIGKILL");
-    await exitOf(child);
-  }
-}
-
-/** Starts the port-forward and waits until the health URL answers; a clear error if it never does. */
-export async function startPortForward(opts: PortForwardOptions): Promise<RunningPortForward> {
-  const { command } = opts;
-  const log = opts.log ?? console.log;
-  const timeoutMs = opts.timeoutMs ?? 60_000;
-  const started = Date.now();
-  log(`[port-forward] ${shown(command)}`);
-  const child = spawn(command.file, [...command.args], { env: opts.env ?? process.env, stdio: ["ignore", "pipe", "pipe"] });
-  let output = "";
-  const keep = (chunk: Buffer) => {
-    output = (output + chunk.toString("utf8")).slice(-2000);
-  };
-  child.stdout?.on("data", keep);
-  child.stderr?.on("data", keep);
-  let failure: Error | undefined;
-  child.once("error", (err: NodeJS.ErrnoException) => {
-    failure =
-      err.code === "ENOENT"
-        ? new Error(
-            `${command.file} not found on PATH: install kubectl (the driver reaches MLflow${command.namespace ? ` in namespace ${command.namespace}` : ""} with \`${shown(command)}\`)`,
-          )
-        : new Error(`${command.file} could not start: ${err.message}`);
-  });
-  child.once("exit", (code, signal) => {
-    const tail = output.trim().split("\n").slice(-3).join(" | ");
-    failure ??= new Error(`\`${shown(command)}\` exited (${signal ?? `code ${code}`}) before MLflow answered ${opts.healthUrl}${tail ? `: ${tail}` : ""}${where(command)}`);
-  });
-
-  while (failure === undefined) {
-    if (await answers(opts.healthUrl)) {
-      log(`[port-forward] MLflow answers ${opts.healthUrl} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
-      return { pid: child.pid ?? -1, stop: () => stopChild(child) };
-    }
-    if (Date.now() - started > timeoutMs) {
-      await stopChild(child);
-      throw new Error(`MLflow did not answer ${opts.healthUrl} within ${Math.round(timeoutMs / 1000)} s through \`${shown(command)}\`${where(command)}`);
-    }
-    await sleep(250);
-  }
-  await stopChild(child);
-  throw failure;
-}
-
-/** Runs `work` while the port-forward is up; always stops it afterwards. */
-export async function withPortForward<T>(opts: PortForwardOptions, work: () => Promise<T>): Promise<T> {
-  const forward = await startPortForward(opts);
-  try {
-    return await work();
-  } finally {
-    await forward.stop();
-    (opts.log ?? console.log)("[port-forward] stopped");
-  }
-}
+// The mechanism lives in components/shared, where the ChampionAlias resource of `pulumi up` uses it too.
+export { type PortForwardCommand, type PortForwardOptions, portForwardArgv, type RunningPortForward, startPortForward, withPortForward } from "../components/shared/portForward";
 
 /**
  * The port-forward that makes the tracking phase's `driverTrackingUri` answer: undefined on local and
@@ -135,9 +18,8 @@ export async function withPortForward<T>(opts: PortForwardOptions, work: () => P
  */
 export function trackingPortForward(config: StackConfig, tracking: OutputMap): PortForwardOptions | undefined {
   if (config.platform !== "kubernetes") return undefined;
-  const command = portForwardArgv(need<string>(tracking, "portForwardCommand"), config.kubernetes.context);
-  const healthUrl = `${need<string>(tracking, "driverTrackingUri").replace(/\/$/, "")}/health`;
-  return { command, healthUrl };
+  const portForwardCommand = need<string>(tracking, "portForwardCommand");
+  return trackingForward({ trackingUri: need<string>(tracking, "driverTrackingUri"), portForwardCommand, kubeContext: config.kubernetes.context });
 }
 
 /** Runs `work` with MLflow reachable at the tracking phase's `driverTrackingUri` (see trackingPortForward). */

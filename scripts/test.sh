@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs one test tier, or all of them in order: `bash scripts/test.sh unit|integration|e2e|cluster|all`
-# (all = unit, integration, e2e; the cluster tier needs root and `make cluster-build`, and runs alone).
-# Each tier prints its own timing; the first failing tier stops the run with its exit code.
+# (all = unit, integration, e2e, cluster). The cluster tier builds (or finds cached) the local cluster,
+# starts it, runs test/cluster and stops it; where it cannot run (not root, no cgroups, no Go to build it,
+# no Docker images of the stack) it is skipped with the reason, except in CI (CI=true), where that fails.
+# Each tier and step prints its own timing; the first failing tier stops the run with its exit code.
 # A tier that may start services runs inside scripts/services/scoped.sh: whatever it started
 # (PostgreSQL, SeaweedFS, MLflow, dockerd) is stopped when it ends, passed, failed or interrupted.
 set -euo pipefail
@@ -41,8 +43,39 @@ scoped() {
   if [[ -n "${MLOPS_TEST_SCOPED:-}" ]]; then "$1"; else MLOPS_TEST_SCOPED=1 bash scripts/services/scoped.sh bash scripts/test.sh "$1"; fi
 }
 
+# Why the cluster tier cannot run here, or nothing. Checked before anything is built or started.
+cluster_unavailable() {
+  [ "$(id -u)" = 0 ] || { echo "the local cluster needs root (containers, mounts, iptables): run as root"; return; }
+  if ! bash scripts/cluster/build.sh check >/dev/null 2>&1 && ! command -v go >/dev/null 2>&1; then
+    echo "the cluster binaries are not cached and there is no Go toolchain to build them (Go >= 1.26)"; return
+  fi
+  # Its message is the reason; its exit status must not end this script (set -e).
+  bash scripts/cluster/import-images.sh check 2>&1 | sed 's/^\[cluster[^]]*\] ERROR: //' || true
+}
+
 cluster() {
-  run_tier "cluster (a real single-node Kubernetes from scripts/cluster)" npx vitest run --project cluster
+  local reason
+  reason=$(cluster_unavailable)
+  if [ -n "$reason" ]; then
+    if [ -n "${CI:-}" ]; then echo "=== tests: cluster FAILED: cannot run in CI: $reason" >&2; return 1; fi
+    echo "=== tests: cluster SKIPPED: $reason"
+    return 0
+  fi
+  run_tier "cluster: build or find the cached binaries and images" bash -c 'bash scripts/cluster/build.sh all && bash scripts/cluster/images.sh build'
+  # The preflight (cgroups, kernel modules, free ports) is about this machine: outside CI it skips.
+  if ! reason=$(bash scripts/cluster/up.sh check 2>&1); then
+    if [ -n "${CI:-}" ]; then echo "=== tests: cluster FAILED: $reason" >&2; return 1; fi
+    echo "=== tests: cluster SKIPPED: $reason"
+    return 0
+  fi
+  # A cluster the user already runs is used and left running; one started here is stopped, pass or fail.
+  local was_up=""
+  bash scripts/cluster/status.sh >/dev/null 2>&1 && was_up=1
+  [ -n "$was_up" ] || trap 'run_tier "cluster: down" bash scripts/cluster/down.sh' EXIT
+  run_tier "cluster: up" bash scripts/cluster/up.sh
+  # shellcheck disable=SC1091
+  source scripts/env.sh
+  run_tier "cluster (the prod path on a real single-node Kubernetes from scripts/cluster)" npx vitest run --project cluster
 }
 
 case "$tier" in
@@ -50,6 +83,6 @@ case "$tier" in
   integration) scoped integration ;;
   e2e) scoped e2e ;;
   cluster) cluster ;;
-  all) unit; scoped integration; scoped e2e ;;
+  all) unit; scoped integration; scoped e2e; cluster ;;
   *) echo "usage: scripts/test.sh unit|integration|e2e|cluster|all" >&2; exit 2 ;;
 esac

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { MetricsConfig } from "../../config";
+import { withTrackingReach } from "../shared/portForward";
 import { MlflowClient } from "./mlflowClient";
 import { registerChampion } from "./register";
 import { selectChampion } from "./select";
@@ -16,6 +17,13 @@ export interface ChampionAliasArgs {
   readonly studyId: pulumi.Input<string>;
   readonly metrics: MetricsConfig;
   readonly credentials?: pulumi.Input<{ username: string; password: string }>;
+  /**
+   * On a cluster `trackingUri` answers only while this command (the tracking phase's
+   * `kubectl port-forward`) runs: the provider runs it around the selection, as the driver's select does.
+   */
+  readonly portForwardCommand?: pulumi.Input<string>;
+  /** The kubeconfig context the port-forward uses (the stack's `kubernetes.context`). */
+  readonly kubeContext?: string;
 }
 
 export interface AliasState {
@@ -24,11 +32,17 @@ export interface AliasState {
   studyId: string;
   metrics: MetricsConfig;
   credentials?: { username: string; password: string };
+  portForwardCommand?: string;
+  kubeContext?: string;
   runId?: string;
   modelVersion?: string;
 }
 
 async function selectAndRegister(state: AliasState): Promise<AliasState> {
+  return withTrackingReach(state, () => selectAndRegisterNow(state));
+}
+
+async function selectAndRegisterNow(state: AliasState): Promise<AliasState> {
   const client = new MlflowClient({ trackingUri: state.trackingUri, username: state.credentials?.username, password: state.credentials?.password });
   const selection = await selectChampion({ client, metrics: state.metrics, experimentName: state.experimentName, studyId: state.studyId });
   const registration = await registerChampion({ client, model: state.metrics.registeredModel, champion: { runId: selection.champion.runId, modelSource: selection.champion.modelSource } });

@@ -6,9 +6,10 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { processAlive as alive } from "../support/processes";
 import { parseStackConfig } from "../../config";
+import { withTrackingReach } from "../../components/shared/portForward";
 import { type PortForwardCommand, portForwardArgv, withPortForward, withTrackingAccess } from "../../driver/portForward";
 
 const fakeKubectl = `#!${process.execPath}
@@ -171,5 +172,30 @@ describe("withTrackingAccess", () => {
   it("asks for the init phase when the tracking stack has no portForwardCommand", async () => {
     const config = parseStackConfig({ "mlops:platform": "kubernetes" }, "Pulumi.t.yaml");
     await expect(withTrackingAccess(config, {}, async () => "never")).rejects.toThrow("phase init has not run yet (no output 'portForwardCommand')");
+  });
+});
+
+describe("withTrackingReach (the dynamic providers' way: ChampionAlias, MlflowAccessGrant)", () => {
+  it("runs the work directly without a port-forward command", async () => {
+    await expect(withTrackingReach({ trackingUri: "http://127.0.0.1:1" }, async () => "direct")).resolves.toBe("direct");
+  });
+
+  it("runs the command on the given context for the duration of the work, silently", async () => {
+    const port = await freePort();
+    const r = run("ok");
+    const saved = { ...process.env };
+    Object.assign(process.env, { PATH: r.env.PATH, FAKE_KUBECTL_DIR: r.env.FAKE_KUBECTL_DIR, FAKE_KUBECTL_MODE: "ok" });
+    const printed = vi.spyOn(console, "log");
+    try {
+      const reach = { trackingUri: `http://127.0.0.1:${port}/`, portForwardCommand: `kubectl -n mlops port-forward svc/mlflow ${port}:${port}`, kubeContext: "kind-dev" };
+      const status = await withTrackingReach(reach, async () => (await fetch(`http://127.0.0.1:${port}/health`)).status);
+      expect(status).toBe(200);
+      expect(printed).not.toHaveBeenCalled();
+    } finally {
+      process.env = saved;
+      printed.mockRestore();
+    }
+    expect(r.args().slice(0, 2)).toEqual(["--context", "kind-dev"]);
+    expect(alive(r.pid())).toBe(false);
   });
 });
