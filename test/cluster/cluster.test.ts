@@ -125,7 +125,9 @@ spec:
       image: ${busybox}
       imagePullPolicy: Never
       # Resolve the Service's name through cluster DNS, then fetch through it (nc: the image has no working wget).
-      command: [sh, -c, "nslookup web.${namespace}.svc.cluster.local && printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 web.${namespace}.svc.cluster.local 80"]
+      # kube-proxy programs a new Service's rules asynchronously (seen: a few seconds late after a busy
+      # test), so the fetch is retried for up to 30 s, as any client of a fresh Service would.
+      command: [sh, -c, "nslookup web.${namespace}.svc.cluster.local && for i in $(seq 30); do out=$(printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 web.${namespace}.svc.cluster.local 80) && [ -n \\"$out\\" ] && { echo \\"$out\\"; exit 0; }; sleep 1; done; exit 1"]
 `;
 }
 
