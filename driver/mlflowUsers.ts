@@ -1,5 +1,5 @@
 import type { OutputMap } from "@pulumi/pulumi/automation";
-import { type AccessArgs, ensureUser, grantServingAccess, grantTrainingAccess } from "../components/registry/mlflowAccess";
+import { type AccessArgs, grantServingAccess, grantTrainingAccess, rotateServiceUsers } from "../components/registry/mlflowAccess";
 import type { StackConfig } from "../config";
 import { need } from "./phases";
 import { withTrackingAccess } from "./portForward";
@@ -10,12 +10,7 @@ import { driverSecretsFrom, serviceUserPasswordsFrom } from "./stackSecrets";
  * The driver's side of MLflow's least-privilege users (components/registry/mlflowAccess.ts): before train
  * and after select, with auth on, through the port-forward on kubernetes.
  */
-export { type AccessArgs, grantServingAccess, grantTrainingAccess } from "../components/registry/mlflowAccess";
-
-/** After a rotation: both users log in with their new passwords (created if the stack never trained yet). */
-export async function rotateServiceUsers(args: AccessArgs): Promise<string[]> {
-  return [...(await ensureUser(args, "training")), ...(await ensureUser(args, "serving"))];
-}
+export { type AccessArgs, grantServingAccess, grantTrainingAccess, rotateServiceUsers } from "../components/registry/mlflowAccess";
 
 /** When the driver keeps MLflow's users: before train, after select, or right after a rotation's init phase. */
 export type AccessStage = { readonly train: string } | { readonly serve: string } | { readonly rotated: true };

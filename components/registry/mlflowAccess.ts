@@ -117,3 +117,8 @@ export async function grantServingAccess(args: AccessArgs, modelName: string): P
   changes.push(...(await ensurePermission(client, "registered-models", { name: modelName }, mlflowServiceUsers.serving, "READ", `registered model ${modelName}`)));
   return changes;
 }
+
+/** After a rotation: both users log in with their new passwords (created if the stack never trained yet). */
+export async function rotateServiceUsers(args: AccessArgs): Promise<string[]> {
+  return [...(await ensureUser(args, "training")), ...(await ensureUser(args, "serving"))];
+}
