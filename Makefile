@@ -56,7 +56,8 @@ setup: deps venv $(TOOLCHAIN_FOR_STACK)
 
 # Tests use every platform: the full toolchain, the S3 server and the docker images.
 .PHONY: test-setup
-test-setup: deps venv toolchain seaweedfs test-docker-images
+test-setup: deps venv ## Everything the tests need (scripts/test-setup.sh overlaps the builds; see its header)
+	bash scripts/test-setup.sh
 
 # The docker e2e test's images (Debian stand-ins, then ours; cached by content). Where no engine can be
 # started (no root, no Docker) the docker tests skip with that reason; in CI that is a failure.

@@ -178,6 +178,7 @@ check() {
   return 1
 }
 
+[ "${1:-all}" = check ] || hold_build_lock
 case "${1:-all}" in
   check) check ;;
   kubernetes) build_kubernetes ;;

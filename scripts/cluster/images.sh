@@ -87,7 +87,7 @@ names() {
 }
 
 case "${1:-}" in
-  build) build ;;
+  build) hold_build_lock && build ;;
   import) import ;;
   names) names ;;
   *) die "usage: images.sh build|import|names" ;;
