@@ -6,11 +6,8 @@ import { withTrackingAccess } from "./portForward";
 import type { DriverSecrets } from "./secrets";
 import { driverSecretsFrom, serviceUserPasswordsFrom } from "./stackSecrets";
 
-/**
- * The driver's side of MLflow's least-privilege users (components/registry/mlflowAccess.ts): before train
- * and after select, with auth on, through the port-forward on kubernetes.
- */
-export { type AccessArgs, grantServingAccess, grantTrainingAccess, rotateServiceUsers } from "../components/registry/mlflowAccess";
+// The driver's side of MLflow's least-privilege users (components/registry/mlflowAccess.ts): before train
+// and after select, with auth on, through the port-forward on kubernetes.
 
 /** When the driver keeps MLflow's users: before train, after select, or right after a rotation's init phase. */
 export type AccessStage = { readonly train: string } | { readonly serve: string } | { readonly rotated: true };

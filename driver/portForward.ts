@@ -1,16 +1,13 @@
 /**
  * On a cluster, MLflow is not exposed outside it: the select phase reaches it through the
- * `kubectl port-forward` the tracking phase exports as `portForwardCommand`. This starts that command as a
- * child process, waits (bounded) until MLflow answers `/health` on the local port, runs the work, and
- * stops the child afterwards, also when the work fails.
+ * `kubectl port-forward` the tracking phase exports as `portForwardCommand`. The mechanism (start the
+ * command, wait for `/health`, stop it afterwards, also when the work fails) lives in
+ * components/shared/portForward.ts, where the ChampionAlias resource of `pulumi up` uses it too.
  */
 import type { OutputMap } from "@pulumi/pulumi/automation";
 import { type PortForwardOptions, trackingForward, withPortForward } from "../components/shared/portForward";
 import type { StackConfig } from "../config";
 import { need } from "./phases";
-
-// The mechanism lives in components/shared, where the ChampionAlias resource of `pulumi up` uses it too.
-export { type PortForwardCommand, type PortForwardOptions, portForwardArgv, type RunningPortForward, startPortForward, withPortForward } from "../components/shared/portForward";
 
 /**
  * The port-forward that makes the tracking phase's `driverTrackingUri` answer: undefined on local and

@@ -9,7 +9,8 @@ import { MlflowClient } from "../components/registry/mlflowClient";
 import { studyIdFor } from "../components/shared/study";
 import type { StackConfig } from "../config";
 import { formatTrainProgress, readTrainProgress, type TrainProgress } from "../programs/trainProgress";
-import { startPortForward, trackingPortForward } from "./portForward";
+import { startPortForward } from "../components/shared/portForward";
+import { trackingPortForward } from "./portForward";
 
 /** At most this long between two progress lines (the issue asks for a refresh at least every 10 s). */
 export const defaultPollIntervalMs = 10_000;

@@ -1,7 +1,7 @@
 /**
  * Least privilege in MLflow, for real: a basic-auth `mlflow server` from the project's venv, configured by
  * the same ini every platform renders (so it runs the cached auth check of images/mlflow), and the
- * driver's users and permissions (driver/mlflowUsers.ts). The training user writes runs in the study's
+ * driver's users and permissions (driver/mlflowUsers.ts, over components/registry/mlflowAccess.ts). The training user writes runs in the study's
  * experiment and nothing else; the serving user reads the champion and nothing else; each refusal is
  * MLflow's own 403.
  */
@@ -12,7 +12,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { authModuleDir, deriveFlaskSecretKey, mlflowServiceUsers, renderAuthIni } from "../../components/shared/mlflowAuth";
-import { type AccessArgs, grantServingAccess, grantTrainingAccess } from "../../driver/mlflowUsers";
+import { type AccessArgs, grantServingAccess, grantTrainingAccess } from "../../components/registry/mlflowAccess";
 import { type RunningCommand, startCommand, waitFor } from "../support/commands";
 import { type BasicCredentials, MlflowRest } from "../support/mlflowRest";
 import { repoRoot } from "../support/pipelineStack";

@@ -7,7 +7,7 @@ import * as path from "node:path";
 import { startDetached, stopProcessGroup, waitForHttp } from "../../components/local/supervisor";
 import { MlflowClient } from "../../components/registry/mlflowClient";
 import { httpFetch } from "../../components/shared/httpFetch";
-import { startPortForward } from "../../driver/portForward";
+import { startPortForward } from "../../components/shared/portForward";
 import { trackingSchema } from "../../config/stackConfig";
 import { type FakeMlflow, startFakeMlflow } from "../support/fakeMlflow";
 

@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { processAlive as alive } from "../support/processes";
 import { parseStackConfig } from "../../config";
 import { withTrackingReach } from "../../components/shared/portForward";
-import { type PortForwardCommand, portForwardArgv, withPortForward, withTrackingAccess } from "../../driver/portForward";
+import { type PortForwardCommand, portForwardArgv, withPortForward } from "../../components/shared/portForward";
+import { withTrackingAccess } from "../../driver/portForward";
 
 const fakeKubectl = `#!${process.execPath}
 const fs = require("node:fs");
@@ -122,13 +123,14 @@ describe("withPortForward (fake kubectl on PATH)", () => {
     );
   });
 
+  // 4 s, not less: the fake kubectl is a node process, and on a busy machine it may take seconds to start.
   it("gives up after the timeout, naming the URL and namespace, and kills kubectl", async () => {
     const port = await freePort();
     const r = run("hang");
     await expect(
-      withPortForward({ command: commandFor(port), healthUrl: `http://127.0.0.1:${port}/health`, env: r.env, timeoutMs: 1000, log }, async () => "never"),
+      withPortForward({ command: commandFor(port), healthUrl: `http://127.0.0.1:${port}/health`, env: r.env, timeoutMs: 4000, log }, async () => "never"),
     ).rejects.toThrow(
-      `MLflow did not answer http://127.0.0.1:${port}/health within 1 s through \`kubectl --context kind-dev -n mlops port-forward svc/mlflow ${port}:${port} --address 127.0.0.1\` (namespace mlops`,
+      `MLflow did not answer http://127.0.0.1:${port}/health within 4 s through \`kubectl --context kind-dev -n mlops port-forward svc/mlflow ${port}:${port} --address 127.0.0.1\` (namespace mlops`,
     );
     expect(alive(r.pid())).toBe(false);
   });
