@@ -63,7 +63,7 @@ function s3Env(args: TrackingTopologyArgs): Pick<ContainerSpec, "env" | "secretE
 
 function postgresContainer(args: TrackingTopologyArgs, db: Extract<DatabaseConfig, { kind: "inStack" }>, volume: string): ContainerSpec {
   // Healthy only once the role takes this container's password: MLflow starts after it (a later group).
-  const probe = postgresReadyCommand({ user: db.user, database: db.database, port: postgresPort });
+  const probe = postgresReadyCommand({ user: db.user, database: db.database });
   return withLimits(
     {
       ...baseContainer(args.prefix, "postgres", "postgresql", db.image),

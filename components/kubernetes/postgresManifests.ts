@@ -37,7 +37,7 @@ export function buildPostgresService(p: Pick<PostgresParams, "instance" | "names
 export function buildPostgresStatefulSet(p: PostgresParams): k8s.types.input.apps.v1.StatefulSet {
   const alive = ["pg_isready", "-h", "127.0.0.1", "-p", String(postgresPort), "-U", p.user, "-d", p.database];
   // Ready only once the role takes the Secret's current password (a restarted pod after a rotation): MLflow waits for it.
-  const ready = ["sh", "-c", postgresReadyCommand({ user: p.user, database: p.database, port: postgresPort })];
+  const ready = ["sh", "-c", postgresReadyCommand({ user: p.user, database: p.database })];
   return buildSingleReplicaStore({
     namespace: p.namespace,
     labels: objectLabels(p.instance, "postgresql", roles.database),

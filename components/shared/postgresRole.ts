@@ -20,7 +20,11 @@ export function rolePasswordSync(): string {
   return `[ -f ${rolePasswordMarker} ] || { ${sql} | ${psql} && touch ${rolePasswordMarker}; }`;
 }
 
-/** Ready only once the server answers and the role takes this container's password (a shell command). */
-export function postgresReadyCommand(p: { readonly user: string; readonly database: string; readonly port: number }): string {
-  return `pg_isready -h 127.0.0.1 -p ${p.port} -U ${p.user} -d ${p.database} -q && ${rolePasswordSync()}`;
+/**
+ * Ready only once the server answers on its default port (5432 on both platforms) and the role takes this
+ * container's password (a shell command; docker's health check has always been exactly this, so existing
+ * containers are not replaced for it).
+ */
+export function postgresReadyCommand(p: { readonly user: string; readonly database: string }): string {
+  return `pg_isready -h 127.0.0.1 -U ${p.user} -d ${p.database} -q && ${rolePasswordSync()}`;
 }

@@ -177,7 +177,7 @@ describe("KubernetesTrackingServer (mocked provider)", () => {
     const postgres = k8s.get(ofType("apps/v1:StatefulSet").find((s) => s.name === "prod-tracking-postgres")?.inputs, "spec.template.spec.containers.0");
     const [shell, flag, script = ""] = k8s.list(k8s.get(postgres, "readinessProbe.exec.command")).map(String);
     expect([shell, flag]).toEqual(["sh", "-c"]);
-    expect(script).toBe(postgresReadyCommand({ user: "mlflow", database: "mlflow", port: 5432 }));
+    expect(script).toBe(postgresReadyCommand({ user: "mlflow", database: "mlflow" }));
     expect(script).toContain(rolePasswordSync());
     expect(script.indexOf("pg_isready")).toBeLessThan(script.indexOf("ALTER ROLE"));
     expect(k8s.get(postgres, "livenessProbe.exec.command")).toEqual(["pg_isready", "-h", "127.0.0.1", "-p", "5432", "-U", "mlflow", "-d", "mlflow"]);
