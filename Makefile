@@ -86,7 +86,7 @@ mlflow-remove: setup ## Remove everything STACK runs, in reverse order (serving,
 	$(PIPELINE) --stack $(STACK) --destroy
 
 .PHONY: rotate-secrets
-rotate-secrets: setup ## New generated passwords (database role, object store, MLflow admin and users) for STACK, then the whole pipeline on them (local, docker)
+rotate-secrets: setup ## New generated passwords (database role, object store, MLflow admin and users) for STACK, then the whole pipeline on them
 	$(REQUIRE_PLATFORM) $(PIPELINE) --stack $(STACK) --rotate-secrets
 
 .PHONY: select-model

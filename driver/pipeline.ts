@@ -57,7 +57,7 @@ async function withPasswordPlan(run: Run, phase: StackPhase, progress: PhaseProg
   if (phase.stack !== "tracking") return up(run.ctx);
   const legacyFile = secretsFile(run.ctx.paths.stateDir, run.args.stack);
   const previous = (await storedOutputs(stackOptions(run, phase, progress, async () => ({})))) ?? {};
-  const generatedSecrets = planTrackingSecrets(run.config, run.plainSecrets, previous, legacyFile, run.args.rotateSecrets);
+  const generatedSecrets = planTrackingSecrets(previous, legacyFile, run.args.rotateSecrets);
   const outputs = await up({ ...run.ctx, generatedSecrets });
   if (retireLegacySecrets(outputs, legacyFile)) progress.step(`generated passwords now live in the encrypted state: removed ${path.relative(repoDir, legacyFile)}`);
   return outputs;

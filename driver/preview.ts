@@ -197,7 +197,7 @@ export async function previewStack(opts: PreviewOptions): Promise<PreviewReport>
       takeReports(handoff, phase, stored ?? {});
       // What the next init would do with the stack's passwords (kept, adopted), so the preview shows no change for them.
       if (phase.stack === "tracking" && !opts.render) {
-        const generatedSecrets = planTrackingSecrets(s.config, resolveSecrets(s.config), stored ?? {}, secretsFile(paths.stateDir, opts.stack), false);
+        const generatedSecrets = planTrackingSecrets(stored ?? {}, secretsFile(paths.stateDir, opts.stack), false);
         stackOpts = { ...stackOpts, program: inlineProgram(phase, { stack: opts.stack, config: s.config, paths, renderDir: undefined, generatedSecrets }, s.secrets, inputs) };
       }
       // Serving is previewed with the model version its stack deployed last (selection is not previewed).

@@ -1,8 +1,7 @@
 import * as fs from "node:fs";
 import type { OutputMap } from "@pulumi/pulumi/automation";
 import { type GeneratedSecretName, type GeneratedSecretValues, generatedSecretNames } from "../components/shared/generatedSecrets";
-import type { StackConfig } from "../config";
-import { adoptedSecretsOutput, type GeneratedSecretsPlan, generatedSecretsOutput, rotationBlocker } from "../programs/secrets";
+import { adoptedSecretsOutput, type GeneratedSecretsPlan, generatedSecretsOutput } from "../programs/secrets";
 import type { DriverSecrets } from "./secrets";
 
 /**
@@ -52,15 +51,11 @@ export function readLegacySecrets(file: string): GeneratedSecretValues {
  * file's values. `rotate` replaces every generated password.
  */
 export function planTrackingSecrets(
-  config: StackConfig,
-  user: DriverSecrets,
   previous: OutputMap,
   legacyFile: string,
   rotate: boolean,
   now: () => Date = () => new Date(),
 ): GeneratedSecretsPlan {
-  const blocker = rotate ? rotationBlocker(config, user) : undefined;
-  if (blocker) throw new Error(blocker);
   // Per password: what the stack adopted before stays adopted; the old file's value is adopted for any
   // password the stack does not own yet (a stack may own some, e.g. the MLflow users', and not others).
   const owned = valuesOf(previous[generatedSecretsOutput], generatedSecretsOutput);

@@ -34,31 +34,6 @@ export function generatedSecretsNeeded(config: StackConfig, provided: Provided):
   return names;
 }
 
-/**
- * Why an explicit rotation cannot run on this stack, if it cannot. Object stores take their keys from
- * the environment at each start everywhere, and a managed external role is updated by @pulumi/postgresql
- * in the same run. Local MLflow gets a fresh users database for a new admin password. On docker both
- * stuck passwords are set at each start: the in-stack PostgreSQL's health check gives the role its
- * container's password (components/docker/trackingSpecs.ts) and the MLflow image's entrypoint gives the
- * admin the config's password in its users database (images/mlflow/sync_auth_admin.py). Kubernetes has
- * neither yet: its PostgreSQL keeps the role password of its first start and MLflow keeps its users in
- * the tracking database with the admin's old password, so a new password would lock MLflow out.
- */
-export function rotationBlocker(config: StackConfig, provided: Provided = {}): string | undefined {
-  if (config.platform !== "kubernetes") return undefined;
-  const stuckDatabase = config.tracking.database.kind === "inStack";
-  const stuck = generatedSecretsNeeded(config, provided).filter((n) => (n === "databasePassword" && stuckDatabase) || n === "authAdminPassword");
-  if (stuck.length === 0) return undefined;
-  const why = [
-    ...(stuck.includes("databasePassword") ? ["the in-stack PostgreSQL keeps the role password of its first start"] : []),
-    ...(stuck.includes("authAdminPassword") ? ["MLflow keeps its admin's old password in the users table of the tracking database"] : []),
-  ];
-  return (
-    `--rotate-secrets on platform kubernetes: ${stuck.join(" and ")} cannot be rotated there yet (${why.join("; ")}), so MLflow would be locked out; nothing was changed. ` +
-    "Rotation runs on the docker and local platforms"
-  );
-}
-
 type SecretOutputs = Partial<Record<GeneratedSecretName, pulumi.Output<string>>>;
 
 /** Generated values as the programs' PhaseSecrets, the user's own on top (an absent one never hides a generated one). */

@@ -1,6 +1,7 @@
 import type { DatabaseConfig, ObjectStoreConfig, Resources } from "../../config";
 import { type ObjectStoreFlavor, objectStoreFlavor } from "../shared/images";
 import { deriveFlaskSecretKey, renderAuthIni, sqliteAuthDatabaseUri } from "../shared/mlflowAuth";
+import { postgresReadyCommand } from "../shared/postgresRole";
 import { s3ClientEnv } from "../shared/mlflowClientEnv";
 import { baseContainer, type ContainerSpec, httpHealthcheck, objectLabels, type SecretValues, type Topology, topologyOf, type VolumeSpec, withLimits } from "./specBasics";
 
@@ -60,25 +61,9 @@ function s3Env(args: TrackingTopologyArgs): Pick<ContainerSpec, "env" | "secretE
   });
 }
 
-/** Set once per container by the health check below; /tmp is the container's own, so a new container sets it anew. */
-const rolePasswordMarker = "/tmp/mlops-role-password-set";
-
-/**
- * The shell that makes the role's password the container's POSTGRES_PASSWORD, as the superuser over the
- * local socket (trusted in the official image and the stand-in): the images apply that variable only
- * when they create the database, so after a rotation the data volume would keep the old password and
- * lock MLflow out. The password travels on psql's stdin (`printf` is a shell builtin), never in an argv,
- * with its single quotes doubled for the SQL literal.
- */
-export function rolePasswordSync(): string {
-  const sql = `printf "ALTER ROLE :\\"role\\" PASSWORD '%s';\\n" "$(printf '%s' "$POSTGRES_PASSWORD" | sed "s/'/''/g")"`;
-  const psql = 'psql -X -q -v ON_ERROR_STOP=1 -v role="$POSTGRES_USER" -U "$POSTGRES_USER" -d "$POSTGRES_DB" >/dev/null';
-  return `[ -f ${rolePasswordMarker} ] || { ${sql} | ${psql} && touch ${rolePasswordMarker}; }`;
-}
-
 function postgresContainer(args: TrackingTopologyArgs, db: Extract<DatabaseConfig, { kind: "inStack" }>, volume: string): ContainerSpec {
   // Healthy only once the role takes this container's password: MLflow starts after it (a later group).
-  const probe = `pg_isready -h 127.0.0.1 -U ${db.user} -d ${db.database} -q && ${rolePasswordSync()}`;
+  const probe = postgresReadyCommand({ user: db.user, database: db.database });
   return withLimits(
     {
       ...baseContainer(args.prefix, "postgres", "postgresql", db.image),

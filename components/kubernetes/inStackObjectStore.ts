@@ -22,11 +22,13 @@ export interface InStackStoreArgs {
   readonly namespace: pulumi.Input<string>;
   /** The tracking Secret holding the store's credentials. */
   readonly secretName: pulumi.Input<string>;
+  /** Digest of the Secret values the store reads: a new one (a rotation) restarts its pod. */
+  readonly secretDigest: pulumi.Input<string>;
   /** Pods allowed to connect (the MLflow server); a NetworkPolicy refuses everything else. */
   readonly clients: readonly Labels[];
 }
 
-export interface InStackObjectStoreArgs extends Omit<ObjectStoreParams, "namespace" | "serviceName" | "secretName">, InStackStoreArgs {
+export interface InStackObjectStoreArgs extends Omit<ObjectStoreParams, "namespace" | "serviceName" | "secretName" | "secretDigest">, InStackStoreArgs {
   readonly bucket: string;
   /** The MLflow image, which also runs the bucket creation job (create_bucket.py, boto3). */
   readonly bucketJobImage: string;
@@ -44,6 +46,7 @@ export class InStackObjectStore extends pulumi.ComponentResource {
       resourceName: childResourceName(instance, "object-store"),
       namespace,
       secretName: args.secretName,
+      secretDigest: args.secretDigest,
       service: (ns) => buildObjectStoreService({ instance, namespace: ns }),
       statefulSet: (refs) => buildObjectStoreStatefulSet({ ...args, ...refs }),
       policy: {

@@ -7,7 +7,7 @@ import { deployStoreResources } from "./storeResources";
 import { buildPostgresService, buildPostgresStatefulSet, type PostgresParams, postgresPort, postgresSelector } from "./postgresManifests";
 
 /** What the StatefulSet is built from, with references to other resources as Inputs. */
-export interface InStackPostgresArgs extends Omit<PostgresParams, "namespace" | "serviceName" | "secretName">, InStackStoreArgs {}
+export interface InStackPostgresArgs extends Omit<PostgresParams, "namespace" | "serviceName" | "secretName" | "secretDigest">, InStackStoreArgs {}
 
 /** PostgreSQL for MLflow as a single-replica StatefulSet behind a Service, reachable only by its clients. */
 export class InStackPostgres extends pulumi.ComponentResource {
@@ -21,6 +21,7 @@ export class InStackPostgres extends pulumi.ComponentResource {
       resourceName: childResourceName(instance, "postgres"),
       namespace,
       secretName: args.secretName,
+      secretDigest: args.secretDigest,
       service: (ns) => buildPostgresService({ instance, namespace: ns }),
       statefulSet: (refs) => buildPostgresStatefulSet({ ...args, ...refs }),
       policy: { labels: objectLabels(instance, "postgresql", roles.database), podSelector: postgresSelector(instance), allowPods: args.clients, port: postgresPort },

@@ -23,6 +23,8 @@ export type Role = (typeof roles)[keyof typeof roles];
 
 export const studyIdLabel = "mlops-pipeline.io/study-id";
 export const modelVersionAnnotation = "mlops-pipeline.io/model-version";
+/** On pod templates: the digest of the Secret values the pods read (trackingSecret.ts `secretDigest`). */
+export const secretDigestAnnotation = "mlops-pipeline.io/secret-digest";
 
 export type Labels = Record<string, string>;
 

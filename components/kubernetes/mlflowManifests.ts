@@ -1,7 +1,7 @@
 import type * as k8s from "@pulumi/kubernetes";
 import type { Resources } from "../../config";
 import { type S3Access, s3ClientEnv } from "../shared/mlflowClientEnv";
-import { appUserId, containerSecurityContext, objectLabels, planEnv, podSecurityContext, podSelector, resourceRequirements, roles, secretEnv } from "./meta";
+import { appUserId, containerSecurityContext, objectLabels, planEnv, podSecurityContext, podSelector, resourceRequirements, roles, secretDigestAnnotation, secretEnv } from "./meta";
 import { trackingSecretKeyOf, trackingSecretKeys } from "./trackingSecret";
 
 export interface PostgresConnection {
@@ -26,6 +26,8 @@ export interface MlflowParams {
   readonly database: PostgresConnection;
   readonly artifacts: ArtifactStoreAccess;
   readonly secretName: string;
+  /** Digest of the Secret's values (trackingSecret.ts `secretDigest`): a rotation rolls the pods. */
+  readonly secretDigest: string;
   /** Service name, so MLflow's DNS-rebinding guard accepts requests addressed to it. */
   readonly serviceName: string;
   /** Run the basic-auth app; its config (with the admin password) is mounted from the Secret. */
@@ -34,6 +36,13 @@ export interface MlflowParams {
 
 export const mlflowSelector = (instance: string) => podSelector(instance, "mlflow", roles.trackingServer);
 const authConfigDir = "/etc/mlflow-auth";
+const authConfigPath = `${authConfigDir}/${trackingSecretKeys.authConfig}`;
+/**
+ * images/mlflow/sync_auth_admin.py, which the image's entrypoint runs on docker: MLflow writes the admin's
+ * password into its users table only when it creates the admin, so after a rotation the table would keep
+ * the old one. Run before the server, it sets the admin's password from the mounted config.
+ */
+export const syncAuthAdminCommand = ["python", "/app/sync_auth_admin.py", authConfigPath] as const;
 
 /** The password is never in the URI: libpq reads PGPASSWORD, so nothing secret shows in args or logs. */
 export function backendStoreUri(db: PostgresConnection): string {
@@ -114,6 +123,8 @@ export function mlflowServerArgs(p: MlflowParams): string[] {
   ];
 }
 
+const authConfigMount = { name: "auth-config", mountPath: authConfigDir, readOnly: true };
+
 export function buildMlflowDeployment(p: MlflowParams): k8s.types.input.apps.v1.Deployment {
   const labels = objectLabels(p.instance, "mlflow", roles.trackingServer);
   const common = { image: p.image, resources: resourceRequirements(p.resources), securityContext: containerSecurityContext() };
@@ -128,13 +139,14 @@ export function buildMlflowDeployment(p: MlflowParams): k8s.types.input.apps.v1.
       selector: { matchLabels: mlflowSelector(p.instance) },
       strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
       template: {
-        metadata: { labels },
+        metadata: { labels, annotations: { [secretDigestAnnotation]: p.secretDigest } },
         spec: {
           securityContext: podSecurityContext(appUserId),
           initContainers: [
             { ...common, name: "wait-for-database", command: ["python", "-c", waitForDatabaseScript], env: databaseEnv(p) },
             // Idempotent; running it before the server keeps schema upgrades out of the request path.
             { ...common, name: "migrate-database", command: ["python", "-c", migrateDatabaseScript, backendStoreUri(p.database)], env: databaseEnv(p) },
+            ...(p.basicAuth ? [{ ...common, name: "sync-auth-admin", command: [...syncAuthAdminCommand], env: databaseEnv(p), volumeMounts: [authConfigMount] }] : []),
           ],
           containers: [
             {
@@ -146,11 +158,11 @@ export function buildMlflowDeployment(p: MlflowParams): k8s.types.input.apps.v1.
               env: p.basicAuth
                 ? [
                     ...env,
-                    { name: "MLFLOW_AUTH_CONFIG_PATH", value: `${authConfigDir}/${trackingSecretKeys.authConfig}` },
+                    { name: "MLFLOW_AUTH_CONFIG_PATH", value: authConfigPath },
                     secretEnv("MLFLOW_FLASK_SERVER_SECRET_KEY", p.secretName, trackingSecretKeys.flaskSecretKey),
                   ]
                 : env,
-              ...(p.basicAuth ? { volumeMounts: [{ name: "auth-config", mountPath: authConfigDir, readOnly: true }] } : {}),
+              ...(p.basicAuth ? { volumeMounts: [authConfigMount] } : {}),
               readinessProbe: probe,
               livenessProbe: probe,
             },

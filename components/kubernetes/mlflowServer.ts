@@ -17,6 +17,8 @@ export interface MlflowServerArgs {
   readonly artifacts: pulumi.Input<ArtifactStoreAccess>;
   /** The tracking Secret: database password, S3 keys and, with basic auth, its config and CSRF key. */
   readonly secretName: pulumi.Input<string>;
+  /** Digest of the Secret's values (trackingSecret.ts `secretDigestOf`): a rotation rolls MLflow's pods. */
+  readonly secretDigest: pulumi.Input<string>;
   readonly basicAuth: boolean;
 }
 
@@ -38,8 +40,10 @@ export class MlflowServer extends pulumi.ComponentResource {
       resourceName,
       fromManifest(
         pulumi
-          .all([namespace, service.metadata.name, args.secretName, args.database, args.artifacts])
-          .apply(([ns, svc, secretName, database, artifacts]) => buildMlflowDeployment({ ...args, namespace: ns, database, artifacts, secretName, serviceName: svc })),
+          .all([namespace, service.metadata.name, args.secretName, args.database, args.artifacts, args.secretDigest])
+          .apply(([ns, svc, secretName, database, artifacts, secretDigest]) =>
+            buildMlflowDeployment({ ...args, namespace: ns, database, artifacts, secretName, secretDigest, serviceName: svc }),
+          ),
       ),
       // Children do not inherit a component's dependsOn: the Deployment waits for the stores itself.
       movedChild(this, opts?.parent, { dependsOn: opts?.dependsOn }),

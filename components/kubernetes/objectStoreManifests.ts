@@ -19,6 +19,8 @@ export interface ObjectStoreParams {
   readonly resources: Resources;
   readonly serviceName: string;
   readonly secretName: string;
+  /** Digest of the access key pair (trackingSecret.ts `secretDigest`): a rotation restarts the pod. */
+  readonly secretDigest: string;
 }
 
 export const objectStoreSelector = (instance: string) => podSelector(instance, "object-store", roles.objectStore);
@@ -71,6 +73,7 @@ export function buildObjectStoreStatefulSet(p: ObjectStoreParams): k8s.types.inp
     userId: objectStoreUserId,
     storageSize: p.storageSize,
     storageClass: p.storageClass,
+    secretDigest: p.secretDigest,
     container: serverContainer(p),
     volumes: seaweed ? [{ name: "s3-config", secret: { secretName: p.secretName, defaultMode: 0o440, items: [{ key: trackingSecretKeys.seaweedS3Config, path: "s3.json" }] } }] : undefined,
   });

@@ -1,5 +1,6 @@
 import type * as k8s from "@pulumi/kubernetes";
 import type { Resources } from "../../config";
+import { postgresReadyCommand } from "../shared/postgresRole";
 import { containerSecurityContext, resourceRequirements, roles, secretEnv, podSelector, objectLabels } from "./meta";
 import { buildSingleReplicaStore } from "./statefulSet";
 import { trackingSecretKeys } from "./trackingSecret";
@@ -22,6 +23,8 @@ export interface PostgresParams {
   /** The headless Service that gives the pod its stable DNS name. */
   readonly serviceName: string;
   readonly secretName: string;
+  /** Digest of the database password (trackingSecret.ts `secretDigest`): a rotation restarts the pod. */
+  readonly secretDigest: string;
 }
 
 export const postgresSelector = (instance: string) => podSelector(instance, "postgresql", roles.database);
@@ -32,7 +35,9 @@ export function buildPostgresService(p: Pick<PostgresParams, "instance" | "names
 }
 
 export function buildPostgresStatefulSet(p: PostgresParams): k8s.types.input.apps.v1.StatefulSet {
-  const readiness = ["pg_isready", "-h", "127.0.0.1", "-p", String(postgresPort), "-U", p.user, "-d", p.database];
+  const alive = ["pg_isready", "-h", "127.0.0.1", "-p", String(postgresPort), "-U", p.user, "-d", p.database];
+  // Ready only once the role takes the Secret's current password (a restarted pod after a rotation): MLflow waits for it.
+  const ready = ["sh", "-c", postgresReadyCommand({ user: p.user, database: p.database })];
   return buildSingleReplicaStore({
     namespace: p.namespace,
     labels: objectLabels(p.instance, "postgresql", roles.database),
@@ -41,6 +46,7 @@ export function buildPostgresStatefulSet(p: PostgresParams): k8s.types.input.app
     userId: postgresUserId,
     storageSize: p.storageSize,
     storageClass: p.storageClass,
+    secretDigest: p.secretDigest,
     container: {
       name: "postgres",
       image: p.image,
@@ -55,8 +61,8 @@ export function buildPostgresStatefulSet(p: PostgresParams): k8s.types.input.app
       volumeMounts: [{ name: "data", mountPath: dataMount }],
       resources: resourceRequirements(p.resources),
       securityContext: containerSecurityContext(),
-      readinessProbe: { exec: { command: readiness }, initialDelaySeconds: 5, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 6 },
-      livenessProbe: { exec: { command: readiness }, initialDelaySeconds: 30, periodSeconds: 30, timeoutSeconds: 5, failureThreshold: 5 },
+      readinessProbe: { exec: { command: ready }, initialDelaySeconds: 5, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 6 },
+      livenessProbe: { exec: { command: alive }, initialDelaySeconds: 30, periodSeconds: 30, timeoutSeconds: 5, failureThreshold: 5 },
     },
   });
 }

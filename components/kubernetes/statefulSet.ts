@@ -1,5 +1,5 @@
 import type * as k8s from "@pulumi/kubernetes";
-import { type Labels, podSecurityContext } from "./meta";
+import { type Labels, podSecurityContext, secretDigestAnnotation } from "./meta";
 
 export interface SingleReplicaStoreParams {
   readonly namespace: string;
@@ -12,6 +12,8 @@ export interface SingleReplicaStoreParams {
   readonly volumes?: k8s.types.input.core.v1.Volume[];
   readonly storageSize: string;
   readonly storageClass?: string;
+  /** Digest of the Secret values the pod reads: a new one rolls the pod (see secretDigest). */
+  readonly secretDigest: string;
 }
 
 /** A one-replica StatefulSet whose `data` volume comes from a claim template, so the data outlives pods. */
@@ -25,7 +27,7 @@ export function buildSingleReplicaStore(p: SingleReplicaStoreParams): k8s.types.
       replicas: 1,
       selector: { matchLabels: p.selector },
       template: {
-        metadata: { labels: p.labels },
+        metadata: { labels: p.labels, annotations: { [secretDigestAnnotation]: p.secretDigest } },
         spec: { securityContext: podSecurityContext(p.userId), containers: [p.container], ...(p.volumes ? { volumes: p.volumes } : {}) },
       },
       volumeClaimTemplates: [

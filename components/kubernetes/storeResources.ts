@@ -11,8 +11,10 @@ export interface StoreResourcesParams {
   readonly resourceName: string;
   readonly namespace: pulumi.Output<string>;
   readonly secretName: pulumi.Input<string>;
+  /** Digest of the Secret values the store reads (trackingSecret.ts `secretDigestOf`). */
+  readonly secretDigest: pulumi.Input<string>;
   readonly service: (namespace: string) => k8s.types.input.core.v1.Service;
-  readonly statefulSet: (refs: { namespace: string; serviceName: string; secretName: string }) => k8s.types.input.apps.v1.StatefulSet;
+  readonly statefulSet: (refs: { namespace: string; serviceName: string; secretName: string; secretDigest: string }) => k8s.types.input.apps.v1.StatefulSet;
   readonly policy: { readonly labels: Labels; readonly podSelector: Labels; readonly allowPods: readonly Labels[]; readonly port: number };
 }
 
@@ -26,7 +28,7 @@ export function deployStoreResources(component: pulumi.ComponentResource, former
   const service = new k8s.core.v1.Service(p.resourceName, fromManifest(p.namespace.apply(p.service)), child);
   const statefulSet = new k8s.apps.v1.StatefulSet(
     p.resourceName,
-    fromManifest(buildWith({ namespace: p.namespace, serviceName: service.metadata.name, secretName: p.secretName }, p.statefulSet)),
+    fromManifest(buildWith({ namespace: p.namespace, serviceName: service.metadata.name, secretName: p.secretName, secretDigest: p.secretDigest }, p.statefulSet)),
     child,
   );
   const policy = p.policy;

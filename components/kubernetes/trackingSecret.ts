@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { roles, objectLabels } from "./meta";
@@ -31,8 +32,8 @@ export interface TrackingSecretParams {
   readonly seaweedS3Config?: pulumi.Input<string>;
 }
 
-/** Every value goes in as a Pulumi secret, so it stays encrypted in state whatever the caller passed. */
-export function buildTrackingSecret(p: TrackingSecretParams): k8s.types.input.core.v1.Secret {
+/** The Secret's values by key, each a Pulumi secret, so they stay encrypted in state whatever the caller passed. */
+export function trackingSecretData(p: TrackingSecretParams): Record<string, pulumi.Input<string>> {
   const stringData: Record<string, pulumi.Input<string>> = {};
   if (p.databasePassword !== undefined) stringData[trackingSecretKeys.databasePassword] = pulumi.secret(p.databasePassword);
   if (p.objectStoreCredentials !== undefined) {
@@ -43,6 +44,10 @@ export function buildTrackingSecret(p: TrackingSecretParams): k8s.types.input.co
   if (p.authConfig !== undefined) stringData[trackingSecretKeys.authConfig] = pulumi.secret(p.authConfig);
   if (p.flaskSecretKey !== undefined) stringData[trackingSecretKeys.flaskSecretKey] = pulumi.secret(p.flaskSecretKey);
   if (p.seaweedS3Config !== undefined) stringData[trackingSecretKeys.seaweedS3Config] = pulumi.secret(p.seaweedS3Config);
+  return stringData;
+}
+
+export function buildTrackingSecret(p: TrackingSecretParams, stringData = trackingSecretData(p)): k8s.types.input.core.v1.Secret {
   return {
     apiVersion: "v1",
     kind: "Secret",
@@ -56,4 +61,23 @@ export function buildTrackingSecret(p: TrackingSecretParams): k8s.types.input.co
 export function renderSeaweedS3Config(creds: { accessKeyId: string; secretAccessKey: string }): string {
   const identity = { name: "mlflow", credentials: [{ accessKey: creds.accessKeyId, secretKey: creds.secretAccessKey }], actions: ["Admin", "Read", "Write", "List", "Tagging"] };
   return `${JSON.stringify({ identities: [identity] }, null, 2)}\n`;
+}
+
+/**
+ * Pods take secretKeyRef env and Secret files at start only, so a workload's pod template carries a
+ * digest of the Secret values it reads (helm's `checksum/secret` habit): a rotation changes it and rolls
+ * the pods, a run without changes leaves it as it was. SHA-256 over every value, labelled by key.
+ */
+export function secretDigest(values: Readonly<Record<string, string | undefined>>): string {
+  const hash = createHash("sha256");
+  for (const key of Object.keys(values).sort()) hash.update(`${key}\0${values[key] ?? ""}\0`);
+  return hash.digest("hex");
+}
+
+/**
+ * The digest as an Output. It is unsecreted on purpose: a SHA-256 does not give back the generated
+ * passwords, and a secret one would make the whole pod spec secret (hidden in every diff and in state).
+ */
+export function secretDigestOf(values: Readonly<Record<string, pulumi.Input<string> | undefined>>): pulumi.Output<string> {
+  return pulumi.unsecret(pulumi.output(values).apply((v) => secretDigest(v as Record<string, string | undefined>)));
 }

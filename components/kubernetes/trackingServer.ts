@@ -12,7 +12,7 @@ import { InStackPostgres } from "./inStackPostgres";
 import { childResourceName, type Labels, validateInstanceName } from "./meta";
 import { type ArtifactStoreAccess, backendStoreUri, mlflowSelector, type PostgresConnection } from "./mlflowManifests";
 import { MlflowServer } from "./mlflowServer";
-import { buildTrackingSecret, renderSeaweedS3Config } from "./trackingSecret";
+import { buildTrackingSecret, renderSeaweedS3Config, secretDigestOf, trackingSecretData, trackingSecretKeys, type TrackingSecretParams } from "./trackingSecret";
 
 export interface KubernetesTrackingServerArgs extends TrackingServerArgs {
   readonly namespace: pulumi.Input<string>;
@@ -95,40 +95,48 @@ export class KubernetesTrackingServer extends pulumi.ComponentResource implement
     // The stores read the Secret, and the Secret's auth config names the database: its name comes last.
     const [secretName, setSecretName] = pulumi.deferredOutput<string>();
     const inStack = { instance: name, namespace, storageClass: args.storageClass, resources: args.resources, secretName, clients: [mlflowSelector(name)] };
+    // Each store restarts when the values it reads change (a rotation): a digest on its pod template.
+    const s3Keys = args.objectStoreCredentials === undefined ? undefined : pulumi.secret(args.objectStoreCredentials);
+    const storeDigests = {
+      database: secretDigestOf({ [trackingSecretKeys.databasePassword]: args.databasePassword }),
+      objectStore: secretDigestOf({ [trackingSecretKeys.s3AccessKeyId]: s3Keys?.accessKeyId, [trackingSecretKeys.s3SecretAccessKey]: s3Keys?.secretAccessKey }),
+    };
 
     const db = plan.database;
     const database: { readonly connection: pulumi.Output<PostgresConnection> } =
       db.kind === "inStack"
-        ? new InStackPostgres(childName(name, "postgres"), { ...inStack, ...db, clients: [...inStack.clients, ...(args.databaseClients ?? [])] }, { parent: this })
+        ? new InStackPostgres(
+            childName(name, "postgres"),
+            { ...inStack, ...db, secretDigest: storeDigests.database, clients: [...inStack.clients, ...(args.databaseClients ?? [])] },
+            { parent: this },
+          )
         : { connection: pulumi.output(db.connection) };
     const store = plan.objectStore;
     const objectStore: { readonly access: pulumi.Output<ArtifactStoreAccess> } =
       store.kind === "inStack"
-        ? new InStackObjectStore(childName(name, "object-store"), { ...inStack, ...store, bucketJobImage: image }, { parent: this })
+        ? new InStackObjectStore(childName(name, "object-store"), { ...inStack, ...store, secretDigest: storeDigests.objectStore, bucketJobImage: image }, { parent: this })
         : { access: pulumi.output(store.access) };
 
     const auth = args.auth;
-    const secret = new k8s.core.v1.Secret(
-      childResourceName(name, "credentials"),
-      buildTrackingSecret({
-        instance: name,
-        namespace,
-        databasePassword: args.databasePassword,
-        objectStoreCredentials: args.objectStoreCredentials,
-        // MLflow keeps its users in the tracking PostgreSQL, so every replica sees the same ones.
-        authConfig: auth
-          ? pulumi
-              .all([database.connection, auth.adminPassword])
-              .apply(([c, adminPassword]) => renderAuthIni({ databaseUri: backendStoreUri(c), adminUser: auth.adminUser, adminPassword }))
+    const secretParams: TrackingSecretParams = {
+      instance: name,
+      namespace,
+      databasePassword: args.databasePassword,
+      objectStoreCredentials: args.objectStoreCredentials,
+      // MLflow keeps its users in the tracking PostgreSQL, so every replica sees the same ones.
+      authConfig: auth
+        ? pulumi
+            .all([database.connection, auth.adminPassword])
+            .apply(([c, adminPassword]) => renderAuthIni({ databaseUri: backendStoreUri(c), adminUser: auth.adminUser, adminPassword }))
+        : undefined,
+      flaskSecretKey: auth ? (args.flaskSecretKey ?? pulumi.output(auth.adminPassword).apply(deriveFlaskSecretKey)) : undefined,
+      seaweedS3Config:
+        store.kind === "inStack" && store.flavor === "seaweedfs" && args.objectStoreCredentials
+          ? pulumi.output(args.objectStoreCredentials).apply(renderSeaweedS3Config)
           : undefined,
-        flaskSecretKey: auth ? (args.flaskSecretKey ?? pulumi.output(auth.adminPassword).apply(deriveFlaskSecretKey)) : undefined,
-        seaweedS3Config:
-          store.kind === "inStack" && store.flavor === "seaweedfs" && args.objectStoreCredentials
-            ? pulumi.output(args.objectStoreCredentials).apply(renderSeaweedS3Config)
-            : undefined,
-      }),
-      { parent: this },
-    );
+    };
+    const secretData = trackingSecretData(secretParams);
+    const secret = new k8s.core.v1.Secret(childResourceName(name, "credentials"), buildTrackingSecret(secretParams, secretData), { parent: this });
     setSecretName(secret.metadata.name);
 
     const mlflow = new MlflowServer(
@@ -142,6 +150,8 @@ export class KubernetesTrackingServer extends pulumi.ComponentResource implement
         database: database.connection,
         artifacts: objectStore.access,
         secretName,
+        // MLflow reads every value of the Secret.
+        secretDigest: secretDigestOf(secretData),
         basicAuth: auth !== undefined,
       },
       { parent: this, dependsOn: [database, objectStore].filter((s) => s instanceof pulumi.ComponentResource) },

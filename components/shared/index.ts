@@ -4,6 +4,7 @@ export * from "./labels";
 export * from "./mlflowAuth";
 export * from "./mlflowClientEnv";
 export * from "./naming";
+export * from "./postgresRole";
 export * from "./random";
 export * from "./resourceError";
 export * from "./searchSpace";

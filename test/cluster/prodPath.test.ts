@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { planStudy } from "../../components/shared";
-import { modelVersionAnnotation, studyIdLabel } from "../../components/kubernetes/meta";
+import { modelVersionAnnotation, roles, secretDigestAnnotation, studyIdLabel } from "../../components/kubernetes/meta";
 import { loadMetricsConfig, metricsConfigPath, type StackConfig } from "../../config";
 import { runCommand, sleep, timedStep, waitFor } from "../support/commands";
 import {
@@ -19,15 +19,15 @@ import {
 } from "../support/localCluster";
 import { type MlflowRun, metric, tag } from "../support/mlflowRest";
 import { phase, repoRoot, TestStack } from "../support/pipelineStack";
-import { servingApiKeyOf } from "../support/stackSecrets";
+import { generatedSecretsOf, servingApiKeyOf } from "../support/stackSecrets";
 import { trialLedger } from "../support/trialLedger";
 
 // The prod path of issue 9 on the local cluster of scripts/cluster, for real: `make pipeline` on a
 // private copy of Pulumi.cluster.yaml (its own MLflow port, so a local stack on 5000 cannot collide;
 // otherwise the same: in-stack PostgreSQL and object store, the Indexed Job, select through a real
 // `kubectl port-forward`, the serving Deployment behind Traefik), `make inference-one`,
-// `make train-kubernetes` / `make prod-kubernetes`, a training pod killed mid-trial, and a new champion
-// rolled out under load through the Ingress. Needs root, `make cluster-build` and the Docker images of
+// `make train-kubernetes` / `make prod-kubernetes`, a training pod killed mid-trial, a new champion
+// rolled out under load through the Ingress, and `make rotate-secrets` on it all. Needs root, `make cluster-build` and the Docker images of
 // the stack (`make docker-base-images build-train build-prod`); the cluster is started here unless it is up.
 const stack = new TestStack("cluster-it");
 const namespace = "mlops";
@@ -87,6 +87,19 @@ describe.skipIf(unavailable !== undefined)("the prod path on the local cluster (
   let config: StackConfig;
   let apiKey = "";
   const auth = () => ({ authorization: `Bearer ${apiKey}` });
+  /** The model's example predicted 12 times through the Ingress, every answer 200, from every running serving pod: the replicas that answered. */
+  const answeringReplicas = async (): Promise<Set<string>> => {
+    const example = await ingressRequest(ingressHost, "/example", { headers: auth() });
+    expect(example.status, example.body).toBe(200);
+    const replicas = new Set<string>();
+    for (let i = 0; i < 12; i++) {
+      const answer = await ingressRequest(ingressHost, "/invocations", { method: "POST", headers: { "content-type": "application/json", ...auth() }, body: example.body });
+      expect(answer.status, answer.body).toBe(200);
+      replicas.add(answer.replica);
+    }
+    expect([...replicas].sort()).toEqual(servingPods().map((p) => p.metadata.name).sort());
+    return replicas;
+  };
 
   beforeAll(async () => {
     stack.write({ tracking: { port: 5191 } }, writer, "cluster");
@@ -164,16 +177,7 @@ describe.skipIf(unavailable !== undefined)("the prod path on the local cluster (
     const wanted = config.serving.autoscaling?.minReplicas ?? config.serving.replicas;
     expect(servingDeployment().status?.readyReplicas).toBe(wanted);
     expect((await ingressRequest(ingressHost, "/ping")).status).toBe(200);
-    const example = await ingressRequest(ingressHost, "/example", { headers: auth() });
-    expect(example.status, example.body).toBe(200);
-    const replicas = new Set<string>();
-    for (let i = 0; i < 12; i++) {
-      const answer = await ingressRequest(ingressHost, "/invocations", { method: "POST", headers: { "content-type": "application/json", ...auth() }, body: example.body });
-      expect(answer.status, answer.body).toBe(200);
-      replicas.add(answer.replica);
-    }
-    expect([...replicas].sort()).toEqual(servingPods().map((p) => p.metadata.name).sort());
-    expect(replicas.size).toBe(wanted);
+    expect((await answeringReplicas()).size).toBe(wanted);
   });
 
   it("make inference-one returns a prediction through the stack's load balancer", async () => {
@@ -307,6 +311,62 @@ describe.skipIf(unavailable !== undefined)("the prod path on the local cluster (
     }
     expect([...answers.keys()].sort()).toEqual(pods.sort());
     expect(new Set(answers.values())).toEqual(new Set([version]));
+  });
+
+  it("make rotate-secrets: new passwords for the role, the object store and MLflow roll their pods; the old ones are refused, the pipeline and the Ingress work on the new ones", async () => {
+    const before = (await generatedSecretsOf(stack.name)).values;
+    const digests = () =>
+      Object.fromEntries(
+        [...list(["get", "statefulsets"]), ...list(["get", "deployments"])]
+          .filter((w) => w.metadata.name.startsWith(`${stack.name}-`))
+          .map((w) => [w.metadata.name, w.spec?.template?.metadata?.annotations?.[secretDigestAnnotation]]),
+      );
+    const digestsBefore = digests();
+    const rotated = await stack.make("rotate-secrets", env);
+    expect(rotated.status, rotated.output).toBe(0);
+    const run = stack.lastRun();
+    expect(run.ok).toBe(true);
+    // The whole pipeline ran on the new passwords: the driver's select through the port-forward, the smoke prediction.
+    expect(run.phases.map((p) => p.name)).toEqual(["init", "train", "select", "deploy", "smoke"]);
+    const after = (await generatedSecretsOf(stack.name)).values;
+    expect(Object.keys(after).sort()).toEqual(Object.keys(before).sort());
+    for (const [name, value] of Object.entries(before)) expect(after[name], `${name} rotated`).not.toBe(value);
+    // The stores and MLflow carry new digests (so their pods were replaced); the serving Deployment reads none of these.
+    const digestsAfter = digests();
+    const rolled = Object.keys(digestsBefore).filter((name) => digestsBefore[name] !== undefined && digestsAfter[name] !== digestsBefore[name]);
+    expect(rolled.sort()).toEqual(Object.keys(digestsBefore).filter((name) => /-(postgres|object-store|mlflow)-/.test(name)).sort());
+
+    // MLflow: the admin's old password is refused, the new one taken; the study's runs are all still there.
+    const { mlflow, close } = await clusterMlflow(stack.name, config);
+    try {
+      const probe = `experiments/get-by-name?experiment_name=${encodeURIComponent(config.training.experimentName)}`;
+      expect((await mlflow.fetch(probe)).status).toBe(200);
+      expect((await mlflow.fetch(probe, undefined, { username: config.tracking.auth.adminUser, password: before.authAdminPassword ?? "" })).status).toBe(401);
+      expectLedger(await mlflow.studyRuns(config.training.experimentName, planStudy(stack.name, config.training).study.studyId), config);
+    } finally {
+      await close();
+    }
+
+    // PostgreSQL over TCP (scram) in its pod: the role refuses the old password and takes the new one (on psql's stdin, never an argv).
+    const db = config.tracking.database;
+    if (db.kind !== "inStack") throw new Error("Pulumi.cluster.yaml runs the in-stack PostgreSQL");
+    const postgres = list(["get", "pods", "-l", `app.kubernetes.io/component=${roles.database}`]).find((p) => p.metadata.name.startsWith(stack.name));
+    expect(postgres, "the PostgreSQL pod").toBeDefined();
+    const psql = (password: string) =>
+      kubectl(
+        ["-n", namespace, "exec", "-i", postgres?.metadata.name ?? "", "--", "sh", "-c", `read -r PGPASSWORD && export PGPASSWORD && psql -X -At -h 127.0.0.1 -U ${db.user} -d ${db.database} -c "select 1"`],
+        `${password}\n`,
+      ).trim();
+    expect(() => psql(before.databasePassword ?? "")).toThrow(/password authentication failed/);
+    expect(psql(after.databasePassword ?? "")).toBe("1");
+
+    // The serving Deployment still answers through the Ingress, also from a pod started after the rotation
+    // (it loads the champion with the serving user's new password and MLflow's artifacts on the new S3 keys).
+    const replaced = servingPods()[0]?.metadata.name ?? "";
+    kubectl(["-n", namespace, "delete", "pod", replaced, "--wait=true"]);
+    const wanted = servingDeployment().spec?.replicas ?? 1;
+    await waitFor("the serving Deployment to be Ready again", () => (servingDeployment().status?.readyReplicas === wanted && servingPods().every((p) => p.metadata.name !== replaced) ? true : undefined), 300_000, 2000);
+    await answeringReplicas();
   });
 });
 

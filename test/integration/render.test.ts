@@ -97,6 +97,20 @@ describe.skipIf(!canRun)("npm run render -- --stack prod (real engine, kubernete
     expect(storage(named("StatefulSet", "prod-tracking-object-store"))).toBe(prodTracking.objectStore.storageSize);
   });
 
+  it("rolls the stores and MLflow on a rotation: a Secret digest on each pod template; PostgreSQL ready only once its role takes the Secret's password", () => {
+    const digests = [named("StatefulSet", "prod-tracking-postgres"), named("StatefulSet", "prod-tracking-object-store"), named("Deployment", "prod-tracking-mlflow")].map(
+      (m) => (at(m.raw, "spec.template.metadata.annotations") as Record<string, string> | undefined)?.["mlops-pipeline.io/secret-digest"],
+    );
+    for (const digest of digests) expect(digest).toMatch(/^[0-9a-f]{64}$/);
+    // Each reads other values of the Secret (the database password; the S3 keys; all of them).
+    expect(new Set(digests).size).toBe(3);
+    const readiness = at(named("StatefulSet", "prod-tracking-postgres").raw, "spec.template.spec.containers.0.readinessProbe.exec.command") as string[];
+    expect(readiness.slice(0, 2)).toEqual(["sh", "-c"]);
+    expect(readiness[2]).toMatch(/^pg_isready .* && .*ALTER ROLE/);
+    const inits = at(named("Deployment", "prod-tracking-mlflow").raw, "spec.template.spec.initContainers") as { name: string; command: string[] }[];
+    expect(inits.at(-1)).toMatchObject({ name: "sync-auth-admin", command: ["python", "/app/sync_auth_admin.py", "/etc/mlflow-auth/basic_auth.ini"] });
+  });
+
   it("puts MLflow behind a Service that selects its pods", () => {
     const deployment = named("Deployment", "prod-tracking-mlflow");
     const service = named("Service", "prod-tracking-mlflow");

@@ -32,11 +32,12 @@ export function clusterUnavailableReason(alreadyUp: boolean): string | undefined
 /** `bash -c <this> bash <args>` runs the kubectl on PATH after scripts/env.sh (the cluster's own when none is installed). */
 const withEnvKubectl = `source ${path.join(repoRoot, "scripts", "env.sh")} && exec kubectl "$@"`;
 
-/** kubectl on the cluster's kubeconfig; throws with its stderr when it fails. */
-export function kubectl(args: readonly string[]): string {
+/** kubectl on the cluster's kubeconfig; throws with its stderr when it fails. `input` goes to its stdin (e.g. a password for `exec -i`, never in an argv). */
+export function kubectl(args: readonly string[], input?: string): string {
   const result = spawnSync("bash", ["-c", withEnvKubectl, "bash", ...args], {
     cwd: repoRoot,
     encoding: "utf8",
+    input,
     env: { ...process.env, ...clusterEnv },
     timeout: 120_000,
   });

@@ -7,7 +7,6 @@ import {
   type ContainerSpec,
   dockerLimits,
   resolveEnv,
-  rolePasswordSync,
   servingTopology,
   trackingTopology,
   trainingTopology,
@@ -15,6 +14,7 @@ import {
 } from "../../components/docker/containerSpecs";
 import { loadBalancerEntrypoint, readLoadBalancerTemplate, renderLoadBalancerConfig, upstreamServers, upstreamsPath } from "../../components/docker/loadBalancerConfig";
 import { objectStoreFlavor } from "../../components/shared/images";
+import { rolePasswordSync } from "../../components/shared/postgresRole";
 import { planStudy } from "../../components/shared/study";
 import { trainingSchema } from "../../config";
 

@@ -156,26 +156,25 @@ describe("tracking phase outputs", () => {
 });
 
 describe("driver: migration from .pipeline/secrets/<stack>.json", () => {
-  const localConfig = parseStackConfig({ "mlops:platform": "local", "mlops:tracking": { auth: { enabled: true } } }, "Pulumi.local.yaml");
   const dir = () => fs.mkdtempSync(path.join(os.tmpdir(), "mlops-stack-secrets-"));
   const out = (value: unknown) => ({ value, secret: true });
 
   it("adopts the old file's values while the stack owns none, cutting the access key id as the old driver did", () => {
     const file = path.join(dir(), "dev.json");
     fs.writeFileSync(file, JSON.stringify({ databasePassword: "old-db", objectStoreAccessKeyId: "A".repeat(32), authAdminPassword: "old-admin" }), { mode: 0o600 });
-    expect(driver.planTrackingSecrets(localConfig, {}, {}, file, false)).toEqual({
+    expect(driver.planTrackingSecrets({}, file, false)).toEqual({
       adopted: { databasePassword: "old-db", objectStoreAccessKeyId: "A".repeat(20), authAdminPassword: "old-admin" },
     });
     // A stack that so far generated nothing (e.g. it had the user's own admin password) still adopts.
-    expect(driver.planTrackingSecrets(localConfig, {}, { generatedSecrets: out({}) }, file, false).adopted?.authAdminPassword).toBe("old-admin");
+    expect(driver.planTrackingSecrets({ generatedSecrets: out({}) }, file, false).adopted?.authAdminPassword).toBe("old-admin");
   });
 
   it("ignores the file once the stack owns its passwords, keeps adopted ones, and rotates on request", () => {
     const file = path.join(dir(), "dev.json");
     fs.writeFileSync(file, JSON.stringify({ authAdminPassword: "stale" }));
     const previous = { generatedSecrets: out({ authAdminPassword: "kept" }), adoptedSecrets: out({ authAdminPassword: "kept" }) };
-    expect(driver.planTrackingSecrets(localConfig, {}, previous, file, false)).toEqual({ adopted: { authAdminPassword: "kept" } });
-    expect(driver.planTrackingSecrets(localConfig, {}, previous, file, true, () => new Date("2026-12-01T10:00:00Z"))).toEqual({
+    expect(driver.planTrackingSecrets(previous, file, false)).toEqual({ adopted: { authAdminPassword: "kept" } });
+    expect(driver.planTrackingSecrets(previous, file, true, () => new Date("2026-12-01T10:00:00Z"))).toEqual({
       adopted: { authAdminPassword: "kept" },
       rotation: "2026-12-01T10:00:00.000Z",
     });
@@ -187,21 +186,8 @@ describe("driver: migration from .pipeline/secrets/<stack>.json", () => {
   it("refuses an unreadable old file instead of making new passwords", () => {
     const file = path.join(dir(), "dev.json");
     fs.writeFileSync(file, "{not json");
-    expect(() => driver.planTrackingSecrets(localConfig, {}, {}, file, false)).toThrow(/dev\.json: expected the JSON object of generated passwords/);
-    expect(driver.planTrackingSecrets(localConfig, {}, {}, path.join(dir(), "missing.json"), false)).toEqual({ adopted: {} });
-  });
-
-  it("rotates on docker; refuses on kubernetes what its PostgreSQL and MLflow cannot take yet, before anything runs", () => {
-    const none = path.join(dir(), "none.json");
-    expect(driver.planTrackingSecrets(dockerConfig, {}, {}, none, true, () => new Date("2026-12-01T10:00:00Z")).rotation).toBe("2026-12-01T10:00:00.000Z");
-    const kubernetes = parseStackConfig({ "mlops:platform": "kubernetes", "mlops:tracking": { auth: { enabled: true } } }, "Pulumi.prod.yaml");
-    expect(() => driver.planTrackingSecrets(kubernetes, {}, {}, none, true)).toThrow(
-      /platform kubernetes: databasePassword and authAdminPassword cannot be rotated there yet \(the in-stack PostgreSQL keeps the role password of its first start; MLflow keeps its admin's old password .*\), so MLflow would be locked out; nothing was changed/,
-    );
-    // Only the object store's keys and the MLflow users' passwords are generated: those rotate on kubernetes too.
-    const keysOnly = parseStackConfig({ "mlops:platform": "kubernetes", "mlops:tracking": { database: { kind: "external", host: "db.example" } } }, "Pulumi.prod.yaml");
-    expect(driver.planTrackingSecrets(keysOnly, { databasePassword: "theirs" }, {}, none, true).rotation).toBeDefined();
-    expect(programs.rotationBlocker(kubernetes, { authAdminPassword: "mine", databasePassword: "mine" })).toBeUndefined();
+    expect(() => driver.planTrackingSecrets({}, file, false)).toThrow(/dev\.json: expected the JSON object of generated passwords/);
+    expect(driver.planTrackingSecrets({}, path.join(dir(), "missing.json"), false)).toEqual({ adopted: {} });
   });
 
   it("gives the driver the service users' passwords once the tracking stack holds both", () => {

@@ -3,7 +3,7 @@ import { installPulumiMocks, isRpcSecret, outputValue as value, type Registered 
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { databaseSchema, imagesSchema, objectStoreSchema, resourcesSchema, servingSchema, trainingSchema } from "../../config";
 import type * as K8sComponents from "../../components/kubernetes";
-import { buildShardSpecs, deriveFlaskSecretKey, type ShardSpec } from "../../components/shared";
+import { buildShardSpecs, deriveFlaskSecretKey, postgresReadyCommand, rolePasswordSync, type ShardSpec } from "../../components/shared";
 
 /**
  * The Kubernetes components against Pulumi's mock monitor: what they would ask the provider to create,
@@ -169,6 +169,73 @@ describe("KubernetesTrackingServer (mocked provider)", () => {
     expect(k8s.get(bucketJob, "image")).toBe("registry.example.com/mlops/mlops-mlflow:0.1.0");
     expect(k8s.get(bucketJob, "command")).toEqual(["python", "/app/create_bucket.py"]);
     expect(envOf(bucketJob)).toMatchObject({ BUCKET: "mlflow", MLFLOW_S3_ENDPOINT_URL: env.MLFLOW_S3_ENDPOINT_URL, AWS_ACCESS_KEY_ID: { secretKeyRef: { name: secretName, key: "s3-access-key-id" } } });
+  });
+
+  it("makes PostgreSQL ready only once the role takes the Secret's password (the docker health check's sync); alive on pg_isready alone", async () => {
+    new k8s.KubernetesTrackingServer("prod-tracking", trackingArgs());
+    await settle();
+    const postgres = k8s.get(ofType("apps/v1:StatefulSet").find((s) => s.name === "prod-tracking-postgres")?.inputs, "spec.template.spec.containers.0");
+    const [shell, flag, script = ""] = k8s.list(k8s.get(postgres, "readinessProbe.exec.command")).map(String);
+    expect([shell, flag]).toEqual(["sh", "-c"]);
+    expect(script).toBe(postgresReadyCommand({ user: "mlflow", database: "mlflow" }));
+    expect(script).toContain(rolePasswordSync());
+    expect(script.indexOf("pg_isready")).toBeLessThan(script.indexOf("ALTER ROLE"));
+    expect(k8s.get(postgres, "livenessProbe.exec.command")).toEqual(["pg_isready", "-h", "127.0.0.1", "-p", "5432", "-U", "mlflow", "-d", "mlflow"]);
+    // The script reads the password from the container's env, which the Secret fills.
+    expect(envOf(postgres).POSTGRES_PASSWORD).toEqual({ secretKeyRef: { name: generatedName("prod-tracking-credentials"), key: "database-password" } });
+  });
+
+  it("runs the image's admin sync (sync_auth_admin.py) on the mounted auth config before MLflow, only with basic auth", async () => {
+    new k8s.KubernetesTrackingServer("prod-tracking", trackingArgs());
+    await settle();
+    const pod = k8s.get(one("apps/v1:Deployment"), "spec.template.spec");
+    const inits = k8s.list(k8s.get(pod, "initContainers"));
+    expect(inits.map((c) => k8s.get(c, "name"))).toEqual(["wait-for-database", "migrate-database", "sync-auth-admin"]);
+    const sync = inits[2];
+    expect(k8s.get(sync, "command")).toEqual(["python", "/app/sync_auth_admin.py", "/etc/mlflow-auth/basic_auth.ini"]);
+    expect(k8s.get(sync, "volumeMounts")).toEqual([{ name: "auth-config", mountPath: "/etc/mlflow-auth", readOnly: true }]);
+    expect(envOf(sync).PGPASSWORD).toEqual({ secretKeyRef: { name: generatedName("prod-tracking-credentials"), key: "database-password" } });
+    expect(envOf(k8s.get(pod, "containers.0")).MLFLOW_AUTH_CONFIG_PATH).toBe("/etc/mlflow-auth/basic_auth.ini");
+
+    registered.splice(0);
+    new k8s.KubernetesTrackingServer("open-tracking", trackingArgs({ auth: undefined }));
+    await settle();
+    const open = k8s.list(k8s.get(one("apps/v1:Deployment"), "spec.template.spec.initContainers"));
+    expect(open.map((c) => k8s.get(c, "name"))).toEqual(["wait-for-database", "migrate-database"]);
+  });
+
+  it("rolls each workload when a Secret value it reads changes: a digest on its pod template, never the value, unchanged otherwise", async () => {
+    /** The digest annotation of the PostgreSQL and object-store StatefulSets and the MLflow Deployment. */
+    const digests = async (overrides: Partial<K8sComponents.KubernetesTrackingServerArgs> = {}) => {
+      registered.splice(0);
+      new k8s.KubernetesTrackingServer("prod-tracking", trackingArgs(overrides));
+      await settle();
+      const of = (suffix: string, name: string) => {
+        const inputs = ofType(suffix).find((r) => r.name === name)?.inputs;
+        expect(isRpcSecret(k8s.get(inputs, "spec")), `${name}: the spec stays readable (the digest is not a secret)`).toBe(false);
+        return String(k8s.stringMap(k8s.get(inputs, "spec.template.metadata.annotations"))[k8s.secretDigestAnnotation]);
+      };
+      return {
+        postgres: of("apps/v1:StatefulSet", "prod-tracking-postgres"),
+        objectStore: of("apps/v1:StatefulSet", "prod-tracking-object-store"),
+        mlflow: of("apps/v1:Deployment", "prod-tracking-mlflow"),
+        all: JSON.stringify(registered.filter((r) => r.type !== "kubernetes:core/v1:Secret").map((r) => r.inputs)),
+      };
+    };
+    const first = await digests();
+    for (const digest of [first.postgres, first.objectStore, first.mlflow]) expect(digest).toMatch(/^[0-9a-f]{64}$/);
+    expect(first.postgres).toBe(k8s.secretDigest({ "database-password": dbPassword }));
+    for (const credential of [dbPassword, s3Secret, adminPassword]) expect(first.all).not.toContain(credential);
+    // The same passwords: the same digests, so a run without a rotation changes nothing.
+    expect(await digests()).toEqual(first);
+    // A new database password rolls PostgreSQL and MLflow, not the object store.
+    const newDatabase = await digests({ databasePassword: pulumi.secret("db-pass-rotated") });
+    expect([newDatabase.postgres === first.postgres, newDatabase.objectStore === first.objectStore, newDatabase.mlflow === first.mlflow]).toEqual([false, true, false]);
+    // New S3 keys roll the object store and MLflow; a new admin password only MLflow.
+    const newKeys = await digests({ objectStoreCredentials: pulumi.secret({ accessKeyId: "mlflow-access", secretAccessKey: "s3-secret-rotated" }) });
+    expect([newKeys.postgres === first.postgres, newKeys.objectStore === first.objectStore, newKeys.mlflow === first.mlflow]).toEqual([true, false, false]);
+    const newAdmin = await digests({ auth: { adminUser: "admin", adminPassword: pulumi.secret("admin-pass-rotated") } });
+    expect([newAdmin.postgres === first.postgres, newAdmin.objectStore === first.objectStore, newAdmin.mlflow === first.mlflow]).toEqual([true, true, false]);
   });
 
   it("keeps every credential in the Secret, as secret values, and out of every other object and output", async () => {

@@ -64,10 +64,11 @@ function goodManifests(serving = fullServing, storeImage = "minio/minio:RELEASE.
     database: { host: `pg.${ns}.svc.cluster.local`, port: 5432, database: "mlflow", user: "mlflow", sslMode: "disable" as const },
     artifacts: { destination: "s3://mlflow/mlflow", endpointUrl: `http://store.${ns}.svc.cluster.local:9000`, region: "us-east-1", hasCredentials: true },
     secretName: "creds",
+    secretDigest: "0".repeat(64),
     serviceName: "mlflow",
     basicAuth: true,
   };
-  const store = { instance: t, namespace: ns, image: storeImage, storageSize: "20Gi", resources, serviceName: "store", secretName: "creds" };
+  const store = { instance: t, namespace: ns, image: storeImage, storageSize: "20Gi", resources, serviceName: "store", secretName: "creds", secretDigest: "0".repeat(64) };
   const job = {
     instance: "prod-training",
     namespace: ns,
@@ -86,7 +87,7 @@ function goodManifests(serving = fullServing, storeImage = "minio/minio:RELEASE.
   const servingParams = { instance: s, namespace: ns, serving };
   return [
     named("pg", buildPostgresService({ instance: t, namespace: ns })),
-    named("pg-sts", buildPostgresStatefulSet({ instance: t, namespace: ns, image: "postgres:16.4", database: "mlflow", user: "mlflow", storageSize: "10Gi", resources, serviceName: "pg", secretName: "creds" })),
+    named("pg-sts", buildPostgresStatefulSet({ instance: t, namespace: ns, image: "postgres:16.4", database: "mlflow", user: "mlflow", storageSize: "10Gi", resources, serviceName: "pg", secretName: "creds", secretDigest: "0".repeat(64) })),
     named("pg-policy", buildIngressPolicy({ namespace: ns, labels: postgresSelector(t), podSelector: postgresSelector(t), allowPods: [mlflowSelector(t)], ports: [5432] })),
     named("store", buildObjectStoreService({ instance: t, namespace: ns })),
     named("store-sts", buildObjectStoreStatefulSet(store)),

@@ -4,7 +4,7 @@ import { localPaths } from "../../components/local/paths";
 import { parseStackConfig } from "../../config";
 import { resolveSecrets } from "../../driver/secrets";
 import type { PhaseContext, PhaseSecrets } from "../../programs/context";
-import { generatedSecretsNeeded, rotationBlocker } from "../../programs/secrets";
+import { generatedSecretsNeeded } from "../../programs/secrets";
 import { installPulumiMocks, isRpcSecret, outputValue, type Registered, secretValue } from "./support/pulumiMocks";
 import { trackingCalls } from "./support/recordedTracking";
 
@@ -66,11 +66,6 @@ describe("the role's password", () => {
     expect(generatedSecretsNeeded(configOf("docker"), {})).toContain("databasePassword");
     expect(generatedSecretsNeeded(configOf("docker"), { databasePassword: "mine" })).not.toContain("databasePassword");
     expect(generatedSecretsNeeded(configOf("docker", database({ manage: false })), {})).not.toContain("databasePassword");
-  });
-
-  it("can be rotated on docker and kubernetes: the provider updates the role in the same run", () => {
-    expect(rotationBlocker(configOf("docker"))).toBeUndefined();
-    expect(rotationBlocker(configOf("kubernetes"))).toBeUndefined();
   });
 });
 
