@@ -22,9 +22,13 @@ def main() -> int:
         return 2
     endpoint = os.environ.get("MLFLOW_S3_ENDPOINT_URL") or None
     wait_seconds = float(os.environ.get("BUCKET_WAIT_SECONDS", "180"))
-    client = boto3.client("s3", endpoint_url=endpoint, config=Config(retries={"max_attempts": 1}, connect_timeout=3, read_timeout=10))
     started = time.monotonic()
     while True:
+        # A fresh client per attempt: botocore keeps per-client state learnt from errors (its region
+        # redirector's bucket cache). Seen on the local cluster after a rotation, where the Job starts
+        # while the store still runs with the old keys: one long-lived client kept getting 404 from the
+        # restarted store for minutes while a new client in the same pod succeeded at once.
+        client = boto3.client("s3", endpoint_url=endpoint, config=Config(retries={"max_attempts": 1}, connect_timeout=3, read_timeout=10))
         try:
             client.create_bucket(Bucket=bucket)
             print(f"created bucket {bucket} at {endpoint or 'AWS S3'}", flush=True)
