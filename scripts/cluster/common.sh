@@ -77,15 +77,5 @@ ctr_() { ctr --address "$CONTAINERD_SOCK" -n k8s.io "$@"; }
 CLUSTER_BACKGROUND_BUILD_LOG="$MLOPS_CACHE_DIR/logs/cluster-build.log"
 
 # hold_build_lock: one cluster build at a time. A second one (the cluster tier while test-setup's
-# background build still runs) waits for the first, showing its progress, then finds everything cached.
-hold_build_lock() {
-  local waited=$SECONDS
-  mkdir -p "$CLUSTER_CACHE"
-  exec 9>"$CLUSTER_CACHE/.build.lock"
-  flock -n 9 && return 0
-  log "another cluster build is running (the background one of make test-setup logs to $CLUSTER_BACKGROUND_BUILD_LOG): waiting for it"
-  until flock -w 30 9; do
-    log "still waiting ($((SECONDS - waited))s); its last line: $(tail -n 1 "$CLUSTER_BACKGROUND_BUILD_LOG" 2>/dev/null | cut -c1-140)"
-  done
-  log "the other cluster build finished; waited $((SECONDS - waited))s"
-}
+# background build still runs) waits for the first, then finds everything cached.
+hold_build_lock() { hold_lock "$CLUSTER_CACHE/.build.lock" "the cluster" "$CLUSTER_BACKGROUND_BUILD_LOG"; }

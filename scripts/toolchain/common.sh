@@ -107,3 +107,19 @@ copy_module() {
   src="$(module_dir "$1" "$2")" || exit 1
   cp -r "$src/." "$3/" && chmod -R u+w "$3"
 }
+
+# hold_lock FILE "<what>" [LOG]: one build of <what> at a time on this machine. Opens FILE on a new fd
+# ($HELD_LOCK_FD, closed by release_lock or at exit); while another holder has it, waits and prints
+# progress every 30 s, with the last line of LOG when the other build logs there.
+hold_lock() {
+  local file="$1" what="$2" other_log="${3:-}" waited=$SECONDS
+  mkdir -p "$(dirname "$file")"
+  exec {HELD_LOCK_FD}>"$file"
+  flock -n "$HELD_LOCK_FD" && return 0
+  log "another build of $what is running${other_log:+ (its log: $other_log)}: waiting for it"
+  until flock -w 30 "$HELD_LOCK_FD"; do
+    log "still waiting for $what ($((SECONDS - waited))s)${other_log:+; its last line: $(tail -n 1 "$other_log" 2>/dev/null | cut -c1-140)}"
+  done
+  log "the other build of $what finished; waited $((SECONDS - waited))s"
+}
+release_lock() { exec {HELD_LOCK_FD}>&-; }

@@ -19,17 +19,12 @@ build_seaweedfs() {
 ensure_seaweedfs() {
   # One build at a time: the test setup and the Docker images' SeaweedFS stand-in (built alongside, in the
   # background) may both ask for it; the second waits for the first and then finds it cached.
-  mkdir -p "$(dirname "$SEAWEEDFS_BIN")"
-  exec 8>"$(dirname "$SEAWEEDFS_BIN")/.build.lock"
-  if ! flock -n 8; then
-    log "SeaweedFS: another build of it is running: waiting for it"
-    flock 8
-  fi
+  hold_lock "$(dirname "$SEAWEEDFS_BIN")/.build.lock" SeaweedFS
   if [ -x "$SEAWEEDFS_BIN" ] && "$SEAWEEDFS_BIN" version >/dev/null 2>&1; then
     log "SeaweedFS: cached at $SEAWEEDFS_BIN"
   else
     heartbeat "building SeaweedFS weed $SEAWEEDFS_VERSION from the Go proxy (cold: ~10 min)" build_seaweedfs
   fi
   log "SeaweedFS: $("$SEAWEEDFS_BIN" version 2>/dev/null | head -n1)"
-  exec 8>&-
+  release_lock
 }
