@@ -4,8 +4,14 @@
  * The docker and kubernetes platforms use nginx and a Service instead.
  *
  * What it promises real clients:
- * - active health checks: every replica's `/ping` is polled; only replicas answering 200 get requests
- *   (a loading or draining replica answers 503 and is skipped until it answers 200 again);
+ * - active health checks: every replica's `/ping` is polled; replicas answering 200 get the requests
+ *   (a loading or draining replica answers 503 and is skipped until it answers 200 again). One slow
+ *   answer under load is not a verdict: a replica is dropped after two health checks in a row time out;
+ * - panic routing (Envoy's panic threshold): when no replica is ready, the request goes to those that
+ *   still answer their health check. During a rollout the draining replica serves until the new one's
+ *   200 has been seen, instead of the balancer answering 503 for the half second in between;
+ * - a replica's 503 (loading, draining, overloaded) means it did not process the request, so the
+ *   next replica gets it; only when none can is the answer 503 (Retry-After);
  * - at most once: a request goes to a second replica only when the first refused the connection or
  *   did not accept it in time, i.e. before a byte of the request was sent. Once a replica may have
  *   processed a request, its failure is the client's answer (502), never a replay elsewhere;
@@ -22,7 +28,14 @@ export interface Upstream {
   downUntil: number;
   /** The last active health check's verdict: `/ping` answered 200. */
   ready: boolean;
+  /** Health checks in a row that got no answer in time. */
+  timeouts: number;
+  /** The replica answered its last health check (200 or not): it is alive, fit for panic routing. */
+  answering: boolean;
 }
+
+/** Consecutive health-check timeouts after which a replica stops getting requests. */
+export const timeoutsBeforeUnready = 2;
 
 export interface BalancerOptions {
   /** Path polled on every replica; 200 means ready. */
@@ -50,12 +63,15 @@ export class RoundRobin {
     if (upstreams.length === 0) throw new Error("the load balancer needs at least one --upstream");
   }
 
-  /** The order to try for one request: every usable upstream once, starting from the next in turn. */
+  /**
+   * The order to try for one request, starting from the next in turn: the ready upstreams, then (panic
+   * routing) those not ready that still answer their health checks. Refused ones sit out their time.
+   */
   order(now = Date.now()): Upstream[] {
     const start = this.next;
     this.next = (this.next + 1) % this.upstreams.length;
-    const rotated = this.upstreams.map((_, i) => this.upstreams[(start + i) % this.upstreams.length] as Upstream);
-    return rotated.filter((u) => u.ready && u.downUntil <= now);
+    const rotated = this.upstreams.map((_, i) => this.upstreams[(start + i) % this.upstreams.length] as Upstream).filter((u) => u.downUntil <= now);
+    return [...rotated.filter((u) => u.ready), ...rotated.filter((u) => !u.ready && u.answering)];
   }
 
   anyReady(now = Date.now()): boolean {
@@ -80,7 +96,7 @@ export function parseArgs(argv: readonly string[]): { host: string; port: number
     const numeric = numberFlags[flag];
     if (value === undefined) throw new Error(`argument ${flag} needs a value`);
     if (flag === "--listen") listen = value;
-    else if (flag === "--upstream") upstreams.push({ url: new URL(value), downUntil: 0, ready: false });
+    else if (flag === "--upstream") upstreams.push({ url: new URL(value), downUntil: 0, ready: false, timeouts: 0, answering: false });
     else if (flag === "--health-path") options.healthPath = value;
     else if (numeric) {
       const n = Number(value);
@@ -92,22 +108,35 @@ export function parseArgs(argv: readonly string[]): { host: string; port: number
   return { host, port: Number(port), upstreams, options: options as unknown as BalancerOptions };
 }
 
-/** One active health check of one replica; a replica that does not answer within the interval is not ready. */
+/**
+ * One active health check of one replica. An answer is a verdict at once (200 ready, anything else
+ * not); no connection makes it not ready at once; a replica that does not answer within the interval
+ * (at least 1 s) loses readiness only after `timeoutsBeforeUnready` such checks in a row.
+ */
 export function checkUpstream(upstream: Upstream, options: BalancerOptions): Promise<void> {
   return new Promise((resolve) => {
+    let timedOut = false;
     const req = http.get(
       { host: upstream.url.hostname, port: upstream.url.port, path: options.healthPath, agent: false, timeout: Math.max(options.healthIntervalMs, 1_000) },
       (res) => {
         upstream.ready = res.statusCode === 200;
+        upstream.answering = true;
+        upstream.timeouts = 0;
         if (upstream.ready) upstream.downUntil = 0;
         res.resume();
         res.on("error", () => undefined);
         res.on("close", resolve);
       },
     );
-    req.on("timeout", () => req.destroy(new Error("health check timed out")));
+    req.on("timeout", () => {
+      timedOut = true;
+      req.destroy(new Error("health check timed out"));
+    });
     req.on("error", () => {
-      upstream.ready = false;
+      if (timedOut) {
+        upstream.timeouts++;
+        if (upstream.timeouts >= timeoutsBeforeUnready) Object.assign(upstream, { ready: false, answering: false });
+      } else Object.assign(upstream, { ready: false, answering: false });
       resolve();
     });
   });
@@ -241,7 +270,7 @@ export function createLoadBalancer(pool: RoundRobin, options: BalancerOptions = 
       if (cancel.signal.aborted) return;
       if (outcome.kind === "refused") {
         upstream.downUntil = Date.now() + 5_000;
-        upstream.ready = false;
+        Object.assign(upstream, { ready: false, answering: false });
         refusals.push(`${upstream.url.host}: ${outcome.reason}`);
         continue;
       }
@@ -249,8 +278,13 @@ export function createLoadBalancer(pool: RoundRobin, options: BalancerOptions = 
         sendJson(res, outcome.status, { error: `${outcome.reason} (${upstream.url.host}); not retried elsewhere, it may have been processed` }, { "x-upstream": upstream.url.host });
         return;
       }
-      // A replica that says it is loading or draining gets no more requests until its /ping says ready.
-      if (outcome.status === 503) upstream.ready = false;
+      // A replica that says it is loading, draining or overloaded did not process the request: the next
+      // one may take it, and this one gets no more until its /ping says ready.
+      if (outcome.status === 503) {
+        upstream.ready = false;
+        refusals.push(`${upstream.url.host}: HTTP 503 ${outcome.body.toString("utf8", 0, 200)}`);
+        continue;
+      }
       const headers: http.OutgoingHttpHeaders = { "x-upstream": upstream.url.host, "content-length": outcome.body.length };
       for (const [key, value] of Object.entries(outcome.headers)) if (!hopByHop.has(key) && value !== undefined) headers[key] = value;
       if (!res.destroyed) {

@@ -1,6 +1,7 @@
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { checkUpstream, defaultBalancerOptions, timeoutsBeforeUnready, type Upstream } from "../../components/local/loadBalancer";
 import {
   abortMidBody,
   freePort,
@@ -100,14 +101,59 @@ describe("local load balancer against real replica processes", () => {
     expect(await count(r1.port)).toBe(0);
     await setMode(r0.port, "loading");
     await waitUntil("the balancer to report no ready replica", async () => (await fetch(url(lb.port, "/lb/health"))).status === 503);
+    // Both were asked (a 503 means the replica did not process it), then the balancer gives up.
     const none = await invoke(lb.port);
     expect(none.status).toBe(503);
     expect(none.headers.get("retry-after")).toBe("1");
+    expect(((await none.json()) as { error: string }).error).toMatch(/no replica is ready.*HTTP 503.*loading.*HTTP 503.*loading/);
+    const askedBefore = await count(r1.port);
     await setMode(r0.port, "ok");
     await setMode(r1.port, "ok");
     await waitUntil("both replicas back", async () => ((await (await fetch(url(lb.port, "/lb/health"))).json()) as { upstreams: { up: boolean }[] }).upstreams.every((u) => u.up));
     for (let i = 0; i < 10; i++) expect((await invoke(lb.port)).status).toBe(200);
-    expect(await count(r1.port)).toBe(5);
+    expect((await count(r1.port)) - askedBefore).toBe(5);
+  });
+
+  it("keeps serving through a draining replica while the new one is not yet seen ready (the rollout window)", async () => {
+    const [r0, r1] = await Promise.all([replica("r0"), replica("r1")]);
+    const lb = await balancer([r0.port, r1.port], ["--health-interval-ms", "200"]);
+    // r0 drains (its /ping fails, it still serves); r1 is still loading its new model.
+    await setMode(r0.port, "draining");
+    await setMode(r1.port, "loading");
+    await waitUntil("the balancer to see neither replica ready", async () => (await fetch(url(lb.port, "/lb/health"))).status === 503);
+    const servedBefore = await count(r0.port);
+    for (let i = 0; i < 10; i++) {
+      const res = await invoke(lb.port, `{"n":${i}}`);
+      expect(res.status).toBe(200);
+      expect(res.headers.get("x-replica-id")).toBe("r0");
+    }
+    expect((await count(r0.port)) - servedBefore).toBe(10);
+    // Once r1 is ready it takes the requests and the draining r0 gets none.
+    await setMode(r1.port, "ok");
+    await waitUntil("r1 ready", async () => (await fetch(url(lb.port, "/lb/health"))).status === 200);
+    const drained = await count(r0.port);
+    for (let i = 0; i < 6; i++) expect((await invoke(lb.port)).headers.get("x-replica-id")).toBe("r1");
+    expect(await count(r0.port)).toBe(drained);
+  });
+
+  it("drops a replica only after two health checks in a row get no answer, and at once when it refuses", async () => {
+    const r0 = await replica("r0");
+    const upstream: Upstream = { url: new URL(`http://127.0.0.1:${r0.port}`), downUntil: 0, ready: false, timeouts: 0, answering: false };
+    const options = { ...defaultBalancerOptions, healthIntervalMs: 300 };
+    await checkUpstream(upstream, options);
+    expect(upstream).toMatchObject({ ready: true, answering: true });
+    await setMode(r0.port, "hang");
+    await checkUpstream(upstream, options);
+    expect(upstream).toMatchObject({ ready: true, timeouts: 1 });
+    await checkUpstream(upstream, options);
+    expect(upstream).toMatchObject({ ready: false, answering: false, timeouts: timeoutsBeforeUnready });
+    await setMode(r0.port, "ok");
+    await checkUpstream(upstream, options);
+    expect(upstream).toMatchObject({ ready: true, answering: true, timeouts: 0 });
+    r0.child.kill("SIGKILL");
+    await pause(200);
+    await checkUpstream(upstream, options);
+    expect(upstream).toMatchObject({ ready: false, answering: false });
   });
 
   it("is started again by keepAlive.ts when it dies, and stops with it", async () => {

@@ -2,7 +2,8 @@
  * A small stand-in for one model-server replica, run as its own process so tests can kill it for real:
  * `node --import tsx fakeReplica.ts <port> <id>`. Its behaviour is switched over HTTP (`POST /mode/<m>`):
  * - `ok` (default): `/ping` 200, `POST /invocations` answers `{"id", "echo"}`;
- * - `loading`: `/ping` and everything else 503, like a server still loading or draining;
+ * - `loading`: `/ping` and everything else 503, like a server still loading;
+ * - `draining`: `/ping` 503 but `/invocations` still answered, like a server serving out its drain time;
  * - `hang`: `/invocations` never answers (and `/ping` neither);
  * - `half`: `/invocations` sends headers and half a body, then waits (for the test to kill the process).
  * Every `/invocations` that arrives is counted (`GET /count`), so a test can see a replay.
@@ -34,7 +35,12 @@ const server = http.createServer((req, res) => {
       res.end('{"status":"loading"}');
       return;
     }
-    if (url === "/ping") {
+    if (url === "/ping" || (mode === "draining" && url !== "/invocations")) {
+      if (mode === "draining") {
+        res.writeHead(503, { "content-type": "application/json", "x-replica-id": id });
+        res.end('{"status":"draining"}');
+        return;
+      }
       res.writeHead(200, { "content-type": "application/json", "x-replica-id": id });
       res.end('{"status":"ok"}');
       return;

@@ -15,6 +15,13 @@ describe("local load balancer: choice of replica and arguments", () => {
     if (a) a.ready = false;
     expect(pool.order().map((u) => u.url.hostname)).toEqual(["c"]);
     expect(pool.anyReady()).toBe(true);
+    // Panic routing: a replica that answers its checks but is not ready (draining) comes after the ready ones.
+    if (a) a.answering = true;
+    expect(pool.order().map((u) => u.url.hostname)).toEqual(["c", "a"]);
+    const c = pool.upstreams[2];
+    if (c) c.ready = false;
+    expect(pool.anyReady()).toBe(false);
+    expect(pool.order().map((u) => u.url.hostname)).toEqual(["a"]);
   });
 
   it("parses timeouts and rejects unknown or bad arguments with the expected usage", () => {
