@@ -1,4 +1,6 @@
-"""Runs one trial as an MLflow run nested under the study run.
+"""Runs one trial as an MLflow run nested under the study run, in two steps: `fit_trial` (find or
+start the run, fit the folds) and `record_trial` (the model, the metrics, FINISHED), which the worker
+runs on a background thread while the next trial fits.
 
 Exactly one FINISHED run per trial key is the invariant: a finished key is skipped, and a RUNNING or
 FAILED run left by an interrupted or failed attempt is resumed by its run id instead of starting a
@@ -11,13 +13,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from importlib import metadata
 from typing import Literal
 
 import mlflow
 import mlflow.sklearn
 from mlflow.entities import Metric, Param, Run, RunTag
-from mlflow.models import Model, infer_signature
+from mlflow.models import Model, ModelSignature, infer_signature
+from mlflow.types import Schema
 from sklearn.base import BaseEstimator
 
 from dataset import DataSplit
@@ -60,6 +64,14 @@ class ShardContext:
     experiment_id: str
     study_run_id: str
     split: DataSplit
+
+    @cached_property
+    def input_schema(self) -> Schema:
+        """The models' input schema, inferred once per worker: it scans every training value for
+        missing ones (the `required` flags), which cost a tenth of a second per trial."""
+        inputs = infer_signature(self.split.x_train).inputs
+        assert inputs is not None
+        return inputs
 
 
 def metric_names(scoring: str, folds: int) -> list[str]:
@@ -114,8 +126,8 @@ def _start_or_resume(ctx: ShardContext, trial: TrialSpec, unfinished: list[Run])
 
 def _log_model(ctx: ShardContext, run_id: str, model: BaseEstimator) -> str:
     """Logs the model and returns the `source` that model-versions/create needs for this run."""
-    x = ctx.split.x_train
-    signature = infer_signature(x, model.predict(x.head(20)))
+    sample = ctx.split.x_train.head(20)
+    signature = ModelSignature(inputs=ctx.input_schema, outputs=infer_signature(sample, model.predict(sample)).outputs)
     info = ctx.tracking.call(
         "log model",
         Model.log,
@@ -125,7 +137,7 @@ def _log_model(ctx: ShardContext, run_id: str, model: BaseEstimator) -> str:
         run_id=run_id,
         sk_model=model,
         signature=signature,
-        input_example=x.head(5),
+        input_example=sample.head(5),
         pip_requirements=_MODEL_REQUIREMENTS,
     )
     # MLflow 3 stores the model as a LoggedModel outside the run's artifacts; its artifact location
@@ -146,20 +158,6 @@ def _log_pruned(ctx: ShardContext, run_id: str, stopped: Stopped) -> None:
     t.call("end pruned trial run", t.client.set_terminated, run_id, "KILLED")
 
 
-def _fit_and_log(ctx: ShardContext, trial: TrialSpec, run_id: str, after_fold: AfterFold | None) -> TrialScores:
-    spec, t = ctx.spec, ctx.tracking
-    t.call("log params", t.client.log_batch, run_id, params=_params(spec, trial))
-    estimator = build_estimator(spec.model_family, trial.params, spec.seed)
-    scores, model = evaluate(estimator, ctx.split, spec.scoring, spec.cv_folds, spec.seed, after_fold)
-    now = int(time.time() * 1000)
-    metrics = [Metric(k, v, now, 0) for k, v in _metrics(spec.scoring, scores).items()]
-    t.call("log metrics", t.client.log_batch, run_id, metrics=metrics)
-    source = _log_model(ctx, run_id, model)
-    t.call("tag model source", t.client.set_tag, run_id, TAG_MODEL_SOURCE, source)
-    t.call("finish trial run", t.client.set_terminated, run_id, "FINISHED")
-    return scores
-
-
 def _delete_unfinished_duplicates(ctx: ShardContext, trial: TrialSpec, keep: str) -> None:
     """A create whose answer was lost (server restarted mid-request) and then retried leaves a
     second RUNNING run for the key; once the trial is FINISHED such leftovers only mislead."""
@@ -169,15 +167,39 @@ def _delete_unfinished_duplicates(ctx: ShardContext, trial: TrialSpec, keep: str
             ctx.tracking.call("delete duplicate run", ctx.tracking.client.delete_run, run.info.run_id)
 
 
-def run_trial(ctx: ShardContext, trial: TrialSpec, label: str, after_fold: AfterFold | None = None) -> TrialResult:
-    """`label` prefixes the progress lines; `after_fold` (the pruner) may stop the trial between folds."""
+@dataclass(frozen=True)
+class FittedTrial:
+    """A trial whose folds are done; what is left is recording it in MLflow (`record_trial`), which the
+    worker does on a background thread while the next trial fits."""
+
+    trial: TrialSpec
+    label: str
+    run_id: str
+    started: float
+    scores: TrialScores
+    model: BaseEstimator
+
+
+def _trial_failed(ctx: ShardContext, run_id: str, label: str, started: float, err: Exception) -> TrialResult:
     t = ctx.tracking
-    label = f"[worker {ctx.spec.worker_index}] {label} #{trial.index} key={trial.key}"
-    runs = search_all_runs(t, ctx.experiment_id, tag_filter({TAG_STUDY_ID: ctx.spec.study_id, TAG_TRIAL_KEY: trial.key}))
+    message = f"{type(err).__name__}: {one_line(err)}"
+    t.call("tag trial error", t.client.set_tag, run_id, TAG_ERROR, message)
+    t.call("fail trial run", t.client.set_terminated, run_id, "FAILED")
+    t.log(f"{label}: FAILED after {time.monotonic() - started:.1f}s: {message}")
+    return TrialResult("failed", error=message)
+
+
+def fit_trial(ctx: ShardContext, trial: TrialSpec, label: str, after_fold: AfterFold | None = None) -> TrialResult | FittedTrial:
+    """Finds or starts the trial's run and fits its folds. Returns the result when nothing is left to
+    record (skipped, pruned, failed), else the fitted trial for `record_trial`. `label` prefixes the
+    progress lines; `after_fold` (the pruner) may stop the trial between folds."""
+    t, spec = ctx.tracking, ctx.spec
+    label = f"[worker {spec.worker_index}] {label} #{trial.index} key={trial.key}"
+    runs = search_all_runs(t, ctx.experiment_id, tag_filter({TAG_STUDY_ID: spec.study_id, TAG_TRIAL_KEY: trial.key}))
     finished = [r for r in runs if r.info.status == "FINISHED"]
     if finished:
         t.log(f"{label}: already finished in run {finished[0].info.run_id}, skipped")
-        return TrialResult("skipped", finished[0].data.metrics.get(f"cv_{ctx.spec.scoring}_mean"))
+        return TrialResult("skipped", finished[0].data.metrics.get(f"cv_{spec.scoring}_mean"))
     pruned = [r for r in runs if r.data.tags.get(TAG_PRUNED) == "true"]
     if pruned:
         t.log(f"{label}: already pruned in run {pruned[0].info.run_id}, skipped")
@@ -186,20 +208,35 @@ def run_trial(ctx: ShardContext, trial: TrialSpec, label: str, after_fold: After
     run_id, resumed = _start_or_resume(ctx, trial, runs)
     t.log(f"{label}: {'resuming' if resumed else 'started'} run {run_id} params={dict(trial.params)}")
     try:
-        scores = _fit_and_log(ctx, trial, run_id, after_fold)
+        t.call("log params", t.client.log_batch, run_id, params=_params(spec, trial))
+        scores, model = evaluate(build_estimator(spec.model_family, trial.params, spec.seed), ctx.split, spec.scoring, spec.cv_folds, spec.seed, after_fold)
     except TrackingUnavailable:
         raise  # the worker stops; its retry resumes this run
     except Stopped as stopped:
         _log_pruned(ctx, run_id, stopped)
         mean = sum(stopped.fold_scores) / len(stopped.fold_scores)
-        t.log(f"{label}: PRUNED after fold {len(stopped.fold_scores)}/{ctx.spec.cv_folds} (running mean {mean:.4f}) in {time.monotonic() - started:.1f}s")
+        t.log(f"{label}: PRUNED after fold {len(stopped.fold_scores)}/{spec.cv_folds} (running mean {mean:.4f}) in {time.monotonic() - started:.1f}s")
         return TrialResult("pruned")
     except Exception as err:
-        message = f"{type(err).__name__}: {one_line(err)}"
-        t.call("tag trial error", t.client.set_tag, run_id, TAG_ERROR, message)
-        t.call("fail trial run", t.client.set_terminated, run_id, "FAILED")
-        t.log(f"{label}: FAILED after {time.monotonic() - started:.1f}s: {message}")
-        return TrialResult("failed", error=message)
-    _delete_unfinished_duplicates(ctx, trial, keep=run_id)
-    t.log(f"{label}: cv_{ctx.spec.scoring}_mean={scores.cv_mean:.4f} (std {scores.cv_std:.4f}) test_{ctx.spec.scoring}={scores.test_score:.4f} in {time.monotonic() - started:.1f}s")
+        return _trial_failed(ctx, run_id, label, started, err)
+    return FittedTrial(trial, label, run_id, started, scores, model)
+
+
+def record_trial(ctx: ShardContext, fitted: FittedTrial) -> TrialResult:
+    """Logs the fitted model, then the metrics and the model's source in one batch, then FINISHED: a
+    run is FINISHED only with everything a select or a serve needs."""
+    t, spec, run_id, scores = ctx.tracking, ctx.spec, fitted.run_id, fitted.scores
+    try:
+        source = _log_model(ctx, run_id, fitted.model)
+        now = int(time.time() * 1000)
+        metrics = [Metric(k, v, now, 0) for k, v in _metrics(spec.scoring, scores).items()]
+        t.call("log metrics", t.client.log_batch, run_id, metrics=metrics, tags=[RunTag(TAG_MODEL_SOURCE, source)])
+        t.call("finish trial run", t.client.set_terminated, run_id, "FINISHED")
+    except TrackingUnavailable:
+        raise
+    except Exception as err:
+        return _trial_failed(ctx, run_id, fitted.label, fitted.started, err)
+    _delete_unfinished_duplicates(ctx, fitted.trial, keep=run_id)
+    t.log(f"{fitted.label}: cv_{spec.scoring}_mean={scores.cv_mean:.4f} (std {scores.cv_std:.4f}) test_{spec.scoring}={scores.test_score:.4f} in {time.monotonic() - fitted.started:.1f}s")
     return TrialResult("trained", scores.cv_mean)
+

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,6 +28,8 @@ T = TypeVar("T")
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "60")
+# Usage telemetry would phone home from every worker (and wait on it where there is no internet).
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 # Our own progress lines name every run; MLflow's "View run at" links would double them.
 os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
 
@@ -112,15 +115,39 @@ class Tracking:
     client: MlflowClient
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     log: Callable[[str], None] = print
-    #: Wall time spent inside MLflow calls (retries included): the worker reports its share.
+    #: Wall time spent inside MLflow calls on any thread (retries included): the worker reports it.
     seconds: float = 0.0
+    #: The same time per kind of call (`what`), so the report can say where it went.
+    seconds_by_call: dict[str, float] = field(default_factory=dict)
+    #: The part the worker's main thread waited for: its own calls, and `waited` for the recorder.
+    waited_seconds: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def reset_clock(self) -> None:
+        with self._lock:
+            self.seconds, self.waited_seconds, self.seconds_by_call = 0.0, 0.0, {}
+
+    def waited(self, seconds: float) -> None:
+        """The main thread waited this long for MLflow work done on another thread."""
+        with self._lock:
+            self.waited_seconds += seconds
 
     def call(self, what: str, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
         started = time.monotonic()
         try:
             return self._call(what, fn, *args, **kwargs)
         finally:
-            self.seconds += time.monotonic() - started
+            spent = time.monotonic() - started
+            with self._lock:
+                self.seconds += spent
+                self.seconds_by_call[what] = self.seconds_by_call.get(what, 0.0) + spent
+                if threading.current_thread() is threading.main_thread():
+                    self.waited_seconds += spent
+
+    def slowest_calls(self, count: int = 3) -> str:
+        """`log model 4.1s, search runs 0.8s, ...`: where the time in MLflow went."""
+        ranked = sorted(self.seconds_by_call.items(), key=lambda item: -item[1])[:count]
+        return ", ".join(f"{what} {spent:.1f}s" for what, spent in ranked)
 
     def _call(self, what: str, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
         deadline = time.monotonic() + self.policy.budget_seconds

@@ -135,13 +135,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     study = open_study(storage, spec)
     if not shared and kind != "tpe":
         enqueue_fixed(study, spec.trials)
-    pulling, tracking.seconds = time.monotonic(), 0.0
+    pulling = time.monotonic()
+    tracking.reset_clock()
     outcomes: Counter[Outcome] = pull_trials(ctx, study, shared, beats)
-    mlflow_share = tracking.seconds / max(time.monotonic() - pulling, 1e-9)
+    pulled = max(time.monotonic() - pulling, 1e-9)
     say(
         f"[worker {spec.worker_index}] done in {time.monotonic() - started:.1f}s: "
         f"trained {outcomes['trained']}, skipped {outcomes['skipped']}, pruned {outcomes['pruned']}, failed {outcomes['failed']}; "
-        f"mlflow_seconds={tracking.seconds:.2f} ({mlflow_share:.1%} of the time since the first trial was asked for)"
+        f"mlflow_seconds={tracking.seconds:.2f} ({tracking.seconds / pulled:.1%} of the time since the first trial was asked for; {tracking.slowest_calls()}); "
+        f"waited on MLflow {tracking.waited_seconds:.2f}s ({tracking.waited_seconds / pulled:.1%}; the rest overlapped the next trial's fits)"
     )
     counts = study_counts(tracking, experiment_id, spec.study_id)
     if shared and counts.running == 0:  # the study settled: this worker is the last one

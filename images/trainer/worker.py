@@ -1,9 +1,16 @@
-"""One worker's pull loop: ask the study for a trial, run it, tell the result, publish progress."""
+"""One worker's pull loop: ask the study for a trial, fit it, record and tell the result, publish
+progress. Recording a fitted trial (its model upload, metrics, FINISHED, the tell) runs on one
+background thread while the next trial fits, so the worker's cores do not wait on MLflow; at most
+one trial is being recorded at a time, and its heartbeat runs until it is told, so a worker killed
+mid-record loses nothing (its trial returns to the queue and the retry resumes its run)."""
 
 from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass
 
 import optuna
@@ -11,7 +18,7 @@ from mlflow.entities import Metric
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import TrialState
 
-from runner import Outcome, ShardContext, TrialResult, run_trial
+from runner import FittedTrial, Outcome, ShardContext, TrialResult, fit_trial, record_trial
 from trialqueue import ATTR_ERROR, SYS_SURPLUS, Heartbeat, Heartbeats, budget_used, is_surplus, queue_counts, reap_stale, trial_spec
 from verdict import study_counts
 
@@ -83,31 +90,90 @@ def _budget(ctx: ShardContext, shared: bool) -> int:
     return ctx.spec.total_trials if shared else len(ctx.spec.trials)
 
 
+class Recorder:
+    """One background thread with at most one task in flight; a task's error is raised by the next
+    `wait` (or `submit`), on the worker's main thread, so TrackingUnavailable still ends the worker."""
+
+    def __init__(self, tracking_waited: Callable[[float], None]) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="record-trial")
+        self._pending: Future[None] | None = None
+        self._waited = tracking_waited
+
+    @property
+    def busy(self) -> bool:
+        return self._pending is not None
+
+    def wait(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            started = time.monotonic()
+            try:
+                pending.result()
+            finally:
+                self._waited(time.monotonic() - started)
+
+    def submit(self, task: Callable[[], None]) -> None:
+        self.wait()
+        self._pending = self._pool.submit(task)
+
+    def close(self) -> None:
+        try:
+            self.wait()
+        finally:
+            self._pool.shutdown(wait=True)
+
+
 def pull_trials(ctx: ShardContext, study: optuna.Study, shared: bool, beats: Heartbeats) -> Counter[Outcome]:
     outcomes: Counter[Outcome] = Counter()
     log = ctx.tracking.log
-    while True:
-        reap_stale(study, beats, log)
-        state = _has_work(study, ctx)
-        if state == "done":
-            return outcomes
-        if state == "wait":
-            time.sleep(beats.poll_seconds)
-            continue
-        trial = study.ask()
-        if is_surplus(study._storage.get_trial(trial._trial_id), study.get_trials(deepcopy=False), ctx.spec):
-            study._storage.set_trial_system_attr(trial._trial_id, SYS_SURPLUS, True)
-            study.tell(trial, state=TrialState.FAIL)
-            continue
-        with Heartbeat(study._storage, trial._trial_id, beats.interval_seconds):
-            spec_trial = trial_spec(trial, ctx.spec)
-            label = f"trial {trial.number + 1}/{_budget(ctx, shared)}"
+    recorder = Recorder(ctx.tracking.waited)
+    # TPE samples from, and a pruner judges against, every told result: with one worker, waiting for
+    # the last one before the next keeps the study reproducible.
+    sequential = (ctx.spec.search is not None and ctx.spec.search.kind == "tpe") or ctx.spec.pruning.kind != "none"
 
-            def after_fold(fold: int, running_mean: float, trial: optuna.Trial = trial) -> bool:
-                trial.report(running_mean, fold)
-                return trial.should_prune()
-
-            result = run_trial(ctx, spec_trial, label, after_fold)
+    def settle(trial: optuna.Trial, outcome: Callable[[], TrialResult], label: str, heartbeat: ExitStack) -> None:
+        """Records and tells one trial; its heartbeat stops once it is told, or when recording fails."""
+        with heartbeat:
+            result = outcome()
             _tell(study, trial, result, label)
         outcomes[result.outcome] += 1
         publish_progress(ctx, read_progress(ctx, study, shared))
+
+    try:
+        while True:
+            reap_stale(study, beats, log)
+            state = _has_work(study, ctx)
+            if (state != "ask" and recorder.busy) or sequential:
+                # The trial being recorded may be what is left, or what TPE must learn from first.
+                recorder.wait()
+                state = _has_work(study, ctx)
+            if state == "done":
+                return outcomes
+            if state == "wait":
+                time.sleep(beats.poll_seconds)
+                continue
+            trial = study.ask()
+            if is_surplus(study._storage.get_trial(trial._trial_id), study.get_trials(deepcopy=False), ctx.spec):
+                study._storage.set_trial_system_attr(trial._trial_id, SYS_SURPLUS, True)
+                study.tell(trial, state=TrialState.FAIL)
+                continue
+            heartbeat = ExitStack()
+            heartbeat.enter_context(Heartbeat(study._storage, trial._trial_id, beats.interval_seconds))
+            with ExitStack() as on_error:
+                on_error.push(heartbeat)
+                spec_trial = trial_spec(trial, ctx.spec)
+                label = f"trial {trial.number + 1}/{_budget(ctx, shared)}"
+
+                def after_fold(fold: int, running_mean: float, trial: optuna.Trial = trial) -> bool:
+                    trial.report(running_mean, fold)
+                    return trial.should_prune()
+
+                fitted = fit_trial(ctx, spec_trial, label, after_fold)
+                recorder.wait()  # the one before must be recorded first; its error stops this one's heartbeat too
+                on_error.pop_all()  # from here `settle` owns the heartbeat
+            if isinstance(fitted, FittedTrial):
+                recorder.submit(lambda t=trial, f=fitted, h=heartbeat, lbl=label: settle(t, lambda: record_trial(ctx, f), lbl, h))
+            else:
+                settle(trial, lambda r=fitted: r, label, heartbeat)
+    finally:
+        recorder.close()

@@ -23,7 +23,7 @@ from optuna.storages import InMemoryStorage, JournalStorage
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 
-from mlflow_testing import REPO_ROOT, TRAINER_DIR, MlflowServer, client_env, run_cli
+from mlflow_testing import REPO_ROOT, TRAINER_DIR, DelayingProxy, MlflowServer, client_env, run_cli
 from spec import SearchSpec, ShardSpec, load_shard_spec
 from trialqueue import SYS_HEARTBEAT, SYS_RETRY_OF, Heartbeats, enqueue_fixed, is_surplus, queue_counts, reap_stale
 from tracking import tag_filter
@@ -237,6 +237,47 @@ def test_a_worker_killed_mid_trial_loses_and_duplicates_nothing(mlflow_server: M
     counts = queue_counts(trials, 3)
     assert (counts.finished, counts.failed, counts.running, counts.waiting) == (6, 0, 0, 0)
     assert sum(1 for t in trials if SYS_RETRY_OF in t.system_attrs) == 1
+
+
+def test_a_worker_killed_while_a_trial_records_in_the_background_loses_nothing(mlflow_server: MlflowServer, tmp_path: Path) -> None:
+    """A worker records a fitted trial (model upload, metrics, FINISHED, tell) on a background thread
+    while it fits the next one. Killed with both in flight, neither is lost nor finished twice."""
+    params = [{"n_estimators": 40, "max_depth": d} for d in (2, 3, 4, 5)]
+    study = study_json(f"q-{uuid.uuid4().hex[:8]}", totalTrials=4, trials=fixed(params))
+    write_specs(tmp_path, study, 2)
+    env = {**client_env(mlflow_server.url), "MLOPS_HEARTBEAT_SECONDS": "1", "MLOPS_HEARTBEAT_GRACE_SECONDS": "5"}
+    prepared = run_cli(TRAINER, ["prepare", "--spec", str(tmp_path / "shard-0.json")], env)
+    assert prepared.returncode == 0, prepared.stdout + prepared.stderr
+    client = MlflowClient(mlflow_server.url)
+    # Worker 1's model uploads are held for a minute: its first fitted trial stays in recording.
+    with DelayingProxy(mlflow_server.url, r"/model\.pkl$", 60) as slow:
+        victim_env = {**env, "MLFLOW_TRACKING_URI": slow.url}
+        victim = start_worker(tmp_path, 1, victim_env, tmp_path / "worker-1.log")
+        survivor = start_worker(tmp_path, 0, env, tmp_path / "worker-0.log")
+        try:
+            in_flight: list[Run] = []
+            deadline = time.monotonic() + 120
+            # Kill once a model upload is held and the next trial has started beside it.
+            while not (slow.held and len(in_flight) == 2) and time.monotonic() < deadline:
+                in_flight = [r for r in trial_runs(client, study) if r.info.status == "RUNNING" and r.data.tags.get("mlops.worker_index") == "1"]
+                time.sleep(0.2)
+            assert slow.held and len(in_flight) == 2, (tmp_path / "worker-1.log").read_text()
+            os.kill(victim.pid, signal.SIGKILL)
+            assert victim.wait(10) == -signal.SIGKILL
+            assert survivor.wait(300) == 0, (tmp_path / "worker-0.log").read_text()
+        finally:
+            for proc in (victim, survivor):
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait(10)
+    live = [r for r in trial_runs(client, study) if r.info.lifecycle_stage == "active"]
+    finished = Counter(r.data.tags["mlops.trial_key"] for r in live if r.info.status == "FINISHED")
+    assert finished == Counter({f"key-{i}": 1 for i in range(4)}), [(r.data.tags["mlops.trial_key"], r.info.status) for r in live]
+    assert {r.info.run_id for r in in_flight} <= {r.info.run_id for r in live if r.info.status == "FINISHED"}
+    log0 = (tmp_path / "worker-0.log").read_text()
+    assert all(f"resuming run {r.info.run_id}" in log0 for r in in_flight), log0
+    counts = queue_counts(load_queue(tmp_path, study["studyId"], "journal").get_trials(), 3)
+    assert (counts.finished, counts.failed, counts.running, counts.waiting) == (4, 0, 0, 0)
 
 
 def test_spec_reads_search_pruning_and_queue(tmp_path: Path) -> None:
