@@ -42,7 +42,7 @@ export function startNode(script: string, args: readonly string[]): Promise<Star
 export const startReplica = (id: string) => startNode(path.join("test", "support", "fakeReplica.ts"), ["0", id]);
 
 export const localUrl = (port: number, p: string) => `http://127.0.0.1:${port}${p}`;
-export const setMode = (port: number, mode: "ok" | "loading" | "hang" | "half") => fetch(localUrl(port, `/mode/${mode}`), { method: "POST" });
+export const setMode = (port: number, mode: "ok" | "loading" | "draining" | "hang" | "half") => fetch(localUrl(port, `/mode/${mode}`), { method: "POST" });
 export const invocationCount = async (port: number) => ((await (await fetch(localUrl(port, "/count"))).json()) as { invocations: number }).invocations;
 export const invoke = (port: number, body = '{"x":1}') => fetch(localUrl(port, "/invocations"), { method: "POST", headers: { "content-type": "application/json" }, body });
 export const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
