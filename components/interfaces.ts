@@ -24,6 +24,8 @@ export interface TrackingServerArgs {
   readonly objectStoreCredentials?: pulumi.Input<{ accessKeyId: string; secretAccessKey: string }>;
   /** MLflow basic-auth admin; when set, the server runs with `--app-name basic-auth`. */
   readonly auth?: { readonly adminUser: string; readonly adminPassword: pulumi.Input<string> };
+  /** The key of the Secret digests a platform stamps on its workloads (kubernetes); a Pulumi secret. */
+  readonly secretDigestKey?: pulumi.Input<string>;
 }
 
 export interface TrackingServer extends pulumi.ComponentResource {

@@ -31,5 +31,6 @@ export function renderSecrets(config: StackConfig, seed: string, env: NodeJS.Pro
     authAdminPassword: auth.enabled ? derive("authAdminPassword") : undefined,
     trainingUserPassword: auth.enabled ? derive("trainingUserPassword") : undefined,
     servingUserPassword: auth.enabled ? derive("servingUserPassword") : undefined,
+    secretDigestKey: config.platform === "kubernetes" ? derive("secretDigestKey") : undefined,
   };
 }

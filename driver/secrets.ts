@@ -22,6 +22,8 @@ export interface DriverSecrets {
   /** The MLflow users of trainers and model servers: always generated, except by render mode (throwaway values). */
   trainingUserPassword?: string;
   servingUserPassword?: string;
+  /** kubernetes: the HMAC key of pod-template Secret digests; generated, except by render mode. */
+  secretDigestKey?: string;
 }
 
 /** Where older versions kept generated passwords; read once to adopt them (driver/stackSecrets.ts), then removed. */
@@ -61,13 +63,15 @@ export function resolveSecrets(config: StackConfig, env: NodeJS.ProcessEnv = pro
 
 /** Plain secrets as Pulumi secrets; call it inside each program run: Outputs belong to the Pulumi runtime of that run. */
 export function secretOutputs(plain: DriverSecrets): () => PhaseSecrets {
+  const secret = <T>(value: T | undefined) => (value === undefined ? undefined : pulumi.secret(value));
   return () => ({
-    databasePassword: plain.databasePassword === undefined ? undefined : pulumi.secret(plain.databasePassword),
-    objectStoreCredentials: plain.objectStoreCredentials === undefined ? undefined : pulumi.secret(plain.objectStoreCredentials),
-    authAdminPassword: plain.authAdminPassword === undefined ? undefined : pulumi.secret(plain.authAdminPassword),
-    databaseAdminPassword: plain.databaseAdminPassword === undefined ? undefined : pulumi.secret(plain.databaseAdminPassword),
-    servingApiKey: plain.servingApiKey === undefined ? undefined : pulumi.secret(plain.servingApiKey),
-    trainingUserPassword: plain.trainingUserPassword === undefined ? undefined : pulumi.secret(plain.trainingUserPassword),
-    servingUserPassword: plain.servingUserPassword === undefined ? undefined : pulumi.secret(plain.servingUserPassword),
+    databasePassword: secret(plain.databasePassword),
+    objectStoreCredentials: secret(plain.objectStoreCredentials),
+    authAdminPassword: secret(plain.authAdminPassword),
+    databaseAdminPassword: secret(plain.databaseAdminPassword),
+    servingApiKey: secret(plain.servingApiKey),
+    trainingUserPassword: secret(plain.trainingUserPassword),
+    servingUserPassword: secret(plain.servingUserPassword),
+    secretDigestKey: secret(plain.secretDigestKey),
   });
 }

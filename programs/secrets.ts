@@ -31,6 +31,7 @@ export function generatedSecretsNeeded(config: StackConfig, provided: Provided):
   // Generated (only the driver ever sets them in MLflow: driver/mlflowUsers.ts); render mode passes throwaway ones.
   if (auth.enabled && !provided.trainingUserPassword) names.push("trainingUserPassword");
   if (auth.enabled && !provided.servingUserPassword) names.push("servingUserPassword");
+  if (config.platform === "kubernetes" && !provided.secretDigestKey) names.push("secretDigestKey");
   return names;
 }
 
@@ -38,7 +39,7 @@ type SecretOutputs = Partial<Record<GeneratedSecretName, pulumi.Output<string>>>
 
 /** Generated values as the programs' PhaseSecrets, the user's own on top (an absent one never hides a generated one). */
 function mergeSecrets(values: SecretOutputs, provided: PhaseSecrets): PhaseSecrets {
-  const { databasePassword, objectStoreAccessKeyId: id, objectStoreSecretKey: key, authAdminPassword, trainingUserPassword, servingUserPassword } = values;
+  const { databasePassword, objectStoreAccessKeyId: id, objectStoreSecretKey: key, authAdminPassword, trainingUserPassword, servingUserPassword, secretDigestKey } = values;
   const keys = id && key ? pulumi.secret(pulumi.all([id, key]).apply(([accessKeyId, secretAccessKey]) => ({ accessKeyId, secretAccessKey }))) : undefined;
   return {
     ...provided,
@@ -48,6 +49,7 @@ function mergeSecrets(values: SecretOutputs, provided: PhaseSecrets): PhaseSecre
     databaseAdminPassword: provided.databaseAdminPassword,
     trainingUserPassword: provided.trainingUserPassword ?? trainingUserPassword,
     servingUserPassword: provided.servingUserPassword ?? servingUserPassword,
+    secretDigestKey: provided.secretDigestKey ?? secretDigestKey,
   };
 }
 
@@ -68,7 +70,8 @@ export function withGeneratedSecrets(ctx: PhaseContext): { ctx: PhaseContext; ou
 
 /** Training and serving: the passwords the tracking phase generated, read from its stack (secret). */
 export function withTrackingStackSecrets(ctx: PhaseContext): PhaseContext {
-  const names = generatedSecretsNeeded(ctx.config, ctx.secrets);
+  // Only the tracking phase's workloads carry Secret digests.
+  const names = generatedSecretsNeeded(ctx.config, ctx.secrets).filter((name) => name !== "secretDigestKey");
   if (names.length === 0) return ctx;
   const tracking = phaseStackName(ctx.stack, "tracking");
   // A bare stack name is the stack of this project (same backend, same organization).

@@ -19,6 +19,7 @@ export function trackingServerArgs(ctx: PhaseContext): TrackingServerArgs {
     databasePassword: ctx.secrets.databasePassword,
     objectStoreCredentials: ctx.secrets.objectStoreCredentials,
     auth: credentials ? { adminUser: credentials.username, adminPassword: credentials.password } : undefined,
+    secretDigestKey: ctx.secrets.secretDigestKey,
   };
 }
 

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createHmac } from "node:crypto";
 import type * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { roles, objectLabels } from "./meta";
@@ -66,18 +66,21 @@ export function renderSeaweedS3Config(creds: { accessKeyId: string; secretAccess
 /**
  * Pods take secretKeyRef env and Secret files at start only, so a workload's pod template carries a
  * digest of the Secret values it reads (helm's `checksum/secret` habit): a rotation changes it and rolls
- * the pods, a run without changes leaves it as it was. SHA-256 over every value, labelled by key.
+ * the pods, a run without changes leaves it as it was. An HMAC-SHA256 over every value, labelled by
+ * key, keyed with the stack's generated `secretDigestKey`: a plain hash of a user's own password (an
+ * external database's, S3 keys) could be checked against guesses by anyone who reads pod specs.
  */
-export function secretDigest(values: Readonly<Record<string, string | undefined>>): string {
-  const hash = createHash("sha256");
-  for (const key of Object.keys(values).sort()) hash.update(`${key}\0${values[key] ?? ""}\0`);
-  return hash.digest("hex");
+export function secretDigest(key: string, values: Readonly<Record<string, string | undefined>>): string {
+  if (key.length < 16) throw new Error("secretDigest: expected a key of at least 16 characters (the stack's generated secretDigestKey)");
+  const hmac = createHmac("sha256", key);
+  for (const name of Object.keys(values).sort()) hmac.update(`${name}\0${values[name] ?? ""}\0`);
+  return hmac.digest("hex");
 }
 
 /**
- * The digest as an Output. It is unsecreted on purpose: a SHA-256 does not give back the generated
- * passwords, and a secret one would make the whole pod spec secret (hidden in every diff and in state).
+ * The digest as an Output. It is unsecreted on purpose: a keyed digest gives back nothing without the
+ * key, and a secret one would make the whole pod spec secret (hidden in every diff and in state).
  */
-export function secretDigestOf(values: Readonly<Record<string, pulumi.Input<string> | undefined>>): pulumi.Output<string> {
-  return pulumi.unsecret(pulumi.output(values).apply((v) => secretDigest(v as Record<string, string | undefined>)));
+export function secretDigestOf(key: pulumi.Input<string>, values: Readonly<Record<string, pulumi.Input<string> | undefined>>): pulumi.Output<string> {
+  return pulumi.unsecret(pulumi.all([key, pulumi.output(values)]).apply(([k, v]) => secretDigest(k, v as Record<string, string | undefined>)));
 }

@@ -88,8 +88,10 @@ export class KubernetesTrackingServer extends pulumi.ComponentResource implement
     super("mlops:kubernetes:TrackingServer", name, {}, opts);
     const plan = checkedFor(this, () => {
       validateInstanceName("KubernetesTrackingServer", name);
+      if (args.secretDigestKey === undefined) throw new Error("KubernetesTrackingServer: expected secretDigestKey (the tracking phase generates it: programs/secrets.ts)");
       return planTracking(args);
     });
+    const digestKey = pulumi.secret(args.secretDigestKey ?? "");
     const namespace = pulumi.output(args.namespace);
     const image = args.image ?? builtImageRef(args.images, "mlflow");
     // The stores read the Secret, and the Secret's auth config names the database: its name comes last.
@@ -98,8 +100,8 @@ export class KubernetesTrackingServer extends pulumi.ComponentResource implement
     // Each store restarts when the values it reads change (a rotation): a digest on its pod template.
     const s3Keys = args.objectStoreCredentials === undefined ? undefined : pulumi.secret(args.objectStoreCredentials);
     const storeDigests = {
-      database: secretDigestOf({ [trackingSecretKeys.databasePassword]: args.databasePassword }),
-      objectStore: secretDigestOf({ [trackingSecretKeys.s3AccessKeyId]: s3Keys?.accessKeyId, [trackingSecretKeys.s3SecretAccessKey]: s3Keys?.secretAccessKey }),
+      database: secretDigestOf(digestKey, { [trackingSecretKeys.databasePassword]: args.databasePassword }),
+      objectStore: secretDigestOf(digestKey, { [trackingSecretKeys.s3AccessKeyId]: s3Keys?.accessKeyId, [trackingSecretKeys.s3SecretAccessKey]: s3Keys?.secretAccessKey }),
     };
 
     const db = plan.database;
@@ -151,7 +153,7 @@ export class KubernetesTrackingServer extends pulumi.ComponentResource implement
         artifacts: objectStore.access,
         secretName,
         // MLflow reads every value of the Secret.
-        secretDigest: secretDigestOf(secretData),
+        secretDigest: secretDigestOf(digestKey, secretData),
         basicAuth: auth !== undefined,
       },
       { parent: this, dependsOn: [database, objectStore].filter((s) => s instanceof pulumi.ComponentResource) },

@@ -10,6 +10,8 @@ export const generatedSecretNames = [
   // The least-privilege MLflow logins of trainers and model servers (driver/mlflowUsers.ts).
   "trainingUserPassword",
   "servingUserPassword",
+  // Keys the digests of Secret values on kubernetes pod templates (kubernetes/trackingSecret.ts).
+  "secretDigestKey",
 ] as const;
 export type GeneratedSecretName = (typeof generatedSecretNames)[number];
 export type GeneratedSecretValues = Partial<Record<GeneratedSecretName, string>>;
@@ -22,6 +24,7 @@ const lengths: Readonly<Record<GeneratedSecretName, number>> = {
   authAdminPassword: 32,
   trainingUserPassword: 32,
   servingUserPassword: 32,
+  secretDigestKey: 32,
 };
 
 /**

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { installPulumiMocks, isRpcSecret, outputValue as value, type Registered } from "./support/pulumiMocks";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -91,6 +92,7 @@ const images = imagesSchema.parse({ registry: "registry.example.com/mlops", tag:
 const dbPassword = "db-pass-7f3a9c";
 const s3Secret = "s3-secret-91bd44";
 const adminPassword = "admin-pass-5e2c10";
+const digestKey = "digest-key-0c1f5a77e2b94d18";
 
 function trackingArgs(overrides: Partial<K8sComponents.KubernetesTrackingServerArgs> = {}): K8sComponents.KubernetesTrackingServerArgs {
   return {
@@ -104,6 +106,7 @@ function trackingArgs(overrides: Partial<K8sComponents.KubernetesTrackingServerA
     databasePassword: pulumi.secret(dbPassword),
     objectStoreCredentials: pulumi.secret({ accessKeyId: "mlflow-access", secretAccessKey: s3Secret }),
     auth: { adminUser: "admin", adminPassword: pulumi.secret(adminPassword) },
+    secretDigestKey: pulumi.secret(digestKey),
     ...overrides,
   };
 }
@@ -204,6 +207,10 @@ describe("KubernetesTrackingServer (mocked provider)", () => {
     expect(open.map((c) => k8s.get(c, "name"))).toEqual(["wait-for-database", "migrate-database"]);
   });
 
+  it("refuses to build without the key of its Secret digests", () => {
+    expect(() => new k8s.KubernetesTrackingServer("keyless-tracking", trackingArgs({ secretDigestKey: undefined }))).toThrow(/expected secretDigestKey/);
+  });
+
   it("rolls each workload when a Secret value it reads changes: a digest on its pod template, never the value, unchanged otherwise", async () => {
     /** The digest annotation of the PostgreSQL and object-store StatefulSets and the MLflow Deployment. */
     const digests = async (overrides: Partial<K8sComponents.KubernetesTrackingServerArgs> = {}) => {
@@ -224,7 +231,10 @@ describe("KubernetesTrackingServer (mocked provider)", () => {
     };
     const first = await digests();
     for (const digest of [first.postgres, first.objectStore, first.mlflow]) expect(digest).toMatch(/^[0-9a-f]{64}$/);
-    expect(first.postgres).toBe(k8s.secretDigest({ "database-password": dbPassword }));
+    expect(first.postgres).toBe(k8s.secretDigest(digestKey, { "database-password": dbPassword }));
+    // Keyed: not the plain SHA-256 a guess of the password could be checked against, nor the key in the clear.
+    expect(first.postgres).not.toBe(createHash("sha256").update(`database-password\0${dbPassword}\0`).digest("hex"));
+    expect(first.all).not.toContain(digestKey);
     for (const credential of [dbPassword, s3Secret, adminPassword]) expect(first.all).not.toContain(credential);
     // The same passwords: the same digests, so a run without a rotation changes nothing.
     expect(await digests()).toEqual(first);
@@ -236,6 +246,9 @@ describe("KubernetesTrackingServer (mocked provider)", () => {
     expect([newKeys.postgres === first.postgres, newKeys.objectStore === first.objectStore, newKeys.mlflow === first.mlflow]).toEqual([true, false, false]);
     const newAdmin = await digests({ auth: { adminUser: "admin", adminPassword: pulumi.secret("admin-pass-rotated") } });
     expect([newAdmin.postgres === first.postgres, newAdmin.objectStore === first.objectStore, newAdmin.mlflow === first.mlflow]).toEqual([true, true, false]);
+    // A new key (a rotation replaces it too) changes every digest.
+    const newKey = await digests({ secretDigestKey: pulumi.secret("another-digest-key-0123456789") });
+    expect([newKey.postgres === first.postgres, newKey.objectStore === first.objectStore, newKey.mlflow === first.mlflow]).toEqual([false, false, false]);
   });
 
   it("keeps every credential in the Secret, as secret values, and out of every other object and output", async () => {

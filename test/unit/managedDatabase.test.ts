@@ -66,6 +66,9 @@ describe("the role's password", () => {
     expect(generatedSecretsNeeded(configOf("docker"), {})).toContain("databasePassword");
     expect(generatedSecretsNeeded(configOf("docker"), { databasePassword: "mine" })).not.toContain("databasePassword");
     expect(generatedSecretsNeeded(configOf("docker", database({ manage: false })), {})).not.toContain("databasePassword");
+    // The key of the Secret digests on pod templates: kubernetes only, and never the user's to give.
+    expect(generatedSecretsNeeded(configOf("docker"), {})).not.toContain("secretDigestKey");
+    expect(generatedSecretsNeeded(configOf("kubernetes"), {})).toContain("secretDigestKey");
   });
 });
 
@@ -76,6 +79,7 @@ describe("tracking phase with manage: true (mocked postgresql provider)", () => 
     databasePassword: pulumi.secret("role-password-0123456789"),
     databaseAdminPassword: pulumi.secret("admin-password-0123456789"),
     objectStoreCredentials,
+    secretDigestKey: pulumi.secret("digest-key-0123456789abcdef"),
   });
   const one = (type: string) => {
     const found = registered.filter((r) => r.type === type);

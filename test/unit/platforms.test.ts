@@ -40,6 +40,7 @@ function context(stack: string): PhaseContext {
       databasePassword: pulumi.secret("database-password-0123456789"),
       objectStoreCredentials: pulumi.secret({ accessKeyId: "access-key-id-0000000", secretAccessKey: "secret-access-key-0123456789" }),
       authAdminPassword: pulumi.secret("admin-password-0123456789"),
+      secretDigestKey: pulumi.secret("digest-key-0123456789abcdef"),
       // The tracking phase generates these when auth is on (programs/secrets.ts); trainers and servers log in with them.
       trainingUserPassword: pulumi.secret("training-password-0123456789"),
       servingUserPassword: pulumi.secret("serving-password-0123456789"),

@@ -210,6 +210,7 @@ describe("kubernetes tracking and training phases together on the in-stack Postg
       databasePassword: pulumi.secret("pg-secret-3141"),
       objectStoreCredentials: pulumi.secret({ accessKeyId: "access-key", secretAccessKey: "s3-secret-2718" }),
       authAdminPassword: pulumi.secret("admin-secret-1618"),
+      secretDigestKey: pulumi.secret("digest-key-0123456789abcdef"),
       trainingUserPassword: pulumi.secret("train-secret-1414"),
       servingUserPassword: pulumi.secret("serve-secret-1732"),
     },

@@ -53,6 +53,7 @@ function context(stack: string, objectStore?: unknown): PhaseContext {
       databasePassword: pulumi.secret("database-password-0123456789"),
       objectStoreCredentials: pulumi.secret(credentials),
       authAdminPassword: pulumi.secret("admin-password-0123456789"),
+      secretDigestKey: pulumi.secret("digest-key-0123456789abcdef"),
     },
   };
 }
