@@ -86,12 +86,11 @@ export class KubernetesTrackingServer extends pulumi.ComponentResource implement
 
   constructor(name: string, args: KubernetesTrackingServerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mlops:kubernetes:TrackingServer", name, {}, opts);
-    const plan = checkedFor(this, () => {
+    const { plan, digestKey } = checkedFor(this, () => {
       validateInstanceName("KubernetesTrackingServer", name);
       if (args.secretDigestKey === undefined) throw new Error("KubernetesTrackingServer: expected secretDigestKey (the tracking phase generates it: programs/secrets.ts)");
-      return planTracking(args);
+      return { plan: planTracking(args), digestKey: pulumi.secret(args.secretDigestKey) };
     });
-    const digestKey = pulumi.secret(args.secretDigestKey ?? "");
     const namespace = pulumi.output(args.namespace);
     const image = args.image ?? builtImageRef(args.images, "mlflow");
     // The stores read the Secret, and the Secret's auth config names the database: its name comes last.

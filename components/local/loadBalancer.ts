@@ -37,6 +37,12 @@ export interface Upstream {
 /** Consecutive health-check timeouts after which a replica stops getting requests. */
 export const timeoutsBeforeUnready = 2;
 
+/** A replica not yet checked: no requests until its first health check answers 200. */
+export const newUpstream = (url: string): Upstream => ({ url: new URL(url), downUntil: 0, ready: false, timeouts: 0, answering: false });
+
+/** No answer (refused, or too many timeouts): neither ready nor fit for panic routing. */
+const markSilent = (upstream: Upstream) => Object.assign(upstream, { ready: false, answering: false });
+
 export interface BalancerOptions {
   /** Path polled on every replica; 200 means ready. */
   readonly healthPath: string;
@@ -96,7 +102,7 @@ export function parseArgs(argv: readonly string[]): { host: string; port: number
     const numeric = numberFlags[flag];
     if (value === undefined) throw new Error(`argument ${flag} needs a value`);
     if (flag === "--listen") listen = value;
-    else if (flag === "--upstream") upstreams.push({ url: new URL(value), downUntil: 0, ready: false, timeouts: 0, answering: false });
+    else if (flag === "--upstream") upstreams.push(newUpstream(value));
     else if (flag === "--health-path") options.healthPath = value;
     else if (numeric) {
       const n = Number(value);
@@ -135,8 +141,8 @@ export function checkUpstream(upstream: Upstream, options: BalancerOptions): Pro
     req.on("error", () => {
       if (timedOut) {
         upstream.timeouts++;
-        if (upstream.timeouts >= timeoutsBeforeUnready) Object.assign(upstream, { ready: false, answering: false });
-      } else Object.assign(upstream, { ready: false, answering: false });
+        if (upstream.timeouts >= timeoutsBeforeUnready) markSilent(upstream);
+      } else markSilent(upstream);
       resolve();
     });
   });
@@ -270,7 +276,7 @@ export function createLoadBalancer(pool: RoundRobin, options: BalancerOptions = 
       if (cancel.signal.aborted) return;
       if (outcome.kind === "refused") {
         upstream.downUntil = Date.now() + 5_000;
-        Object.assign(upstream, { ready: false, answering: false });
+        markSilent(upstream);
         refusals.push(`${upstream.url.host}: ${outcome.reason}`);
         continue;
       }

@@ -239,4 +239,3 @@ def record_trial(ctx: ShardContext, fitted: FittedTrial) -> TrialResult:
     _delete_unfinished_duplicates(ctx, fitted.trial, keep=run_id)
     t.log(f"{fitted.label}: cv_{spec.scoring}_mean={scores.cv_mean:.4f} (std {scores.cv_std:.4f}) test_{spec.scoring}={scores.test_score:.4f} in {time.monotonic() - fitted.started:.1f}s")
     return TrialResult("trained", scores.cv_mean)
-

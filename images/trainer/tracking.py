@@ -115,9 +115,7 @@ class Tracking:
     client: MlflowClient
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     log: Callable[[str], None] = print
-    #: Wall time spent inside MLflow calls on any thread (retries included): the worker reports it.
-    seconds: float = 0.0
-    #: The same time per kind of call (`what`), so the report can say where it went.
+    #: Wall time spent inside MLflow calls on any thread (retries included), per kind of call (`what`).
     seconds_by_call: dict[str, float] = field(default_factory=dict)
     #: The part the worker's main thread waited for: its own calls, and `waited` for the recorder.
     waited_seconds: float = 0.0
@@ -125,7 +123,7 @@ class Tracking:
 
     def reset_clock(self) -> None:
         with self._lock:
-            self.seconds, self.waited_seconds, self.seconds_by_call = 0.0, 0.0, {}
+            self.waited_seconds, self.seconds_by_call = 0.0, {}
 
     def waited(self, seconds: float) -> None:
         """The main thread waited this long for MLflow work done on another thread."""
@@ -139,10 +137,15 @@ class Tracking:
         finally:
             spent = time.monotonic() - started
             with self._lock:
-                self.seconds += spent
                 self.seconds_by_call[what] = self.seconds_by_call.get(what, 0.0) + spent
                 if threading.current_thread() is threading.main_thread():
                     self.waited_seconds += spent
+
+    @property
+    def seconds(self) -> float:
+        """All the time spent inside MLflow calls: the worker reports it."""
+        with self._lock:
+            return sum(self.seconds_by_call.values())
 
     def slowest_calls(self, count: int = 3) -> str:
         """`log model 4.1s, search runs 0.8s, ...`: where the time in MLflow went."""

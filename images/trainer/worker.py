@@ -143,7 +143,7 @@ def pull_trials(ctx: ShardContext, study: optuna.Study, shared: bool, beats: Hea
         while True:
             reap_stale(study, beats, log)
             state = _has_work(study, ctx)
-            if (state != "ask" and recorder.busy) or sequential:
+            if recorder.busy and (state != "ask" or sequential):
                 # The trial being recorded may be what is left, or what TPE must learn from first.
                 recorder.wait()
                 state = _has_work(study, ctx)

@@ -4,15 +4,20 @@ to wait for HTTP endpoints and run the workload CLIs. Imported by images/*/tests
 from __future__ import annotations
 
 import atexit
+import http.client
 import os
+import re
 import secrets
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -159,12 +164,6 @@ class DelayingProxy:
     Use as a context manager; `url` is what clients point at."""
 
     def __init__(self, target: str, pattern: str, delay: float) -> None:
-        import http.client
-        import re
-        import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-        from urllib.parse import urlsplit
-
         upstream = urlsplit(target)
         matches = re.compile(pattern)
         self.held: list[str] = []

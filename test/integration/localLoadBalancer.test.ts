@@ -1,7 +1,7 @@
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { checkUpstream, defaultBalancerOptions, timeoutsBeforeUnready, type Upstream } from "../../components/local/loadBalancer";
+import { checkUpstream, defaultBalancerOptions, newUpstream, timeoutsBeforeUnready } from "../../components/local/loadBalancer";
 import {
   abortMidBody,
   freePort,
@@ -138,7 +138,7 @@ describe("local load balancer against real replica processes", () => {
 
   it("drops a replica only after two health checks in a row get no answer, and at once when it refuses", async () => {
     const r0 = await replica("r0");
-    const upstream: Upstream = { url: new URL(`http://127.0.0.1:${r0.port}`), downUntil: 0, ready: false, timeouts: 0, answering: false };
+    const upstream = newUpstream(`http://127.0.0.1:${r0.port}`);
     const options = { ...defaultBalancerOptions, healthIntervalMs: 300 };
     await checkUpstream(upstream, options);
     expect(upstream).toMatchObject({ ready: true, answering: true });

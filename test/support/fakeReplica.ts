@@ -30,17 +30,13 @@ const server = http.createServer((req, res) => {
     }
     if (url === "/invocations") invocations++;
     if (mode === "hang") return;
-    if (mode === "loading") {
+    // Loading refuses everything; draining fails its health checks but still serves predictions.
+    if (mode === "loading" || (mode === "draining" && url !== "/invocations")) {
       res.writeHead(503, { "content-type": "application/json", "x-replica-id": id });
-      res.end('{"status":"loading"}');
+      res.end(JSON.stringify({ status: mode }));
       return;
     }
-    if (url === "/ping" || (mode === "draining" && url !== "/invocations")) {
-      if (mode === "draining") {
-        res.writeHead(503, { "content-type": "application/json", "x-replica-id": id });
-        res.end('{"status":"draining"}');
-        return;
-      }
+    if (url === "/ping") {
       res.writeHead(200, { "content-type": "application/json", "x-replica-id": id });
       res.end('{"status":"ok"}');
       return;
