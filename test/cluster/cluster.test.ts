@@ -126,8 +126,10 @@ spec:
       imagePullPolicy: Never
       # Resolve the Service's name through cluster DNS, then fetch through it (nc: the image has no working wget).
       # kube-proxy programs a new Service's rules asynchronously (seen: a few seconds late after a busy
-      # test), so the fetch is retried for up to 30 s, as any client of a fresh Service would.
-      command: [sh, -c, "nslookup web.${namespace}.svc.cluster.local && for i in $(seq 30); do out=$(printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 web.${namespace}.svc.cluster.local 80) && [ -n \\"$out\\" ] && { echo \\"$out\\"; exit 0; }; sleep 1; done; exit 1"]
+      # test), so the fetch is retried for up to 30 s, as any client of a fresh Service would. Only a 200
+      # counts: until the rules exist the ClusterIP is routed off the node, and this machine's network
+      # answers any port-80 request there itself (seen in CI: "426 Upgrade Required" from "server: keryx").
+      command: [sh, -c, "nslookup web.${namespace}.svc.cluster.local && for i in $(seq 30); do out=$(printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 web.${namespace}.svc.cluster.local 80); case \\"$out\\" in \\"HTTP/1.\\"?\\" 200\\"*) echo \\"$out\\"; exit 0;; esac; echo \\"attempt $i: $(echo \\"$out\\" | head -n 1)\\"; sleep 1; done; exit 1"]
 `;
 }
 
