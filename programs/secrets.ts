@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { type GeneratedSecretName, GeneratedSecrets, type GeneratedSecretsPlan, type GeneratedSecretValues } from "../components/shared/generatedSecrets";
+import { type GeneratedSecretName, GeneratedSecrets, type GeneratedSecretsPlan, type GeneratedSecretValues, trackingPhaseOnlySecrets } from "../components/shared/generatedSecrets";
 
 export type { GeneratedSecretsPlan };
 import type { StackConfig } from "../config";
@@ -70,8 +70,7 @@ export function withGeneratedSecrets(ctx: PhaseContext): { ctx: PhaseContext; ou
 
 /** Training and serving: the passwords the tracking phase generated, read from its stack (secret). */
 export function withTrackingStackSecrets(ctx: PhaseContext): PhaseContext {
-  // Only the tracking phase's workloads carry Secret digests.
-  const names = generatedSecretsNeeded(ctx.config, ctx.secrets).filter((name) => name !== "secretDigestKey");
+  const names = generatedSecretsNeeded(ctx.config, ctx.secrets).filter((name) => !trackingPhaseOnlySecrets.has(name));
   if (names.length === 0) return ctx;
   const tracking = phaseStackName(ctx.stack, "tracking");
   // A bare stack name is the stack of this project (same backend, same organization).
