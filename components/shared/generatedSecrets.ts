@@ -14,10 +14,10 @@ export const generatedSecretNames = [
   "secretDigestKey",
 ] as const;
 export type GeneratedSecretName = (typeof generatedSecretNames)[number];
+export type GeneratedSecretValues = Partial<Record<GeneratedSecretName, string>>;
 
 /** Secrets only the tracking phase's own resources use; training and serving never read them from its stack. */
 export const trackingPhaseOnlySecrets: ReadonlySet<GeneratedSecretName> = new Set<GeneratedSecretName>(["secretDigestKey"]);
-export type GeneratedSecretValues = Partial<Record<GeneratedSecretName, string>>;
 
 /** 20/40 as AWS shapes access key pairs (MinIO accepts them); 32 letters and digits are ~190 bits. */
 const lengths: Readonly<Record<GeneratedSecretName, number>> = {
