@@ -32,7 +32,9 @@ function readConfig(): StackConfig {
 /** Secrets set with `pulumi config set --secret mlops:<key>`; the rest are RandomPasswords (programs/secrets.ts). */
 function readSecrets(): PhaseSecrets {
   const cfg = new pulumi.Config("mlops");
-  const keyPair = cfg.getSecret("s3AccessKeyId") ? pulumi.all([cfg.requireSecret("s3AccessKeyId"), cfg.requireSecret("s3SecretAccessKey")]).apply(([accessKeyId, secretAccessKey]) => ({ accessKeyId, secretAccessKey })) : undefined;
+  const keyPair = cfg.getSecret("s3AccessKeyId")
+    ? pulumi.all([cfg.requireSecret("s3AccessKeyId"), cfg.requireSecret("s3SecretAccessKey")]).apply(([accessKeyId, secretAccessKey]) => ({ accessKeyId, secretAccessKey }))
+    : undefined;
   return {
     databasePassword: cfg.getSecret("databasePassword"),
     objectStoreCredentials: keyPair ? pulumi.secret(keyPair) : undefined,
@@ -63,7 +65,11 @@ function program() {
     const { authAdminPassword, trainingUserPassword, servingUserPassword } = ctx.secrets;
     if (!config.tracking.auth.enabled || !authAdminPassword || !trainingUserPassword || !servingUserPassword) return undefined;
     const passwords = pulumi.all([trainingUserPassword, servingUserPassword]).apply(([training, serving]) => ({ training, serving }));
-    return new MlflowAccessGrant(`${stack}-mlflow-access-${role}`, { ...reach, adminUser: config.tracking.auth.adminUser, adminPassword: authAdminPassword, passwords, grant: what }, opts);
+    return new MlflowAccessGrant(
+      `${stack}-mlflow-access-${role}`,
+      { ...reach, adminUser: config.tracking.auth.adminUser, adminPassword: authAdminPassword, passwords, grant: what },
+      opts,
+    );
   };
   // An id resolves once its resource is created, so the value carries that resource as a dependency.
   const after = <T>(value: pulumi.Output<T>, first?: pulumi.CustomResource) => (first ? pulumi.all([value, first.id]).apply(([v]) => v) : value);

@@ -14,9 +14,7 @@ const name = z.string().regex(/^[A-Za-z0-9_.\-/ ]+$/, "expected an MLflow metric
 export const metricFilterSchema = z.object({ metric: name, op: z.enum(comparators), value: z.number() }).strict();
 export const paramFilterSchema = z.object({ param: name, op: z.enum(["=", "!="]), value: z.union([z.string(), z.number(), z.boolean()]) }).strict();
 
-export const orderSchema = z
-  .object({ metric: name, direction: z.enum(["asc", "desc"]).default("desc") })
-  .strict();
+export const orderSchema = z.object({ metric: name, direction: z.enum(["asc", "desc"]).default("desc") }).strict();
 export type Order = z.infer<typeof orderSchema>;
 
 export const metricsConfigSchema = z
@@ -36,7 +34,11 @@ export const metricsConfigSchema = z
     registeredModel: z
       .object({
         name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, "expected a registered model name"),
-        alias: z.string().regex(/^[A-Za-z][A-Za-z0-9_-]*$/, "expected an alias such as champion").refine((a) => !/^v\d+$/i.test(a), "expected an alias that is not a version like v1").default("champion"),
+        alias: z
+          .string()
+          .regex(/^[A-Za-z][A-Za-z0-9_-]*$/, "expected an alias such as champion")
+          .refine((a) => !/^v\d+$/i.test(a), "expected an alias that is not a version like v1")
+          .default("champion"),
       })
       .strict(),
     /** How many of the best runs the select phase prints. */

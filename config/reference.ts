@@ -105,7 +105,9 @@ function describe(key: string): string {
 
 function table(rows: readonly ReferenceRow[]): string {
   const escapePipes = (text: string) => text.replace(/\|/g, "\\|");
-  const lines = rows.map((r) => `| \`${r.key}\`${r.form ? ` (${escapePipes(r.form)})` : ""} | ${escapePipes(r.type)} | ${escapePipes(r.defaultText)} | ${escapePipes(describe(r.key))} |`);
+  const lines = rows.map(
+    (r) => `| \`${r.key}\`${r.form ? ` (${escapePipes(r.form)})` : ""} | ${escapePipes(r.type)} | ${escapePipes(r.defaultText)} | ${escapePipes(describe(r.key))} |`,
+  );
   return ["| Key | Type | Default | Meaning |", "| --- | --- | --- | --- |", ...lines].join("\n");
 }
 

@@ -26,9 +26,7 @@ const dnsLabel = z
   .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "expected a DNS label: lower-case letters, digits and '-'")
   .max(63);
 
-const quantity = z
-  .string()
-  .regex(/^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$/, "expected a Kubernetes quantity such as 500m, 2 or 1Gi");
+const quantity = z.string().regex(/^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$/, "expected a Kubernetes quantity such as 500m, 2 or 1Gi");
 
 /** An image reference that pins a tag or digest; `latest` and untagged images are refused. */
 export const pinnedImage = z
@@ -108,11 +106,17 @@ export type ObjectStoreConfig = z.infer<typeof objectStoreSchema>;
 
 export const trackingSchema = z
   .object({
-    mlflowVersion: z.string().regex(/^\d+\.\d+\.\d+$/, "expected an exact MLflow version such as 3.6.0").default(defaultVersions.mlflow),
+    mlflowVersion: z
+      .string()
+      .regex(/^\d+\.\d+\.\d+$/, "expected an exact MLflow version such as 3.6.0")
+      .default(defaultVersions.mlflow),
     port: z.number().int().min(1024).max(65535).default(5000),
     database: databaseSchema.optional(),
     objectStore: objectStoreSchema.optional(),
-    auth: z.object({ enabled: z.boolean().default(false), adminUser: z.string().default("admin") }).strict().default({ enabled: false, adminUser: "admin" }),
+    auth: z
+      .object({ enabled: z.boolean().default(false), adminUser: z.string().default("admin") })
+      .strict()
+      .default({ enabled: false, adminUser: "admin" }),
     resources: resourcesSchema.default(resourcesSchema.parse({})),
   })
   .strict();
@@ -218,11 +222,21 @@ export const trainingSchema = z
   .superRefine((training, ctx) => {
     if (training.strategy.kind === "grid") gridProblems(training.searchSpace, ctx, ["searchSpace"]);
     if (training.pruning.kind !== "none" && training.pruning.afterFolds >= training.cvFolds)
-      ctx.addIssue({ code: "custom", path: ["pruning", "afterFolds"], input: training.pruning.afterFolds, message: `expected fewer than cvFolds (${training.cvFolds}): a trial can only be pruned before its last fold` });
+      ctx.addIssue({
+        code: "custom",
+        path: ["pruning", "afterFolds"],
+        input: training.pruning.afterFolds,
+        message: `expected fewer than cvFolds (${training.cvFolds}): a trial can only be pruned before its last fold`,
+      });
     if (training.strategy.kind === "tpe")
       for (const [name, spec] of Object.entries(training.searchSpace))
         if ("type" in spec && spec.type === "int" && spec.log && spec.step !== 1)
-          ctx.addIssue({ code: "custom", path: ["searchSpace", name, "step"], input: spec.step, message: "expected step 1 for a log-scale int range under strategy tpe (Optuna samples log ranges without steps)" });
+          ctx.addIssue({
+            code: "custom",
+            path: ["searchSpace", name, "step"],
+            input: spec.step,
+            message: "expected step 1 for a log-scale int range under strategy tpe (Optuna samples log ranges without steps)",
+          });
   });
 export type TrainingConfig = z.infer<typeof trainingSchema>;
 
@@ -245,7 +259,10 @@ export const servingSchema = z
         tlsSecret: z.string().optional(),
         className: z.string().default("nginx"),
         /** host:port of the Ingress controller as seen from this machine, for a host without a DNS record here. */
-        address: z.string().regex(/^[^\s:]+:\d{1,5}$/, "expected host:port, e.g. 127.0.0.1:18480").optional(),
+        address: z
+          .string()
+          .regex(/^[^\s:]+:\d{1,5}$/, "expected host:port, e.g. 127.0.0.1:18480")
+          .optional(),
       })
       .strict()
       .optional(),
@@ -296,7 +313,11 @@ export const imagesSchema = z
       .string()
       .regex(/^([a-z0-9][a-z0-9.:-]*(\/[a-z0-9._-]+)*)?$/, "expected a registry prefix such as registry.example.com/ml (lower case, no spaces)")
       .default(""),
-    tag: z.string().regex(/^[\w][\w.-]{0,127}$/, "expected an image tag").refine((t) => t !== "latest", "expected a pinned tag, not 'latest'").default(defaultVersions.imageTag),
+    tag: z
+      .string()
+      .regex(/^[\w][\w.-]{0,127}$/, "expected an image tag")
+      .refine((t) => t !== "latest", "expected a pinned tag, not 'latest'")
+      .default(defaultVersions.imageTag),
   })
   .strict();
 export type ImagesConfig = z.infer<typeof imagesSchema>;

@@ -31,9 +31,19 @@ export function parseYamlSource(text: string, shown: string): YamlSource {
         if (duplicate) {
           const { path, key, first } = duplicate;
           const earlier = lineOf(first);
-          return { file: shown, key: keyPath(path), message: `expected each key once in a mapping: '${key}' is already set${earlier === undefined ? "" : ` on line ${earlier}`}`, line: err.linePos?.[0].line };
+          return {
+            file: shown,
+            key: keyPath(path),
+            message: `expected each key once in a mapping: '${key}' is already set${earlier === undefined ? "" : ` on line ${earlier}`}`,
+            line: err.linePos?.[0].line,
+          };
         }
-        return { file: shown, key: "(file)", message: `expected valid YAML: ${err.message.split("\n")[0].replace(/ at line \d+, column \d+:?$/, "")}`, line: err.linePos?.[0].line };
+        return {
+          file: shown,
+          key: "(file)",
+          message: `expected valid YAML: ${err.message.split("\n")[0].replace(/ at line \d+, column \d+:?$/, "")}`,
+          line: err.linePos?.[0].line,
+        };
       }),
     );
   }

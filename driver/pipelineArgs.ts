@@ -18,7 +18,11 @@ const isPhase = (value: string): value is PhaseName | "all" => value === "all" |
 
 /** The pipeline's flags; a mistake is a one-line error with the usage, never a stack trace. */
 export function parsePipelineArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): PipelineArgs {
-  const flags = parseFlags(argv, { stack: { type: "string" }, phase: { type: "string" }, metrics: { type: "string" }, destroy: { type: "boolean" }, "rotate-secrets": { type: "boolean" } }, pipelineUsage);
+  const flags = parseFlags(
+    argv,
+    { stack: { type: "string" }, phase: { type: "string" }, metrics: { type: "string" }, destroy: { type: "boolean" }, "rotate-secrets": { type: "boolean" } },
+    pipelineUsage,
+  );
   const phase = flags.phase ?? "all";
   if (!isPhase(phase)) throw new UsageError(`--phase expects one of ${phaseNames.join(", ")}, got ${phase}`, pipelineUsage);
   if (flags.destroy && phase !== "all") throw new UsageError("--destroy removes every phase in reverse order: drop --phase", pipelineUsage);

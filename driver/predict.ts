@@ -30,9 +30,18 @@ async function exampleInput(endpoint: string, apiKey?: string, connectTo?: strin
 export async function predictOne(endpoint: string, input?: unknown, apiKey?: string, connectTo?: string): Promise<Prediction> {
   const body = input ?? (await exampleInput(endpoint, apiKey, connectTo));
   const started = Date.now();
-  const res = await httpFetch(`${endpoint}/invocations`, { method: "POST", headers: { "content-type": "application/json", ...authHeaders(apiKey) }, body: JSON.stringify(body), signal: AbortSignal.timeout(60_000), connectTo });
+  const res = await httpFetch(`${endpoint}/invocations`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...authHeaders(apiKey) },
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(60_000),
+    connectTo,
+  });
   const text = await res.text();
-  if (res.status === 401) throw new Error(`POST ${endpoint}/invocations answered HTTP 401: serving.auth is on and the API key was ${apiKey ? "refused" : "not given"} (the deploy phase's secret output servingApiKey)`);
+  if (res.status === 401)
+    throw new Error(
+      `POST ${endpoint}/invocations answered HTTP 401: serving.auth is on and the API key was ${apiKey ? "refused" : "not given"} (the deploy phase's secret output servingApiKey)`,
+    );
   if (!res.ok) throw new Error(`POST ${endpoint}/invocations answered HTTP ${res.status}: ${text.slice(0, 500)}`);
   const parsed = JSON.parse(text) as { predictions?: unknown[] };
   if (!Array.isArray(parsed.predictions) || parsed.predictions.length === 0) throw new Error(`POST ${endpoint}/invocations answered without predictions: ${text.slice(0, 200)}`);

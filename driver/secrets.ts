@@ -43,7 +43,11 @@ export function externalSecretsFromEnv(config: StackConfig, env: NodeJS.ProcessE
   const out: DriverSecrets = {};
   const { database, objectStore } = config.tracking;
   if (database.kind === "external" && database.manage) {
-    out.databaseAdminPassword = requireEnv(env, "MLOPS_DATABASE_ADMIN_PASSWORD", `tracking.database.manage is true: the stack creates MLflow's role and database as ${database.adminUser} (mlops:databaseAdminPassword) on ${database.host}`);
+    out.databaseAdminPassword = requireEnv(
+      env,
+      "MLOPS_DATABASE_ADMIN_PASSWORD",
+      `tracking.database.manage is true: the stack creates MLflow's role and database as ${database.adminUser} (mlops:databaseAdminPassword) on ${database.host}`,
+    );
     // The role is the stack's own: the user's password if given, else a RandomPassword (programs/secrets.ts).
     if (env.MLOPS_DATABASE_PASSWORD) out.databasePassword = env.MLOPS_DATABASE_PASSWORD;
   } else if (database.kind === "external") {

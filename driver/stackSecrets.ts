@@ -50,12 +50,7 @@ export function readLegacySecrets(file: string): GeneratedSecretValues {
  * `generatedSecrets` output) keeps them, adopted ones included; a stack without it adopts the old
  * file's values. `rotate` replaces every generated password.
  */
-export function planTrackingSecrets(
-  previous: OutputMap,
-  legacyFile: string,
-  rotate: boolean,
-  now: () => Date = () => new Date(),
-): GeneratedSecretsPlan {
+export function planTrackingSecrets(previous: OutputMap, legacyFile: string, rotate: boolean, now: () => Date = () => new Date()): GeneratedSecretsPlan {
   // Per password: what the stack adopted before stays adopted; the old file's value is adopted for any
   // password the stack does not own yet (a stack may own some, e.g. the MLflow users', and not others).
   const owned = valuesOf(previous[generatedSecretsOutput], generatedSecretsOutput);

@@ -61,7 +61,9 @@ export function trackingCredentials(ctx: PhaseContext, role: "admin" | MlflowSer
   const { auth } = ctx.config.tracking;
   if (!auth.enabled) return undefined;
   const [username, password] =
-    role === "admin" ? [auth.adminUser, ctx.secrets.authAdminPassword] : [mlflowServiceUsers[role], role === "training" ? ctx.secrets.trainingUserPassword : ctx.secrets.servingUserPassword];
+    role === "admin"
+      ? [auth.adminUser, ctx.secrets.authAdminPassword]
+      : [mlflowServiceUsers[role], role === "training" ? ctx.secrets.trainingUserPassword : ctx.secrets.servingUserPassword];
   if (!password) throw new Error(`tracking.auth.enabled is true but no password of the MLflow ${role} user was provided to the program`);
   return { username, password };
 }

@@ -70,7 +70,8 @@ function dockerOptions(name: string, ctx: PhaseContext): pulumi.ComponentResourc
 const dockerPlatform: PlatformImplementation = {
   tracking: (name, args, ctx, opts) =>
     new DockerTrackingServer(name, { ...args, networkName: ctx.config.docker.network, mlflowImage: imageRef(ctx.config, "mlflow") }, { ...opts, ...dockerOptions(name, ctx) }),
-  training: (name, args, ctx) => new DockerTrainingFanout(name, { ...args, image: imageRef(ctx.config, "trainer"), networkName: ctx.config.docker.network }, dockerOptions(name, ctx)),
+  training: (name, args, ctx) =>
+    new DockerTrainingFanout(name, { ...args, image: imageRef(ctx.config, "trainer"), networkName: ctx.config.docker.network }, dockerOptions(name, ctx)),
   serving: (name, args, ctx) => new DockerModelServing(name, { ...args, image: imageRef(ctx.config, "serving"), networkName: ctx.config.docker.network }, dockerOptions(name, ctx)),
 };
 

@@ -65,7 +65,8 @@ export function managedDatabase(name: string, ctx: PhaseContext): ManagedPostgre
   if (db.kind !== "external" || !managesDatabase(ctx)) return undefined;
   requireManagedDatabaseSecrets(ctx);
   const { databaseAdminPassword, databasePassword } = ctx.secrets;
-  if (!databaseAdminPassword || !databasePassword) throw new Error("tracking.database.manage is true but the program got no password for MLflow's role (generated or mlops:databasePassword)");
+  if (!databaseAdminPassword || !databasePassword)
+    throw new Error("tracking.database.manage is true but the program got no password for MLflow's role (generated or mlops:databasePassword)");
   return new ManagedPostgres(`${name}-database`, {
     host: db.host,
     port: db.port,

@@ -20,7 +20,7 @@ run_tier() {
 
 unit() {
   run_tier "type check (tsc --noEmit, strict)" npx tsc --noEmit -p .
-  run_tier "lint (biome)" npx biome lint .
+  run_tier "format and lint (biome check)" npx biome check .
   run_tier "configuration reference is current" npx tsx config/reference.ts --check
   run_tier "unit (vitest, Pulumi mocks)" npx vitest run --project unit
 }

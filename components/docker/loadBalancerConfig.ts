@@ -67,14 +67,15 @@ export function readLoadBalancerTemplate(file: string = loadBalancerTemplatePath
  * replica ready it keeps the last list. (Perl is in every Debian-based nginx image: perl-base is essential.)
  */
 export function loadBalancerEntrypoint(upstreams: readonly Upstream[], timeouts: LoadBalancerTimeouts = {}): string[] {
-  if (upstreams.some((u) => !/^[a-z0-9][a-z0-9.-]*$/.test(u.host))) throw new Error(`load balancer: upstream hosts must be DNS names, got ${upstreams.map((u) => u.host).join(", ")}`);
+  if (upstreams.some((u) => !/^[a-z0-9][a-z0-9.-]*$/.test(u.host)))
+    throw new Error(`load balancer: upstream hosts must be DNS names, got ${upstreams.map((u) => u.host).join(", ")}`);
   const ping = `'$s = IO::Socket::INET->new(PeerAddr => $ARGV[0], Timeout => 2) or exit 1; print $s "GET /ping HTTP/1.0\\r\\n\\r\\n"; $l = <$s>; exit(defined $l && $l =~ m{^HTTP/\\S+ 200} ? 0 : 1)'`;
   const script = [
     `upstreams=${upstreamsPath}`,
     `printf '%s\\n' '${upstreamServers(upstreams, timeouts).replaceAll("\n", "' '")}' > "$upstreams"`,
     `ready() { for target in ${upstreams.map((u) => `${u.host}:${u.port}`).join(" ")}; do`,
     // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion, not a JS template
-    '  for address in $(getent ahostsv4 "${target%:*}" | awk \'{print $1}\' | sort -u); do',
+    "  for address in $(getent ahostsv4 \"${target%:*}\" | awk '{print $1}' | sort -u); do",
     `    if perl -MIO::Socket::INET -e ${ping} "$address:\${target##*:}"; then echo "server $address:\${target##*:} ${serverOptions(timeouts)};"; fi`,
     "  done; done; }",
     "nginx -g 'daemon off;' & nginx_pid=$!",

@@ -38,7 +38,14 @@ export function awsProviderArgs(args: Pick<ArtifactBucketArgs, "region" | "endpo
     region: args.region ?? "us-east-1",
     ...(credentials ? { accessKey: credentials.apply((c) => c.accessKeyId), secretKey: credentials.apply((c) => c.secretAccessKey) } : {}),
     ...(args.endpoint
-      ? { endpoints: [{ s3: args.endpoint }], s3UsePathStyle: true, skipCredentialsValidation: true, skipRequestingAccountId: true, skipMetadataApiCheck: true, skipRegionValidation: true }
+      ? {
+          endpoints: [{ s3: args.endpoint }],
+          s3UsePathStyle: true,
+          skipCredentialsValidation: true,
+          skipRequestingAccountId: true,
+          skipMetadataApiCheck: true,
+          skipRegionValidation: true,
+        }
       : {}),
   };
 }

@@ -1,7 +1,18 @@
 import type * as k8s from "@pulumi/kubernetes";
 import type { Resources } from "../../config";
 import { type S3Access, s3ClientEnv } from "../shared/mlflowClientEnv";
-import { appUserId, containerSecurityContext, objectLabels, planEnv, podSecurityContext, podSelector, resourceRequirements, roles, secretDigestAnnotation, secretEnv } from "./meta";
+import {
+  appUserId,
+  containerSecurityContext,
+  objectLabels,
+  planEnv,
+  podSecurityContext,
+  podSelector,
+  resourceRequirements,
+  roles,
+  secretDigestAnnotation,
+  secretEnv,
+} from "./meta";
 import { trackingSecretKeyOf, trackingSecretKeys } from "./trackingSecret";
 
 export interface PostgresConnection {
@@ -156,11 +167,7 @@ export function buildMlflowDeployment(p: MlflowParams): k8s.types.input.apps.v1.
               args: mlflowServerArgs(p),
               ports: [{ name: "http", containerPort: p.port }],
               env: p.basicAuth
-                ? [
-                    ...env,
-                    { name: "MLFLOW_AUTH_CONFIG_PATH", value: authConfigPath },
-                    secretEnv("MLFLOW_FLASK_SERVER_SECRET_KEY", p.secretName, trackingSecretKeys.flaskSecretKey),
-                  ]
+                ? [...env, { name: "MLFLOW_AUTH_CONFIG_PATH", value: authConfigPath }, secretEnv("MLFLOW_FLASK_SERVER_SECRET_KEY", p.secretName, trackingSecretKeys.flaskSecretKey)]
                 : env,
               ...(p.basicAuth ? { volumeMounts: [authConfigMount] } : {}),
               readinessProbe: probe,
@@ -168,7 +175,14 @@ export function buildMlflowDeployment(p: MlflowParams): k8s.types.input.apps.v1.
             },
           ],
           ...(p.basicAuth
-            ? { volumes: [{ name: "auth-config", secret: { secretName: p.secretName, defaultMode: 0o440, items: [{ key: trackingSecretKeys.authConfig, path: trackingSecretKeys.authConfig }] } }] }
+            ? {
+                volumes: [
+                  {
+                    name: "auth-config",
+                    secret: { secretName: p.secretName, defaultMode: 0o440, items: [{ key: trackingSecretKeys.authConfig, path: trackingSecretKeys.authConfig }] },
+                  },
+                ],
+              }
             : {}),
         },
       },

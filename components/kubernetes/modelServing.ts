@@ -66,7 +66,11 @@ export class KubernetesModelServing extends pulumi.ComponentResource implements 
         ? undefined
         : new k8s.core.v1.Secret(
             childResourceName(name, "api-key"),
-            { metadata: { namespace, labels: objectLabels(name, "model-server", roles.modelServer) }, type: "Opaque", stringData: { [servingApiKeyKey]: pulumi.secret(args.apiKey) } },
+            {
+              metadata: { namespace, labels: objectLabels(name, "model-server", roles.modelServer) },
+              type: "Opaque",
+              stringData: { [servingApiKeyKey]: pulumi.secret(args.apiKey) },
+            },
             child,
           );
 
@@ -105,7 +109,11 @@ export class KubernetesModelServing extends pulumi.ComponentResource implements 
       child,
     );
     const ingress = serving.ingress
-      ? new k8s.networking.v1.Ingress(childResourceName(name, "server"), fromManifest(buildWith({ ns: namespace, svc: service.metadata.name }, (r) => buildServingIngress({ ...common(r.ns), serviceName: r.svc }))), child)
+      ? new k8s.networking.v1.Ingress(
+          childResourceName(name, "server"),
+          fromManifest(buildWith({ ns: namespace, svc: service.metadata.name }, (r) => buildServingIngress({ ...common(r.ns), serviceName: r.svc }))),
+          child,
+        )
       : undefined;
     if (serving.autoscaling) {
       new k8s.autoscaling.v2.HorizontalPodAutoscaler(

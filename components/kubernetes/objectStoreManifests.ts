@@ -75,7 +75,9 @@ export function buildObjectStoreStatefulSet(p: ObjectStoreParams): k8s.types.inp
     storageClass: p.storageClass,
     secretDigest: p.secretDigest,
     container: serverContainer(p),
-    volumes: seaweed ? [{ name: "s3-config", secret: { secretName: p.secretName, defaultMode: 0o440, items: [{ key: trackingSecretKeys.seaweedS3Config, path: "s3.json" }] } }] : undefined,
+    volumes: seaweed
+      ? [{ name: "s3-config", secret: { secretName: p.secretName, defaultMode: 0o440, items: [{ key: trackingSecretKeys.seaweedS3Config, path: "s3.json" }] } }]
+      : undefined,
   });
 }
 

@@ -2,7 +2,18 @@ import type * as k8s from "@pulumi/kubernetes";
 import type { ServingConfig } from "../../config";
 import { mlflowClientVars } from "../shared/mlflowClientEnv";
 import { buildIngressPolicy } from "./networkPolicy";
-import { appUserId, containerSecurityContext, modelVersionAnnotation, podSecurityContext, resourceRequirements, roles, trackingCredentialEnv, podSelector, serviceHost, objectLabels } from "./meta";
+import {
+  appUserId,
+  containerSecurityContext,
+  modelVersionAnnotation,
+  podSecurityContext,
+  resourceRequirements,
+  roles,
+  trackingCredentialEnv,
+  podSelector,
+  serviceHost,
+  objectLabels,
+} from "./meta";
 import { buildWorkloadService } from "./service";
 
 /** The model server inside images/serving; it reads MODEL_URI, MLFLOW_TRACKING_URI, HOST, PORT and REPLICA_ID. */
@@ -118,7 +129,9 @@ export function buildServingIngress(p: Pick<ServingParams, "instance" | "namespa
   };
 }
 
-export function buildServingAutoscaler(p: Pick<ServingParams, "instance" | "namespace" | "serving"> & { deploymentName: string }): k8s.types.input.autoscaling.v2.HorizontalPodAutoscaler {
+export function buildServingAutoscaler(
+  p: Pick<ServingParams, "instance" | "namespace" | "serving"> & { deploymentName: string },
+): k8s.types.input.autoscaling.v2.HorizontalPodAutoscaler {
   const autoscaling = p.serving.autoscaling;
   if (!autoscaling) throw new Error("buildServingAutoscaler: serving.autoscaling is not set");
   return {
@@ -144,7 +157,9 @@ export function buildServingDisruptionBudget(p: Pick<ServingParams, "instance" |
   };
 }
 
-export function buildServingNetworkPolicy(p: Pick<ServingParams, "instance" | "namespace" | "serving"> & { ingressControllerNamespace: string }): k8s.types.input.networking.v1.NetworkPolicy {
+export function buildServingNetworkPolicy(
+  p: Pick<ServingParams, "instance" | "namespace" | "serving"> & { ingressControllerNamespace: string },
+): k8s.types.input.networking.v1.NetworkPolicy {
   return buildIngressPolicy({
     namespace: p.namespace,
     labels: servingLabels(p.instance),

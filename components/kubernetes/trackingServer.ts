@@ -59,7 +59,12 @@ export function planTracking(args: TrackingServerArgs): TrackingPlan {
       ? { kind: "inStack", image: store.image, flavor: objectStoreFlavor(store.image), bucket: store.bucket, storageSize: store.storageSize }
       : {
           kind: "s3",
-          access: { destination: s3Destination(store.bucket, store.prefix), endpointUrl: store.endpoint, region: store.region, hasCredentials: args.objectStoreCredentials !== undefined },
+          access: {
+            destination: s3Destination(store.bucket, store.prefix),
+            endpointUrl: store.endpoint,
+            region: store.region,
+            hasCredentials: args.objectStoreCredentials !== undefined,
+          },
         };
   return { database, objectStore };
 }

@@ -41,7 +41,9 @@ export function validateFanout(shards: readonly ShardSpec[], workers: number, ma
     );
   }
   if (shards.length !== workers) {
-    throw new Error(`KubernetesTrainingFanout: got ${shards.length} shard specs for training.workers = ${workers}: the Indexed Job runs one shard per completion, so build exactly one shard per worker`);
+    throw new Error(
+      `KubernetesTrainingFanout: got ${shards.length} shard specs for training.workers = ${workers}: the Indexed Job runs one shard per completion, so build exactly one shard per worker`,
+    );
   }
   const indexes = shards.map((s) => s.workerIndex).sort((a, b) => a - b);
   if (indexes.some((index, k) => index !== k)) throw new Error(`KubernetesTrainingFanout: shard workerIndex values must be 0..${workers - 1}, got ${indexes.join(", ")}`);

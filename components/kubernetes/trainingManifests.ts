@@ -4,7 +4,18 @@ import type { Resources } from "../../config";
 import type { ShardSpec } from "../shared/studySpec";
 import { mlflowClientVars } from "../shared/mlflowClientEnv";
 import { optunaStorageEnv, type PostgresDatabase, type ServerAddress } from "../shared/optunaStorage";
-import { appUserId, containerSecurityContext, podSecurityContext, resourceRequirements, roles, trackingCredentialEnv, podSelector, objectLabels, planEnv, studyIdLabel } from "./meta";
+import {
+  appUserId,
+  containerSecurityContext,
+  podSecurityContext,
+  resourceRequirements,
+  roles,
+  trackingCredentialEnv,
+  podSelector,
+  objectLabels,
+  planEnv,
+  studyIdLabel,
+} from "./meta";
 
 /** The trainer inside images/trainer; `{index}` in the spec path is replaced by JOB_COMPLETION_INDEX. */
 export const trainerCommand = ["python", "/app/trainer.py"] as const;
@@ -62,7 +73,9 @@ export function buildShardConfigMap(p: { instance: string; namespace: pulumi.Inp
   const data = Object.fromEntries(p.shards.map((shard) => [shardFileName(shard.workerIndex), `${JSON.stringify(shard, null, 2)}\n`]));
   const size = Object.entries(data).reduce((sum, [key, value]) => sum + key.length + Buffer.byteLength(value), 0);
   if (size > configMapLimitBytes) {
-    throw new Error(`KubernetesTrainingFanout: the shard specs take ${size} bytes, over the ${configMapLimitBytes}-byte ConfigMap limit: reduce the trials (training.strategy) or raise training.workers`);
+    throw new Error(
+      `KubernetesTrainingFanout: the shard specs take ${size} bytes, over the ${configMapLimitBytes}-byte ConfigMap limit: reduce the trials (training.strategy) or raise training.workers`,
+    );
   }
   const studyId = p.shards[0]?.studyId ?? "";
   return {
@@ -84,7 +97,9 @@ function trainerPodSpec(p: TrainingJobParams, args: string[], spread: boolean, s
   return {
     restartPolicy: "Never",
     securityContext: podSecurityContext(appUserId),
-    ...(spread ? { topologySpreadConstraints: [{ maxSkew: 1, topologyKey: "kubernetes.io/hostname", whenUnsatisfiable: "ScheduleAnyway", labelSelector: { matchLabels: selector } }] } : {}),
+    ...(spread
+      ? { topologySpreadConstraints: [{ maxSkew: 1, topologyKey: "kubernetes.io/hostname", whenUnsatisfiable: "ScheduleAnyway", labelSelector: { matchLabels: selector } }] }
+      : {}),
     containers: [
       {
         name: "trainer",

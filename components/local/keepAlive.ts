@@ -23,7 +23,8 @@ export function parseKeepAliveArgs(argv: readonly string[]): { command: string[]
   let startFailureMs = healthyRunMs;
   for (let i = 0; i < options.length; i += 2) {
     const value = Number(options[i + 1]);
-    if (options[i] !== "--start-failure-seconds" || !Number.isFinite(value) || value < 0) throw new Error(`keepAlive: unexpected ${options.slice(i, i + 2).join(" ")}; expected [--start-failure-seconds N] -- COMMAND [ARGS...]`);
+    if (options[i] !== "--start-failure-seconds" || !Number.isFinite(value) || value < 0)
+      throw new Error(`keepAlive: unexpected ${options.slice(i, i + 2).join(" ")}; expected [--start-failure-seconds N] -- COMMAND [ARGS...]`);
     startFailureMs = value * 1000;
   }
   return { command: separator < 0 ? [] : argv.slice(separator + 1), startFailureMs };

@@ -281,7 +281,12 @@ export function createLoadBalancer(pool: RoundRobin, options: BalancerOptions = 
         continue;
       }
       if (outcome.kind === "failed") {
-        sendJson(res, outcome.status, { error: `${outcome.reason} (${upstream.url.host}); not retried elsewhere, it may have been processed` }, { "x-upstream": upstream.url.host });
+        sendJson(
+          res,
+          outcome.status,
+          { error: `${outcome.reason} (${upstream.url.host}); not retried elsewhere, it may have been processed` },
+          { "x-upstream": upstream.url.host },
+        );
         return;
       }
       // A replica that says it is loading, draining or overloaded did not process the request: the next

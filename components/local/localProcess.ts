@@ -38,7 +38,8 @@ interface ProcessState {
 }
 
 /** Everything but the restart trigger: a change here replaces the process (stop, then start anew). */
-const identity = (s: ProcessState) => JSON.stringify([s.command, s.cwd, s.env ?? {}, s.secretEnv ?? {}, s.files ?? [], s.directories ?? [], s.logFile, s.pidFile, s.healthUrl ?? ""]);
+const identity = (s: ProcessState) =>
+  JSON.stringify([s.command, s.cwd, s.env ?? {}, s.secretEnv ?? {}, s.files ?? [], s.directories ?? [], s.logFile, s.pidFile, s.healthUrl ?? ""]);
 
 /** Starts the process and waits for its health URL; a process that never gets healthy is stopped. */
 async function startProcess(inputs: ProcessState) {

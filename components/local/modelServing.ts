@@ -17,7 +17,8 @@ export interface LocalModelServingArgs extends ModelServingArgs {
 /** Replica i listens on `port + i`; the load balancer on `loadBalancerPort`. */
 export function replicaPorts(port: number, replicas: number, loadBalancerPort: number): number[] {
   const ports = Array.from({ length: replicas }, (_, i) => port + i);
-  if (ports.includes(loadBalancerPort)) throw new Error(`serving.loadBalancerPort ${loadBalancerPort} collides with the replica ports ${ports[0]}..${ports.at(-1)}: choose a port outside that range`);
+  if (ports.includes(loadBalancerPort))
+    throw new Error(`serving.loadBalancerPort ${loadBalancerPort} collides with the replica ports ${ports[0]}..${ports.at(-1)}: choose a port outside that range`);
   if (ports.some((p) => p > 65535)) throw new Error(`serving.port ${port} + ${replicas} replicas exceeds 65535`);
   return ports;
 }
@@ -36,7 +37,10 @@ export function loadBalancerCommand(paths: LocalPaths, nodeBinary: string, liste
 
 /** A digest of the balancer's code (this checkout's): a new version restarts the running balancer. */
 export function loadBalancerCodeDigest(): string {
-  return createHash("sha256").update(fs.readFileSync(path.join(__dirname, "loadBalancer.ts"))).digest("hex").slice(0, 16);
+  return createHash("sha256")
+    .update(fs.readFileSync(path.join(__dirname, "loadBalancer.ts")))
+    .digest("hex")
+    .slice(0, 16);
 }
 
 /** The API key file of a stack's replicas: under `.pipeline/run/<stack>/`, mode 0600. */

@@ -45,7 +45,11 @@ async function selectAndRegister(state: AliasState): Promise<AliasState> {
 async function selectAndRegisterNow(state: AliasState): Promise<AliasState> {
   const client = new MlflowClient({ trackingUri: state.trackingUri, username: state.credentials?.username, password: state.credentials?.password });
   const selection = await selectChampion({ client, metrics: state.metrics, experimentName: state.experimentName, studyId: state.studyId });
-  const registration = await registerChampion({ client, model: state.metrics.registeredModel, champion: { runId: selection.champion.runId, modelSource: selection.champion.modelSource } });
+  const registration = await registerChampion({
+    client,
+    model: state.metrics.registeredModel,
+    champion: { runId: selection.champion.runId, modelSource: selection.champion.modelSource },
+  });
   return { ...state, runId: registration.runId, modelVersion: registration.version };
 }
 

@@ -40,11 +40,7 @@ export function formatNumber(value: number): string {
  * to every search and drop runs logged before the tag existed.
  */
 export function studyClauses(studyId: string): string[] {
-  return [
-    `${quoteKey("tags", mlflowTags.studyId)} = ${quoteString(studyId)}`,
-    `${quoteKey("tags", mlflowTags.role)} = 'trial'`,
-    "attributes.status = 'FINISHED'",
-  ];
+  return [`${quoteKey("tags", mlflowTags.studyId)} = ${quoteString(studyId)}`, `${quoteKey("tags", mlflowTags.role)} = 'trial'`, "attributes.status = 'FINISHED'"];
 }
 
 /** The user's filters and thresholds (thresholds become `>=`), in config order. */

@@ -55,7 +55,10 @@ export function httpFetch(input: string | URL, init: HttpFetchInit = {}): Promis
       });
     };
     const request = at
-      ? send({ ...common, host: at[1], port: Number(at[2]), path: `${url.pathname}${url.search}`, servername: url.hostname, headers: { ...init.headers, host: url.host } }, onResponse)
+      ? send(
+          { ...common, host: at[1], port: Number(at[2]), path: `${url.pathname}${url.search}`, servername: url.hostname, headers: { ...init.headers, host: url.host } },
+          onResponse,
+        )
       : send(url, common, onResponse);
     request.on("error", reject);
     request.end(init.body);

@@ -19,8 +19,14 @@ export type ObjectStoreFlavor = "minio" | "seaweedfs";
 
 /** Which S3 server an image runs, from its repository name; the docker and kubernetes platforms start each differently. */
 export function objectStoreFlavor(image: string): ObjectStoreFlavor {
-  const repository = (image.split("@")[0] ?? image).replace(/:[^/]*$/, "").split("/").pop() ?? "";
+  const repository =
+    (image.split("@")[0] ?? image)
+      .replace(/:[^/]*$/, "")
+      .split("/")
+      .pop() ?? "";
   if (repository.includes("minio")) return "minio";
   if (repository.includes("seaweedfs")) return "seaweedfs";
-  throw new Error(`tracking.objectStore.image '${image}': expected a MinIO or SeaweedFS image (e.g. chrislusf/seaweedfs:3.80); other S3 servers can be used as kind: s3 with an endpoint`);
+  throw new Error(
+    `tracking.objectStore.image '${image}': expected a MinIO or SeaweedFS image (e.g. chrislusf/seaweedfs:3.80); other S3 servers can be used as kind: s3 with an endpoint`,
+  );
 }

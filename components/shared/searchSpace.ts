@@ -25,7 +25,8 @@ export interface Expansion {
 
 export function expandSearch(training: SearchInput): Expansion {
   const { strategy } = training;
-  const candidates = strategy.kind === "grid" ? gridParams(training.searchSpace) : strategy.kind === "random" ? randomParams(training.searchSpace, strategy.trials, strategy.seed) : [];
+  const candidates =
+    strategy.kind === "grid" ? gridParams(training.searchSpace) : strategy.kind === "random" ? randomParams(training.searchSpace, strategy.trials, strategy.seed) : [];
   const seen = new Set<string>();
   const trials: TrialSpec[] = [];
   for (const params of candidates) {

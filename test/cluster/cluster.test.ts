@@ -48,7 +48,12 @@ async function eventually<T>(what: string, timeoutMs: number, probe: () => Promi
 
 function images(): Record<string, string> {
   const names = script("images.sh", "names");
-  return Object.fromEntries(names.stdout.trim().split("\n").map((line) => line.split("=", 2) as [string, string]));
+  return Object.fromEntries(
+    names.stdout
+      .trim()
+      .split("\n")
+      .map((line) => line.split("=", 2) as [string, string]),
+  );
 }
 
 function workloads(busybox: string): string {

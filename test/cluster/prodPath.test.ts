@@ -97,7 +97,11 @@ describe.skipIf(unavailable !== undefined)("the prod path on the local cluster (
       expect(answer.status, answer.body).toBe(200);
       replicas.add(answer.replica);
     }
-    expect([...replicas].sort()).toEqual(servingPods().map((p) => p.metadata.name).sort());
+    expect([...replicas].sort()).toEqual(
+      servingPods()
+        .map((p) => p.metadata.name)
+        .sort(),
+    );
     return replicas;
   };
 
@@ -119,7 +123,10 @@ describe.skipIf(unavailable !== undefined)("the prod path on the local cluster (
       const removed = await timedStep("make mlflow-remove", () => stack.remove());
       expect(removed.status, removed.output).toBe(0);
       const left = list(["get", "all,pvc,secret,configmap,ingress,networkpolicy,hpa,pdb", "-l", "app.kubernetes.io/part-of=mlops-pipeline"]);
-      expect(left.map((i) => i.metadata.name), "mlflow-remove left these in the namespace").toEqual([]);
+      expect(
+        left.map((i) => i.metadata.name),
+        "mlflow-remove left these in the namespace",
+      ).toEqual([]);
     } finally {
       fs.rmSync(stack.file, { force: true });
       if (startedHere) {
@@ -161,7 +168,10 @@ describe.skipIf(unavailable !== undefined)("the prod path on the local cluster (
     const scoring = config.training.scoring;
     for (const r of runs) {
       const folds = Array.from({ length: config.training.cvFolds }, (_, k) => metric(r, `cv_${scoring}_fold_${k}`));
-      expect(folds.every((v) => typeof v === "number" && v >= 0 && v <= 1), `${r.info.run_id} folds ${folds}`).toBe(true);
+      expect(
+        folds.every((v) => typeof v === "number" && v >= 0 && v <= 1),
+        `${r.info.run_id} folds ${folds}`,
+      ).toBe(true);
       const sum = folds.reduce<number>((a, b) => a + (b ?? 0), 0);
       expect(metric(r, `cv_${scoring}_mean`)).toBeCloseTo(sum / folds.length, 6);
       expect(metric(r, `cv_${scoring}_std`)).toBeGreaterThanOrEqual(0);
@@ -301,7 +311,12 @@ describe.skipIf(unavailable !== undefined)("the prod path on the local cluster (
     expect(after.status?.updatedReplicas).toBe(after.spec?.replicas);
     // Terminating old pods still drain for a few seconds; then only the new ones run.
     const allServing = () => list(["get", "pods"]).filter((p) => p.metadata.name.startsWith(`${stack.name}-serving-server-`));
-    await waitFor("only the new replicas to remain", () => (allServing().length === after.spec?.replicas && servingPods().length === after.spec?.replicas ? true : undefined), 120_000, 1000);
+    await waitFor(
+      "only the new replicas to remain",
+      () => (allServing().length === after.spec?.replicas && servingPods().length === after.spec?.replicas ? true : undefined),
+      120_000,
+      1000,
+    );
     const pods = servingPods().map((p) => p.metadata.name);
     const answers = new Map<string, string>();
     for (let i = 0; i < 12; i++) {
@@ -334,7 +349,11 @@ describe.skipIf(unavailable !== undefined)("the prod path on the local cluster (
     // The stores and MLflow carry new digests (so their pods were replaced); the serving Deployment reads none of these.
     const digestsAfter = digests();
     const rolled = Object.keys(digestsBefore).filter((name) => digestsBefore[name] !== undefined && digestsAfter[name] !== digestsBefore[name]);
-    expect(rolled.sort()).toEqual(Object.keys(digestsBefore).filter((name) => /-(postgres|object-store|mlflow)-/.test(name)).sort());
+    expect(rolled.sort()).toEqual(
+      Object.keys(digestsBefore)
+        .filter((name) => /-(postgres|object-store|mlflow)-/.test(name))
+        .sort(),
+    );
 
     // MLflow: the admin's old password is refused, the new one taken; the study's runs are all still there.
     const { mlflow, close } = await clusterMlflow(stack.name, config);
@@ -354,7 +373,17 @@ describe.skipIf(unavailable !== undefined)("the prod path on the local cluster (
     expect(postgres, "the PostgreSQL pod").toBeDefined();
     const psql = (password: string) =>
       kubectl(
-        ["-n", namespace, "exec", "-i", postgres?.metadata.name ?? "", "--", "sh", "-c", `read -r PGPASSWORD && export PGPASSWORD && psql -X -At -h 127.0.0.1 -U ${db.user} -d ${db.database} -c "select 1"`],
+        [
+          "-n",
+          namespace,
+          "exec",
+          "-i",
+          postgres?.metadata.name ?? "",
+          "--",
+          "sh",
+          "-c",
+          `read -r PGPASSWORD && export PGPASSWORD && psql -X -At -h 127.0.0.1 -U ${db.user} -d ${db.database} -c "select 1"`,
+        ],
         `${password}\n`,
       ).trim();
     expect(() => psql(before.databasePassword ?? "")).toThrow(/password authentication failed/);
@@ -365,7 +394,12 @@ describe.skipIf(unavailable !== undefined)("the prod path on the local cluster (
     const replaced = servingPods()[0]?.metadata.name ?? "";
     kubectl(["-n", namespace, "delete", "pod", replaced, "--wait=true"]);
     const wanted = servingDeployment().spec?.replicas ?? 1;
-    await waitFor("the serving Deployment to be Ready again", () => (servingDeployment().status?.readyReplicas === wanted && servingPods().every((p) => p.metadata.name !== replaced) ? true : undefined), 300_000, 2000);
+    await waitFor(
+      "the serving Deployment to be Ready again",
+      () => (servingDeployment().status?.readyReplicas === wanted && servingPods().every((p) => p.metadata.name !== replaced) ? true : undefined),
+      300_000,
+      2000,
+    );
     await answeringReplicas();
   });
 });

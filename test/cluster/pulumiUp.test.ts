@@ -24,7 +24,13 @@ const unavailable = clusterUnavailableReason(alreadyUp);
 if (unavailable) console.warn(`SKIPPED pulumi up on the local cluster: ${unavailable}`);
 
 function pulumi(args: string[]): { status: number; output: string } {
-  const env = { ...process.env, ...clusterEnv, PULUMI_BACKEND_URL: `file://${backend}`, PULUMI_CONFIG_PASSPHRASE: "cluster-test-only-passphrase", PULUMI_CONFIG_PASSPHRASE_FILE: "" };
+  const env = {
+    ...process.env,
+    ...clusterEnv,
+    PULUMI_BACKEND_URL: `file://${backend}`,
+    PULUMI_CONFIG_PASSPHRASE: "cluster-test-only-passphrase",
+    PULUMI_CONFIG_PASSPHRASE_FILE: "",
+  };
   const res = spawnSync("bash", ["-c", 'source scripts/env.sh && exec pulumi "$@"', "bash", ...args], { cwd: repoRoot, env, encoding: "utf8", timeout: 1_200_000 });
   const output = `${res.stdout}${res.stderr}`;
   console.log(`--- pulumi ${args.join(" ")} (exit ${res.status}) ---\n${output.split("\n").slice(-30).join("\n")}`);
@@ -32,7 +38,12 @@ function pulumi(args: string[]): { status: number; output: string } {
 }
 
 const ours = () =>
-  kubectlJson<{ items: { metadata: { name: string } }[] }>(namespace, ["get", "all,pvc,secret,configmap,ingress,networkpolicy,hpa,pdb", "-l", "app.kubernetes.io/part-of=mlops-pipeline"])
+  kubectlJson<{ items: { metadata: { name: string } }[] }>(namespace, [
+    "get",
+    "all,pvc,secret,configmap,ingress,networkpolicy,hpa,pdb",
+    "-l",
+    "app.kubernetes.io/part-of=mlops-pipeline",
+  ])
     .items.map((i) => i.metadata.name)
     .filter((name) => name.startsWith(`${stack.name}-`));
 
@@ -64,7 +75,11 @@ describe.skipIf(unavailable !== undefined)("pulumi up -s <copy of Pulumi.cluster
   });
 
   it("creates tracking, the MLflow users, training, the champion alias and serving in one update; the Ingress serves the champion", async () => {
-    stack.write({ tracking: { port: 5192 }, serving: { ingress: { host: ingressHost, className: "traefik", address: "127.0.0.1:18480" } } }, "test/cluster/pulumiUp.test.ts", "cluster");
+    stack.write(
+      { tracking: { port: 5192 }, serving: { ingress: { host: ingressHost, className: "traefik", address: "127.0.0.1:18480" } } },
+      "test/cluster/pulumiUp.test.ts",
+      "cluster",
+    );
     expect(pulumi(["stack", "init", stack.name, "--non-interactive"]).status).toBe(0);
     const up = await timedStep("pulumi up", () => pulumi(["up", "-s", stack.name, "--yes", "--non-interactive", "--skip-preview"]));
     expect(up.status, up.output).toBe(0);

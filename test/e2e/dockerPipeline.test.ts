@@ -320,7 +320,9 @@ describe.skipIf(unavailable)("make pipeline on the docker platform (real engine,
 
   it("spends the TPE budget on the shared queue: every completed trial key FINISHED once in MLflow, every pruned one a pruned run", async () => {
     const queue = await optunaTrials(studyId);
-    console.log(`[docker-e2e] Optuna study ${studyId}: ${queue.map((t) => `#${t.number} ${t.state}${t.retryOf !== undefined ? ` (retry of #${t.retryOf})` : ""}${t.surplus ? " (surplus)" : ""}`).join(", ")}`);
+    console.log(
+      `[docker-e2e] Optuna study ${studyId}: ${queue.map((t) => `#${t.number} ${t.state}${t.retryOf !== undefined ? ` (retry of #${t.retryOf})` : ""}${t.surplus ? " (surplus)" : ""}`).join(", ")}`,
+    );
     // What the budget paid for: dead attempts the reaper re-enqueued and surplus asks are not results.
     const retried = new Set(queue.flatMap((t) => (t.retryOf === undefined ? [] : [t.retryOf])));
     const settled = queue.filter((t) => !t.surplus && !retried.has(t.number));

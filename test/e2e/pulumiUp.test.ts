@@ -32,7 +32,12 @@ describe.skipIf(!canRun)("pulumi up -s <stack> on the project (real CLI, languag
   beforeAll(() => {
     const local = parseYaml(fs.readFileSync(path.join(root, "Pulumi.local.yaml"), "utf8")) as { config: Record<string, Record<string, unknown>>; encryptionsalt?: string };
     delete local.encryptionsalt; // a user's `pulumi stack init local` salt belongs to their passphrase, not ours
-    local.config["mlops:tracking"] = { ...(local.config["mlops:tracking"] ?? {}), port: ports.mlflow, database: { kind: "sqlite", path: `.pipeline/${stack}/mlflow.db` }, objectStore: { kind: "localFolder", path: `.pipeline/${stack}/artifacts` } };
+    local.config["mlops:tracking"] = {
+      ...(local.config["mlops:tracking"] ?? {}),
+      port: ports.mlflow,
+      database: { kind: "sqlite", path: `.pipeline/${stack}/mlflow.db` },
+      objectStore: { kind: "localFolder", path: `.pipeline/${stack}/artifacts` },
+    };
     local.config["mlops:serving"] = { ...(local.config["mlops:serving"] ?? {}), replicas: 1, port: ports.replica, loadBalancerPort: ports.lb };
     fs.writeFileSync(stackFile, `# written by test/e2e/pulumiUp.test.ts; removed after the test\n${toYaml(local)}`);
     expect(pulumi(["stack", "init", stack, "--non-interactive"]).status).toBe(0);

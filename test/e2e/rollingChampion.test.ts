@@ -42,7 +42,11 @@ describe.skipIf(!canRun)("rolling champion change on local, under load, with ser
   beforeAll(async () => {
     stack.write(
       {
-        tracking: { port: ports.mlflow, database: { kind: "sqlite", path: ".pipeline/e2e-rolling/mlflow.db" }, objectStore: { kind: "localFolder", path: ".pipeline/e2e-rolling/artifacts" } },
+        tracking: {
+          port: ports.mlflow,
+          database: { kind: "sqlite", path: ".pipeline/e2e-rolling/mlflow.db" },
+          objectStore: { kind: "localFolder", path: ".pipeline/e2e-rolling/artifacts" },
+        },
         serving: { port: ports.replica, loadBalancerPort: ports.lb, replicas: 2, auth: true },
       },
       "test/e2e/rollingChampion.test.ts",
@@ -62,10 +66,18 @@ describe.skipIf(!canRun)("rolling champion change on local, under load, with ser
     expect(fs.statSync(keyFile()).mode & 0o777).toBe(0o600);
     const key = apiKey();
     expect(key.length).toBeGreaterThanOrEqual(32);
-    for (const [method, p] of [["POST", "/invocations"], ["GET", "/example"], ["GET", "/version"]] as const) {
+    for (const [method, p] of [
+      ["POST", "/invocations"],
+      ["GET", "/example"],
+      ["GET", "/version"],
+    ] as const) {
       const res = await fetch(`${endpoint}${p}`, { method, headers: { "content-type": "application/json" }, ...(method === "POST" ? { body: "{}" } : {}) });
       expect(res.status, `${method} ${p} without a key`).toBe(401);
-      const wrong = await fetch(`${endpoint}${p}`, { method, headers: { "content-type": "application/json", authorization: "Bearer wrong-key-0123456789" }, ...(method === "POST" ? { body: "{}" } : {}) });
+      const wrong = await fetch(`${endpoint}${p}`, {
+        method,
+        headers: { "content-type": "application/json", authorization: "Bearer wrong-key-0123456789" },
+        ...(method === "POST" ? { body: "{}" } : {}),
+      });
       expect(wrong.status, `${method} ${p} with a wrong key`).toBe(401);
     }
     expect((await fetch(`${endpoint}/ping`)).status).toBe(200);
@@ -84,7 +96,10 @@ describe.skipIf(!canRun)("rolling champion change on local, under load, with ser
   });
 
   it("rolls a new champion through the replicas one at a time: 0 failed of >= 200 requests, every replica on the new version", async () => {
-    const metrics = parseYaml(fs.readFileSync(metricsConfigPath(root), "utf8")) as { orderBy: { metric: string; direction: string }; registeredModel: { name: string; alias: string } };
+    const metrics = parseYaml(fs.readFileSync(metricsConfigPath(root), "utf8")) as {
+      orderBy: { metric: string; direction: string };
+      registeredModel: { name: string; alias: string };
+    };
     const before = await mlflow.aliasVersion(metrics.registeredModel.name, metrics.registeredModel.alias);
     // The same study ordered the other way: the select phase picks another run, a new model version.
     const reversed = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "mlops-rolling-")), "metrics_config.yaml");

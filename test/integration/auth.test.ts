@@ -85,7 +85,12 @@ describe.skipIf(!canRun)("MLflow basic auth on the local platform (real MLflow s
     // A new user's first run: no runs and no generated password yet (a new password gets a fresh users database).
     // The shared trial queue of an earlier run (same content-addressed study id) would say every trial is done.
     const studies = path.join(stateDir, "studies");
-    const queues = fs.existsSync(studies) ? fs.readdirSync(studies).filter((d) => d.startsWith(`${stack.name}-`)).map((d) => path.join(studies, d)) : [];
+    const queues = fs.existsSync(studies)
+      ? fs
+          .readdirSync(studies)
+          .filter((d) => d.startsWith(`${stack.name}-`))
+          .map((d) => path.join(studies, d))
+      : [];
     for (const stale of [path.join(repoRoot, dataDir), secretsFile(stateDir, stack.name), ...queues]) fs.rmSync(stale, { recursive: true, force: true });
   });
 

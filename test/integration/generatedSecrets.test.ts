@@ -127,7 +127,10 @@ describe.skipIf(!canRun)("generated passwords as RandomPasswords in the tracking
     const passwords = storedResources().filter((r) => r.type === passwordType);
     expect(passwords.map((r) => r.urn.split("::").pop())).toContain(`${stack.name}-secrets-auth-admin-password`);
     // The result is stored as a Pulumi secret: the secret signature with a ciphertext, no plaintext.
-    expect(passwords.find((r) => r.urn.endsWith("-secrets-auth-admin-password"))?.outputs?.result).toEqual({ "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", ciphertext: expect.any(String) });
+    expect(passwords.find((r) => r.urn.endsWith("-secrets-auth-admin-password"))?.outputs?.result).toEqual({
+      "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270",
+      ciphertext: expect.any(String),
+    });
     expectOnlyEncrypted(rotated);
   });
 

@@ -160,24 +160,42 @@ describe("local load balancer against real replica processes", () => {
     const r0 = await replica("r0");
     const port = await freePort();
     const script = path.join("components", "local", "loadBalancer.ts");
-    const supervised = await startNode(path.join("components", "local", "keepAlive.ts"), ["--start-failure-seconds", "0", "--", process.execPath, "--import", "tsx", script, "--listen", `127.0.0.1:${port}`, "--upstream", `http://127.0.0.1:${r0.port}`]);
+    const supervised = await startNode(path.join("components", "local", "keepAlive.ts"), [
+      "--start-failure-seconds",
+      "0",
+      "--",
+      process.execPath,
+      "--import",
+      "tsx",
+      script,
+      "--listen",
+      `127.0.0.1:${port}`,
+      "--upstream",
+      `http://127.0.0.1:${r0.port}`,
+    ]);
     let log = "";
     supervised.child.stderr?.on("data", (c: Buffer) => (log += c.toString()));
     expect((await invoke(port)).status).toBe(200);
     // The balancer is keepAlive's child: kill it as the OOM killer would.
     // By its command line: keepAlive (under tsx) has other children too, such as esbuild's service.
     const childOf = (pid: number | undefined) => {
-      const found = spawnSync("pgrep", ["-P", String(pid), "-f", "loadBalancer.ts"], { encoding: "utf8" }).stdout.trim().split("\n")[0];
+      const found = spawnSync("pgrep", ["-P", String(pid), "-f", "loadBalancer.ts"], { encoding: "utf8" })
+        .stdout.trim()
+        .split("\n")[0];
       return found ? Number(found) : undefined;
     };
     const first = childOf(supervised.child.pid) as number;
     expect(first).toBeGreaterThan(0);
     process.kill(first, "SIGKILL");
     let second: number | undefined;
-    await waitUntil("keepAlive to start a new balancer", async () => {
-      second = childOf(supervised.child.pid);
-      return second !== undefined && second !== first;
-    }, 20_000);
+    await waitUntil(
+      "keepAlive to start a new balancer",
+      async () => {
+        second = childOf(supervised.child.pid);
+        return second !== undefined && second !== first;
+      },
+      20_000,
+    );
     await waitUntil("the balancer to answer again", async () => (await invoke(port)).status === 200, 20_000);
     await waitUntil("keepAlive to log the restart", async () => log.includes("restarting in"));
     expect(log).toMatch(/exited \(SIGKILL\); restarting in 500 ms/);
@@ -187,7 +205,10 @@ describe("local load balancer against real replica processes", () => {
   });
 
   it("does not restart a process whose first run fails at once: the deploy reports it", async () => {
-    const failed = spawnSync(process.execPath, ["--import", "tsx", path.join("components", "local", "keepAlive.ts"), "--", process.execPath, "-e", "process.exit(3)"], { encoding: "utf8", timeout: 20_000 });
+    const failed = spawnSync(process.execPath, ["--import", "tsx", path.join("components", "local", "keepAlive.ts"), "--", process.execPath, "-e", "process.exit(3)"], {
+      encoding: "utf8",
+      timeout: 20_000,
+    });
     expect(failed.status).toBe(3);
     expect(failed.stderr).toMatch(/failed to start \(code 3\); not restarting/);
   });

@@ -125,6 +125,11 @@ describe.skipIf(!canRun)("tracking.database.manage: true on the real PostgreSQL"
     expect(run.status, run.output).toBe(0);
     expect(admin(`SELECT count(*) FROM pg_database WHERE datname = '${database}'`)).toBe("0");
     expect(admin(`SELECT count(*) FROM pg_roles WHERE rolname = '${role}'`)).toBe("0");
-    expect(await fetch(`http://127.0.0.1:${mlflowPort}/health`).then(() => "answering", () => "gone")).toBe("gone");
+    expect(
+      await fetch(`http://127.0.0.1:${mlflowPort}/health`).then(
+        () => "answering",
+        () => "gone",
+      ),
+    ).toBe("gone");
   });
 });

@@ -138,7 +138,10 @@ describe.skipIf(!canRun)("npm run render -- --stack prod (real engine, kubernete
       expect(byName.MLOPS_OPTUNA_STORAGE).toBe(`postgresql://mlflow@${postgres.name}.mlops.svc.cluster.local:5432/optuna`);
       expect(byName.PGPASSWORD).toMatchObject({ secretKeyRef: { key: "database-password" } });
       const labels = at(job.raw, "spec.template.metadata.labels") as Record<string, string>;
-      expect(peers.some((peer) => Object.entries(peer).every(([k, v]) => labels[k] === v)), `${job.name} pods admitted to PostgreSQL`).toBe(true);
+      expect(
+        peers.some((peer) => Object.entries(peer).every(([k, v]) => labels[k] === v)),
+        `${job.name} pods admitted to PostgreSQL`,
+      ).toBe(true);
     }
   });
 

@@ -98,9 +98,11 @@ describe.skipIf(skipToolchain)("docker, random and postgresql plugins", () => {
   it.each(bridged)("%s answers: the plugin serves its schema at that version", (name) => {
     const { cli } = requireCli();
     const version = sdkPluginVersion(name);
-    const schema = JSON.parse(
-      execFileSync(cli, ["package", "get-schema", `${name}@${version}`], { encoding: "utf8", env: cliEnv(os.tmpdir()), maxBuffer: 64 * 1024 * 1024 }),
-    ) as { name: string; version: string; resources: Record<string, unknown> };
+    const schema = JSON.parse(execFileSync(cli, ["package", "get-schema", `${name}@${version}`], { encoding: "utf8", env: cliEnv(os.tmpdir()), maxBuffer: 64 * 1024 * 1024 })) as {
+      name: string;
+      version: string;
+      resources: Record<string, unknown>;
+    };
     expect(schema.name).toBe(name);
     expect(schema.version).toBe(version);
     expect(Object.keys(schema.resources).length).toBeGreaterThan(0);

@@ -58,11 +58,23 @@ export interface IngressAnswer {
  * One request through the Ingress controller's loopback port with the Ingress host in the Host header
  * (fetch may not set Host). One connection per request, so Traefik balances each one.
  */
-export function ingressRequest(host: string, pathName: string, init: { method?: string; headers?: Record<string, string>; body?: string; timeoutMs?: number } = {}): Promise<IngressAnswer> {
+export function ingressRequest(
+  host: string,
+  pathName: string,
+  init: { method?: string; headers?: Record<string, string>; body?: string; timeoutMs?: number } = {},
+): Promise<IngressAnswer> {
   const timeoutMs = init.timeoutMs ?? 10_000;
   return new Promise((resolve, reject) => {
     const request = http.request(
-      { host: "127.0.0.1", port: clusterIngressPort, path: pathName, method: init.method ?? "GET", headers: { ...init.headers, host, connection: "close" }, timeout: timeoutMs, agent: false },
+      {
+        host: "127.0.0.1",
+        port: clusterIngressPort,
+        path: pathName,
+        method: init.method ?? "GET",
+        headers: { ...init.headers, host, connection: "close" },
+        timeout: timeoutMs,
+        agent: false,
+      },
       (response) => {
         let body = "";
         response.setEncoding("utf8");

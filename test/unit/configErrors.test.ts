@@ -116,7 +116,9 @@ const stackCases: Case[] = [
   {
     name: "search-space entry in none of the accepted forms",
     problems: () => stackProblems(stack("mlops:platform: local", "mlops:training:", "  searchSpace:", "    depth: { type: normal, low: 0, high: 1 }")),
-    expected: [`${F}:5: mlops:training.searchSpace.depth: expected one of: { values }, { type: int, low, high, step?, log? }, { type: float, low, high, log? }, got {"type":"normal","low":0,"high":1}`],
+    expected: [
+      `${F}:5: mlops:training.searchSpace.depth: expected one of: { values }, { type: int, low, high, step?, log? }, { type: float, low, high, log? }, got {"type":"normal","low":0,"high":1}`,
+    ],
   },
   {
     name: "search-space int range with a fractional bound (the int form is picked)",
@@ -125,12 +127,16 @@ const stackCases: Case[] = [
   },
   {
     name: "search-space range with high below low",
-    problems: () => stackProblems(stack("mlops:platform: local", "mlops:training:", "  searchSpace:", "    lr: { type: float, low: 0.5, high: 0.1 }", "  strategy: { kind: random, trials: 3 }")),
+    problems: () =>
+      stackProblems(stack("mlops:platform: local", "mlops:training:", "  searchSpace:", "    lr: { type: float, low: 0.5, high: 0.1 }", "  strategy: { kind: random, trials: 3 }")),
     expected: [`${F}:5: mlops:training.searchSpace.lr.high: expected high >= low (0.5), got 0.1`],
   },
   {
     name: "log range starting at zero",
-    problems: () => stackProblems(stack("mlops:platform: local", "mlops:training:", "  searchSpace:", "    lr: { type: float, low: 0, high: 1, log: true }", "  strategy: { kind: random, trials: 3 }")),
+    problems: () =>
+      stackProblems(
+        stack("mlops:platform: local", "mlops:training:", "  searchSpace:", "    lr: { type: float, low: 0, high: 1, log: true }", "  strategy: { kind: random, trials: 3 }"),
+      ),
     expected: [`${F}:5: mlops:training.searchSpace.lr.low: expected low > 0 for a log-uniform range, got 0`],
   },
   {
@@ -140,12 +146,14 @@ const stackCases: Case[] = [
   },
   {
     name: "grid over a float range",
-    problems: () => stackProblems(stack("mlops:platform: local", "mlops:training:", "  searchSpace:", "    lr: { type: float, low: 0.01, high: 0.3 }", "  strategy: { kind: grid }")),
+    problems: () =>
+      stackProblems(stack("mlops:platform: local", "mlops:training:", "  searchSpace:", "    lr: { type: float, low: 0.01, high: 0.3 }", "  strategy: { kind: grid }")),
     expected: [`${F}:5: mlops:training.searchSpace.lr: grid needs values or an int range: list values, or use strategy random for a float range`],
   },
   {
     name: "grid too large to run",
-    problems: () => stackProblems(stack("mlops:platform: local", "mlops:training:", "  searchSpace:", "    a: { type: int, low: 1, high: 200 }", "    b: { type: int, low: 1, high: 200 }")),
+    problems: () =>
+      stackProblems(stack("mlops:platform: local", "mlops:training:", "  searchSpace:", "    a: { type: int, low: 1, high: 200 }", "    b: { type: int, low: 1, high: 200 }")),
     expected: [`${F}:4: mlops:training.searchSpace: expected a grid of at most 10000 trials, got 40000`],
   },
   {
@@ -165,13 +173,16 @@ const stackCases: Case[] = [
   },
   {
     name: "renamed secret given as plain text",
-    problems: () => stackProblems(stack("mlops:platform: local", "mlops:tracking:", "  database: { kind: external, host: db, passwordSecret: pgPassword }", "mlops:pgPassword: hunter2")),
+    problems: () =>
+      stackProblems(stack("mlops:platform: local", "mlops:tracking:", "  database: { kind: external, host: db, passwordSecret: pgPassword }", "mlops:pgPassword: hunter2")),
     expected: [`${F}:5: mlops:pgPassword: expected a secret: set it with \`pulumi config set --secret mlops:pgPassword\``],
   },
   {
     name: "secure value for a key that is not a secret",
     problems: () => stackProblems(stack("mlops:platform: local", "mlops:serving: { secure: AAABAC }")),
-    expected: [`${F}:3: mlops:serving: expected a plain value: only databasePassword, databaseAdminPassword, s3AccessKeyId, s3SecretAccessKey, authAdminPassword, servingApiKey hold secrets`],
+    expected: [
+      `${F}:3: mlops:serving: expected a plain value: only databasePassword, databaseAdminPassword, s3AccessKeyId, s3SecretAccessKey, authAdminPassword, servingApiKey hold secrets`,
+    ],
   },
   {
     name: "our key without the mlops: namespace",

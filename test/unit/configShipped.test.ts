@@ -46,7 +46,9 @@ describe("stack values around the mlops: namespace", () => {
   });
 
   it("names a missing stack file and the stacks that exist", () => {
-    expect(problemLines(() => loadStackConfig(repo, "nope"))).toEqual(["Pulumi.nope.yaml: (file): expected a stack file for stack 'nope' (existing stacks: cluster, dev, local, prod)"]);
+    expect(problemLines(() => loadStackConfig(repo, "nope"))).toEqual([
+      "Pulumi.nope.yaml: (file): expected a stack file for stack 'nope' (existing stacks: cluster, dev, local, prod)",
+    ]);
   });
 });
 

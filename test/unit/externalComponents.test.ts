@@ -44,7 +44,12 @@ describe("ManagedPostgres (mocked provider)", () => {
     expect(await value(pg.user)).toBe("mlflow");
     expect(await value(pg.host)).toBe("db.example.com");
     expect(await value(pg.port)).toBe(5432);
-    expect(registered.map((r) => r.type).sort()).toEqual(["mlops:external:ManagedPostgres", "postgresql:index/database:Database", "postgresql:index/role:Role", "pulumi:providers:postgresql"]);
+    expect(registered.map((r) => r.type).sort()).toEqual([
+      "mlops:external:ManagedPostgres",
+      "postgresql:index/database:Database",
+      "postgresql:index/role:Role",
+      "pulumi:providers:postgresql",
+    ]);
 
     const provider = inputsOf("pulumi:providers:postgresql");
     expect(provider.inputs).toMatchObject({ host: "db.example.com", port: "5432", username: "postgres", sslmode: "require", superuser: "false" });
@@ -83,7 +88,10 @@ describe("ArtifactBucket (mock: the aws plugin cannot be built offline)", () => 
       "mlops:external:ArtifactBucket",
       "pulumi:providers:aws",
     ]);
-    expect(registered.filter((r) => r.type.startsWith("aws:")).every((r) => r.provider.includes("prod-artifacts-aws")), "every bucket resource uses the component's provider").toBe(true);
+    expect(
+      registered.filter((r) => r.type.startsWith("aws:")).every((r) => r.provider.includes("prod-artifacts-aws")),
+      "every bucket resource uses the component's provider",
+    ).toBe(true);
     expect(inputsOf("pulumi:providers:aws").inputs).toMatchObject({ region: "us-east-1" });
     expect(inputsOf("pulumi:providers:aws").inputs.accessKey, "no keys: the ambient AWS credentials").toBeUndefined();
     expect(inputsOf("aws:s3/bucket:Bucket").inputs).toMatchObject({ bucket: "acme-mlflow-artifacts", forceDestroy: false });
@@ -95,7 +103,10 @@ describe("ArtifactBucket (mock: the aws plugin cannot be built offline)", () => 
       ignorePublicAcls: true,
       restrictPublicBuckets: true,
     });
-    expect(inputsOf("aws:s3/bucketOwnershipControls:BucketOwnershipControls").inputs).toEqual({ bucket: "acme-mlflow-artifacts", rule: { objectOwnership: "BucketOwnerEnforced" } });
+    expect(inputsOf("aws:s3/bucketOwnershipControls:BucketOwnershipControls").inputs).toEqual({
+      bucket: "acme-mlflow-artifacts",
+      rule: { objectOwnership: "BucketOwnerEnforced" },
+    });
     expect(inputsOf("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration").inputs).toEqual({
       bucket: "acme-mlflow-artifacts",
       rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" }, bucketKeyEnabled: false }],

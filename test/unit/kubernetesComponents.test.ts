@@ -153,7 +153,13 @@ describe("KubernetesTrackingServer (mocked provider)", () => {
     expect(k8s.get(migrate, "command")).toEqual(["python", "-c", k8s.migrateDatabaseScript, `postgresql://mlflow@${pgHost}:5432/mlflow`]);
     expect(k8s.migrateDatabaseScript).toContain('["mlflow", "db", "upgrade", uri]');
     expect(k8s.get(mlflow, "args")).toEqual(
-      expect.arrayContaining([`--backend-store-uri=postgresql://mlflow@${pgHost}:5432/mlflow`, "--artifacts-destination=s3://mlflow/mlflow", "--serve-artifacts", "--app-name=basic-auth", "--port=5000"]),
+      expect.arrayContaining([
+        `--backend-store-uri=postgresql://mlflow@${pgHost}:5432/mlflow`,
+        "--artifacts-destination=s3://mlflow/mlflow",
+        "--serve-artifacts",
+        "--app-name=basic-auth",
+        "--port=5000",
+      ]),
     );
     const secretName = generatedName("prod-tracking-credentials");
     const env = envOf(mlflow);
@@ -164,14 +170,16 @@ describe("KubernetesTrackingServer (mocked provider)", () => {
     expect(env.MLFLOW_FLASK_SERVER_SECRET_KEY).toEqual({ secretKeyRef: { name: secretName, key: "flask-secret-key" } });
     expect(k8s.get(mlflow, "readinessProbe")).toMatchObject({ httpGet: { path: "/health" }, initialDelaySeconds: 10, periodSeconds: 30, failureThreshold: 5 });
     expect(k8s.get(mlflow, "livenessProbe")).toMatchObject({ initialDelaySeconds: 10, periodSeconds: 30, failureThreshold: 5 });
-    expect(allImages()).toEqual(
-      expect.arrayContaining(["postgres:16.4", "minio/minio:RELEASE.2025-04-22T22-12-26Z", "registry.example.com/mlops/mlops-mlflow:0.1.0"]),
-    );
+    expect(allImages()).toEqual(expect.arrayContaining(["postgres:16.4", "minio/minio:RELEASE.2025-04-22T22-12-26Z", "registry.example.com/mlops/mlops-mlflow:0.1.0"]));
     expect(allImages().filter((image) => image.endsWith(":latest") || !image.includes(":"))).toEqual([]);
     const bucketJob = k8s.get(one("batch/v1:Job"), "spec.template.spec.containers.0");
     expect(k8s.get(bucketJob, "image")).toBe("registry.example.com/mlops/mlops-mlflow:0.1.0");
     expect(k8s.get(bucketJob, "command")).toEqual(["python", "/app/create_bucket.py"]);
-    expect(envOf(bucketJob)).toMatchObject({ BUCKET: "mlflow", MLFLOW_S3_ENDPOINT_URL: env.MLFLOW_S3_ENDPOINT_URL, AWS_ACCESS_KEY_ID: { secretKeyRef: { name: secretName, key: "s3-access-key-id" } } });
+    expect(envOf(bucketJob)).toMatchObject({
+      BUCKET: "mlflow",
+      MLFLOW_S3_ENDPOINT_URL: env.MLFLOW_S3_ENDPOINT_URL,
+      AWS_ACCESS_KEY_ID: { secretKeyRef: { name: secretName, key: "s3-access-key-id" } },
+    });
   });
 
   it("makes PostgreSQL ready only once the role takes the Secret's password (the docker health check's sync); alive on pg_isready alone", async () => {
@@ -309,7 +317,9 @@ describe("KubernetesTrackingServer (mocked provider)", () => {
     const server = new k8s.KubernetesTrackingServer("prod-tracking", trackingArgs({ databaseClients: trainers }));
     expect(await value(server.jobDatabaseAddress ?? pulumi.output(undefined))).toEqual({ host: `${generatedName("prod-tracking-postgres")}.mlops.svc.cluster.local`, port: 5432 });
     await settle();
-    const policies = ofType("networking.k8s.io/v1:NetworkPolicy").filter((p) => k8s.stringMap(k8s.get(p.inputs, "spec.podSelector.matchLabels"))["app.kubernetes.io/name"] === "postgresql");
+    const policies = ofType("networking.k8s.io/v1:NetworkPolicy").filter(
+      (p) => k8s.stringMap(k8s.get(p.inputs, "spec.podSelector.matchLabels"))["app.kubernetes.io/name"] === "postgresql",
+    );
     expect(policies).toHaveLength(1);
     const peers = k8s.list(k8s.get(policies[0]?.inputs, "spec.ingress.0.from")).map((peer) => k8s.get(peer, "podSelector.matchLabels"));
     expect(peers).toEqual([k8s.mlflowSelector("prod-tracking"), ...trainers]);
@@ -367,7 +377,14 @@ describe("KubernetesTrainingFanout (mocked provider)", () => {
     const prepare = jobs.find((j) => j.name === "prod-training-prepare")?.inputs;
     const indexed = jobs.find((j) => j.name === "prod-training-workers")?.inputs;
     expect(k8s.get(prepare, "spec.template.spec.containers.0.args")).toEqual(["prepare", "--spec", "/spec/shard-0.json"]);
-    expect(k8s.get(indexed, "spec")).toMatchObject({ completionMode: "Indexed", completions: 3, parallelism: 3, backoffLimitPerIndex: 2, maxFailedIndexes: 0, ttlSecondsAfterFinished: 86400 });
+    expect(k8s.get(indexed, "spec")).toMatchObject({
+      completionMode: "Indexed",
+      completions: 3,
+      parallelism: 3,
+      backoffLimitPerIndex: 2,
+      maxFailedIndexes: 0,
+      ttlSecondsAfterFinished: 86400,
+    });
     const pod = k8s.get(indexed, "spec.template.spec");
     const container = k8s.get(pod, "containers.0");
     expect(k8s.get(container, "command")).toEqual(["python", "/app/trainer.py"]);
@@ -381,7 +398,10 @@ describe("KubernetesTrainingFanout (mocked provider)", () => {
       OMP_NUM_THREADS: "2",
     });
     expect(k8s.get(pod, "volumes.0.configMap.name")).toBe(generatedName("prod-training-shards"));
-    expect(k8s.get(pod, "topologySpreadConstraints.0")).toMatchObject({ topologyKey: "kubernetes.io/hostname", labelSelector: { matchLabels: { "mlops-pipeline.io/study-id": shards[0]?.studyId } } });
+    expect(k8s.get(pod, "topologySpreadConstraints.0")).toMatchObject({
+      topologyKey: "kubernetes.io/hostname",
+      labelSelector: { matchLabels: { "mlops-pipeline.io/study-id": shards[0]?.studyId } },
+    });
     expect(k8s.get(indexed, "metadata.labels")).toMatchObject({ "mlops-pipeline.io/study-id": shards[0]?.studyId, "app.kubernetes.io/component": "trainer" });
     expectStandardLabels("prod-training");
     expect(JSON.stringify(registered.filter((r) => !r.type.endsWith(":Secret")).map((r) => r.inputs))).not.toContain(adminPassword);
@@ -440,7 +460,9 @@ describe("KubernetesModelServing (mocked provider)", () => {
       rules: [{ host: "models.example.com", http: { paths: [{ backend: { service: { name: generatedName("prod-serving-server"), port: { number: 8080 } } } }] } }],
       tls: [{ hosts: ["models.example.com"], secretName: "models-tls" }],
     });
-    expect(k8s.get(one("networking.k8s.io/v1:NetworkPolicy"), "spec.ingress.0.from")).toContainEqual({ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "ingress-system" } } });
+    expect(k8s.get(one("networking.k8s.io/v1:NetworkPolicy"), "spec.ingress.0.from")).toContainEqual({
+      namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "ingress-system" } },
+    });
     expect(k8s.get(one("core/v1:Service"), "spec.selector")).toEqual(k8s.get(deployment, "spec.selector.matchLabels"));
     expectStandardLabels("prod-serving");
     const expectations = { autoscaling: true, ingress: { host: "models.example.com", tls: true }, ingressControllerNamespace: "ingress-system" };

@@ -87,22 +87,56 @@ function goodManifests(serving = fullServing, storeImage = "minio/minio:RELEASE.
   const servingParams = { instance: s, namespace: ns, serving };
   return [
     named("pg", buildPostgresService({ instance: t, namespace: ns })),
-    named("pg-sts", buildPostgresStatefulSet({ instance: t, namespace: ns, image: "postgres:16.4", database: "mlflow", user: "mlflow", storageSize: "10Gi", resources, serviceName: "pg", secretName: "creds", secretDigest: "0".repeat(64) })),
+    named(
+      "pg-sts",
+      buildPostgresStatefulSet({
+        instance: t,
+        namespace: ns,
+        image: "postgres:16.4",
+        database: "mlflow",
+        user: "mlflow",
+        storageSize: "10Gi",
+        resources,
+        serviceName: "pg",
+        secretName: "creds",
+        secretDigest: "0".repeat(64),
+      }),
+    ),
     named("pg-policy", buildIngressPolicy({ namespace: ns, labels: postgresSelector(t), podSelector: postgresSelector(t), allowPods: [mlflowSelector(t)], ports: [5432] })),
     named("store", buildObjectStoreService({ instance: t, namespace: ns })),
     named("store-sts", buildObjectStoreStatefulSet(store)),
-    named("store-policy", buildIngressPolicy({ namespace: ns, labels: objectStoreSelector(t), podSelector: objectStoreSelector(t), allowPods: [mlflowSelector(t), bucketInitSelector(t)], ports: [9000] })),
+    named(
+      "store-policy",
+      buildIngressPolicy({
+        namespace: ns,
+        labels: objectStoreSelector(t),
+        podSelector: objectStoreSelector(t),
+        allowPods: [mlflowSelector(t), bucketInitSelector(t)],
+        ports: [9000],
+      }),
+    ),
     named("bucket", buildBucketJob({ instance: t, namespace: ns, image: mlflow.image, bucket: "mlflow", endpointUrl: mlflow.artifacts.endpointUrl, secretName: "creds" })),
     named("mlflow", buildMlflowService(mlflow)),
     named("mlflow-deploy", buildMlflowDeployment(mlflow)),
     named("shards", buildShardConfigMap({ instance: "prod-training", namespace: ns, shards })),
     named("prepare", buildPrepareJob(job)),
     named("workers", buildIndexedJob(job)),
-    named("serving-deploy", buildServingDeployment({ ...servingParams, image: "registry.example.com/mlops/mlops-serving:0.1.0", modelUri: "models:/m@champion", modelVersion: "3", trackingUri: job.trackingUri })),
+    named(
+      "serving-deploy",
+      buildServingDeployment({
+        ...servingParams,
+        image: "registry.example.com/mlops/mlops-serving:0.1.0",
+        modelUri: "models:/m@champion",
+        modelVersion: "3",
+        trackingUri: job.trackingUri,
+      }),
+    ),
     named("serving", buildServingService(servingParams)),
     named("serving-policy", buildServingNetworkPolicy({ ...servingParams, ingressControllerNamespace: "ingress-nginx" })),
     ...(serving.ingress ? [named("serving-ingress", buildServingIngress({ ...servingParams, serviceName: "serving" }))] : []),
-    ...(serving.autoscaling ? [named("serving-hpa", buildServingAutoscaler({ ...servingParams, deploymentName: "serving-deploy" })), named("serving-pdb", buildServingDisruptionBudget(servingParams))] : []),
+    ...(serving.autoscaling
+      ? [named("serving-hpa", buildServingAutoscaler({ ...servingParams, deploymentName: "serving-deploy" })), named("serving-pdb", buildServingDisruptionBudget(servingParams))]
+      : []),
   ];
 }
 
@@ -134,7 +168,10 @@ const unset = (name: string, dotted: string, key: string) => (m: Manifest[]) => 
   Reflect.deleteProperty(node(byName(m, name), dotted), key);
   return m;
 };
-const both = (...steps: Array<(m: Manifest[]) => Manifest[]>) => (m: Manifest[]) => steps.reduce((acc, step) => step(acc), m);
+const both =
+  (...steps: Array<(m: Manifest[]) => Manifest[]>) =>
+  (m: Manifest[]) =>
+    steps.reduce((acc, step) => step(acc), m);
 
 const without = (manifests: Manifest[], name: string) => manifests.filter((m) => !(isObject(m.metadata) && m.metadata.name === name));
 const rulesOf = (manifests: Manifest[], expect: PostureExpectations = fullExpectations) => new Set(checkPosture(manifests, expect).map((v) => v.rule));
@@ -142,8 +179,18 @@ const rulesOf = (manifests: Manifest[], expect: PostureExpectations = fullExpect
 describe("posture of the manifests our builders produce", () => {
   it("derives its expectations from the stack config", () => {
     const config = { serving: fullServing, kubernetes: kubernetesSchema.parse({ ingressControllerNamespace: "ingress-system" }) };
-    expect(postureExpectationsFor(config, 3)).toEqual({ workers: 3, autoscaling: true, ingress: { host: "models.example.com", tls: true }, ingressControllerNamespace: "ingress-system" });
-    expect(postureExpectationsFor({ ...config, serving: servingWith({ ingress: { host: "m.internal" } }) }, 2)).toEqual({ workers: 2, autoscaling: false, ingress: { host: "m.internal", tls: false }, ingressControllerNamespace: "ingress-system" });
+    expect(postureExpectationsFor(config, 3)).toEqual({
+      workers: 3,
+      autoscaling: true,
+      ingress: { host: "models.example.com", tls: true },
+      ingressControllerNamespace: "ingress-system",
+    });
+    expect(postureExpectationsFor({ ...config, serving: servingWith({ ingress: { host: "m.internal" } }) }, 2)).toEqual({
+      workers: 2,
+      autoscaling: false,
+      ingress: { host: "m.internal", tls: false },
+      ingressControllerNamespace: "ingress-system",
+    });
   });
 
   it("finds no violation with ingress, TLS and autoscaling", () => {
@@ -161,7 +208,13 @@ describe("posture of the manifests our builders produce", () => {
     const [first, ...rest] = goodManifests();
     fs.mkdirSync(path.join(dir, "1-manifest"));
     fs.writeFileSync(path.join(dir, "1-manifest", "a.yaml"), stringify(first));
-    fs.writeFileSync(path.join(dir, "b.yaml"), `${stringify({ apiVersion: "v1", kind: "List", items: rest.slice(0, 3) })}---\n${rest.slice(3).map((m) => stringify(m)).join("---\n")}`);
+    fs.writeFileSync(
+      path.join(dir, "b.yaml"),
+      `${stringify({ apiVersion: "v1", kind: "List", items: rest.slice(0, 3) })}---\n${rest
+        .slice(3)
+        .map((m) => stringify(m))
+        .join("---\n")}`,
+    );
     const read = readManifests(dir);
     expect(read).toHaveLength(goodManifests().length);
     expect(checkPosture(read, fullExpectations)).toEqual([]);
@@ -196,7 +249,11 @@ const brokenCases: Array<{ rule: PostureRule; what: string; breakIt: (m: Manifes
       { name: "PGPASSWORD", value: "hunter2" },
     ]),
   },
-  { rule: "no-plaintext-credentials", what: "a password inside a URI argument", breakIt: set("mlflow-deploy", `${pod}.initContainers.1`, "command", ["python", "-c", "migrate", "postgresql://mlflow:hunter2@pg:5432/mlflow"]) },
+  {
+    rule: "no-plaintext-credentials",
+    what: "a password inside a URI argument",
+    breakIt: set("mlflow-deploy", `${pod}.initContainers.1`, "command", ["python", "-c", "migrate", "postgresql://mlflow:hunter2@pg:5432/mlflow"]),
+  },
   { rule: "indexed-training-job", what: "a NonIndexed Job", breakIt: set("workers", "spec", "completionMode", "NonIndexed") },
   { rule: "indexed-training-job", what: "parallelism below completions", breakIt: set("workers", "spec", "parallelism", 1) },
   { rule: "indexed-training-job", what: "no per-index backoff", breakIt: unset("workers", "spec", "backoffLimitPerIndex") },
@@ -206,7 +263,11 @@ const brokenCases: Array<{ rule: PostureRule; what: string; breakIt: (m: Manifes
   { rule: "indexed-training-job", what: "no training Job at all", breakIt: (m) => without(m, "workers") },
   { rule: "serving-rollout", what: "maxUnavailable 1", breakIt: set("serving-deploy", "spec.strategy.rollingUpdate", "maxUnavailable", 1) },
   { rule: "serving-rollout", what: "Recreate", breakIt: set("serving-deploy", "spec", "strategy", { type: "Recreate" }) },
-  { rule: "service-selects-one-workload", what: "a selector matching every workload", breakIt: set("serving", "spec", "selector", { "app.kubernetes.io/part-of": "mlops-pipeline" }) },
+  {
+    rule: "service-selects-one-workload",
+    what: "a selector matching every workload",
+    breakIt: set("serving", "spec", "selector", { "app.kubernetes.io/part-of": "mlops-pipeline" }),
+  },
   { rule: "service-selects-one-workload", what: "a selector matching nothing", breakIt: set("mlflow", "spec.selector", "app.kubernetes.io/instance", "other") },
   { rule: "ingress-routes-serving", what: "the host routed to MLflow", breakIt: set("serving-ingress", "spec.rules.0.http.paths.0.backend.service", "name", "mlflow") },
   { rule: "ingress-routes-serving", what: "a missing backend Service", breakIt: (m) => without(m, "serving") },
@@ -221,9 +282,17 @@ const brokenCases: Array<{ rule: PostureRule; what: string; breakIt: (m: Manifes
   { rule: "network-policy", what: "no policy for PostgreSQL", breakIt: (m) => without(m, "pg-policy") },
   { rule: "network-policy", what: "the store open to other namespaces", breakIt: set("store-policy", "spec.ingress.0.from.0", "namespaceSelector", {}) },
   // Trainers may reach it (the shared trial queue in database optuna); model servers never.
-  { rule: "network-policy", what: "PostgreSQL open to the model servers", breakIt: set("pg-policy", "spec.ingress.0.from.0.podSelector.matchLabels", "app.kubernetes.io/component", "model-server") },
+  {
+    rule: "network-policy",
+    what: "PostgreSQL open to the model servers",
+    breakIt: set("pg-policy", "spec.ingress.0.from.0.podSelector.matchLabels", "app.kubernetes.io/component", "model-server"),
+  },
   { rule: "network-policy", what: "an ingress rule without from", breakIt: unset("pg-policy", "spec.ingress.0", "from") },
-  { rule: "network-policy", what: "serving open to another namespace", breakIt: set("serving-policy", "spec.ingress.0.from.1.namespaceSelector.matchLabels", "kubernetes.io/metadata.name", "default") },
+  {
+    rule: "network-policy",
+    what: "serving open to another namespace",
+    breakIt: set("serving-policy", "spec.ingress.0.from.1.namespaceSelector.matchLabels", "kubernetes.io/metadata.name", "default"),
+  },
   { rule: "network-policy", what: "serving open to an ipBlock", breakIt: set("serving-policy", "spec.ingress.0.from.0", "ipBlock", { cidr: "0.0.0.0/0" }) },
 ];
 

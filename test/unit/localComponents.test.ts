@@ -55,7 +55,14 @@ describe("local platform components (Pulumi mocks)", () => {
 
   it("puts an external PostgreSQL password only in secret env, URL-encoded", async () => {
     const cfg = parseStackConfig(
-      { "mlops:platform": "local", "mlops:tracking": { database: { kind: "external", host: "db.internal", user: "ml flow" }, objectStore: { kind: "s3", bucket: "mlflow-art", endpoint: "http://127.0.0.1:8333" }, auth: { enabled: true } } },
+      {
+        "mlops:platform": "local",
+        "mlops:tracking": {
+          database: { kind: "external", host: "db.internal", user: "ml flow" },
+          objectStore: { kind: "s3", bucket: "mlflow-art", endpoint: "http://127.0.0.1:8333" },
+          auth: { enabled: true },
+        },
+      },
       "Pulumi.local.yaml",
     );
     captured.splice(0);
@@ -154,7 +161,8 @@ describe("local platform components (Pulumi mocks)", () => {
     const lb = named(procs, "sv-lb");
     expect((lb.inputs.command as string[]).filter((a) => a.startsWith("http://"))).toEqual(["http://127.0.0.1:9100", "http://127.0.0.1:9101", "http://127.0.0.1:9102"]);
     // Every process runs under keepAlive.ts, which restarts it when it dies.
-    for (const p of [...replicas, lb]) expect((p.inputs.command as string[]).slice(0, 5)).toEqual(["/usr/bin/node", "--import", "tsx", "/work/proj/components/local/keepAlive.ts", "--"]);
+    for (const p of [...replicas, lb])
+      expect((p.inputs.command as string[]).slice(0, 5)).toEqual(["/usr/bin/node", "--import", "tsx", "/work/proj/components/local/keepAlive.ts", "--"]);
     expect(replicas.every((r) => (r.inputs.env as Record<string, string>).SERVING_WORKERS === "1")).toBe(true);
     expect(replicas.some((r) => "SERVING_API_KEY_FILE" in (r.inputs.env as Record<string, string>))).toBe(false);
   });

@@ -53,7 +53,10 @@ describe("local process supervision (real processes)", () => {
     const dir = tmp();
     const port = 20000 + Math.floor(Math.random() * 20000);
     // The server forks a child so we can check that no orphan survives.
-    const pid = startDetached({ command: ["sh", "-c", `sleep 300 & exec python3 -m http.server ${port} --bind 127.0.0.1`], cwd: dir, env: {}, logFile: path.join(dir, "srv.log") }, path.join(dir, "srv.pid"));
+    const pid = startDetached(
+      { command: ["sh", "-c", `sleep 300 & exec python3 -m http.server ${port} --bind 127.0.0.1`], cwd: dir, env: {}, logFile: path.join(dir, "srv.log") },
+      path.join(dir, "srv.pid"),
+    );
     started.push(pid);
     expect(fs.readFileSync(path.join(dir, "srv.pid"), "utf8").trim()).toBe(String(pid));
     await waitForHttp(`http://127.0.0.1:${port}/`, pid, 20_000, path.join(dir, "srv.log"));

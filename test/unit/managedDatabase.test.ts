@@ -40,8 +40,18 @@ beforeEach(async () => {
   trackingCalls.splice(0);
 });
 
-const database = (extra: Record<string, unknown> = {}) => ({ kind: "external", host: "127.0.0.1", port: 5433, database: "mlflow_it", user: "mlflow_it", manage: true, adminUser: "dba", ...extra });
-const configOf = (platform: string, db: Record<string, unknown> = database()) => parseStackConfig({ "mlops:platform": platform, "mlops:tracking": { database: db } }, `Pulumi.${platform}.yaml`);
+const database = (extra: Record<string, unknown> = {}) => ({
+  kind: "external",
+  host: "127.0.0.1",
+  port: 5433,
+  database: "mlflow_it",
+  user: "mlflow_it",
+  manage: true,
+  adminUser: "dba",
+  ...extra,
+});
+const configOf = (platform: string, db: Record<string, unknown> = database()) =>
+  parseStackConfig({ "mlops:platform": platform, "mlops:tracking": { database: db } }, `Pulumi.${platform}.yaml`);
 
 function context(platform: string, secrets: PhaseSecrets, db?: Record<string, unknown>, renderDir?: string): PhaseContext {
   return { stack: "it", config: configOf(platform, db), paths: localPaths("/work/proj", "it"), secrets, ...(renderDir ? { renderDir } : {}) };
@@ -49,9 +59,14 @@ function context(platform: string, secrets: PhaseSecrets, db?: Record<string, un
 
 describe("driver secrets for manage: true", () => {
   it("requires the admin password, naming the variable and the key; the role's password is optional", () => {
-    expect(() => resolveSecrets(configOf("local"), {})).toThrow(/tracking\.database\.manage is true: .* as dba \(mlops:databaseAdminPassword\) on 127\.0\.0\.1: set MLOPS_DATABASE_ADMIN_PASSWORD/);
+    expect(() => resolveSecrets(configOf("local"), {})).toThrow(
+      /tracking\.database\.manage is true: .* as dba \(mlops:databaseAdminPassword\) on 127\.0\.0\.1: set MLOPS_DATABASE_ADMIN_PASSWORD/,
+    );
     expect(resolveSecrets(configOf("local"), { MLOPS_DATABASE_ADMIN_PASSWORD: "admin-pw" })).toEqual({ databaseAdminPassword: "admin-pw" });
-    expect(resolveSecrets(configOf("local"), { MLOPS_DATABASE_ADMIN_PASSWORD: "admin-pw", MLOPS_DATABASE_PASSWORD: "mine" })).toEqual({ databaseAdminPassword: "admin-pw", databasePassword: "mine" });
+    expect(resolveSecrets(configOf("local"), { MLOPS_DATABASE_ADMIN_PASSWORD: "admin-pw", MLOPS_DATABASE_PASSWORD: "mine" })).toEqual({
+      databaseAdminPassword: "admin-pw",
+      databasePassword: "mine",
+    });
   });
 
   it("manage: false keeps today's rule: the user's role password from the environment, no admin password", () => {

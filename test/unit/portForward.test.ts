@@ -64,7 +64,6 @@ function run(mode: string) {
   };
 }
 
-
 const lines: string[] = [];
 const log = (line: string) => lines.push(line);
 

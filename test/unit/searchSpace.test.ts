@@ -4,7 +4,11 @@ import type { ParamSpec, SearchSpace } from "../../config";
 import { expandSearch, expandTrials, type SearchInput, sampleParam, seededRandom, trialKey } from "../../components/shared";
 
 const grid = (searchSpace: SearchSpace): SearchInput => ({ modelFamily: "random_forest", searchSpace, strategy: { kind: "grid" } });
-const random = (searchSpace: SearchSpace, trials: number, seed = 42): SearchInput => ({ modelFamily: "gradient_boosting", searchSpace, strategy: { kind: "random", trials, seed } });
+const random = (searchSpace: SearchSpace, trials: number, seed = 42): SearchInput => ({
+  modelFamily: "gradient_boosting",
+  searchSpace,
+  strategy: { kind: "random", trials, seed },
+});
 const intRange = (low: number, high: number, step = 1, log = false): ParamSpec => ({ type: "int", low, high, step, log });
 const floatRange = (low: number, high: number, log = false): ParamSpec => ({ type: "float", low, high, log });
 

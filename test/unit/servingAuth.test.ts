@@ -55,7 +55,8 @@ describe("kubernetes: the API key by secretKeyRef, workers, readiness", () => {
     const env = envOf(buildServingDeployment({ ...base, serving, apiKeySecretName: "s-api-key", workers: 2 }));
     expect(env.find((e) => e.name === "SERVING_API_KEY")).toEqual({ name: "SERVING_API_KEY", valueFrom: { secretKeyRef: { name: "s-api-key", key: servingApiKeyKey } } });
     expect(env.find((e) => e.name === "SERVING_WORKERS")?.value).toBe("2");
-    const spec = (buildServingDeployment({ ...base, serving }).spec as { template: { spec: { terminationGracePeriodSeconds: number; containers: { readinessProbe: unknown }[] } } }).template.spec;
+    const spec = (buildServingDeployment({ ...base, serving }).spec as { template: { spec: { terminationGracePeriodSeconds: number; containers: { readinessProbe: unknown }[] } } })
+      .template.spec;
     // One 503 from /ping (loading, draining) takes the pod out; the grace period covers drain + in-flight.
     expect(spec.containers[0]?.readinessProbe).toMatchObject({ httpGet: { path: "/ping" }, failureThreshold: 1 });
     expect(spec.terminationGracePeriodSeconds).toBeGreaterThan(33);

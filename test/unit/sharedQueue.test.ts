@@ -113,7 +113,10 @@ const envOf = (template: PodTemplate | undefined) => Object.fromEntries((templat
 const inStackAddress = { host: "prod-tracking-postgres-x.mlops.svc.cluster.local", port: 5432 };
 
 describe("kubernetes Indexed Job on the shared queue (mocked provider)", () => {
-  const args = (queueDatabase?: { database: PostgresDatabase; password: pulumi.Input<string>; address?: pulumi.Input<{ host: string; port: number }> }, queue: "rdb" | "shard" = "rdb") => ({
+  const args = (
+    queueDatabase?: { database: PostgresDatabase; password: pulumi.Input<string>; address?: pulumi.Input<{ host: string; port: number }> },
+    queue: "rdb" | "shard" = "rdb",
+  ) => ({
     namespace: "mlops",
     shards: planStudy("prod", training, { queue }).shards,
     training,
@@ -193,7 +196,9 @@ describe("which queue each platform's workers share", () => {
     expect(dev.queueDatabase?.address).toBeUndefined();
     const prod = trainingProgram.trialQueueFor(ctx("prod"), inStackAddress);
     expect(prod).toMatchObject({ queue: "rdb", queueDatabase: { database: loadStackConfig(root, "prod").tracking.database, address: inStackAddress } });
-    expect(() => trainingProgram.trialQueueFor(ctx("prod"))).toThrow(/tracking phase reported no jobDatabaseAddress: run the init phase again \(npm run pipeline -- --stack prod --phase init\)/);
+    expect(() => trainingProgram.trialQueueFor(ctx("prod"))).toThrow(
+      /tracking phase reported no jobDatabaseAddress: run the init phase again \(npm run pipeline -- --stack prod --phase init\)/,
+    );
     expect(() => trainingProgram.trialQueueFor(ctx("dev", {}))).toThrow(/no database password reached the training program/);
     const prodCtx = ctx("prod");
     const onExternal = { ...prodCtx, config: { ...prodCtx.config, tracking: { ...prodCtx.config.tracking, database: external } } };
@@ -241,7 +246,10 @@ describe("kubernetes tracking and training phases together on the in-stack Postg
     const peers = kubernetes.list(kubernetes.get(policy?.inputs, "spec.ingress.0.from"));
     for (const job of jobs) {
       const labels = jobTemplate(job)?.metadata.labels ?? {};
-      expect(peers.some((peer) => selectorMatches(kubernetes.get(peer, "podSelector"), labels)), `${job.name} pods admitted`).toBe(true);
+      expect(
+        peers.some((peer) => selectorMatches(kubernetes.get(peer, "podSelector"), labels)),
+        `${job.name} pods admitted`,
+      ).toBe(true);
     }
     // Not every pod of the namespace: the model servers stay out.
     expect(peers.some((peer) => selectorMatches(kubernetes.get(peer, "podSelector"), { "app.kubernetes.io/name": "model-server" }))).toBe(false);

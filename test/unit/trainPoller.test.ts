@@ -241,7 +241,14 @@ describe("trainProgressSource on kubernetes (fake kubectl that forwards to a fak
       driverTrackingUri: { value: `http://127.0.0.1:${port}`, secret: false },
     };
     const logFile = path.join(dir, "kubectl.log");
-    const kubectlPids = () => (fs.existsSync(logFile) ? fs.readFileSync(logFile, "utf8").trim().split("\n").map((l) => Number(l.split(" ")[0])) : []);
+    const kubectlPids = () =>
+      fs.existsSync(logFile)
+        ? fs
+            .readFileSync(logFile, "utf8")
+            .trim()
+            .split("\n")
+            .map((l) => Number(l.split(" ")[0]))
+        : [];
     const saved = { ...process.env };
     Object.assign(process.env, { PATH: `${path.join(dir, "bin")}${path.delimiter}${process.env.PATH ?? ""}`, FAKE_KUBECTL_LOG: logFile, FAKE_MLFLOW_PORT: String(mlflow.port) });
     const lines: string[] = [];

@@ -11,7 +11,15 @@ function serviceViolations(objects: readonly KubeObject[]): Violation[] {
     .filter((o) => o.kind === "Service" && Object.keys(stringMap(get(o.raw, "spec.selector"))).length > 0)
     .flatMap((service) => {
       const matched = workloads.filter((w) => serviceSelects(service, w));
-      return matched.length === 1 ? [] : [violation(service, "service-selects-one-workload", `selects ${matched.length} workloads (${matched.map((w) => `${w.kind}/${w.name}`).join(", ") || "none"}), expected exactly one`)];
+      return matched.length === 1
+        ? []
+        : [
+            violation(
+              service,
+              "service-selects-one-workload",
+              `selects ${matched.length} workloads (${matched.map((w) => `${w.kind}/${w.name}`).join(", ") || "none"}), expected exactly one`,
+            ),
+          ];
     });
 }
 
@@ -28,7 +36,8 @@ function ingressViolations(objects: readonly KubeObject[], serving: readonly Kub
         if (!target) out.push(violation(ingress, "ingress-routes-serving", `routes to Service '${String(backend)}', which is not in the manifests`));
         const port = get(path, "backend.service.port.number") ?? get(path, "backend.service.port.name");
         const ports = list(get(target?.raw, "spec.ports")).flatMap((p) => [get(p, "port"), get(p, "name")]);
-        if (target && !ports.includes(port)) out.push(violation(ingress, "ingress-routes-serving", `routes to port ${String(port)} of Service '${target.name}', which has no such port`));
+        if (target && !ports.includes(port))
+          out.push(violation(ingress, "ingress-routes-serving", `routes to port ${String(port)} of Service '${target.name}', which has no such port`));
       }
     }
     for (const tls of list(get(ingress.raw, "spec.tls"))) {
@@ -62,7 +71,8 @@ function autoscalingViolations(objects: readonly KubeObject[], serving: readonly
   for (const hpa of hpas) {
     const min = get(hpa.raw, "spec.minReplicas");
     const max = get(hpa.raw, "spec.maxReplicas");
-    if (typeof max !== "number" || (typeof min === "number" && min > max)) out.push(violation(hpa, "autoscaling", `minReplicas ${String(min)} / maxReplicas ${String(max)} are inconsistent`));
+    if (typeof max !== "number" || (typeof min === "number" && min > max))
+      out.push(violation(hpa, "autoscaling", `minReplicas ${String(min)} / maxReplicas ${String(max)} are inconsistent`));
   }
   return out;
 }
@@ -121,5 +131,10 @@ function networkViolations(objects: readonly KubeObject[], serving: readonly Kub
 
 export function topologyViolations(objects: readonly KubeObject[], expect: PostureExpectations): Violation[] {
   const serving = objects.filter((o) => o.kind === "Deployment" && roleOf(o) === roles.modelServer);
-  return [...serviceViolations(objects), ...ingressViolations(objects, serving, expect), ...(serving.length > 0 ? autoscalingViolations(objects, serving, expect) : []), ...networkViolations(objects, serving, expect)];
+  return [
+    ...serviceViolations(objects),
+    ...ingressViolations(objects, serving, expect),
+    ...(serving.length > 0 ? autoscalingViolations(objects, serving, expect) : []),
+    ...networkViolations(objects, serving, expect),
+  ];
 }

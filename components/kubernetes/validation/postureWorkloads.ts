@@ -21,7 +21,8 @@ function containerViolations(obj: KubeObject): Violation[] {
     const runAsNonRoot = get(c.fields.securityContext, "runAsNonRoot") ?? get(podSecurity, "runAsNonRoot");
     const runAsUser = get(c.fields.securityContext, "runAsUser") ?? get(podSecurity, "runAsUser");
     if (runAsNonRoot !== true || runAsUser === 0) out.push(violation(obj, "run-as-non-root", `${where} does not set runAsNonRoot: true (container or pod securityContext)`));
-    if (get(c.fields.securityContext, "allowPrivilegeEscalation") !== false) out.push(violation(obj, "no-privilege-escalation", `${where} does not set allowPrivilegeEscalation: false`));
+    if (get(c.fields.securityContext, "allowPrivilegeEscalation") !== false)
+      out.push(violation(obj, "no-privilege-escalation", `${where} does not set allowPrivilegeEscalation: false`));
     if (!list(get(c.fields.securityContext, "capabilities.drop")).includes("ALL")) out.push(violation(obj, "drop-capabilities", `${where} does not drop ALL capabilities`));
     if (!c.init && isLongRunning(obj)) {
       const missing = ["readinessProbe", "livenessProbe"].filter((probe) => c.fields[probe] === undefined);
@@ -39,7 +40,8 @@ function credentialViolations(obj: KubeObject, where: string, container: Readonl
     const value = text(get(env, "value"));
     if (value === undefined || value === "") continue;
     if (secretEnvName.test(name)) out.push(violation(obj, "no-plaintext-credentials", `${where} sets ${name} as a plain value: use valueFrom.secretKeyRef`));
-    else if (uriWithPassword.test(value)) out.push(violation(obj, "no-plaintext-credentials", `${where} env ${name} holds a URI with a password: pass the password through a Secret`));
+    else if (uriWithPassword.test(value))
+      out.push(violation(obj, "no-plaintext-credentials", `${where} env ${name} holds a URI with a password: pass the password through a Secret`));
   }
   for (const arg of [...list(container.command), ...list(container.args)]) {
     if (typeof arg === "string" && uriWithPassword.test(arg)) out.push(violation(obj, "no-plaintext-credentials", `${where} has a URI with a password in its command line`));
@@ -68,9 +70,12 @@ function trainingJobViolations(obj: KubeObject, expect: PostureExpectations): Vi
   const completions = get(spec, "completions");
   const parallelism = get(spec, "parallelism");
   if (get(spec, "completionMode") !== "Indexed") out.push(violation(obj, "indexed-training-job", "completionMode is not Indexed"));
-  if (typeof completions !== "number" || completions !== parallelism) out.push(violation(obj, "indexed-training-job", `parallelism (${String(parallelism)}) must equal completions (${String(completions)})`));
-  if (expect.workers !== undefined && completions !== expect.workers) out.push(violation(obj, "indexed-training-job", `completions ${String(completions)} != training.workers ${expect.workers}`));
-  if (typeof get(spec, "backoffLimitPerIndex") !== "number") out.push(violation(obj, "indexed-training-job", "backoffLimitPerIndex is not set: one failing shard would use up the retries of all"));
+  if (typeof completions !== "number" || completions !== parallelism)
+    out.push(violation(obj, "indexed-training-job", `parallelism (${String(parallelism)}) must equal completions (${String(completions)})`));
+  if (expect.workers !== undefined && completions !== expect.workers)
+    out.push(violation(obj, "indexed-training-job", `completions ${String(completions)} != training.workers ${expect.workers}`));
+  if (typeof get(spec, "backoffLimitPerIndex") !== "number")
+    out.push(violation(obj, "indexed-training-job", "backoffLimitPerIndex is not set: one failing shard would use up the retries of all"));
   if (typeof get(spec, "ttlSecondsAfterFinished") !== "number") out.push(violation(obj, "indexed-training-job", "ttlSecondsAfterFinished is not set: finished pods would pile up"));
   const spread = list(get(podTemplate(obj), "spec.topologySpreadConstraints")).some((t) => get(t, "topologyKey") === "kubernetes.io/hostname");
   if (!spread) out.push(violation(obj, "indexed-training-job", "no topologySpreadConstraints over kubernetes.io/hostname"));
@@ -82,7 +87,9 @@ function servingRolloutViolations(obj: KubeObject): Violation[] {
   const type = get(strategy, "type") ?? "RollingUpdate";
   const maxUnavailable = get(strategy, "rollingUpdate.maxUnavailable");
   const zero = maxUnavailable === 0 || maxUnavailable === "0" || maxUnavailable === "0%";
-  return type === "RollingUpdate" && zero ? [] : [violation(obj, "serving-rollout", `strategy ${String(type)} with maxUnavailable ${String(maxUnavailable ?? "25% (default)")}: serving must roll with maxUnavailable 0`)];
+  return type === "RollingUpdate" && zero
+    ? []
+    : [violation(obj, "serving-rollout", `strategy ${String(type)} with maxUnavailable ${String(maxUnavailable ?? "25% (default)")}: serving must roll with maxUnavailable 0`)];
 }
 
 export function workloadViolations(objects: readonly KubeObject[], expect: PostureExpectations): Violation[] {
@@ -91,7 +98,12 @@ export function workloadViolations(objects: readonly KubeObject[], expect: Postu
   const trainingJobs = workloads.filter((o) => o.kind === "Job" && roleOf(o) === roles.trainer);
   out.push(...trainingJobs.flatMap((o) => trainingJobViolations(o, expect)));
   if (expect.workers !== undefined && trainingJobs.length !== 1) {
-    out.push({ kind: "Job", name: "(training)", rule: "indexed-training-job", detail: `expected exactly one training Job (component ${roles.trainer}), found ${trainingJobs.length}` });
+    out.push({
+      kind: "Job",
+      name: "(training)",
+      rule: "indexed-training-job",
+      detail: `expected exactly one training Job (component ${roles.trainer}), found ${trainingJobs.length}`,
+    });
   }
   out.push(...workloads.filter((o) => o.kind === "Deployment" && roleOf(o) === roles.modelServer).flatMap(servingRolloutViolations));
   return out;
