@@ -202,8 +202,7 @@ AS_ROOT := $(if $(filter 0,$(shell id -u)),,sudo)
 
 .PHONY: bench-serve
 bench-serve: deps venv ## Our model server against `mlflow models serve` on one model, same cores (prints serve_speedup_c32=...)
-	@command -v wrk >/dev/null 2>&1 || { echo "[bench-serve] installing wrk (Debian package)"; \
-	  $(AS_ROOT) apt-get install -y -qq wrk >/dev/null 2>&1 || { $(AS_ROOT) apt-get update -qq && $(AS_ROOT) apt-get install -y -qq wrk; }; }
+	@$(AS_ROOT) bash scripts/packages.sh install bench
 	.venv/bin/python bench/serveBench.py
 
 .PHONY: bench-select
