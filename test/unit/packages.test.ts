@@ -17,7 +17,14 @@ function packages(list: string, ...args: string[]) {
   return { status: res.status, stdout: res.stdout, stderr: res.stderr };
 }
 
-const list = ["# comment", "", "tools  bash            bash", "tools  no-such-pkg     no-such-command-xyz", "files  root-dir        /", "files  absent-file     /no/such/*/path"].join("\n");
+const list = [
+  "# comment",
+  "",
+  "tools  bash            bash",
+  "tools  no-such-pkg     no-such-command-xyz",
+  "files  root-dir        /",
+  "files  absent-file     /no/such/*/path",
+].join("\n");
 
 describe("scripts/packages.sh", () => {
   it("lists the packages of the groups asked for, or of all", () => {
