@@ -209,6 +209,14 @@ bench-serve: deps venv ## Our model server against `mlflow models serve` on one 
 bench-select: test-setup ## Time champion selection over a 10,000-run study (prints select_10k_median_s=...)
 	npx tsx bench/selectBench.ts
 
+# Benchmarks print numbers (medians, ratios) and assert nothing: they are not tests, so neither `make test`
+# nor CI runs them. `make bench` runs every one in turn; each prints its figures as its last lines.
+.PHONY: bench
+bench: ## Every benchmark, one after the other (serve, search, select); not part of make test or CI
+	$(MAKE) --no-print-directory bench-serve
+	$(MAKE) --no-print-directory bench-search
+	$(MAKE) --no-print-directory bench-select
+
 .PHONY: bench-search
 bench-search: ## Shared trial queue speedup (1 vs 2 workers) and grid vs TPE vs TPE + pruning (prints train_speedup_2w=, search_fold_fit_ratio=)
 	bash scripts/python-env.sh
