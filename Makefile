@@ -170,7 +170,7 @@ test: test-setup ## Every test: unit, Python, integration, end-to-end, the local
 	bash scripts/test.sh all
 
 .PHONY: test-unit
-test-unit: deps ## Unit tests (vitest with Pulumi mocks) and type checks
+test-unit: deps venv ## Unit tests (vitest with Pulumi mocks) and type checks
 	bash scripts/test.sh unit
 
 .PHONY: test-integration

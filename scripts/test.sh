@@ -21,6 +21,7 @@ run_tier() {
 unit() {
   run_tier "type check (tsc --noEmit, strict)" npx tsc --noEmit -p .
   run_tier "format and lint (biome check)" npx biome check .
+  run_tier "Python format and lint (ruff, ruff.toml)" bash -c '.venv/bin/ruff format --check . && .venv/bin/ruff check .'
   run_tier "configuration reference is current" npx tsx config/reference.ts --check
   run_tier "unit (vitest, Pulumi mocks)" npx vitest run --project unit
 }
