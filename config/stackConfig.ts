@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { imageContract } from "./imageContract";
 import { defaultKind, platforms, unsupportedReason } from "./platformSupport";
 import { gridProblems } from "./searchSpaceRules";
 
@@ -18,7 +19,7 @@ export const defaultVersions = {
   // The user-facing default (users run MinIO); SeaweedFS (chrislusf/seaweedfs) is the Apache-2.0 alternative we test with.
   objectStoreImage: "minio/minio:RELEASE.2025-04-22T22-12-26Z",
   loadBalancerImage: "nginx:1.27.2",
-  imageTag: "0.1.0",
+  imageTag: imageContract.defaultTag,
 } as const;
 
 const dnsLabel = z
