@@ -403,11 +403,13 @@ describe.skipIf(unavailable)("make pipeline on the docker platform (real engine,
 
   it("puts back a replica container removed by hand on the next make pipeline, training nothing", async () => {
     const before = (await mlflow.studyRuns(experimentName, studyId)).length;
-    const containersBefore = ourContainers()
-      .map((c) => c.name)
+    // Replica containers are auto-named `<stack>-serving-serving-<i>-<random>`: a new one gets a new suffix.
+    const role = (name: string) => name.replace(/(-serving-\d+)-[0-9a-f]+$/, "$1");
+    const rolesBefore = ourContainers()
+      .map((c) => role(c.name))
       .sort();
-    const victim = containersBefore.find((name) => /serving-\d+$/.test(name));
-    expect(victim, `a serving replica among ${containersBefore.join(", ")}`).toBeDefined();
+    const victim = ourContainers().find((c) => /-serving-serving-\d+-[0-9a-f]+$/.test(c.name))?.name;
+    expect(victim, `a serving replica among ${rolesBefore.join(", ")}`).toBeDefined();
     const removedId = docker("inspect", "--format", "{{.Id}}", String(victim));
     docker("rm", "--force", String(victim));
     expect(ourContainers().map((c) => c.name)).not.toContain(victim);
@@ -416,12 +418,14 @@ describe.skipIf(unavailable)("make pipeline on the docker platform (real engine,
     // The refresh before the deploy saw the container gone; the update created it again, and only it.
     expect(phase(stack.lastRun(), "deploy").resourceChanges).toBeGreaterThanOrEqual(1);
     expect(phase(stack.lastRun(), "train").resourceChanges).toBe(0);
-    expect(docker("inspect", "--format", "{{.Id}}", String(victim))).not.toBe(removedId);
+    const replacement = ourContainers().find((c) => role(c.name) === role(String(victim)));
+    expect(replacement?.status).toMatch(/^Up /);
+    expect(docker("inspect", "--format", "{{.Id}}", String(replacement?.name))).not.toBe(removedId);
     expect(
       ourContainers()
-        .map((c) => c.name)
+        .map((c) => role(c.name))
         .sort(),
-    ).toEqual(containersBefore);
+    ).toEqual(rolesBefore);
     expect(await mlflow.studyRuns(experimentName, studyId)).toHaveLength(before);
     const champion = await mlflow.aliasVersion(registeredModel.name, registeredModel.alias);
     const served = await servedVersions(replicas);
