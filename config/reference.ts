@@ -1,5 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { writeOrCheck } from "./generatedFile";
 import { z } from "zod";
 import { configDescriptions, defaultOverrides, recordKeyNames } from "./descriptions";
 import { metricsConfigSchema } from "./metricsConfig";
@@ -151,18 +152,8 @@ export function updatedDoc(current: string): string {
 export const generatedTargets = [referenceDoc, path.resolve(__dirname, "..", "README.md")];
 
 if (require.main === module) {
-  for (const file of generatedTargets) {
-    const current = fs.readFileSync(file, "utf8");
-    const next = updatedDoc(current);
-    const shown = path.relative(process.cwd(), file);
-    if (process.argv.includes("--write")) {
-      fs.writeFileSync(file, next);
-      console.log(`wrote ${shown}`);
-    } else if (current !== next) {
-      console.error(`${shown} is out of date: run npx tsx config/reference.ts --write`);
-      process.exitCode = 1;
-    } else {
-      console.log(`${shown} is up to date`);
-    }
-  }
+  writeOrCheck(
+    generatedTargets.map((file) => ({ file, text: updatedDoc(fs.readFileSync(file, "utf8")) })),
+    "npx tsx config/reference.ts --write",
+  );
 }
