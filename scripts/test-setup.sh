@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=cluster/common.sh
 source scripts/cluster/common.sh
-log() { printf '[setup %4ss] %s\n' "$((SECONDS - TOOLCHAIN_STARTED))" "$*" >&2; }
+LOG_TAG=setup
 
 mkdir -p "$MLOPS_CACHE_DIR/logs"
 images_log="$MLOPS_CACHE_DIR/logs/test-docker-images.log"
