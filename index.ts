@@ -6,7 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { ChampionAlias } from "./components/registry/championAlias";
 import { MlflowAccessGrant } from "./components/registry/mlflowAccessGrant";
 import { localPaths } from "./components/local/paths";
-import { ConfigError, loadMetricsConfig, metricsConfigPath, parseStackConfig, type StackConfig } from "./config";
+import { ConfigError, loadMetricsConfig, metricsConfigPath, parseStackConfig, type SecretKey, type StackConfig, secretConfigKey } from "./config";
 import type { PhaseContext, PhaseSecrets } from "./programs/context";
 import { withGeneratedSecrets } from "./programs/secrets";
 import { championModelUri, servingProgram } from "./programs/serving";
@@ -16,10 +16,23 @@ import { trainingProgram } from "./programs/training";
 const projectDir = __dirname;
 const stack = pulumi.getStack();
 
-/** Config values arrive as strings (objects JSON-encoded); parse them once through the zod schemas. */
+/**
+ * Whether the engine sent `key` decrypted from a `secure:` value. The SDK knows (PULUMI_CONFIG_SECRET_KEYS)
+ * but types the check as internal; test/unit/indexProgram.test.ts fails if it ever goes away.
+ */
+const isConfigSecret = (pulumi.runtime as unknown as { isConfigSecret: (key: string) => boolean }).isConfigSecret;
+
+/**
+ * Config values arrive as strings (objects JSON-encoded), secrets decrypted; parse them once through the
+ * zod schemas, with each secret back in its `{ secure }` form so validation judges it as the file has it.
+ */
 function readConfig(): StackConfig {
   const values: Record<string, unknown> = {};
   for (const [key, raw] of Object.entries(pulumi.runtime.allConfig())) {
+    if (isConfigSecret(key)) {
+      values[key] = { secure: "(decrypted by Pulumi, read with getSecret)" };
+      continue;
+    }
     try {
       values[key] = JSON.parse(raw);
     } catch {
@@ -29,18 +42,24 @@ function readConfig(): StackConfig {
   return parseStackConfig(values, `Pulumi.${stack}.yaml`);
 }
 
-/** Secrets set with `pulumi config set --secret mlops:<key>`; the rest are RandomPasswords (programs/secrets.ts). */
-function readSecrets(): PhaseSecrets {
+/**
+ * The user's secrets, set with `pulumi config set --secret mlops:<key>` under the names of
+ * config/stackSecrets.ts, or the names the config gave them; the rest are RandomPasswords (programs/secrets.ts).
+ */
+function readSecrets(config: StackConfig): PhaseSecrets {
   const cfg = new pulumi.Config("mlops");
-  const keyPair = cfg.getSecret("s3AccessKeyId")
-    ? pulumi.all([cfg.requireSecret("s3AccessKeyId"), cfg.requireSecret("s3SecretAccessKey")]).apply(([accessKeyId, secretAccessKey]) => ({ accessKeyId, secretAccessKey }))
+  const key = (name: SecretKey) => secretConfigKey(config.tracking, name);
+  const keyPair = cfg.getSecret(key("s3AccessKeyId"))
+    ? pulumi
+        .all([cfg.requireSecret(key("s3AccessKeyId")), cfg.requireSecret(key("s3SecretAccessKey"))])
+        .apply(([accessKeyId, secretAccessKey]) => ({ accessKeyId, secretAccessKey }))
     : undefined;
   return {
-    databasePassword: cfg.getSecret("databasePassword"),
+    databasePassword: cfg.getSecret(key("databasePassword")),
     objectStoreCredentials: keyPair ? pulumi.secret(keyPair) : undefined,
-    authAdminPassword: cfg.getSecret("authAdminPassword"),
-    databaseAdminPassword: cfg.getSecret("databaseAdminPassword"),
-    servingApiKey: cfg.getSecret("servingApiKey"),
+    authAdminPassword: cfg.getSecret(key("authAdminPassword")),
+    databaseAdminPassword: cfg.getSecret(key("databaseAdminPassword")),
+    servingApiKey: cfg.getSecret(key("servingApiKey")),
   };
 }
 
@@ -48,7 +67,7 @@ function program() {
   const config = readConfig();
   const metrics = loadMetricsConfig(metricsConfigPath(projectDir));
   const paths = localPaths(projectDir, stack);
-  const given: PhaseContext = { stack, config, paths, secrets: readSecrets() };
+  const given: PhaseContext = { stack, config, paths, secrets: readSecrets(config) };
   requireManagedDatabaseSecrets(given);
   const { ctx } = withGeneratedSecrets(given);
 

@@ -7,5 +7,6 @@ export * from "./platformSupport";
 export * from "./searchSpaceRules";
 export * from "./secrets";
 export * from "./stackConfig";
+export { type SecretKey, type StackSecret, secretConfigKey, secretEnvName, stackSecrets } from "./stackSecrets";
 export * from "./trainerMetrics";
 export * from "./yamlSource";

@@ -1,5 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { writeOrCheck } from "./generatedFile";
 import { z } from "zod";
 import { configDescriptions, defaultOverrides, recordKeyNames } from "./descriptions";
 import { metricsConfigSchema } from "./metricsConfig";
@@ -149,16 +150,5 @@ export function updatedDoc(current: string): string {
 }
 
 if (require.main === module) {
-  const current = fs.readFileSync(referenceDoc, "utf8");
-  const next = updatedDoc(current);
-  const shown = path.relative(process.cwd(), referenceDoc);
-  if (process.argv.includes("--write")) {
-    fs.writeFileSync(referenceDoc, next);
-    console.log(`wrote ${shown}`);
-  } else if (current !== next) {
-    console.error(`${shown} is out of date: run npx tsx config/reference.ts --write`);
-    process.exitCode = 1;
-  } else {
-    console.log(`${shown} is up to date`);
-  }
+  writeOrCheck([{ file: referenceDoc, text: updatedDoc(fs.readFileSync(referenceDoc, "utf8")) }], "npx tsx config/reference.ts --write");
 }

@@ -1,5 +1,5 @@
 import { isRecord } from "./schemaWalk";
-import { secretKeys } from "./stackConfig";
+import { stackSecretNames } from "./stackSecrets";
 
 /** A Pulumi-encrypted stack value as it stands in the file: `{ secure: <ciphertext> }`. */
 export function isSecureValue(value: unknown): boolean {
@@ -8,23 +8,12 @@ export function isSecureValue(value: unknown): boolean {
 
 /**
  * Names (without the `mlops:` prefix) that may hold secrets in this stack: the fixed `secretKeys`
- * plus any a user renamed through `passwordSecret`, `accessKeySecret` or `secretKeySecret`.
- * Read from the raw values, before parsing, so a renamed secret is never mistaken for an unknown key.
+ * plus any a user renamed through `passwordSecret`, `accessKeySecret` or `secretKeySecret`
+ * (config/stackSecrets.ts). Read from the raw values, before parsing, so a renamed secret is never
+ * mistaken for an unknown key.
  */
 export function secretNames(raw: Readonly<Record<string, unknown>>): ReadonlySet<string> {
-  const names = new Set<string>(secretKeys);
-  const tracking = raw.tracking;
-  if (!isRecord(tracking)) return names;
-  const pointers: [unknown, string][] = [
-    [tracking.database, "passwordSecret"],
-    [tracking.objectStore, "accessKeySecret"],
-    [tracking.objectStore, "secretKeySecret"],
-  ];
-  for (const [section, field] of pointers) {
-    const name = isRecord(section) ? section[field] : undefined;
-    if (typeof name === "string" && name.length > 0) names.add(name);
-  }
-  return names;
+  return stackSecretNames(raw.tracking);
 }
 
 export const plainSecretMessage = (key: string) => `expected a secret: set it with \`pulumi config set --secret ${key}\``;

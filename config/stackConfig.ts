@@ -3,6 +3,12 @@ import { bucketNameExpectation, isValidBucketName } from "./bucketName";
 import { imageContract } from "./imageContract";
 import { defaultKind, platforms, unsupportedReason } from "./platformSupport";
 import { gridProblems } from "./searchSpaceRules";
+import { type SecretKey, secretKeys } from "./stackSecrets";
+
+export { secretKeys };
+
+/** A field that renames one of the stack's secrets (config/stackSecrets.ts): its default is the secret's own key. */
+const secretName = (key: SecretKey) => z.string().default(key);
 
 /**
  * The `mlops:` namespace of a `Pulumi.<stack>.yaml`, as one zod schema.
@@ -69,7 +75,7 @@ const externalDatabase = z
     database: z.string().default("mlflow"),
     user: z.string().default("mlflow"),
     /** Name of the stack secret (in the `mlops:` namespace) that holds the password. */
-    passwordSecret: z.string().default("databasePassword"),
+    passwordSecret: secretName("databasePassword"),
     sslMode: z.enum(["disable", "prefer", "require", "verify-full"]).default("prefer"),
     /** Create the database and role with @pulumi/postgresql (programs/tracking.ts: managedDatabase; needs the `databaseAdminPassword` secret). */
     manage: z.boolean().default(false),
@@ -100,8 +106,8 @@ const s3ObjectStore = z
     /** Create the bucket with @pulumi/aws (versioning, encryption, public access blocked). */
     create: z.boolean().default(false),
     /** Stack secrets that hold the access key pair; omit to use the ambient AWS credentials. */
-    accessKeySecret: z.string().default("s3AccessKeyId"),
-    secretKeySecret: z.string().default("s3SecretAccessKey"),
+    accessKeySecret: secretName("s3AccessKeyId"),
+    secretKeySecret: secretName("s3SecretAccessKey"),
   })
   .strict();
 export const objectStoreSchema = z.discriminatedUnion("kind", [localFolderStore, inStackObjectStore, s3ObjectStore]);
@@ -344,9 +350,6 @@ export const dockerSchema = z
   })
   .strict();
 export type DockerConfig = z.infer<typeof dockerSchema>;
-
-/** Keys that hold secrets: declared here so validation accepts them, never read as plain values. */
-export const secretKeys = ["databasePassword", "databaseAdminPassword", "s3AccessKeyId", "s3SecretAccessKey", "authAdminPassword", "servingApiKey"] as const;
 
 export const stackConfigSchema = z
   .object({

@@ -3,7 +3,7 @@
  * YAML instead of talking to a cluster, so nothing real runs and there is no selection.
  */
 import * as crypto from "node:crypto";
-import type { StackConfig } from "../config";
+import { type StackConfig, secretEnvName } from "../config";
 import { UsageError } from "./cli";
 import type { DriverSecrets } from "./secrets";
 
@@ -24,7 +24,7 @@ export function requireKubernetes(config: StackConfig, stack: string, command: s
 export function renderSecrets(config: StackConfig, seed: string, env: NodeJS.ProcessEnv = process.env): DriverSecrets {
   const derive = (name: string) => crypto.createHmac("sha256", seed).update(name).digest("base64url");
   const { database, objectStore, auth } = config.tracking;
-  const storeKeys = objectStore.kind === "inStack" || (objectStore.kind === "s3" && Boolean(env.MLOPS_S3_ACCESS_KEY_ID));
+  const storeKeys = objectStore.kind === "inStack" || (objectStore.kind === "s3" && Boolean(env[secretEnvName("s3AccessKeyId")]));
   return {
     databasePassword: database.kind === "sqlite" ? undefined : derive("databasePassword"),
     objectStoreCredentials: storeKeys ? { accessKeyId: derive("objectStoreAccessKeyId").slice(0, 20), secretAccessKey: derive("objectStoreSecretKey") } : undefined,

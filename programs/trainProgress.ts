@@ -1,3 +1,4 @@
+import { trainerContract } from "../config/trainerContract";
 import { mlflowTags } from "../components/shared/studySpec";
 import { quoteKey, quoteString } from "../components/registry/searchQuery";
 import type { Run, SearchRunsPage, SearchRunsRequest } from "../components/registry/mlflowTypes";
@@ -18,15 +19,8 @@ export interface TrainProgress {
   readonly foldFits: number;
 }
 
-/** The study run's metric names (mirror of PROGRESS_METRICS in images/trainer/worker.py). */
-export const progressMetrics = {
-  finished: "progress_finished",
-  pruned: "progress_pruned",
-  failed: "progress_failed",
-  running: "progress_running",
-  budget: "progress_budget",
-  foldFits: "progress_fold_fits",
-} as const satisfies Record<keyof TrainProgress, string>;
+/** The study run's metric names (config/trainerContract.json; the trainer logs them: images/trainer/worker.py). */
+export const progressMetrics = trainerContract.progressMetrics satisfies Record<keyof TrainProgress, string>;
 
 /** Undefined until a worker has reported its first trial. */
 export function progressFromRun(run: Run): TrainProgress | undefined {

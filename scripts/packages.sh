@@ -6,10 +6,11 @@
 # No group means every group. A package counts as present when its probe (a command, or a path) exists.
 set -euo pipefail
 # MLOPS_PACKAGES_LIST replaces the list (the unit tests use one of their own).
-LIST="${MLOPS_PACKAGES_LIST:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/packages.list}"
-
-log() { printf '[packages] %s\n' "$*" >&2; }
-die() { printf '[packages] ERROR: %s\n' "$*" >&2; exit 1; }
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+LIST="${MLOPS_PACKAGES_LIST:-$HERE/packages.list}"
+LOG_TAG=packages
+# shellcheck source=common.sh
+source "$HERE/common.sh"
 
 # "<group> <package> <probe>" rows of the requested groups.
 rows() {

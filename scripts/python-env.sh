@@ -15,13 +15,15 @@ stamp_file="$venv_dir/.lock-sha256"
 python_bin="${PYTHON:-python3}"
 cache_dir="${MLOPS_CACHE_DIR:-$HOME/.cache/mlops-pipeline}/pip"
 
-log() { printf '[python-env] %s\n' "$*"; }
-fail() { printf '[python-env] error: %s\n' "$*" >&2; exit 1; }
+# Progress to stdout, errors to stderr as "[python-env] error: ...".
+LOG_TAG=python-env LOG_FD=1
+# shellcheck source=common.sh
+source "$repo_root/scripts/common.sh"
 
-command -v "$python_bin" >/dev/null 2>&1 || fail "'$python_bin' not found: install Python >= 3.10 or set PYTHON=/path/to/python3"
+command -v "$python_bin" >/dev/null 2>&1 || die "'$python_bin' not found: install Python >= 3.10 or set PYTHON=/path/to/python3"
 "$python_bin" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else 1)' \
-  || fail "$("$python_bin" -V 2>&1) at $(command -v "$python_bin") is too old: expected Python >= 3.10 (set PYTHON=/path/to/python3.10+)"
-[[ -f "$lock_file" ]] || fail "missing $lock_file"
+  || die "$("$python_bin" -V 2>&1) at $(command -v "$python_bin") is too old: expected Python >= 3.10 (set PYTHON=/path/to/python3.10+)"
+[[ -f "$lock_file" ]] || die "missing $lock_file"
 
 # Developer tools (ruff) beside the lock: installed into the venv, never into an image.
 dev_lock_file="$repo_root/python/requirements-dev.lock"
@@ -46,7 +48,7 @@ log "installing $count pinned packages from python/requirements.lock (pip cache:
 # --no-deps installs exactly the lock; pip check proves the lock is complete and consistent.
 "$venv_dir/bin/python" -m pip install --quiet --disable-pip-version-check --cache-dir "$cache_dir" \
   --no-deps --requirement "$dev_lock_file"
-"$venv_dir/bin/python" -m pip check >/dev/null || { "$venv_dir/bin/python" -m pip check >&2; fail "python/requirements.lock is inconsistent (see above): regenerate it"; }
+"$venv_dir/bin/python" -m pip check >/dev/null || { "$venv_dir/bin/python" -m pip check >&2; die "python/requirements.lock is inconsistent (see above): regenerate it"; }
 
 echo "$lock_sha" >"$stamp_file"
 log "done in $((SECONDS - started))s: $venv_dir ($("$venv_dir/bin/python" -V 2>&1), mlflow $("$venv_dir/bin/python" -c 'import importlib.metadata as m; print(m.version("mlflow"))'))"

@@ -16,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=cluster/common.sh
 source scripts/cluster/common.sh
-log() { printf '[setup %4ss] %s\n' "$((SECONDS - TOOLCHAIN_STARTED))" "$*" >&2; }
+LOG_TAG=setup
 
 # Every Debian package any tier needs, before anything that uses one (scripts/packages.list).
 if [ "$(id -u)" = 0 ]; then

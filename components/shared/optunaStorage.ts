@@ -1,5 +1,6 @@
 import type * as pulumi from "@pulumi/pulumi";
 import type { DatabaseConfig } from "../../config";
+import { trainerContract } from "../../config/trainerContract";
 import type { EnvPlan } from "./mlflowClientEnv";
 
 /**
@@ -13,8 +14,8 @@ export const optunaDatabaseName = "optuna";
 
 /** The variables the trainer reads (images/trainer/trialqueue.py, optunadb.py). */
 export const optunaStorageVars = {
-  storage: "MLOPS_OPTUNA_STORAGE",
-  createFrom: "MLOPS_OPTUNA_CREATE_FROM",
+  storage: trainerContract.env.optunaStorage,
+  createFrom: trainerContract.env.optunaCreateFrom,
   /** libpq's own: the URL carries no password, so the URL may be shown and only this is secret. */
   password: "PGPASSWORD",
 } as const;

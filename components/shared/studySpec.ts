@@ -1,4 +1,5 @@
 import type { ModelFamily, ParamValue, PruningConfig, Scoring, SearchSpace } from "../../config";
+import { trainerContract } from "../../config/trainerContract";
 
 /**
  * The contract between the orchestration (TypeScript) and the trainer (Python, images/trainer).
@@ -44,7 +45,7 @@ export interface SearchPlan {
  * MLOPS_OPTUNA_STORAGE (the stack's PostgreSQL). `shard`: worker k runs its own `trials` (trial i
  * on worker i % workers), or its share of a tpe budget.
  */
-export type TrialQueue = "journal" | "rdb" | "shard";
+export type TrialQueue = (typeof trainerContract.queues)[number];
 
 export interface StudySpec {
   readonly schemaVersion: 1;
@@ -73,20 +74,12 @@ export interface ShardSpec extends StudySpec {
   readonly trials: readonly TrialSpec[];
 }
 
-/** MLflow names the trainer writes and the select phase reads. */
-export const mlflowTags = {
-  studyId: "mlops.study_id",
-  trialKey: "mlops.trial_key",
-  trialIndex: "mlops.trial_index",
-  workerIndex: "mlops.worker_index",
-  role: "mlops.role",
-  error: "mlops.error",
-  /** The exact `source` to register for this run's model (differs between MLflow 2 and 3). */
-  modelSource: "mlops.model_source",
-  /** `true` on a trial the pruner stopped (a KILLED run), `false` on every other trial run. */
-  pruned: "mlops.pruned",
-  prunedAtFold: "mlops.pruned_at_fold",
-} as const;
+/**
+ * MLflow tags the trainer writes and the select phase reads (config/trainerContract.json). `modelSource`:
+ * the exact `source` to register for the run's model (differs between MLflow 2 and 3); `pruned`: `true` on
+ * a trial the pruner stopped (a KILLED run), `false` on every other trial run.
+ */
+export const mlflowTags = trainerContract.mlflowTags;
 
 /** Defined beside the config that validates the champion rules against them. */
 export { metricNames } from "../../config/trainerMetrics";

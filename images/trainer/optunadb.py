@@ -16,7 +16,7 @@ import psycopg2
 from psycopg2 import errors, sql
 from sqlalchemy.engine import make_url
 
-CREATE_FROM_ENV = "MLOPS_OPTUNA_CREATE_FROM"
+from contract import ENV_OPTUNA_CREATE_FROM as CREATE_FROM_ENV
 
 
 class DatabaseSetupError(Exception):

@@ -24,14 +24,19 @@ from mlflow.models import Model, ModelSignature, infer_signature
 from mlflow.types import Schema
 from sklearn.base import BaseEstimator
 
-from dataset import DataSplit
-from estimators import build_estimator
-from evaluation import AfterFold, Stopped, TrialScores, evaluate
-from spec import ShardSpec, TrialSpec
-from study import (
+# MLflow tags (TAG_PRUNED: "true" on a trial stopped early by the pruner, "false" on every other trial run: select
+# keeps only "false") and metric names: the contract's (config/trainerContract.json).
+from contract import (
+    METRIC_CV_FOLD,
+    METRIC_CV_FOLDS_COMPLETED,
+    METRIC_CV_MEAN,
+    METRIC_CV_PARTIAL_MEAN,
+    METRIC_CV_STD,
+    METRIC_FIT_TIME_SECONDS,
+    METRIC_TEST,
+    METRIC_TEST_ACCURACY,
     TAG_ERROR,
     TAG_MODEL_SOURCE,
-    TAG_PARENT_RUN,
     TAG_PRUNED,
     TAG_PRUNED_AT_FOLD,
     TAG_ROLE,
@@ -40,6 +45,11 @@ from study import (
     TAG_TRIAL_KEY,
     TAG_WORKER_INDEX,
 )
+from dataset import DataSplit
+from estimators import build_estimator
+from evaluation import AfterFold, Stopped, TrialScores, evaluate
+from spec import ShardSpec, TrialSpec
+from study import TAG_PARENT_RUN
 from tracking import Tracking, TrackingUnavailable, one_line, search_all_runs, tag_filter
 
 Outcome = Literal["trained", "skipped", "failed", "pruned"]
@@ -75,13 +85,14 @@ class ShardContext:
 
 
 def metric_names(scoring: str, folds: int) -> list[str]:
-    """Every metric a finished trial carries (mirrors metricNames in components/shared/studySpec.ts)."""
-    return [*(f"cv_{scoring}_fold_{k}" for k in range(folds)), f"cv_{scoring}_mean", f"cv_{scoring}_std", "fit_time_seconds", f"test_{scoring}", "test_accuracy"]
+    """Every metric a finished trial carries (the contract's names: config/trainerContract.json)."""
+    names = [METRIC_CV_MEAN, METRIC_CV_STD, METRIC_FIT_TIME_SECONDS, METRIC_TEST, METRIC_TEST_ACCURACY]
+    return [*(METRIC_CV_FOLD.format(scoring=scoring, fold=k) for k in range(folds)), *(name.format(scoring=scoring) for name in names)]
 
 
 def partial_metric_names(scoring: str) -> dict[str, str]:
-    """A pruned trial's metrics besides its fold scores (mirrors prunedMetricNames in studySpec.ts)."""
-    return {"mean": f"cv_{scoring}_partial_mean", "folds": "cv_folds_completed"}
+    """A pruned trial's metrics besides its fold scores (the contract's names: config/trainerContract.json)."""
+    return {"mean": METRIC_CV_PARTIAL_MEAN.format(scoring=scoring), "folds": METRIC_CV_FOLDS_COMPLETED}
 
 
 def _metrics(scoring: str, scores: TrialScores) -> dict[str, float]:
@@ -152,7 +163,8 @@ def _log_pruned(ctx: ShardContext, run_id: str, stopped: Stopped) -> None:
     names = partial_metric_names(spec.scoring)
     now = int(time.time() * 1000)
     done = len(stopped.fold_scores)
-    values = {**{f"cv_{spec.scoring}_fold_{k}": v for k, v in enumerate(stopped.fold_scores)}, names["mean"]: sum(stopped.fold_scores) / done, names["folds"]: float(done), "fit_time_seconds": stopped.fit_time_seconds}
+    folds = {METRIC_CV_FOLD.format(scoring=spec.scoring, fold=k): v for k, v in enumerate(stopped.fold_scores)}
+    values = {**folds, names["mean"]: sum(stopped.fold_scores) / done, names["folds"]: float(done), METRIC_FIT_TIME_SECONDS: stopped.fit_time_seconds}
     tags = [RunTag(TAG_PRUNED, "true"), RunTag(TAG_PRUNED_AT_FOLD, str(done))]
     t.call("log pruned trial", t.client.log_batch, run_id, metrics=[Metric(k, v, now, 0) for k, v in values.items()], tags=tags)
     t.call("end pruned trial run", t.client.set_terminated, run_id, "KILLED")
@@ -199,7 +211,7 @@ def fit_trial(ctx: ShardContext, trial: TrialSpec, label: str, after_fold: After
     finished = [r for r in runs if r.info.status == "FINISHED"]
     if finished:
         t.log(f"{label}: already finished in run {finished[0].info.run_id}, skipped")
-        return TrialResult("skipped", finished[0].data.metrics.get(f"cv_{spec.scoring}_mean"))
+        return TrialResult("skipped", finished[0].data.metrics.get(METRIC_CV_MEAN.format(scoring=spec.scoring)))
     pruned = [r for r in runs if r.data.tags.get(TAG_PRUNED) == "true"]
     if pruned:
         t.log(f"{label}: already pruned in run {pruned[0].info.run_id}, skipped")

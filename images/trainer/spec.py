@@ -11,6 +11,8 @@ import os
 from dataclasses import dataclass
 from typing import Any, Union
 
+from contract import ENV_JOB_COMPLETION_INDEX, QUEUES
+
 ParamValue = Union[str, int, float, bool, None]
 
 MODEL_FAMILIES = ("logistic_regression", "random_forest", "gradient_boosting")
@@ -47,7 +49,6 @@ class TrialSpec:
 
 STRATEGIES = ("grid", "random", "tpe")
 PRUNERS = ("none", "median", "percentile")
-QUEUES = ("shard", "journal", "rdb")
 
 
 @dataclass(frozen=True)
@@ -95,15 +96,15 @@ class ShardSpec:
 
 def resolve_spec_path(pattern: str, worker_index: int | None) -> tuple[str, int | None]:
     """Replaces `{index}` by the worker index: the flag, else JOB_COMPLETION_INDEX (Kubernetes Indexed Job)."""
-    if worker_index is None and os.environ.get("JOB_COMPLETION_INDEX", "").strip():
-        raw = os.environ["JOB_COMPLETION_INDEX"].strip()
+    if worker_index is None and os.environ.get(ENV_JOB_COMPLETION_INDEX, "").strip():
+        raw = os.environ[ENV_JOB_COMPLETION_INDEX].strip()
         if not raw.isdigit():
-            raise SpecError(f"JOB_COMPLETION_INDEX={raw!r}: expected a non-negative integer")
+            raise SpecError(f"{ENV_JOB_COMPLETION_INDEX}={raw!r}: expected a non-negative integer")
         worker_index = int(raw)
     if "{index}" not in pattern:
         return pattern, worker_index
     if worker_index is None:
-        raise SpecError(f"--spec {pattern}: contains {{index}}; expected --worker-index K or env JOB_COMPLETION_INDEX")
+        raise SpecError(f"--spec {pattern}: contains {{index}}; expected --worker-index K or env {ENV_JOB_COMPLETION_INDEX}")
     return pattern.replace("{index}", str(worker_index)), worker_index
 
 

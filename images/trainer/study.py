@@ -4,24 +4,13 @@ from __future__ import annotations
 
 from mlflow.entities import Param, Run, RunTag
 
+from contract import TAG_DATASET_BYTES, TAG_DATASET_ETAG, TAG_DATASET_SHA256, TAG_ROLE, TAG_STUDY_ID
 from dataset import Fingerprint
 from spec import ShardSpec
 from tracking import Tracking, search_all_runs, tag_filter
 
-TAG_STUDY_ID = "mlops.study_id"
-TAG_TRIAL_KEY = "mlops.trial_key"
-TAG_TRIAL_INDEX = "mlops.trial_index"
-TAG_WORKER_INDEX = "mlops.worker_index"
-TAG_ROLE = "mlops.role"
-TAG_ERROR = "mlops.error"
-TAG_MODEL_SOURCE = "mlops.model_source"
-#: "true" on a trial stopped early by the pruner, "false" on every other trial run (select keeps only "false").
-TAG_PRUNED = "mlops.pruned"
-TAG_PRUNED_AT_FOLD = "mlops.pruned_at_fold"
+#: MLflow's own tag, not ours.
 TAG_PARENT_RUN = "mlflow.parentRunId"
-TAG_DATASET_SHA256 = "mlops.dataset_sha256"
-TAG_DATASET_BYTES = "mlops.dataset_bytes"
-TAG_DATASET_ETAG = "mlops.dataset_etag"
 
 
 def study_run_name(study_id: str) -> str:

@@ -12,6 +12,7 @@ import optuna
 from mlflow.entities import Metric, RunTag
 from optuna.trial import FrozenTrial, TrialState
 
+from contract import METRIC_CV_MEAN, TAG_BEST_TRIAL_KEY
 from runner import ShardContext
 from trialqueue import ATTR_KEY, ATTR_PARAMS
 
@@ -43,7 +44,7 @@ def history_figure(trials: list[FrozenTrial], scoring: str) -> Any:
     if pruned:
         ax.scatter([t.number for t in pruned], [t.intermediate_values[max(t.intermediate_values)] for t in pruned], marker="x", color="grey", label="pruned (running mean)")
     ax.set_xlabel("trial")
-    ax.set_ylabel(f"cv_{scoring}_mean")
+    ax.set_ylabel(METRIC_CV_MEAN.format(scoring=scoring))
     ax.set_title("Optimisation history")
     ax.legend(loc="lower right")
     fig.tight_layout()
@@ -69,7 +70,7 @@ def params_figure(trials: list[FrozenTrial], scoring: str) -> Any:
             ax.scatter([labels.index(str(v)) for v in values], scores, s=14)
             ax.set_xticks(range(len(labels)), labels)
         ax.set_xlabel(name)
-    axes[0][0].set_ylabel(f"cv_{scoring}_mean")
+    axes[0][0].set_ylabel(METRIC_CV_MEAN.format(scoring=scoring))
     fig.suptitle("CV score per parameter value")
     fig.tight_layout()
     return fig
@@ -85,7 +86,7 @@ def publish_summary(ctx: ShardContext, study: optuna.Study) -> str | None:
     key = str(best.user_attrs.get(ATTR_KEY, best.number))
     t = ctx.tracking
     metric = Metric("best_cv_mean", float(best.value or 0), 0, 0)
-    t.call("log study summary", t.client.log_batch, ctx.study_run_id, metrics=[metric], tags=[RunTag("mlops.best_trial_key", key)])
+    t.call("log study summary", t.client.log_batch, ctx.study_run_id, metrics=[metric], tags=[RunTag(TAG_BEST_TRIAL_KEY, key)])
     import matplotlib.pyplot as plt
 
     for path, figure in ((PLOT_HISTORY, history_figure), (PLOT_PARAMS, params_figure)):

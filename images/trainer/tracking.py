@@ -21,6 +21,8 @@ from mlflow.entities import Run
 from mlflow.exceptions import MlflowException, RestException
 from mlflow.tracking import MlflowClient
 
+from contract import ENV_TRACKING_RETRY_SECONDS
+
 T = TypeVar("T")
 
 # The client's own urllib3 retries would wait minutes inside one call, hidden from our budget and
@@ -99,11 +101,11 @@ class RetryPolicy:
     @staticmethod
     def from_env() -> RetryPolicy:
         """MLOPS_TRACKING_RETRY_SECONDS bounds how long one call keeps retrying (default 120)."""
-        raw = os.environ.get("MLOPS_TRACKING_RETRY_SECONDS", "").strip()
+        raw = os.environ.get(ENV_TRACKING_RETRY_SECONDS, "").strip()
         try:
             return RetryPolicy(budget_seconds=float(raw)) if raw else RetryPolicy()
         except ValueError:
-            raise ValueError(f"MLOPS_TRACKING_RETRY_SECONDS={raw!r}: expected a number of seconds") from None
+            raise ValueError(f"{ENV_TRACKING_RETRY_SECONDS}={raw!r}: expected a number of seconds") from None
 
 
 def tracking_uri_for_display(uri: str) -> str:

@@ -32,13 +32,10 @@ from optuna.storages import BaseStorage, InMemoryStorage, JournalStorage, RDBSto
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import FrozenTrial, TrialState, create_trial
 
+from contract import ATTR_ERROR, ATTR_INDEX, ATTR_KEY, ATTR_PARAMS, ENV_HEARTBEAT_GRACE_SECONDS, ENV_HEARTBEAT_SECONDS, ENV_OPTUNA_STORAGE
 from optunadb import DatabaseSetupError, ensure_database
 from spec import PruningSpec, ShardSpec, TrialSpec
 
-ATTR_KEY = "mlops.trial_key"
-ATTR_INDEX = "mlops.trial_index"
-ATTR_PARAMS = "mlops.params"
-ATTR_ERROR = "mlops.error"
 SYS_HEARTBEAT = "mlops:heartbeat"
 SYS_RETRY_OF = "mlops:retry_of"
 SYS_SURPLUS = "mlops:surplus"
@@ -57,7 +54,7 @@ class Heartbeats:
     def from_env() -> Heartbeats:
         """MLOPS_HEARTBEAT_SECONDS / MLOPS_HEARTBEAT_GRACE_SECONDS (Optuna's heartbeat_interval / grace_period)."""
         values: dict[str, float] = {}
-        for env, field in (("MLOPS_HEARTBEAT_SECONDS", "interval_seconds"), ("MLOPS_HEARTBEAT_GRACE_SECONDS", "grace_seconds")):
+        for env, field in ((ENV_HEARTBEAT_SECONDS, "interval_seconds"), (ENV_HEARTBEAT_GRACE_SECONDS, "grace_seconds")):
             raw = os.environ.get(env, "").strip()
             if raw:
                 try:
@@ -66,7 +63,7 @@ class Heartbeats:
                     raise ValueError(f"{env}={raw!r}: expected a number of seconds") from None
         beats = Heartbeats(**values)
         if beats.grace_seconds < 2 * beats.interval_seconds:
-            raise ValueError(f"MLOPS_HEARTBEAT_GRACE_SECONDS={beats.grace_seconds:g}: expected at least twice MLOPS_HEARTBEAT_SECONDS ({beats.interval_seconds:g})")
+            raise ValueError(f"{ENV_HEARTBEAT_GRACE_SECONDS}={beats.grace_seconds:g}: expected at least twice {ENV_HEARTBEAT_SECONDS} ({beats.interval_seconds:g})")
         return beats
 
 
@@ -82,18 +79,18 @@ class QueueError(Exception):
 def open_storage(spec: ShardSpec, spec_path: str) -> tuple[BaseStorage, bool]:
     """(storage, shared): the spec's queue: an RDB at MLOPS_OPTUNA_STORAGE (the stack's PostgreSQL),
     a journal file (local platform), or a private in-memory study over this worker's own shard."""
-    url = os.environ.get("MLOPS_OPTUNA_STORAGE", "").strip()
+    url = os.environ.get(ENV_OPTUNA_STORAGE, "").strip()
     if spec.queue == "rdb":
         if not url:
-            raise QueueError('spec queue "rdb": set MLOPS_OPTUNA_STORAGE to the database URL (e.g. postgresql://user:password@host:5432/optuna)')
+            raise QueueError(f'spec queue "rdb": set {ENV_OPTUNA_STORAGE} to the database URL (e.g. postgresql://user:password@host:5432/optuna)')
         try:
             ensure_database(url)
         except DatabaseSetupError as err:
-            raise QueueError(f"MLOPS_OPTUNA_STORAGE: {err}") from None
+            raise QueueError(f"{ENV_OPTUNA_STORAGE}: {err}") from None
         return RDBStorage(url, engine_kwargs={"pool_pre_ping": True}), True
     if url:
         # A shard spec holds only this worker's trials: enqueuing them into a shared study would lose the rest.
-        raise QueueError(f'MLOPS_OPTUNA_STORAGE is set but the spec\'s queue is "{spec.queue}": plan the study with queue "rdb" so every worker holds the whole trial list')
+        raise QueueError(f'{ENV_OPTUNA_STORAGE} is set but the spec\'s queue is "{spec.queue}": plan the study with queue "rdb" so every worker holds the whole trial list')
     if spec.queue == "journal":
         return JournalStorage(JournalFileBackend(journal_path(spec, spec_path))), True
     return InMemoryStorage(), False

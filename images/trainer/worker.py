@@ -18,12 +18,13 @@ from mlflow.entities import Metric
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import TrialState
 
+from contract import PROGRESS_BUDGET, PROGRESS_FAILED, PROGRESS_FINISHED, PROGRESS_FOLD_FITS, PROGRESS_PRUNED, PROGRESS_RUNNING
 from runner import FittedTrial, Outcome, ShardContext, TrialResult, fit_trial, record_trial
 from trialqueue import ATTR_ERROR, SYS_SURPLUS, Heartbeat, Heartbeats, budget_used, is_surplus, queue_counts, reap_stale, trial_spec
 from verdict import study_counts
 
 #: Metrics on the study run that say how far the train phase is (see progress.ts for the reader).
-PROGRESS_METRICS = ("progress_finished", "progress_pruned", "progress_failed", "progress_running", "progress_budget", "progress_fold_fits")
+PROGRESS_METRICS = (PROGRESS_FINISHED, PROGRESS_PRUNED, PROGRESS_FAILED, PROGRESS_RUNNING, PROGRESS_BUDGET, PROGRESS_FOLD_FITS)
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ TRAEFIK_BIN="$CLUSTER_CACHE/traefik-$TRAEFIK_VERSION/traefik"
 PAUSE_BIN="$CLUSTER_CACHE/pause-$KUBERNETES_VERSION/pause"
 KUBE_BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubeadm kubectl)
 
-log() { printf '[cluster %4ss] %s\n' "$((SECONDS - TOOLCHAIN_STARTED))" "$*" >&2; }
-die() { printf '[cluster] ERROR: %s\n' "$*" >&2; exit 1; }
+# log and die of scripts/common.sh (sourced by the toolchain's common.sh), with the cluster's prefix.
+LOG_TAG=cluster DIE_PREFIX="[cluster] ERROR:"
 
 # Cluster layout. The state folder holds certificates, data, pid files and logs; it needs root anyway.
 CLUSTER_STATE="${MLOPS_CLUSTER_STATE_DIR:-/var/lib/mlops-cluster}"

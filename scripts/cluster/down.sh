@@ -15,13 +15,7 @@ if [ "${1:-}" = --purge ]; then PURGE=1; fi
 stop_process() {
   local name="$1" pid
   pid="$(running_pid "$name")" || { rm -f "$(pid_file "$name")"; return 0; }
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-  if kill -0 "$pid" 2>/dev/null; then
-    log "$name (pid $pid) ignored SIGTERM for 20s: SIGKILL"
-    kill -KILL "$pid" 2>/dev/null || true
-    sleep 1
-  fi
+  stop_pid "$pid" 20 "$name (pid $pid) ignored SIGTERM for 20s: SIGKILL"
   rm -f "$(pid_file "$name")"
   log "$name: stopped (pid $pid)"
 }

@@ -113,21 +113,24 @@ start_process() {
   log "$name: started (pid $!, log $(log_file "$name"))"
 }
 
-# wait_until NAME WHAT CMD...: polls CMD until it succeeds; fails with the daemon's log if it died or timed out.
-wait_until() {
+# daemon_answers NAME CMD...: CMD succeeds (quietly); fails the script with the daemon's log when it died.
+daemon_answers() {
+  local name="$1"
+  shift
+  "$@" >/dev/null 2>&1 && return 0
+  running_pid "$name" >/dev/null && return 1
+  tail -n 30 "$(log_file "$name")" >&2 || true
+  die "$name exited while starting; its log is above ($(log_file "$name"))"
+}
+
+# wait_for_daemon NAME WHAT CMD...: polls CMD until it succeeds; fails with the daemon's log if it died or timed out.
+wait_for_daemon() {
   local name="$1" what="$2" started=$SECONDS
   shift 2
-  until "$@" >/dev/null 2>&1; do
-    if ! running_pid "$name" >/dev/null; then
-      tail -n 30 "$(log_file "$name")" >&2 || true
-      die "$name exited while starting; its log is above ($(log_file "$name"))"
-    fi
-    if ((SECONDS - started >= UP_TIMEOUT_SECONDS)); then
-      tail -n 30 "$(log_file "$name")" >&2 || true
-      die "$name: $what not reached within ${UP_TIMEOUT_SECONDS}s; its log is above ($(log_file "$name"))"
-    fi
-    sleep 1
-  done
+  if ! WAIT_SECONDS=$UP_TIMEOUT_SECONDS WAIT_PROGRESS_SECONDS=0 wait_until "$name: $what" daemon_answers "$name" "$@"; then
+    tail -n 30 "$(log_file "$name")" >&2 || true
+    die "$name: $what not reached within ${UP_TIMEOUT_SECONDS}s; its log is above ($(log_file "$name"))"
+  fi
   log "$name: $what after $((SECONDS - started))s"
 }
 
@@ -149,7 +152,7 @@ start_etcd() {
     --initial-cluster "$CLUSTER_NODE_NAME=http://127.0.0.1:2380" --listen-metrics-urls http://127.0.0.1:2381 \
     --cert-file "$PKI/etcd/server.crt" --key-file "$PKI/etcd/server.key" \
     --trusted-ca-file "$PKI/etcd/ca.crt" --client-cert-auth --snapshot-count 10000
-  wait_until etcd healthy sh -c 'curl -s --max-time 2 http://127.0.0.1:2381/health | grep -q "\"health\":\"true\""'
+  wait_for_daemon etcd healthy sh -c 'curl -s --max-time 2 http://127.0.0.1:2381/health | grep -q "\"health\":\"true\""'
 }
 
 start_apiserver() {
@@ -168,7 +171,7 @@ start_apiserver() {
     --service-account-issuer=https://kubernetes.default.svc.cluster.local \
     --service-account-key-file="$PKI/sa.pub" --service-account-signing-key-file="$PKI/sa.key" \
     --service-cluster-ip-range="$CLUSTER_SERVICE_CIDR" --service-node-port-range=30000-32767
-  wait_until kube-apiserver ready healthy "https://127.0.0.1:$CLUSTER_API_PORT/readyz"
+  wait_for_daemon kube-apiserver ready healthy "https://127.0.0.1:$CLUSTER_API_PORT/readyz"
 }
 
 start_controller_manager() {
@@ -183,14 +186,14 @@ start_controller_manager() {
     --controllers='*,bootstrapsigner,tokencleaner' --leader-elect=false \
     --allocate-node-cidrs=true --cluster-cidr="$CLUSTER_POD_CIDR" --node-cidr-mask-size=24 \
     --service-cluster-ip-range="$CLUSTER_SERVICE_CIDR" --enable-hostpath-provisioner=true
-  wait_until kube-controller-manager healthy healthy https://127.0.0.1:10257/healthz
+  wait_for_daemon kube-controller-manager healthy healthy https://127.0.0.1:10257/healthz
 }
 
 start_scheduler() {
   start_process kube-scheduler "$KUBE_BIN_DIR/kube-scheduler" \
     --kubeconfig="$CONF/scheduler.conf" --authentication-kubeconfig="$CONF/scheduler.conf" \
     --authorization-kubeconfig="$CONF/scheduler.conf" --bind-address=127.0.0.1 --leader-elect=false
-  wait_until kube-scheduler healthy healthy https://127.0.0.1:10259/healthz
+  wait_for_daemon kube-scheduler healthy healthy https://127.0.0.1:10259/healthz
 }
 
 write_containerd_config() {
@@ -243,7 +246,7 @@ JSON
 start_containerd() {
   write_containerd_config
   start_process containerd containerd --config "$CLUSTER_STATE/containerd/config.toml"
-  wait_until containerd answering ctr --address "$CONTAINERD_SOCK" version
+  wait_for_daemon containerd answering ctr --address "$CONTAINERD_SOCK" version
   bash "$CLUSTER_DIR/images.sh" import
 }
 
@@ -279,7 +282,7 @@ imageGCLowThresholdPercent: 99
 YAML
   start_process kubelet "$KUBE_BIN_DIR/kubelet" --config="$CONF/kubelet.yaml" --kubeconfig="$CONF/kubelet.conf" \
     --root-dir="$CLUSTER_STATE/kubelet" --node-ip="$NODE_IP" --hostname-override="$CLUSTER_NODE_NAME"
-  wait_until kubelet healthy healthy http://127.0.0.1:10248/healthz
+  wait_for_daemon kubelet healthy healthy http://127.0.0.1:10248/healthz
 }
 
 start_kube_proxy() {
@@ -298,7 +301,7 @@ metricsBindAddress: 127.0.0.1:10249
 healthzBindAddress: 127.0.0.1:10256
 YAML
   start_process kube-proxy "$KUBE_BIN_DIR/kube-proxy" --config="$CONF/kube-proxy.yaml"
-  wait_until kube-proxy healthy sh -c "curl -s --max-time 2 http://127.0.0.1:10256/healthz | grep -q lastUpdated"
+  wait_for_daemon kube-proxy healthy sh -c "curl -s --max-time 2 http://127.0.0.1:10256/healthz | grep -q lastUpdated"
 }
 
 # The in-tree host-path provisioner makes each claim's folder 0750 root, and hostPath volumes ignore
@@ -333,9 +336,9 @@ apply_addons() {
   for f in "$CLUSTER_DIR"/addons/[1-9]*.yaml; do
     envsubst "$vars" <"$f" | kubectl_ apply -f - >/dev/null || die "applying $(basename "$f") failed"
   done
-  wait_until kubelet "node $CLUSTER_NODE_NAME Ready" \
+  wait_for_daemon kubelet "node $CLUSTER_NODE_NAME Ready" \
     kubectl_ wait --for=condition=Ready "node/$CLUSTER_NODE_NAME" --timeout=5s
-  wait_until kubelet "CoreDNS, Traefik and metrics-server available" sh -c "
+  wait_for_daemon kubelet "CoreDNS, Traefik and metrics-server available" sh -c "
     $(printf '%q ' "$KUBE_BIN_DIR/kubectl" --kubeconfig "$CLUSTER_KUBECONFIG") -n kube-system rollout status deploy/coredns deploy/metrics-server --timeout=5s &&
     $(printf '%q ' "$KUBE_BIN_DIR/kubectl" --kubeconfig "$CLUSTER_KUBECONFIG") -n ingress-traefik rollout status deploy/traefik --timeout=5s"
 }

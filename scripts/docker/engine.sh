@@ -55,9 +55,7 @@ stop() {
   fi
   local pid; pid=$(cat "$PID_FILE")
   log "stopping dockerd (pid $pid)"
-  kill -TERM "$pid"
-  for _ in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
-  kill -0 "$pid" 2>/dev/null && die "dockerd (pid $pid) did not stop within 30s"
+  term_and_wait "$pid" 30 || die "dockerd (pid $pid) did not stop within 30s"
   rm -f "$PID_FILE"
   log "stopped"
 }

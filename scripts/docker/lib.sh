@@ -5,10 +5,9 @@ MLOPS_CACHE_DIR="${MLOPS_CACHE_DIR:-$HOME/.cache/mlops-pipeline}"
 DOCKER_CACHE_DIR="$MLOPS_CACHE_DIR/docker"
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 DEBIAN_SUITE="${DEBIAN_SUITE:-bookworm}"
-_docker_started_at=$(date +%s)
-
-log() { echo "[docker] $(( $(date +%s) - _docker_started_at ))s $*" >&2; }
-die() { echo "error: $*" >&2; exit 1; }
+LOG_TAG=docker LOG_CLOCK=after DIE_PREFIX="error:"
+# shellcheck source=../common.sh
+source "$REPO_ROOT/scripts/common.sh"
 
 # The v28 CLI needs the buildx plugin for BuildKit; without it the legacy builder (which the
 # Debian 20.10 engine has) builds the same multi-stage Dockerfiles.

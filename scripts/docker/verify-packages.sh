@@ -13,7 +13,7 @@ require_engine
 
 base=$(bash "$REPO_ROOT/scripts/docker/base-image.sh" python | sed -n 's/^pythonBase=//p')
 [ -n "$base" ] || die "no Debian base image (scripts/docker/base-image.sh python)"
-key=$(cat "$REPO_ROOT/scripts/packages.sh" "$REPO_ROOT/scripts/packages.list" <(echo "$base") | content_key)
+key=$(cat "$REPO_ROOT/scripts/packages.sh" "$REPO_ROOT/scripts/packages.list" "$REPO_ROOT/scripts/common.sh" <(echo "$base") | content_key)
 tag="local/packages-check:$key"
 if image_exists "$tag"; then
   log "packages already verified in a fresh root for this list: $tag"
@@ -21,11 +21,11 @@ else
   context=$(mktemp -d)
   # shellcheck disable=SC2064  # expand now: the trap must remove this very folder
   trap "rm -rf '$context'" EXIT
-  cp "$REPO_ROOT/scripts/packages.sh" "$REPO_ROOT/scripts/packages.list" "$context/"
+  cp "$REPO_ROOT/scripts/packages.sh" "$REPO_ROOT/scripts/packages.list" "$REPO_ROOT/scripts/common.sh" "$context/"
   cat >"$context/Dockerfile" <<'DOCKERFILE'
 ARG BASE
 FROM ${BASE}
-COPY packages.sh packages.list /setup/
+COPY packages.sh packages.list common.sh /setup/
 RUN (bash /setup/packages.sh check 2>&1 || true) > /packages-before.txt \
  && bash /setup/packages.sh install \
  && bash /setup/packages.sh check > /packages-after.txt 2>&1 \

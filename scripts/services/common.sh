@@ -7,8 +7,9 @@ SERVICES_DIR="${MLOPS_SERVICES_DIR:-$SERVICES_REPO_ROOT/.pipeline/services}"
 MLOPS_CACHE_DIR="${MLOPS_CACHE_DIR:-$HOME/.cache/mlops-pipeline}"
 SERVICE_START_SECONDS=$SECONDS
 
-log() { printf '[%s] %s\n' "$SERVICE_NAME" "$*" >&2; }
-die() { printf '[%s] error: %s\n' "$SERVICE_NAME" "$*" >&2; exit 1; }
+LOG_TAG="${SERVICE_NAME:?set SERVICE_NAME before sourcing scripts/services/common.sh}"
+# shellcheck source=../common.sh
+source "$SERVICES_REPO_ROOT/scripts/common.sh"
 elapsed() { echo "$((SECONDS - SERVICE_START_SECONDS))s"; }
 
 # A random alphanumeric secret, safe inside SQL, URLs and INI files without quoting.
@@ -50,26 +51,12 @@ pid_alive() {
   [[ "$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" == *"$SERVICE_PROCESS"* ]]
 }
 
-# Waits until "$@" succeeds, printing progress every 5 s; fails after $WAIT_SECONDS (default 60).
-wait_until() {
-  local what="$1"; shift
-  local limit="${WAIT_SECONDS:-60}" started=$SECONDS
-  until "$@"; do
-    if ((SECONDS - started >= limit)); then return 1; fi
-    if (((SECONDS - started) % 5 == 4)); then log "waiting for $what ($((SECONDS - started))s/${limit}s)"; fi
-    sleep 1
-  done
-}
-
 # Stops the process in the pid file: TERM, then KILL after a grace period.
 stop_pid_file() {
   local file="$1" grace="${2:-20}"
   if ! pid_alive "$file"; then rm -f "$file"; return 0; fi
   local pid; pid="$(cat "$file")"
-  kill -TERM "$pid" 2>/dev/null || true
-  local waited=0
-  while kill -0 "$pid" 2>/dev/null && ((waited < grace)); do sleep 1; waited=$((waited + 1)); done
-  if kill -0 "$pid" 2>/dev/null; then log "pid $pid ignored TERM for ${grace}s; killing it"; kill -KILL "$pid" 2>/dev/null || true; fi
+  stop_pid "$pid" "$grace" "pid $pid ignored TERM for ${grace}s; killing it"
   rm -f "$file"
 }
 

@@ -25,8 +25,9 @@ export CGO_ENABLED=0
 
 TOOLCHAIN_STARTED=$SECONDS
 
-log() { printf '[toolchain %4ss] %s\n' "$((SECONDS - TOOLCHAIN_STARTED))" "$*" >&2; }
-die() { printf '[toolchain] ERROR: %s\n' "$*" >&2; exit 1; }
+LOG_TAG=toolchain LOG_CLOCK=padded DIE_PREFIX="[toolchain] ERROR:" LOG_STARTED=$TOOLCHAIN_STARTED
+# shellcheck source=../common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../common.sh"
 
 # step "<what>" cmd...: prints what runs, then how long it took, and fails loudly with the step's name.
 step() {

@@ -45,6 +45,7 @@ describe("scripts/packages.sh", () => {
     const res = packages(list, "check", "toolz");
     expect(res.status).toBe(1);
     expect(res.stderr).toContain("unknown group 'toolz'");
+    expect(res.stderr).toMatch(/^\[packages\] error: /);
     expect(res.stderr).toContain("files tools");
   });
 
