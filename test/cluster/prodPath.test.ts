@@ -12,7 +12,7 @@ import {
   clusterMlflow,
   clusterScript,
   clusterScripts,
-  clusterUnavailableReason,
+  clusterSuiteSkipped,
   ingressRequest,
   kubectl,
   kubectlJson,
@@ -33,8 +33,7 @@ const stack = new TestStack("cluster-it");
 const namespace = "mlops";
 const ingressHost = "models.cluster.test";
 const alreadyUp = clusterAlreadyUp();
-const unavailable = clusterUnavailableReason(alreadyUp);
-if (unavailable) console.warn(`SKIPPED the prod path on the local cluster: ${unavailable}`);
+const skipped = clusterSuiteSkipped("the prod path on the local cluster", alreadyUp);
 const metrics = loadMetricsConfig(metricsConfigPath(repoRoot));
 const writer = "test/cluster/prodPath.test.ts";
 
@@ -82,7 +81,7 @@ const servingDeployment = () => {
 
 const servingPods = () => list(["get", "pods"]).filter((p) => p.metadata.name.startsWith(`${stack.name}-serving-server-`) && p.status?.phase === "Running");
 
-describe.skipIf(unavailable !== undefined)("the prod path on the local cluster (a copy of Pulumi.cluster.yaml, real Kubernetes)", () => {
+describe.skipIf(skipped)("the prod path on the local cluster (a copy of Pulumi.cluster.yaml, real Kubernetes)", () => {
   const startedHere = !alreadyUp;
   let config: StackConfig;
   let apiKey = "";

@@ -12,7 +12,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { timedStep } from "../support/commands";
-import { clusterAlreadyUp, clusterEnv, clusterScript, clusterScripts, clusterUnavailableReason, ingressRequest, kubectlJson } from "../support/localCluster";
+import { clusterAlreadyUp, clusterEnv, clusterScript, clusterScripts, clusterSuiteSkipped, ingressRequest, kubectlJson } from "../support/localCluster";
 import { repoRoot, TestStack } from "../support/pipelineStack";
 
 const stack = new TestStack("cluster-up");
@@ -20,8 +20,7 @@ const namespace = "mlops";
 const ingressHost = "models-up.cluster.test";
 const backend = fs.mkdtempSync(path.join(os.tmpdir(), "mlops-cluster-up-state-"));
 const alreadyUp = clusterAlreadyUp();
-const unavailable = clusterUnavailableReason(alreadyUp);
-if (unavailable) console.warn(`SKIPPED pulumi up on the local cluster: ${unavailable}`);
+const skipped = clusterSuiteSkipped("pulumi up on the local cluster", alreadyUp);
 
 function pulumi(args: string[]): { status: number; output: string } {
   const env = {
@@ -47,7 +46,7 @@ const ours = () =>
     .items.map((i) => i.metadata.name)
     .filter((name) => name.startsWith(`${stack.name}-`));
 
-describe.skipIf(unavailable !== undefined)("pulumi up -s <copy of Pulumi.cluster.yaml> on index.ts, on the local cluster", () => {
+describe.skipIf(skipped)("pulumi up -s <copy of Pulumi.cluster.yaml> on index.ts, on the local cluster", () => {
   const startedHere = !alreadyUp;
 
   beforeAll(async () => {

@@ -9,6 +9,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { parse as parseYaml, stringify as toYaml } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { toolchainMissingReason } from "../support/prerequisites";
+import { skipOrFailInCI } from "../support/skips";
 
 const root = path.resolve(__dirname, "../..");
 const stack = "e2e-up";
@@ -24,11 +26,9 @@ function pulumi(args: string[]): { status: number; output: string } {
   return { status: res.status ?? -1, output };
 }
 
-const toolchainReady = spawnSync("bash", ["scripts/toolchain.sh", "check"], { cwd: root, encoding: "utf8" }).status === 0;
-const canRun = toolchainReady || process.env.CI === "true";
-if (!canRun) console.warn("SKIPPED pulumi up e2e: the Pulumi toolchain is not built here (run `make toolchain`); in CI this is a failure");
+const skipped = skipOrFailInCI("pulumi up e2e", toolchainMissingReason());
 
-describe.skipIf(!canRun)("pulumi up -s <stack> on the project (real CLI, language host, engine)", () => {
+describe.skipIf(skipped)("pulumi up -s <stack> on the project (real CLI, language host, engine)", () => {
   beforeAll(() => {
     const local = parseYaml(fs.readFileSync(path.join(root, "Pulumi.local.yaml"), "utf8")) as { config: Record<string, Record<string, unknown>>; encryptionsalt?: string };
     delete local.encryptionsalt; // a user's `pulumi stack init local` salt belongs to their passphrase, not ours
