@@ -21,6 +21,7 @@ import { type MlflowRun, metric, tag } from "../support/mlflowRest";
 import { phase, repoRoot, TestStack } from "../support/pipelineStack";
 import { generatedSecretsOf, servingApiKeyOf } from "../support/stackSecrets";
 import { trialLedger } from "../support/trialLedger";
+import { testPorts } from "../support/testPorts";
 
 // The prod path of issue 9 on the local cluster of scripts/cluster, for real: `make pipeline` on a
 // private copy of Pulumi.cluster.yaml (its own MLflow port, so a local stack on 5000 cannot collide;
@@ -36,6 +37,7 @@ const alreadyUp = clusterAlreadyUp();
 const skipped = clusterSuiteSkipped("the prod path on the local cluster", alreadyUp);
 const metrics = loadMetricsConfig(metricsConfigPath(repoRoot));
 const writer = "test/cluster/prodPath.test.ts";
+const ports = testPorts(writer);
 
 interface Workload {
   metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string> };
@@ -105,7 +107,7 @@ describe.skipIf(skipped)("the prod path on the local cluster (a copy of Pulumi.c
   };
 
   beforeAll(async () => {
-    stack.write({ tracking: { port: 5191 } }, writer, "cluster");
+    stack.write({ tracking: { port: ports.mlflow } }, writer, "cluster");
     config = stack.config();
     if (startedHere) {
       const up = await timedStep("cluster up", () => clusterScript("up.sh"));
@@ -229,7 +231,7 @@ describe.skipIf(skipped)("the prod path on the local cluster (a copy of Pulumi.c
   };
 
   it("a training pod killed mid-trial: its index is retried and the study ends with every trial key FINISHED exactly once", async () => {
-    stack.write({ tracking: { port: 5191 }, training: retrained }, writer, "cluster");
+    stack.write({ tracking: { port: ports.mlflow }, training: retrained }, writer, "cluster");
     config = stack.config();
     const studyId = planStudy(stack.name, config.training).study.studyId;
     const train = stack.startDriver(["--phase", "train"], env);

@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { timedStep } from "../support/commands";
 import { clusterAlreadyUp, clusterEnv, clusterScript, clusterScripts, clusterSuiteSkipped, ingressRequest, kubectlJson } from "../support/localCluster";
 import { repoRoot, TestStack } from "../support/pipelineStack";
+import { testPorts } from "../support/testPorts";
 
 const stack = new TestStack("cluster-up");
 const namespace = "mlops";
@@ -75,7 +76,7 @@ describe.skipIf(skipped)("pulumi up -s <copy of Pulumi.cluster.yaml> on index.ts
 
   it("creates tracking, the MLflow users, training, the champion alias and serving in one update; the Ingress serves the champion", async () => {
     stack.write(
-      { tracking: { port: 5192 }, serving: { ingress: { host: ingressHost, className: "traefik", address: "127.0.0.1:18480" } } },
+      { tracking: { port: testPorts("test/cluster/pulumiUp.test.ts").mlflow }, serving: { ingress: { host: ingressHost, className: "traefik", address: "127.0.0.1:18480" } } },
       "test/cluster/pulumiUp.test.ts",
       "cluster",
     );

@@ -16,9 +16,10 @@ import { loadMetricsConfig, type MetricsConfig, metricsConfigPath } from "../../
 import { metric, MlflowRest, type MlflowRun, tag } from "../support/mlflowRest";
 import { phase, repoRoot as root, TestStack } from "../support/pipelineStack";
 import { canRunPipelineSuite } from "../support/prerequisites";
+import { testPorts } from "../support/testPorts";
 
 const stack = new TestStack("e2e");
-const ports = { mlflow: 5151, replica: 8191, lb: 8190 };
+const ports = testPorts("test/e2e/localPipeline.test.ts");
 const mlflow = new MlflowRest(`http://127.0.0.1:${ports.mlflow}`);
 const endpoint = `http://127.0.0.1:${ports.lb}`;
 
@@ -58,7 +59,7 @@ describe.skipIf(!canRun)("make pipeline on the local platform (real engine, MLfl
   beforeAll(async () => {
     stack.write(
       {
-        tracking: { port: ports.mlflow, database: { kind: "sqlite", path: ".pipeline/e2e/mlflow.db" }, objectStore: { kind: "localFolder", path: ".pipeline/e2e/artifacts" } },
+        tracking: stack.embeddedTracking(ports.mlflow),
         serving: { port: ports.replica, loadBalancerPort: ports.lb },
       },
       "test/e2e/localPipeline.test.ts",

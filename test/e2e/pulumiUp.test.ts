@@ -11,12 +11,13 @@ import { parse as parseYaml, stringify as toYaml } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { toolchainMissingReason } from "../support/prerequisites";
 import { skipOrFailInCI } from "../support/skips";
+import { assertStackPortsInBlock, testPorts } from "../support/testPorts";
 
 const root = path.resolve(__dirname, "../..");
 const stack = "e2e-up";
 const stackFile = path.join(root, `Pulumi.${stack}.yaml`);
 const backend = fs.mkdtempSync(path.join(os.tmpdir(), "mlops-up-state-"));
-const ports = { mlflow: 5161, replica: 8171, lb: 8170 };
+const ports = testPorts("test/e2e/pulumiUp.test.ts");
 
 function pulumi(args: string[]): { status: number; output: string } {
   const env = { ...process.env, PULUMI_BACKEND_URL: `file://${backend}`, PULUMI_CONFIG_PASSPHRASE: "e2e-only-passphrase", PULUMI_CONFIG_PASSPHRASE_FILE: "" };
@@ -39,6 +40,7 @@ describe.skipIf(skipped)("pulumi up -s <stack> on the project (real CLI, languag
       objectStore: { kind: "localFolder", path: `.pipeline/${stack}/artifacts` },
     };
     local.config["mlops:serving"] = { ...(local.config["mlops:serving"] ?? {}), replicas: 1, port: ports.replica, loadBalancerPort: ports.lb };
+    assertStackPortsInBlock(local.config, "test/e2e/pulumiUp.test.ts", stackFile);
     fs.writeFileSync(stackFile, `# written by test/e2e/pulumiUp.test.ts; removed after the test\n${toYaml(local)}`);
     expect(pulumi(["stack", "init", stack, "--non-interactive"]).status).toBe(0);
   });

@@ -18,10 +18,11 @@ import { repoRoot, TestStack } from "../support/pipelineStack";
 import { canRunPipelineSuite } from "../support/prerequisites";
 import { deleteS3Prefix, productionTracking, type Stores, startStores, storeSecrets, type TrialRow, trialRows } from "../support/stores";
 import { trialLedger } from "../support/trialLedger";
+import { testPorts } from "../support/testPorts";
 
 const database = "it_faults";
 const prefix = "it-faults";
-const mlflowPort = 5271;
+const ports = testPorts("test/integration/faults.test.ts");
 const secrets: Record<string, string> = {};
 const stack = new TestStack("it-faults", () => secrets);
 let stores: Stores;
@@ -37,7 +38,10 @@ function writeStack(seed: number): void {
     retries: 0,
     seed, // a new seed is a new study: each fault starts from zero trials
   };
-  stack.write({ tracking: productionTracking(stores, { port: mlflowPort, database, prefix }), training }, "test/integration/faults.test.ts");
+  stack.write(
+    { tracking: productionTracking(stores, { port: ports.mlflow, database, prefix }), training, serving: { port: ports.replica, loadBalancerPort: ports.lb } },
+    "test/integration/faults.test.ts",
+  );
 }
 
 interface Training {
@@ -143,7 +147,7 @@ describe.skipIf(!canRun)("faults in the middle of training (real MLflow, Postgre
     const pid = Number(fs.readFileSync(pidFile, "utf8"));
     const killedAt = Date.now();
     process.kill(-pid, "SIGKILL"); // the whole process group: the mlflow CLI and its uvicorn workers
-    await waitFor("the MLflow port to close", async () => ((await portAnswers(mlflowPort)) ? undefined : true), 20_000, 100);
+    await waitFor("the MLflow port to close", async () => ((await portAnswers(ports.mlflow)) ? undefined : true), 20_000, 100);
     console.log(`[fault] killed MLflow (pid ${pid}) after ${atFault.length}/${training.keys.length} trials finished; keeping it down 12 s`);
     await sleep(12_000);
     const init = await timedStep("init phase restarts MLflow", () => stack.driver(["--phase", "init"]));
