@@ -4,6 +4,9 @@ file whose fixture cannot start its server."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -45,16 +48,17 @@ def test_in_ci_it_fails_with_the_reason(monkeypatch: pytest.MonkeyPatch) -> None
         skip_or_fail_in_ci("widget tests", "no widget here")
 
 
-def test_a_real_pytest_run_skips_outside_ci_and_fails_in_ci(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
-    pytester.makepyfile(test_needs_a_widget=NEEDS_A_WIDGET)
-    monkeypatch.setenv("CI", "")
-    local = pytester.runpytest_subprocess("-rs", "-p", "no:cacheprovider")
-    local.assert_outcomes(skipped=1)
-    local.stdout.fnmatch_lines(["*SKIPPED*widget tests: widget.sh start failed: no widget here*"])
-    assert local.ret == pytest.ExitCode.OK
+def run_pytest(folder: Path, ci: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CI": ci}
+    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args, str(folder)], cwd=folder, env=env, capture_output=True, text=True, timeout=120)
 
-    monkeypatch.setenv("CI", "true")
-    ci = pytester.runpytest_subprocess("-p", "no:cacheprovider")
-    ci.assert_outcomes(errors=1)
-    ci.stdout.fnmatch_lines(["*widget tests cannot run in CI: widget.sh start failed: no widget here*"])
-    assert ci.ret == pytest.ExitCode.TESTS_FAILED
+
+def test_a_real_pytest_run_skips_outside_ci_and_fails_in_ci(tmp_path: Path) -> None:
+    (tmp_path / "test_needs_a_widget.py").write_text(NEEDS_A_WIDGET)
+    local = run_pytest(tmp_path, "", "-rs")
+    assert local.returncode == pytest.ExitCode.OK, local.stdout
+    assert "1 skipped" in local.stdout and "widget tests: widget.sh start failed: no widget here" in local.stdout, local.stdout
+
+    ci = run_pytest(tmp_path, "true")
+    assert ci.returncode == pytest.ExitCode.TESTS_FAILED, ci.stdout
+    assert "1 error" in ci.stdout and "widget tests cannot run in CI: widget.sh start failed: no widget here" in ci.stdout, ci.stdout
