@@ -80,15 +80,25 @@ def run_study(folder: Path, env: dict[str, str], workers: int) -> tuple[float, f
     wall = time.monotonic() - started
     if any(p.returncode != 0 for p in procs):
         raise SystemExit(f"bench-search: a worker failed:\n{outputs}")
-    found = [m for out in outputs for m in [_WORKER_REPORT.search(out)] if m]
+    found = [worker_report(out, workers, k) for k, out in enumerate(outputs)]
     for k, m in enumerate(found):
         print(f"    {workers} worker(s), worker {k}: MLflow calls {m['calls']}% of its time (most in: {m['slowest']}), waited on them {m['waited']}%")
     waited = [float(m["waited"]) / 100 for m in found]
-    return wall, sum(waited) / max(len(waited), 1)
+    return wall, sum(waited) / len(waited)
 
 
 #: The worker's last line (trainer.py): its time in MLflow calls on any thread, and what it waited for.
 _WORKER_REPORT = re.compile(r"\((?P<calls>[\d.]+)% of the time since[^;]*; (?P<slowest>[^)]*)\); waited on MLflow [\d.]+s \((?P<waited>[\d.]+)%")
+
+
+def worker_report(output: str, workers: int, worker: int) -> re.Match[str]:
+    """Worker `worker`'s report line; the benchmark fails, showing the worker's last lines, when it is missing:
+    a changed report format must not read as 0% time waiting on MLflow."""
+    found = _WORKER_REPORT.search(output)
+    if found is None:
+        tail = "\n".join(output.strip().splitlines()[-5:])
+        raise SystemExit(f"bench-search: worker {worker} of {workers} printed no report that _WORKER_REPORT matches (did trainer.py's last line change?); its last lines:\n{tail}")
+    return found
 
 
 def parallel_part() -> None:

@@ -4,7 +4,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sleep, timedStep } from "../support/commands";
-import { clusterAlreadyUp, clusterKubeconfig, clusterScript, clusterScripts, clusterUnavailableReason, ingressGet } from "../support/localCluster";
+import { clusterAlreadyUp, clusterKubeconfig, clusterScript, clusterScripts, clusterSuiteSkipped, ingressGet } from "../support/localCluster";
 
 // The local single-node cluster of scripts/cluster on this machine, for real: `up.sh` (or a cluster
 // already up), then a Deployment, a Service found by DNS from another pod, a StatefulSet whose claim
@@ -16,8 +16,7 @@ const script = clusterScript;
 const scripts = clusterScripts;
 // A cluster that is already up is used as it is, and left up.
 const alreadyUp = clusterAlreadyUp();
-const unavailable = clusterUnavailableReason(alreadyUp);
-if (unavailable) console.warn(`SKIPPED the cluster tier: ${unavailable}`);
+const skipped = clusterSuiteSkipped("the cluster tier", alreadyUp);
 
 // The kubectl that build.sh made, of the same release as the cluster.
 const kubernetesVersion = /^KUBERNETES_VERSION=(\S+)$/m.exec(fs.readFileSync(path.join(scripts, "versions.env"), "utf8"))?.[1];
@@ -138,7 +137,7 @@ spec:
 `;
 }
 
-describe.skipIf(unavailable !== undefined)("the local cluster (scripts/cluster, real processes)", () => {
+describe.skipIf(skipped)("the local cluster (scripts/cluster, real processes)", () => {
   const startedHere = !alreadyUp;
 
   beforeAll(async () => {

@@ -12,7 +12,7 @@ import {
   clusterMlflow,
   clusterScript,
   clusterScripts,
-  clusterUnavailableReason,
+  clusterSuiteSkipped,
   ingressRequest,
   kubectl,
   kubectlJson,
@@ -21,6 +21,7 @@ import { type MlflowRun, metric, tag } from "../support/mlflowRest";
 import { phase, repoRoot, TestStack } from "../support/pipelineStack";
 import { generatedSecretsOf, servingApiKeyOf } from "../support/stackSecrets";
 import { trialLedger } from "../support/trialLedger";
+import { testPorts } from "../support/testPorts";
 
 // The prod path of issue 9 on the local cluster of scripts/cluster, for real: `make pipeline` on a
 // private copy of Pulumi.cluster.yaml (its own MLflow port, so a local stack on 5000 cannot collide;
@@ -33,10 +34,10 @@ const stack = new TestStack("cluster-it");
 const namespace = "mlops";
 const ingressHost = "models.cluster.test";
 const alreadyUp = clusterAlreadyUp();
-const unavailable = clusterUnavailableReason(alreadyUp);
-if (unavailable) console.warn(`SKIPPED the prod path on the local cluster: ${unavailable}`);
+const skipped = clusterSuiteSkipped("the prod path on the local cluster", alreadyUp);
 const metrics = loadMetricsConfig(metricsConfigPath(repoRoot));
 const writer = "test/cluster/prodPath.test.ts";
+const ports = testPorts(writer);
 
 interface Workload {
   metadata: { name: string; uid?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
@@ -82,7 +83,7 @@ const servingDeployment = () => {
 
 const servingPods = () => list(["get", "pods"]).filter((p) => p.metadata.name.startsWith(`${stack.name}-serving-server-`) && p.status?.phase === "Running");
 
-describe.skipIf(unavailable !== undefined)("the prod path on the local cluster (a copy of Pulumi.cluster.yaml, real Kubernetes)", () => {
+describe.skipIf(skipped)("the prod path on the local cluster (a copy of Pulumi.cluster.yaml, real Kubernetes)", () => {
   const startedHere = !alreadyUp;
   let config: StackConfig;
   let apiKey = "";
@@ -106,7 +107,7 @@ describe.skipIf(unavailable !== undefined)("the prod path on the local cluster (
   };
 
   beforeAll(async () => {
-    stack.write({ tracking: { port: 5191 } }, writer, "cluster");
+    stack.write({ tracking: { port: ports.mlflow } }, writer, "cluster");
     config = stack.config();
     if (startedHere) {
       const up = await timedStep("cluster up", () => clusterScript("up.sh"));
@@ -247,7 +248,7 @@ describe.skipIf(unavailable !== undefined)("the prod path on the local cluster (
   };
 
   it("a training pod killed mid-trial: its index is retried and the study ends with every trial key FINISHED exactly once", async () => {
-    stack.write({ tracking: { port: 5191 }, training: retrained }, writer, "cluster");
+    stack.write({ tracking: { port: ports.mlflow }, training: retrained }, writer, "cluster");
     config = stack.config();
     const studyId = planStudy(stack.name, config.training).study.studyId;
     const train = stack.startDriver(["--phase", "train"], env);

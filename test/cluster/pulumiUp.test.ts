@@ -12,16 +12,16 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { timedStep } from "../support/commands";
-import { clusterAlreadyUp, clusterEnv, clusterScript, clusterScripts, clusterUnavailableReason, ingressRequest, kubectlJson } from "../support/localCluster";
+import { clusterAlreadyUp, clusterEnv, clusterScript, clusterScripts, clusterSuiteSkipped, ingressRequest, kubectlJson } from "../support/localCluster";
 import { repoRoot, TestStack } from "../support/pipelineStack";
+import { testPorts } from "../support/testPorts";
 
 const stack = new TestStack("cluster-up");
 const namespace = "mlops";
 const ingressHost = "models-up.cluster.test";
 const backend = fs.mkdtempSync(path.join(os.tmpdir(), "mlops-cluster-up-state-"));
 const alreadyUp = clusterAlreadyUp();
-const unavailable = clusterUnavailableReason(alreadyUp);
-if (unavailable) console.warn(`SKIPPED pulumi up on the local cluster: ${unavailable}`);
+const skipped = clusterSuiteSkipped("pulumi up on the local cluster", alreadyUp);
 
 function pulumi(args: string[]): { status: number; output: string } {
   const env = {
@@ -47,7 +47,7 @@ const ours = () =>
     .items.map((i) => i.metadata.name)
     .filter((name) => name.startsWith(`${stack.name}-`));
 
-describe.skipIf(unavailable !== undefined)("pulumi up -s <copy of Pulumi.cluster.yaml> on index.ts, on the local cluster", () => {
+describe.skipIf(skipped)("pulumi up -s <copy of Pulumi.cluster.yaml> on index.ts, on the local cluster", () => {
   const startedHere = !alreadyUp;
 
   beforeAll(async () => {
@@ -76,7 +76,7 @@ describe.skipIf(unavailable !== undefined)("pulumi up -s <copy of Pulumi.cluster
 
   it("creates tracking, the MLflow users, training, the champion alias and serving in one update; the Ingress serves the champion", async () => {
     stack.write(
-      { tracking: { port: 5192 }, serving: { ingress: { host: ingressHost, className: "traefik", address: "127.0.0.1:18480" } } },
+      { tracking: { port: testPorts("test/cluster/pulumiUp.test.ts").mlflow }, serving: { ingress: { host: ingressHost, className: "traefik", address: "127.0.0.1:18480" } } },
       "test/cluster/pulumiUp.test.ts",
       "cluster",
     );

@@ -29,9 +29,10 @@ import { phase, repoRoot, TestStack } from "../support/pipelineStack";
 import { docker, dockerSuiteSkipped, forceRemoveStack, run, stackContainers, stackNetworksAndVolumes, standInImages } from "../support/dockerEngine";
 import { trialLedger } from "../support/trialLedger";
 import { generatedSecretsOf, servingApiKeyOf } from "../support/stackSecrets";
+import { testPorts } from "../support/testPorts";
 
 const stackName = "e2e-docker";
-const ports = { mlflow: 5181, lb: 8281 };
+const ports = testPorts("test/e2e/dockerPipeline.test.ts");
 const admin = { username: "admin", password: randomBytes(18).toString("hex") };
 const stack = new TestStack(stackName, () => ({ MLOPS_AUTH_ADMIN_PASSWORD: admin.password }));
 const mlflow = new MlflowRest(`http://127.0.0.1:${ports.mlflow}`, admin);

@@ -23,15 +23,15 @@ import { MlflowRest } from "../support/mlflowRest";
 import { phase, repoRoot, TestStack } from "../support/pipelineStack";
 import { filesContaining } from "../support/secretScan";
 import { generatedSecretsOf } from "../support/stackSecrets";
+import { testPorts } from "../support/testPorts";
 
 const stackName = "e2e-rotate";
-const port = 5187;
+const ports = testPorts("test/e2e/dockerRotation.test.ts");
 const imageTag = "e2e-rotate";
 const mlflowImage = `mlops-mlflow:${imageTag}`;
-const lbPort = 8187;
 // An empty MLOPS_AUTH_ADMIN_PASSWORD: the stack generates the admin password (the user's own would win).
 const stack = new TestStack(stackName, () => ({ MLOPS_AUTH_ADMIN_PASSWORD: "" }));
-const trackingUri = `http://127.0.0.1:${port}`;
+const trackingUri = `http://127.0.0.1:${ports.mlflow}`;
 const container = (role: string) => `${stackName}-tracking-${role}`;
 const experimentName = "e2e-rotate-kept-runs";
 const modelName = "e2e-rotate-kept-model";
@@ -117,7 +117,7 @@ describe.skipIf(skipped)("--rotate-secrets on the docker platform (real engine, 
     stack.write(
       {
         tracking: {
-          port,
+          port: ports.mlflow,
           database: { kind: "inStack", image: images.postgres },
           objectStore: { kind: "inStack", image: images.seaweedfs, bucket: "mlflow" },
           auth: { enabled: true },
@@ -132,7 +132,7 @@ describe.skipIf(skipped)("--rotate-secrets on the docker platform (real engine, 
           dataset: { source: "generated", generate: { rows: 400, features: 4, informative: 3, classes: 2, seed: 9 } },
           resources: { cpuRequest: "250m", memoryRequest: "256Mi", cpuLimit: "1", memoryLimit: "1Gi" },
         },
-        serving: { replicas: 1, loadBalancerPort: lbPort },
+        serving: { replicas: 1, loadBalancerPort: ports.lb },
         images: { pythonBase: images.pythonBase, loadBalancer: images.nginx, tag: imageTag },
         docker: { network: stackName },
       },

@@ -16,9 +16,11 @@ import { loadMetricsConfig, type MetricsConfig, metricsConfigPath } from "../../
 import { metric, MlflowRest, type MlflowRun, tag } from "../support/mlflowRest";
 import { phase, repoRoot as root, TestStack } from "../support/pipelineStack";
 import { canRunPipelineSuite } from "../support/prerequisites";
+import { trialLedger, trialRowsOf } from "../support/trialLedger";
+import { testPorts } from "../support/testPorts";
 
 const stack = new TestStack("e2e");
-const ports = { mlflow: 5151, replica: 8191, lb: 8190 };
+const ports = testPorts("test/e2e/localPipeline.test.ts");
 const mlflow = new MlflowRest(`http://127.0.0.1:${ports.mlflow}`);
 const endpoint = `http://127.0.0.1:${ports.lb}`;
 
@@ -58,7 +60,7 @@ describe.skipIf(!canRun)("make pipeline on the local platform (real engine, MLfl
   beforeAll(async () => {
     stack.write(
       {
-        tracking: { port: ports.mlflow, database: { kind: "sqlite", path: ".pipeline/e2e/mlflow.db" }, objectStore: { kind: "localFolder", path: ".pipeline/e2e/artifacts" } },
+        tracking: stack.embeddedTracking(ports.mlflow),
         serving: { port: ports.replica, loadBalancerPort: ports.lb },
       },
       "test/e2e/localPipeline.test.ts",
@@ -88,9 +90,9 @@ describe.skipIf(!canRun)("make pipeline on the local platform (real engine, MLfl
     const cfg = config();
     const expected = expandTrials(cfg.training);
     const runs = await mlflow.studyRuns(cfg.training.experimentName, studyId);
-    expect(runs.filter((r) => r.info.status === "FINISHED")).toHaveLength(expected.length);
-    const keys = new Set(runs.map((r) => tag(r, "mlops.trial_key")));
-    expect(keys).toEqual(new Set(expected.map((t) => t.key)));
+    // Each expected key FINISHED exactly once: a duplicated run cannot stand in for a missing one.
+    const keys = expected.map((t) => t.key);
+    expect(trialLedger(trialRowsOf(runs), keys)).toEqual({ finished: keys.length, missing: [], duplicated: [], unfinished: [], unexpected: [] });
     const scoring = cfg.training.scoring;
     for (const r of runs) {
       const folds = Array.from({ length: cfg.training.cvFolds }, (_, k) => metric(r, `cv_${scoring}_fold_${k}`));

@@ -9,12 +9,15 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { parse as parseYaml, stringify as toYaml } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { toolchainMissingReason } from "../support/prerequisites";
+import { skipOrFailInCI } from "../support/skips";
+import { assertStackPortsInBlock, testPorts } from "../support/testPorts";
 
 const root = path.resolve(__dirname, "../..");
 const stack = "e2e-up";
 const stackFile = path.join(root, `Pulumi.${stack}.yaml`);
 const backend = fs.mkdtempSync(path.join(os.tmpdir(), "mlops-up-state-"));
-const ports = { mlflow: 5161, replica: 8171, lb: 8170 };
+const ports = testPorts("test/e2e/pulumiUp.test.ts");
 
 function pulumi(args: string[]): { status: number; output: string } {
   const env = { ...process.env, PULUMI_BACKEND_URL: `file://${backend}`, PULUMI_CONFIG_PASSPHRASE: "e2e-only-passphrase", PULUMI_CONFIG_PASSPHRASE_FILE: "" };
@@ -24,11 +27,9 @@ function pulumi(args: string[]): { status: number; output: string } {
   return { status: res.status ?? -1, output };
 }
 
-const toolchainReady = spawnSync("bash", ["scripts/toolchain.sh", "check"], { cwd: root, encoding: "utf8" }).status === 0;
-const canRun = toolchainReady || process.env.CI === "true";
-if (!canRun) console.warn("SKIPPED pulumi up e2e: the Pulumi toolchain is not built here (run `make toolchain`); in CI this is a failure");
+const skipped = skipOrFailInCI("pulumi up e2e", toolchainMissingReason());
 
-describe.skipIf(!canRun)("pulumi up -s <stack> on the project (real CLI, language host, engine)", () => {
+describe.skipIf(skipped)("pulumi up -s <stack> on the project (real CLI, language host, engine)", () => {
   beforeAll(() => {
     const local = parseYaml(fs.readFileSync(path.join(root, "Pulumi.local.yaml"), "utf8")) as { config: Record<string, Record<string, unknown>>; encryptionsalt?: string };
     delete local.encryptionsalt; // a user's `pulumi stack init local` salt belongs to their passphrase, not ours
@@ -39,6 +40,7 @@ describe.skipIf(!canRun)("pulumi up -s <stack> on the project (real CLI, languag
       objectStore: { kind: "localFolder", path: `.pipeline/${stack}/artifacts` },
     };
     local.config["mlops:serving"] = { ...(local.config["mlops:serving"] ?? {}), replicas: 1, port: ports.replica, loadBalancerPort: ports.lb };
+    assertStackPortsInBlock(local.config, "test/e2e/pulumiUp.test.ts", stackFile);
     fs.writeFileSync(stackFile, `# written by test/e2e/pulumiUp.test.ts; removed after the test\n${toYaml(local)}`);
     expect(pulumi(["stack", "init", stack, "--non-interactive"]).status).toBe(0);
   });

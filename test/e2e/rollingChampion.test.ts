@@ -16,9 +16,10 @@ import { MlflowRest } from "../support/mlflowRest";
 import { repoRoot as root, TestStack } from "../support/pipelineStack";
 import { canRunPipelineSuite } from "../support/prerequisites";
 import { commandLinesContaining, filesContaining } from "../support/secretScan";
+import { testPorts } from "../support/testPorts";
 
 const stack = new TestStack("e2e-rolling");
-const ports = { mlflow: 5161, replica: 8291, lb: 8290 };
+const ports = testPorts("test/e2e/rollingChampion.test.ts");
 const endpoint = `http://127.0.0.1:${ports.lb}`;
 const mlflow = new MlflowRest(`http://127.0.0.1:${ports.mlflow}`);
 const canRun = canRunPipelineSuite("rollingChampion e2e", { services: false });

@@ -12,9 +12,10 @@ import { loadMetricsConfig, metricsConfigPath } from "../../config";
 import { metric, MlflowRest, type MlflowRun, tag } from "../support/mlflowRest";
 import { phase, repoRoot, TestStack } from "../support/pipelineStack";
 import { canRunPipelineSuite } from "../support/prerequisites";
+import { testPorts } from "../support/testPorts";
 
 const stack = new TestStack("e2e-search");
-const ports = { mlflow: 5171, replica: 8271, lb: 8270 };
+const ports = testPorts("test/e2e/searchPipeline.test.ts");
 const mlflow = new MlflowRest(`http://127.0.0.1:${ports.mlflow}`);
 const dataFile = `.pipeline/${stack.name}/data.csv`;
 const budget = 10;
@@ -56,11 +57,7 @@ const tpeTraining = {
 function writeStack(training: Record<string, unknown>): void {
   stack.write(
     {
-      tracking: {
-        port: ports.mlflow,
-        database: { kind: "sqlite", path: `.pipeline/${stack.name}/mlflow.db` },
-        objectStore: { kind: "localFolder", path: `.pipeline/${stack.name}/artifacts` },
-      },
+      tracking: stack.embeddedTracking(ports.mlflow),
       training,
       serving: { port: ports.replica, loadBalancerPort: ports.lb },
     },

@@ -19,11 +19,13 @@ import { type BasicCredentials, MlflowRest } from "../support/mlflowRest";
 import { repoRoot, TestStack } from "../support/pipelineStack";
 import { canRunPipelineSuite } from "../support/prerequisites";
 import { commandLinesContaining, filesContaining } from "../support/secretScan";
+import { testPorts } from "../support/testPorts";
 
-const ports = { mlflow: 5281, replica: 8281, lb: 8280 };
-const dataDir = ".pipeline/it-auth";
+const ports = testPorts("test/integration/auth.test.ts");
 // An empty MLOPS_AUTH_ADMIN_PASSWORD makes the driver generate the password, as for a new user.
 const stack = new TestStack("it-auth", () => ({ MLOPS_AUTH_ADMIN_PASSWORD: "" }));
+/** Where stack.embeddedTracking keeps MLflow's database and artifacts. */
+const dataDir = `.pipeline/${stack.name}`;
 const stateDir = path.join(repoRoot, ".pipeline");
 const trackingUri = `http://127.0.0.1:${ports.mlflow}`;
 
@@ -68,12 +70,7 @@ function recordLogins(): void {
 }
 
 const settings = {
-  tracking: {
-    port: ports.mlflow,
-    database: { kind: "sqlite", path: `${dataDir}/mlflow.db` },
-    objectStore: { kind: "localFolder", path: `${dataDir}/artifacts` },
-    auth: { enabled: true },
-  },
+  tracking: { ...stack.embeddedTracking(ports.mlflow), auth: { enabled: true } },
   serving: { port: ports.replica, loadBalancerPort: ports.lb },
 };
 

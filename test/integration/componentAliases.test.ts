@@ -10,7 +10,7 @@
  *      deleted outright. Later features may change the content of objects Kubernetes cannot update in
  *      place (Secrets and ConfigMaps, which the provider treats as immutable, and Jobs' pod templates):
  *      those, and only those, may be replaced. Skipped, with the reason printed, without the toolchain or without the git
- * history (a shallow clone: fetch with `fetch-depth: 0`).
+ * history (a shallow clone: fetch with `fetch-depth: 0`); in CI either fails the run instead.
  */
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -19,6 +19,8 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 import type { PreviewReport, PreviewStep } from "../../driver/preview";
+import { toolchainMissingReason } from "../support/prerequisites";
+import { skipOrFailInCI } from "../support/skips";
 
 const repoDir = path.resolve(__dirname, "../..");
 
@@ -40,8 +42,9 @@ const otherNewTypes = ["mlops:shared:GeneratedSecrets"];
 /** Types the split added; previewing an old stack creates exactly these, nothing else. */
 const subComponentTypes = ["mlops:kubernetes:InStackPostgres", "mlops:kubernetes:InStackObjectStore", "mlops:kubernetes:MlflowServer"];
 
-function skipReason(): string | undefined {
-  if (spawnSync("bash", ["scripts/toolchain.sh", "check"], { cwd: repoDir, encoding: "utf8" }).status !== 0) return "the Pulumi toolchain is not built here (run `make toolchain`)";
+function unavailableReason(): string | undefined {
+  const toolchain = toolchainMissingReason();
+  if (toolchain) return toolchain;
   const missing = [beforeSplit, split].filter((c) => spawnSync("git", ["cat-file", "-e", `${c}^{commit}`], { cwd: repoDir, encoding: "utf8" }).status !== 0);
   if (missing.length > 0) {
     const shallow = spawnSync("git", ["rev-parse", "--is-shallow-repository"], { cwd: repoDir, encoding: "utf8" }).stdout.trim() === "true";
@@ -50,8 +53,7 @@ function skipReason(): string | undefined {
   return undefined;
 }
 
-const reason = skipReason();
-if (reason) console.warn(`SKIPPED component alias test: ${reason}`);
+const skipped = skipOrFailInCI("the component alias test", unavailableReason());
 
 const stack = `alias${process.pid}`;
 
@@ -61,7 +63,7 @@ interface Run {
   readonly report?: PreviewReport;
 }
 
-describe.skipIf(reason !== undefined)("a stack created before the tracking server split previews with no replacement (real engine, render mode)", () => {
+describe.skipIf(skipped)("a stack created before the tracking server split previews with no replacement (real engine, render mode)", () => {
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "mlops-aliases-test-"));
   const oldTree = path.join(scratch, "before-split");
   const splitTree = path.join(scratch, "split");

@@ -19,14 +19,16 @@ import { repoRoot, TestStack } from "../support/pipelineStack";
 import { canRunPipelineSuite } from "../support/prerequisites";
 import { filesContaining } from "../support/secretScan";
 import { generatedSecretsOf } from "../support/stackSecrets";
+import { testPorts } from "../support/testPorts";
 
-const port = 5291;
-const dataDir = ".pipeline/it-secrets";
+const ports = testPorts("test/integration/generatedSecrets.test.ts");
 // An empty MLOPS_AUTH_ADMIN_PASSWORD: the stack generates the password (the users' own would win).
 const stack = new TestStack("it-secrets", () => ({ MLOPS_AUTH_ADMIN_PASSWORD: "" }));
+/** Where stack.embeddedTracking keeps MLflow's database and artifacts. */
+const dataDir = `.pipeline/${stack.name}`;
 const stateDir = path.join(repoRoot, ".pipeline");
 const legacyFile = secretsFile(stateDir, stack.name);
-const trackingUri = `http://127.0.0.1:${port}`;
+const trackingUri = `http://127.0.0.1:${ports.mlflow}`;
 // Fresh per run: local MLflow keeps one users database per admin password, and this run's must be new.
 const oldPassword = `old-admin-${crypto.randomBytes(12).toString("hex")}`;
 const passwordType = "random:index/randomPassword:RandomPassword";
@@ -80,7 +82,8 @@ describe.skipIf(!canRun)("generated passwords as RandomPasswords in the tracking
   beforeAll(async () => {
     stack.write(
       {
-        tracking: { port, database: { kind: "sqlite", path: `${dataDir}/mlflow.db` }, objectStore: { kind: "localFolder", path: `${dataDir}/artifacts` }, auth: { enabled: true } },
+        tracking: { ...stack.embeddedTracking(ports.mlflow), auth: { enabled: true } },
+        serving: { port: ports.replica, loadBalancerPort: ports.lb },
       },
       "test/integration/generatedSecrets.test.ts",
     );

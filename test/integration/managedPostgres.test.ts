@@ -14,11 +14,12 @@ import { phase, repoRoot, TestStack } from "../support/pipelineStack";
 import { canRunPipelineSuite } from "../support/prerequisites";
 import { commandLinesContaining, filesContaining } from "../support/secretScan";
 import { generatedSecretsOf } from "../support/stackSecrets";
+import { testPorts } from "../support/testPorts";
 
 // Unique names: nothing else on the shared server uses them, and a leftover of an interrupted run is dropped first.
 const database = "it_managed_db";
 const role = "it_managed_role";
-const mlflowPort = 5271;
+const ports = testPorts("test/integration/managedPostgres.test.ts");
 const secrets: Record<string, string> = {};
 let rolePassword = "";
 const stack = new TestStack("it-managed-postgres", () => secrets);
@@ -53,9 +54,10 @@ describe.skipIf(!canRun)("tracking.database.manage: true on the real PostgreSQL"
     stack.write(
       {
         tracking: {
-          port: mlflowPort,
+          port: ports.mlflow,
           database: { kind: "external", host: "127.0.0.1", port, database, user: role, manage: true, adminUser: "postgres" },
         },
+        serving: { port: ports.replica, loadBalancerPort: ports.lb },
       },
       "test/integration/managedPostgres.test.ts",
     );
@@ -66,7 +68,6 @@ describe.skipIf(!canRun)("tracking.database.manage: true on the real PostgreSQL"
   });
 
   afterAll(async () => {
-    if (!canRun) return;
     await stack.driver(["--destroy"]);
     fs.rmSync(stack.file, { force: true });
   });
@@ -97,7 +98,7 @@ describe.skipIf(!canRun)("tracking.database.manage: true on the real PostgreSQL"
     const tables = sql(port, role, rolePassword, database, `SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tableowner = '${role}'`).split("\n");
     expect(tables).toEqual(expect.arrayContaining(["experiments", "runs", "metrics", "alembic_version"]));
 
-    const health = await fetch(`http://127.0.0.1:${mlflowPort}/health`);
+    const health = await fetch(`http://127.0.0.1:${ports.mlflow}/health`);
     expect(health.status).toBe(200);
     expect(await health.text()).toMatch(/OK/);
   });
@@ -126,7 +127,7 @@ describe.skipIf(!canRun)("tracking.database.manage: true on the real PostgreSQL"
     expect(admin(`SELECT count(*) FROM pg_database WHERE datname = '${database}'`)).toBe("0");
     expect(admin(`SELECT count(*) FROM pg_roles WHERE rolname = '${role}'`)).toBe("0");
     expect(
-      await fetch(`http://127.0.0.1:${mlflowPort}/health`).then(
+      await fetch(`http://127.0.0.1:${ports.mlflow}/health`).then(
         () => "answering",
         () => "gone",
       ),

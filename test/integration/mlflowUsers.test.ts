@@ -7,7 +7,6 @@
  */
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
-import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -16,10 +15,11 @@ import { type AccessArgs, grantServingAccess, grantTrainingAccess } from "../../
 import { type RunningCommand, startCommand, waitFor } from "../support/commands";
 import { type BasicCredentials, MlflowRest } from "../support/mlflowRest";
 import { repoRoot } from "../support/pipelineStack";
+import { freePort } from "../support/replicaFixtures";
+import { skipOrFailInCI } from "../support/skips";
 
 const mlflowBin = path.join(repoRoot, ".venv", "bin", "mlflow");
-const canRun = fs.existsSync(mlflowBin);
-if (!canRun) console.warn(`SKIPPED MLflow users integration: no ${mlflowBin} (run \`make venv\`)`);
+const skipped = skipOrFailInCI("MLflow users integration", fs.existsSync(mlflowBin) ? undefined : `no ${mlflowBin} (run \`make venv\`)`);
 
 const password = () => crypto.randomBytes(16).toString("hex");
 const experimentName = "it-mlflow-users-study";
@@ -36,17 +36,6 @@ const access = (): AccessArgs => ({ trackingUri: uri, adminUser: admin.username,
 const as = (who: BasicCredentials) => new MlflowRest(uri, who);
 const basic = (who: BasicCredentials) => `Basic ${Buffer.from(`${who.username}:${who.password}`).toString("base64")}`;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const { port } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
 /** The artifact proxy MLflow clients upload to and download from (`mlflow-artifacts:/<experiment>/<run>/artifacts/...`). */
 function artifact(who: BasicCredentials, artifactPath: string, body?: string): Promise<Response> {
   const url = `${uri}/api/2.0/mlflow-artifacts/artifacts/${artifactPath}`;
@@ -57,7 +46,7 @@ function artifact(who: BasicCredentials, artifactPath: string, body?: string): P
 let studyExperimentId = "";
 let runId = "";
 
-describe.skipIf(!canRun)("MLflow least-privilege users (real basic-auth server, cached auth check)", () => {
+describe.skipIf(skipped)("MLflow least-privilege users (real basic-auth server, cached auth check)", () => {
   beforeAll(async () => {
     root = fs.mkdtempSync(path.join(os.tmpdir(), "mlflow-users-"));
     const port = await freePort();

@@ -17,6 +17,7 @@ import {
   stopStartedProcesses,
   waitUntil,
 } from "../support/replicaFixtures";
+import { skipOrFailInCI } from "../support/skips";
 
 /**
  * The shipped nginx config (images/loadbalancer) in a real nginx container, host networking, in front of
@@ -40,8 +41,7 @@ const unavailable =
     : image === undefined
       ? "no nginx image on the engine (nginx:* or the stand-in local/nginx:* from scripts/docker/base-image.sh nginx)"
       : undefined;
-if (unavailable && process.env.CI) throw new Error(`nginx load-balancer test cannot run in CI: ${unavailable}`);
-if (unavailable) console.warn(`skipping the nginx load-balancer test: ${unavailable}`);
+const skipped = skipOrFailInCI("the nginx load-balancer test", unavailable);
 
 const containers: string[] = [];
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nginx-lb-"));
@@ -81,7 +81,7 @@ async function nginx(replicas: readonly Started[], upstreamTimeoutSeconds = 60):
   return port;
 }
 
-describe.skipIf(unavailable !== undefined)("nginx load balancer (real container) against real replica processes", () => {
+describe.skipIf(skipped)("nginx load balancer (real container) against real replica processes", () => {
   it("spreads POSTs over the replicas, moves on only from a refused connection, and survives aborted clients", async () => {
     const [r0, r1, dead] = await Promise.all([replica("r0"), replica("r1"), replica("dead")]);
     dead.child.kill("SIGKILL");

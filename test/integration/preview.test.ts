@@ -3,7 +3,7 @@
  * project folder and a temp file backend, so no real stack or state is touched. The baseline is
  * recorded with `--render --update`; a second preview must show nothing; after `serving.replicas` goes
  * 3 -> 5 the diff must be exactly one update, to the serving Deployment's spec.replicas.
- * Needs the toolchain (`make toolchain`); skipped with the reason printed otherwise, except in CI.
+ * Needs the toolchain (`make toolchain`); skipped with the reason printed otherwise (a failure in CI).
  */
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -12,12 +12,11 @@ import * as path from "node:path";
 import { parse as parseYaml, stringify as toYaml } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PreviewReport } from "../../driver/preview";
+import { toolchainMissingReason } from "../support/prerequisites";
+import { skipOrFailInCI } from "../support/skips";
 
 const repoDir = path.resolve(__dirname, "../..");
-const inCI = Boolean(process.env.CI) && process.env.CI !== "false";
-const toolchainReady = spawnSync("bash", ["scripts/toolchain.sh", "check"], { cwd: repoDir, encoding: "utf8" }).status === 0;
-const canRun = toolchainReady || inCI;
-if (!canRun) console.warn("SKIPPED preview tests: the Pulumi toolchain is not built here (run `make toolchain`); in CI this is a failure");
+const skipped = skipOrFailInCI("preview tests", toolchainMissingReason());
 
 const stack = `pvw${process.pid}`;
 
@@ -27,7 +26,7 @@ interface Run {
   report?: PreviewReport;
 }
 
-describe.skipIf(!canRun)("npm run preview -- --render (real engine, temp backend, private stack)", () => {
+describe.skipIf(skipped)("npm run preview -- --render (real engine, temp backend, private stack)", () => {
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "mlops-preview-test-"));
   const projectDir = path.join(scratch, "project");
   const backendDir = path.join(scratch, "backend");

@@ -17,10 +17,11 @@ import { canRunPipelineSuite } from "../support/prerequisites";
 import { commandLinesContaining, filesContaining } from "../support/secretScan";
 import { deleteS3Prefix, productionTracking, s3Keys, startStores, storeSecrets, trialRows } from "../support/stores";
 import { trialLedger } from "../support/trialLedger";
+import { testPorts } from "../support/testPorts";
 
 const database = "it_production";
 const prefix = "it-production";
-const ports = { mlflow: 5261, replica: 8261, lb: 8260 };
+const ports = testPorts("test/integration/productionTracking.test.ts");
 const secrets: Record<string, string> = {};
 const stack = new TestStack("it-production", () => secrets);
 const mlflow = new MlflowRest(`http://127.0.0.1:${ports.mlflow}`);

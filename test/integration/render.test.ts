@@ -16,12 +16,11 @@ import { type GateReport, type ManifestReport, validateManifestFolder } from "..
 import { loadStackConfig } from "../../config";
 import { main as renderMain } from "../../driver/bin/render";
 import { prepareOutDir } from "../../driver/render";
+import { toolchainMissingReason } from "../support/prerequisites";
+import { skipOrFailInCI } from "../support/skips";
 
 const repoDir = path.resolve(__dirname, "../..");
-const inCI = Boolean(process.env.CI) && process.env.CI !== "false";
-const toolchainReady = spawnSync("bash", ["scripts/toolchain.sh", "check"], { cwd: repoDir, encoding: "utf8" }).status === 0;
-const canRun = toolchainReady || inCI;
-if (!canRun) console.warn("SKIPPED render tests: the Pulumi toolchain is not built here (run `make toolchain`); in CI this is a failure");
+const skipped = skipOrFailInCI("render tests", toolchainMissingReason());
 
 /** What Pulumi.prod.yaml says, read from the file itself rather than through the code under test. */
 const prodFile = parseYaml(fs.readFileSync(path.join(repoDir, "Pulumi.prod.yaml"), "utf8")) as { config: Record<string, Record<string, unknown>> };
@@ -33,7 +32,7 @@ type Doc = Record<string, unknown>;
 const at = (value: unknown, dotted: string): unknown =>
   dotted.split(".").reduce<unknown>((node, key) => (typeof node === "object" && node !== null ? (node as Record<string, unknown>)[key] : undefined), value);
 
-describe.skipIf(!canRun)("npm run render -- --stack prod (real engine, kubernetes provider in render mode)", () => {
+describe.skipIf(skipped)("npm run render -- --stack prod (real engine, kubernetes provider in render mode)", () => {
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "mlops-render-test-"));
   const outDir = path.join(scratch, "kept");
   const lines: string[] = [];

@@ -5,11 +5,10 @@ import { MlflowClient } from "../../components/registry/mlflowClient";
 import { registerChampion } from "../../components/registry/register";
 import { NoEligibleRunError, selectChampion } from "../../components/registry/select";
 import { servicesUnavailableReason, startTrackingServices } from "../../scripts/services/testServices";
+import { skipOrFailInCI } from "../support/skips";
 
 // Champion selection against a real MLflow server (PostgreSQL backend) filled over its REST API.
-const unavailable = servicesUnavailableReason();
-if (unavailable && process.env.CI) throw new Error(`tracking services cannot start in CI: ${unavailable}`);
-if (unavailable) console.warn(`skipping selection integration tests: ${unavailable}`);
+const skipped = skipOrFailInCI("selection integration tests", servicesUnavailableReason());
 
 const suffix = `${Date.now()}-${process.pid}`;
 const experimentName = `select-it-${suffix}`;
@@ -34,7 +33,7 @@ const trial = (mean: number, extra: Partial<SyntheticTrial> & { std?: number; fi
   ...extra,
 });
 
-describe.skipIf(unavailable !== undefined)("selectChampion on a real MLflow server", () => {
+describe.skipIf(skipped)("selectChampion on a real MLflow server", () => {
   let client: MlflowClient;
   let experimentId: string;
   const ids: Record<string, string[]> = {};

@@ -5,6 +5,7 @@ import { portForwardArgv, type RunningPortForward, startPortForward } from "../.
 import type { StackConfig } from "../../config";
 import { MlflowRest } from "./mlflowRest";
 import { repoRoot } from "./pipelineStack";
+import { skipOrFailInCI } from "./skips";
 import { generatedSecretsOf, trackingStack } from "./stackSecrets";
 
 /** The local cluster of scripts/cluster as the cluster tier's tests use it: its scripts, kubeconfig and Ingress port. */
@@ -20,14 +21,17 @@ export const clusterScript = (name: string, ...args: string[]) =>
 /** Whether the cluster already runs (then a test uses it as it is, and leaves it up). */
 export const clusterAlreadyUp = (): boolean => process.getuid?.() === 0 && clusterScript("status.sh").status === 0;
 
-/** Why the cluster cannot run here (not root, binaries not built), or undefined. In CI missing binaries are a failure. */
-export function clusterUnavailableReason(alreadyUp: boolean): string | undefined {
+/** Why the cluster cannot run here (not root, binaries not built), or undefined. */
+function clusterUnavailableReason(alreadyUp: boolean): string | undefined {
   if (process.getuid?.() !== 0) return "the cluster needs root (containers, mounts, iptables); run the tier as root";
   if (alreadyUp) return undefined;
   const built = clusterScript("build.sh", "check");
-  if (built.status !== 0 && !process.env.CI) return built.stdout.trim() || "the cluster binaries are not built (make cluster-build)";
+  if (built.status !== 0) return built.stdout.trim() || "the cluster binaries are not built (make cluster-build)";
   return undefined;
 }
+
+/** Skips `suite` (printing why) where the cluster cannot run; in CI that fails instead, not root included (test/support/skips.ts). */
+export const clusterSuiteSkipped = (suite: string, alreadyUp: boolean): boolean => skipOrFailInCI(suite, clusterUnavailableReason(alreadyUp));
 
 /** `bash -c <this> bash <args>` runs the kubectl on PATH after scripts/env.sh (the cluster's own when none is installed). */
 const withEnvKubectl = `source ${path.join(repoRoot, "scripts", "env.sh")} && exec kubectl "$@"`;

@@ -4,6 +4,7 @@ import { parse as parseYaml, stringify as toYaml } from "yaml";
 import { localPaths } from "../../components/local/paths";
 import { loadStackConfig, type StackConfig } from "../../config";
 import { type CommandResult, type RunningCommand, runCommand, startCommand } from "./commands";
+import { assertStackPortsInBlock } from "./testPorts";
 
 /**
  * A private pipeline stack for one test file: its own `Pulumi.<stack>.yaml` (a copy of the shipped
@@ -55,7 +56,10 @@ export class TestStack {
     this.runDir = path.join(repoRoot, ".pipeline", "run", name);
   }
 
-  /** Writes the stack file: Pulumi.<base>.yaml (default the local stack) with `overrides` merged into its `mlops:` sections. */
+  /**
+   * Writes the stack file: Pulumi.<base>.yaml (default the local stack) with `overrides` merged into its
+   * `mlops:` sections. `writer` is the test file (repo-relative): the stack's ports must be in its block of test/support/testPorts.ts.
+   */
   write(overrides: StackOverrides, writer: string, base = "local"): void {
     const local = parseYaml(fs.readFileSync(path.join(repoRoot, `Pulumi.${base}.yaml`), "utf8")) as { config: Record<string, unknown>; encryptionsalt?: string };
     delete local.encryptionsalt; // a developer's `pulumi stack init local` salt belongs to their passphrase
@@ -65,8 +69,15 @@ export class TestStack {
       const mergeable = typeof base === "object" && base !== null && typeof value === "object" && value !== null;
       local.config[key] = mergeable ? { ...base, ...value } : value;
     }
+    assertStackPortsInBlock(local.config, writer, this.file);
     fs.writeFileSync(this.file, `# written by ${writer}; removed after the test\n${toYaml(local)}`, { mode: 0o600 });
     fs.chmodSync(this.file, 0o600);
+  }
+
+  /** `tracking` overrides for MLflow on `port` with its SQLite database and artifacts under `.pipeline/<stack>/`. */
+  embeddedTracking(port: number): { port: number; database: { kind: "sqlite"; path: string }; objectStore: { kind: "localFolder"; path: string } } {
+    const dir = `.pipeline/${this.name}`;
+    return { port, database: { kind: "sqlite", path: `${dir}/mlflow.db` }, objectStore: { kind: "localFolder", path: `${dir}/artifacts` } };
   }
 
   config(): StackConfig {

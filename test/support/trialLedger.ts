@@ -1,3 +1,4 @@
+import { type MlflowRun, tag } from "./mlflowRest";
 import type { TrialRow } from "./stores";
 
 /**
@@ -28,3 +29,7 @@ export function trialLedger(rows: readonly TrialRow[], expectedKeys: readonly st
     unexpected: [...finishedPerKey.keys()].filter((k) => !expected.has(k)),
   };
 }
+
+/** A study's runs as read through MLflow's REST API, as ledger rows: run id, status, trial key, worker. */
+export const trialRowsOf = (runs: readonly MlflowRun[]): TrialRow[] =>
+  runs.map((r) => ({ runId: r.info.run_id, status: r.info.status, trialKey: tag(r, "mlops.trial_key") ?? "", worker: Number(tag(r, "mlops.worker_index") ?? -1) }));

@@ -10,6 +10,7 @@ import { httpFetch } from "../../components/shared/httpFetch";
 import { startPortForward } from "../../components/shared/portForward";
 import { trackingSchema } from "../../config/stackConfig";
 import { type FakeMlflow, startFakeMlflow } from "../support/fakeMlflow";
+import { processRunning } from "../support/processes";
 
 /**
  * Ports the config schema accepts but Node's fetch refuses (the Fetch standard's "bad ports"): a
@@ -34,12 +35,16 @@ async function listenOnBlockedPort(handler: http.RequestListener): Promise<http.
 
 let server: http.Server;
 let url = "";
+/** How many health probes the server answered. */
+let healthProbes = 0;
 let mlflow: FakeMlflow | undefined;
 
 beforeAll(async () => {
   server = await listenOnBlockedPort((req, res) => {
-    if (req.url === "/health") res.writeHead(200, { "content-type": "text/plain", "x-probe": "a" }).end("OK");
-    else if (req.url === "/empty") res.writeHead(204).end();
+    if (req.url === "/health") {
+      healthProbes += 1;
+      res.writeHead(200, { "content-type": "text/plain", "x-probe": "a" }).end("OK");
+    } else if (req.url === "/empty") res.writeHead(204).end();
     else res.writeHead(404).end("no");
   });
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -90,8 +95,17 @@ describe(`a server on a port of the Fetch standard's blocked list`, () => {
   });
 
   it("the driver's port-forward probe sees MLflow answer through it", async () => {
-    const forward = await startPortForward({ command: { file: "sleep", args: ["30"] }, healthUrl: `${url}/health`, timeoutMs: 5000, log: () => {} });
-    await forward.stop();
+    const logged: string[] = [];
+    const probesBefore = healthProbes;
+    const forward = await startPortForward({ command: { file: "sleep", args: ["30"] }, healthUrl: `${url}/health`, timeoutMs: 5000, log: (line) => logged.push(line) });
+    try {
+      expect(healthProbes, "the probe reached the server on the blocked port").toBeGreaterThan(probesBefore);
+      expect(logged.filter((line) => line.startsWith(`[port-forward] MLflow answers ${url}/health (`))).toHaveLength(1);
+      expect(processRunning(forward.pid), "the port-forward command is left running").toBe(true);
+    } finally {
+      await forward.stop();
+    }
+    expect(processRunning(forward.pid), "stop() ends it").toBe(false);
   });
 
   it("the MLflow client (select phase, ChampionAlias) talks to MLflow on it", async () => {

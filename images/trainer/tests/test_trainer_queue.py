@@ -24,6 +24,7 @@ from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 
 from mlflow_testing import REPO_ROOT, TRAINER_DIR, DelayingProxy, MlflowServer, client_env, run_cli
+from skips import skip_or_fail_in_ci
 from spec import SearchSpec, ShardSpec, load_shard_spec
 from trialqueue import SYS_HEARTBEAT, SYS_RETRY_OF, Heartbeats, enqueue_fixed, is_surplus, queue_counts, reap_stale
 from tracking import tag_filter
@@ -123,9 +124,7 @@ def postgres_url(postgres_dir: Path) -> Iterator[str]:
     env = {**os.environ, "MLOPS_SERVICES_DIR": str(postgres_dir)}
     started = subprocess.run(["bash", str(POSTGRES), "start"], env=env, capture_output=True, text=True, timeout=300)
     if started.returncode != 0:
-        reason = f"postgres.sh start failed: {started.stderr.strip().splitlines()[-1:]}"
-        print(f"\nSKIP PostgreSQL queue test: {reason}")
-        pytest.skip(reason)
+        skip_or_fail_in_ci("PostgreSQL queue test", f"postgres.sh start failed: {started.stderr.strip().splitlines()[-1:]}")
     try:
         database = f"optuna_{uuid.uuid4().hex[:8]}"
         subprocess.run(["bash", str(POSTGRES), "fresh-database", database], env=env, capture_output=True, check=True, timeout=60)

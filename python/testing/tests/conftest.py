@@ -1,0 +1,6 @@
+"""Tests of the shared test helpers themselves (python/testing)."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
