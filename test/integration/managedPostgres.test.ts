@@ -12,7 +12,7 @@ import { serviceScript } from "../../scripts/services/testServices";
 import { timedStep } from "../support/commands";
 import { phase, repoRoot, TestStack } from "../support/pipelineStack";
 import { canRunPipelineSuite } from "../support/prerequisites";
-import { commandLinesContaining, filesContaining } from "../support/secretScan";
+import { CommandLineSampler, filesContaining } from "../support/secretScan";
 import { generatedSecretsOf } from "../support/stackSecrets";
 
 // Unique names: nothing else on the shared server uses them, and a leftover of an interrupted run is dropped first.
@@ -44,6 +44,8 @@ describe.skipIf(!canRun)("tracking.database.manage: true on the real PostgreSQL"
   let port = 0;
   let adminPassword = "";
   const admin = (statement: string) => sql(port, "postgres", adminPassword, "postgres", statement);
+  /** Every command line on the machine, sampled from the first init on (test/support/secretScan.ts). */
+  let commandLines: CommandLineSampler | undefined;
 
   beforeAll(async () => {
     await timedStep("start PostgreSQL", () => serviceScript("postgres", ["start"]));
@@ -67,6 +69,7 @@ describe.skipIf(!canRun)("tracking.database.manage: true on the real PostgreSQL"
 
   afterAll(async () => {
     if (!canRun) return;
+    await commandLines?.stop();
     await stack.driver(["--destroy"]);
     fs.rmSync(stack.file, { force: true });
   });
@@ -82,6 +85,7 @@ describe.skipIf(!canRun)("tracking.database.manage: true on the real PostgreSQL"
   });
 
   it("creates the role and its database, then MLflow runs on them", async () => {
+    commandLines = CommandLineSampler.start();
     const run = await timedStep("init", () => stack.driver(["--phase", "init"]));
     expect(run.status, run.output).toBe(0);
     expect(admin(`SELECT rolcanlogin FROM pg_roles WHERE rolname = '${role}'`)).toBe("t");
@@ -108,7 +112,9 @@ describe.skipIf(!canRun)("tracking.database.manage: true on the real PostgreSQL"
     expect(phase(stack.lastRun(), "init").resourceChanges).toBe(0);
   });
 
-  it("keeps both passwords out of state, logs and command lines", () => {
+  it("keeps both passwords out of state, logs and command lines (sampled while both inits ran)", async () => {
+    if (!commandLines) throw new Error("the command-line sampler never started: the init test did not run");
+    await commandLines.stop();
     const roots = [path.join(repoRoot, ".pulumi-state"), stack.logDir, path.join(repoRoot, ".pipeline", "last-run.json")];
     for (const [name, value] of [
       ["admin password", secrets.MLOPS_DATABASE_ADMIN_PASSWORD ?? ""],
@@ -116,7 +122,7 @@ describe.skipIf(!canRun)("tracking.database.manage: true on the real PostgreSQL"
     ]) {
       expect(value, name).not.toBe("");
       expect(filesContaining(value, roots), name).toEqual([]);
-      expect(commandLinesContaining(value), name).toEqual([]);
+      expect(await commandLines.containing(value), name).toEqual([]);
     }
   });
 
