@@ -56,6 +56,9 @@ async function studyRuns(config: StackConfig, studyId: string): Promise<MlflowRu
   }
 }
 
+/** The study's run ids, sorted: the same list before and after a rerun means nothing trained again. */
+const runIdsOf = (runs: readonly MlflowRun[]) => runs.map((r) => r.info.run_id).sort();
+
 /** Every trial key of the config FINISHED exactly once, nothing unfinished. */
 function expectLedger(runs: readonly MlflowRun[], config: StackConfig): void {
   const expectedKeys = planStudy(stack.name, config.training).trials.map((t) => t.key);
@@ -204,19 +207,20 @@ describe.skipIf(unavailable !== undefined)("the prod path on the local cluster (
 
   it("a second make pipeline changes nothing and trains nothing: the study's runs are the same, every trial key FINISHED exactly once", async () => {
     const studyId = planStudy(stack.name, config.training).study.studyId;
-    const runIds = (runs: readonly MlflowRun[]) => runs.map((r) => r.info.run_id).sort();
-    const before = runIds(await studyRuns(config, studyId));
+    const before = runIdsOf(await studyRuns(config, studyId));
     const again = await stack.make("pipeline", env);
     expect(again.status, again.output).toBe(0);
     const run = stack.lastRun();
     for (const name of ["init", "train", "deploy"]) expect(phase(run, name).resourceChanges, name).toBe(0);
     // Nothing trained again: no run was added (a retrained key would have a second run), none lost.
     const after = await studyRuns(config, studyId);
-    expect(runIds(after)).toEqual(before);
+    expect(runIdsOf(after)).toEqual(before);
     expectLedger(after, config);
   });
 
-  it("make train-kubernetes and make prod-kubernetes run their phase on the cluster (nothing to change)", async () => {
+  it("make train-kubernetes and make prod-kubernetes run their phase on the cluster (nothing to change, nothing trained again)", async () => {
+    const studyId = planStudy(stack.name, config.training).study.studyId;
+    const before = runIdsOf(await studyRuns(config, studyId));
     for (const [target, name] of [
       ["train-kubernetes", "train"],
       ["prod-kubernetes", "deploy"],
@@ -228,6 +232,9 @@ describe.skipIf(unavailable !== undefined)("the prod path on the local cluster (
       expect(phase(run, name).resourceChanges, target).toBe(0);
     }
     expect(servingDeployment().status?.readyReplicas).toBeGreaterThanOrEqual(1);
+    const after = await studyRuns(config, studyId);
+    expect(runIdsOf(after)).toEqual(before);
+    expectLedger(after, config);
   });
 
   // The retrain of the next two tests: another seed and larger forests, so trials last long enough to be
