@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { planStudy } from "../../components/shared";
 import { modelVersionAnnotation, roles, secretDigestAnnotation, studyIdLabel } from "../../components/kubernetes/meta";
 import { loadMetricsConfig, metricsConfigPath, type StackConfig } from "../../config";
-import { runCommand, sleep, timedStep, waitFor } from "../support/commands";
+import { runCommand, timedStep, waitFor } from "../support/commands";
 import {
   clusterAlreadyUp,
   clusterEnv as env,
@@ -20,6 +20,7 @@ import {
 import { type MlflowRun, metric, tag } from "../support/mlflowRest";
 import { phase, repoRoot, TestStack } from "../support/pipelineStack";
 import { generatedSecretsOf, servingApiKeyOf } from "../support/stackSecrets";
+import { rolloutProblems, runRolloutLoad } from "../support/rolloutLoad";
 import { trialLedger } from "../support/trialLedger";
 import { testPorts } from "../support/testPorts";
 
@@ -55,6 +56,9 @@ async function studyRuns(config: StackConfig, studyId: string): Promise<MlflowRu
     await close();
   }
 }
+
+/** The study's run ids, sorted: the same list before and after a rerun means nothing trained again. */
+const runIdsOf = (runs: readonly MlflowRun[]) => runs.map((r) => r.info.run_id).sort();
 
 /** Every trial key of the config FINISHED exactly once, nothing unfinished. */
 function expectLedger(runs: readonly MlflowRun[], config: StackConfig): void {
@@ -202,14 +206,22 @@ describe.skipIf(skipped)("the prod path on the local cluster (a copy of Pulumi.c
     expect(result.replica).toMatch(new RegExp(`^${stack.name}-serving-server-`));
   });
 
-  it("a second make pipeline changes nothing and trains nothing", async () => {
+  it("a second make pipeline changes nothing and trains nothing: the study's runs are the same, every trial key FINISHED exactly once", async () => {
+    const studyId = planStudy(stack.name, config.training).study.studyId;
+    const before = runIdsOf(await studyRuns(config, studyId));
     const again = await stack.make("pipeline", env);
     expect(again.status, again.output).toBe(0);
     const run = stack.lastRun();
     for (const name of ["init", "train", "deploy"]) expect(phase(run, name).resourceChanges, name).toBe(0);
+    // Nothing trained again: no run was added (a retrained key would have a second run), none lost.
+    const after = await studyRuns(config, studyId);
+    expect(runIdsOf(after)).toEqual(before);
+    expectLedger(after, config);
   });
 
-  it("make train-kubernetes and make prod-kubernetes run their phase on the cluster (nothing to change)", async () => {
+  it("make train-kubernetes and make prod-kubernetes run their phase on the cluster (nothing to change, nothing trained again)", async () => {
+    const studyId = planStudy(stack.name, config.training).study.studyId;
+    const before = runIdsOf(await studyRuns(config, studyId));
     for (const [target, name] of [
       ["train-kubernetes", "train"],
       ["prod-kubernetes", "deploy"],
@@ -221,6 +233,9 @@ describe.skipIf(skipped)("the prod path on the local cluster (a copy of Pulumi.c
       expect(phase(run, name).resourceChanges, target).toBe(0);
     }
     expect(servingDeployment().status?.readyReplicas).toBeGreaterThanOrEqual(1);
+    const after = await studyRuns(config, studyId);
+    expect(runIdsOf(after)).toEqual(before);
+    expectLedger(after, config);
   });
 
   it("a serving Deployment deleted by hand (its pods with it) is put back by the next make pipeline, training nothing", async () => {
@@ -287,36 +302,29 @@ describe.skipIf(skipped)("the prod path on the local cluster (a copy of Pulumi.c
     const before = servingDeployment().spec?.template?.metadata?.annotations?.[modelVersionAnnotation];
     const example = (await ingressRequest(ingressHost, "/example", { headers: auth() })).body;
     const headers = { "content-type": "application/json", ...auth() };
-    const failures: string[] = [];
-    let sent = 0;
-    let deploying = true;
-    const deploy = stack.startDriver(["--phase", "deploy"], env);
-    const finished = deploy.done.then((r) => {
-      deploying = false;
-      return r;
+    const replicas = servingDeployment().spec?.replicas ?? 1;
+    // Four clients through the Ingress, paced (about 80 requests/s in all, so a 2-core machine still runs the
+    // rollout itself); counted only while the new version rolls out (test/support/rolloutLoad.ts). The rollout
+    // is over when, through the Ingress, as many pods as the Deployment wants all answer the new version.
+    const load = await runRolloutLoad({
+      label: "cluster",
+      startDeploy: () => stack.startDriver(["--phase", "deploy"], env),
+      send: async () => {
+        const answer = await ingressRequest(ingressHost, "/invocations", { method: "POST", headers, body: example, timeoutMs: 30_000 });
+        return answer.status === 200 ? undefined : `HTTP ${answer.status} from ${answer.replica || "?"}: ${answer.body.slice(0, 200)}`;
+      },
+      servedVersions: async () => {
+        const answers = await Promise.all(Array.from({ length: 4 * replicas }, () => ingressRequest(ingressHost, "/version", { headers: auth(), timeoutMs: 10_000 })));
+        return answers.filter((a) => a.status === 200).map((a) => ({ replica: a.replica, version: String((JSON.parse(a.body) as { version: string | number }).version) }));
+      },
+      replicas,
+      pauseMs: 40,
+      checkEveryMs: 500,
+      maxSeconds: 840,
+      settleSeconds: 120,
     });
-    // Two clients until the deploy (select + rollout) is over and at least 200 requests went out; paced
-    // (about 80 requests/s in all, so the loop spans the whole rollout without starving a 2-core machine) and bounded.
-    const bound = 20_000;
-    const client = async () => {
-      while ((deploying || sent < 200) && sent < bound) {
-        await sleep(20);
-        sent++;
-        try {
-          const answer = await ingressRequest(ingressHost, "/invocations", { method: "POST", headers, body: example, timeoutMs: 30_000 });
-          if (answer.status !== 200) failures.push(`HTTP ${answer.status} from ${answer.replica || "?"}: ${answer.body.slice(0, 200)}`);
-        } catch (err) {
-          failures.push(err instanceof Error ? err.message : String(err));
-        }
-      }
-    };
-    await Promise.all([client(), client()]);
-    const result = await finished;
-    expect(result.status, result.output).toBe(0);
-    console.log(`[cluster] ${sent} requests through the Ingress during the rollout, ${failures.length} failed`);
-    expect(sent).toBeGreaterThanOrEqual(200);
-    expect(sent, "the bound ended the load before the rollout did").toBeLessThan(bound);
-    expect(failures).toEqual([]);
+    expect(load.deploy.status, load.deploy.output).toBe(0);
+    expect(rolloutProblems(load)).toEqual([]);
 
     const after = servingDeployment();
     const version = after.spec?.template?.metadata?.annotations?.[modelVersionAnnotation];
@@ -326,6 +334,7 @@ describe.skipIf(skipped)("the prod path on the local cluster (a copy of Pulumi.c
     const { mlflow, close } = await clusterMlflow(stack.name, config);
     const champion = await mlflow.aliasVersion(metrics.registeredModel.name, metrics.registeredModel.alias).finally(close);
     expect(champion.version).toBe(version);
+    expect(load.target).toBe(version);
     expect(after.status?.updatedReplicas).toBe(after.spec?.replicas);
     // Terminating old pods still drain for a few seconds; then only the new ones run.
     const allServing = () => list(["get", "pods"]).filter((p) => p.metadata.name.startsWith(`${stack.name}-serving-server-`));

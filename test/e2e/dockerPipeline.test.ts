@@ -23,11 +23,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { topologyLabel } from "../../components/docker/specBasics";
 import { planStudy } from "../../components/shared";
 import { loadMetricsConfig, metricsConfigPath } from "../../config";
-import { sleep, timedStep, waitFor } from "../support/commands";
+import { timedStep, waitFor } from "../support/commands";
 import { metric, MlflowRest, type MlflowRun, tag } from "../support/mlflowRest";
 import { phase, repoRoot, TestStack } from "../support/pipelineStack";
 import { docker, dockerSuiteSkipped, forceRemoveStack, run, stackContainers, stackNetworksAndVolumes, standInImages } from "../support/dockerEngine";
+import { rolloutProblems, runRolloutLoad } from "../support/rolloutLoad";
+import { plantDecoys, removeDecoys } from "../support/selectionDecoys";
 import { trialLedger } from "../support/trialLedger";
+import { CommandLineSampler } from "../support/secretScan";
 import { generatedSecretsOf, servingApiKeyOf } from "../support/stackSecrets";
 import { testPorts } from "../support/testPorts";
 
@@ -224,6 +227,8 @@ describe.skipIf(unavailable)("make pipeline on the docker platform (real engine,
   let experimentName = "";
   let replicas = 0;
   let firstVersion = "";
+  /** Every command line on the host (the containers' processes included), sampled while the pipeline runs. */
+  let commandLines: CommandLineSampler | undefined;
 
   beforeAll(async () => {
     const images = await timedStep("stand-in images (cached)", () => standInImages());
@@ -269,6 +274,7 @@ describe.skipIf(unavailable)("make pipeline on the docker platform (real engine,
   });
 
   afterAll(async () => {
+    await commandLines?.stop();
     const removed = await timedStep("make mlflow-remove", () => stack.remove());
     const leftovers = forceRemoveOurs();
     expect(removed.status, removed.output).toBe(0);
@@ -276,6 +282,7 @@ describe.skipIf(unavailable)("make pipeline on the docker platform (real engine,
   });
 
   it("retries a trainer process killed mid-trial in its container; fails the run naming a training container killed outright", async () => {
+    commandLines = CommandLineSampler.start();
     const driver = stack.startDriver([]);
     // Worker 0: its trainer process dies (as in an OOM kill); the container's retry loop resumes the trial.
     // Worker 1: the whole container is killed; nothing inside can retry, the run fails and says which.
@@ -356,6 +363,11 @@ describe.skipIf(unavailable)("make pipeline on the docker platform (real engine,
 
   it("runs every image as non-root, keeps secrets out of command lines and labels, and refuses anonymous clients", async () => {
     const secrets = await generatedSecrets();
+    // The host's command lines, containers' processes included, sampled through both pipeline runs above.
+    if (!commandLines) throw new Error("the command-line sampler never started: the first pipeline test did not run");
+    await commandLines.stop();
+    console.log(`[docker-e2e] secret scan: ${commandLines.summary()}`);
+    for (const secret of secrets) expect(await commandLines.containing(secret), "a secret on a command line while the pipeline ran").toEqual([]);
     for (const c of ourContainers()) {
       const [inspected] = JSON.parse(docker("inspect", c.name)) as {
         Config: { User: string; Image: string; Cmd: string[] | null; Entrypoint: string[] | null; Labels: Record<string, string> };
@@ -468,35 +480,40 @@ describe.skipIf(unavailable)("make pipeline on the docker platform (real engine,
       inverted,
       toYaml({ ...raw, filters: { metrics: [], params: [] }, thresholds: {}, orderBy: { metric: "cv_f1_macro_mean", direction: "asc" }, tieBreakers: [] }),
     );
-    const deploy = stack.make("prod-docker", { MLOPS_METRICS_CONFIG: inverted });
-    let finished = false;
-    void deploy.then(() => {
-      finished = true;
-    });
-    const answers: (Prediction & { at: number })[] = [];
-    const started = Date.now();
-    // Bounded: one request at a time until the deploy ends (at most 5000; the rollout takes about 1000).
-    for (let i = 0; !finished && i < 5000; i++) {
-      answers.push({ ...(await predict(i)), at: (Date.now() - started) / 1000 });
-      await sleep(20);
-    }
-    const result = await deploy;
-    expect(result.status, result.output).toBe(0);
-    const failed = answers.filter((a) => !a.ok);
-    console.log(
-      `[docker-e2e] during the redeploy: ${answers.length} requests, ${failed.length} failed` +
-        (failed.length
-          ? `: ${failed
-              .slice(0, 10)
-              .map((f) => `${f.at.toFixed(1)}s ${f.status} ${f.detail}`)
-              .join(" | ")}`
-          : ""),
-    );
-    expect(answers.length, "requests sent while the new champion rolled out").toBeGreaterThanOrEqual(200);
+    // Decoys ordered first by that config: a pruned and a FAILED trial with the lowest CV mean. Select must skip them.
+    const decoys = await plantDecoys(mlflow, experimentName, studyId, { cv_f1_macro_mean: 0, cv_f1_macro_std: 0, test_f1_macro: 0, fit_time_seconds: 0 });
+    // Four clients through nginx, counted only while the new version rolls out (test/support/rolloutLoad.ts);
+    // the rollout is over when, through nginx, every replica answers the new version.
+    let request = 0;
+    const load = await runRolloutLoad({
+      label: "docker-e2e",
+      startDeploy: () => stack.startDriver(["--phase", "deploy"], { MLOPS_METRICS_CONFIG: inverted }),
+      send: async () => {
+        const answer = await predict(request++);
+        return answer.ok ? undefined : `${answer.status} from ${answer.replica}: ${answer.detail}`;
+      },
+      servedVersions: async () => {
+        const headers = await authHeaders();
+        return Promise.all(
+          Array.from({ length: 4 * replicas }, async () => {
+            const res = await fetch(`${endpoint}/version`, { headers, signal: AbortSignal.timeout(10_000) });
+            const body = (await res.json()) as { version?: string };
+            return { replica: res.headers.get("x-replica-id") ?? "?", version: res.status === 200 ? String(body.version) : `HTTP ${res.status}` };
+          }),
+        );
+      },
+      replicas,
+      pauseMs: 20,
+      maxSeconds: 900,
+    }).finally(() => removeDecoys(mlflow, decoys));
+    expect(load.deploy.status, load.deploy.output).toBe(0);
     // Every request was a prediction: replicas replaced one at a time, each out of the balancer and
     // drained before it stops, back only once its model is loaded (before readiness gating 13% were
     // 503s, before the rolling replacement 47% failed, with keep-alive to nginx 1 in 1000).
-    expect(failed.map((f) => `${f.at.toFixed(1)}s ${f.status} ${f.replica} ${f.detail}`)).toEqual([]);
+    expect(rolloutProblems(load)).toEqual([]);
+    const alias = await mlflow.aliasVersion(registeredModel.name, registeredModel.alias);
+    expect(decoys.map((d) => d.runId)).not.toContain(alias.run_id);
+    expect(load.target).toBe(alias.version);
     const record = stack.lastRun();
     expect(phase(record, "deploy").resourceChanges).toBeGreaterThan(0);
     const champion = await expectChampionNotPruned();

@@ -15,7 +15,8 @@ import { metricsConfigPath } from "../../config";
 import { MlflowRest } from "../support/mlflowRest";
 import { repoRoot as root, TestStack } from "../support/pipelineStack";
 import { canRunPipelineSuite } from "../support/prerequisites";
-import { commandLinesContaining, filesContaining } from "../support/secretScan";
+import { rolloutProblems, runRolloutLoad } from "../support/rolloutLoad";
+import { CommandLineSampler, filesContaining } from "../support/secretScan";
 import { testPorts } from "../support/testPorts";
 
 const stack = new TestStack("e2e-rolling");
@@ -34,7 +35,8 @@ interface Served {
 }
 
 async function servedVersion(port: number): Promise<Served> {
-  const res = await fetch(`http://127.0.0.1:${port}/version`, { headers: auth() });
+  const res = await fetch(`http://127.0.0.1:${port}/version`, { headers: auth(), signal: AbortSignal.timeout(10_000) });
+  if (res.status !== 200) throw new Error(`/version on ${port}: HTTP ${res.status}`);
   const body = (await res.json()) as { version: string };
   return { version: String(body.version), replica: res.headers.get("x-replica-id") ?? "?" };
 }
@@ -61,6 +63,8 @@ describe.skipIf(!canRun)("rolling champion change on local, under load, with ser
   });
 
   it("deploys the first champion behind an API key: 401 without it, 200 with it, /ping open", async () => {
+    // Every command line on the machine, sampled while the pipeline, its workers, the replicas and inference-one run.
+    const commandLines = CommandLineSampler.start();
     const run = await stack.make("pipeline");
     expect(run.status, run.output).toBe(0);
     expect(run.output).toMatch(/\[smoke\] POST .*HTTP 200/);
@@ -92,7 +96,9 @@ describe.skipIf(!canRun)("rolling champion change on local, under load, with ser
     expect(one.output).toMatch(/"status":200/);
     // Never in plain text: logs, Pulumi state, any command line.
     expect(filesContaining(key, [path.join(root, ".pulumi-state"), stack.logDir, stack.runRecordFile])).toEqual([]);
-    expect(commandLinesContaining(key)).toEqual([]);
+    await commandLines.stop();
+    console.log(`[rolling] secret scan: ${commandLines.summary()}`);
+    expect(await commandLines.containing(key)).toEqual([]);
     expect(run.output + one.output).not.toContain(key);
   });
 
@@ -108,38 +114,33 @@ describe.skipIf(!canRun)("rolling champion change on local, under load, with ser
 
     const example = JSON.stringify(await (await fetch(`${endpoint}/example`, { headers: auth() })).json());
     const headers = { "content-type": "application/json", ...auth() };
-    const failures: string[] = [];
-    let sent = 0;
-    let deploying = true;
-    const deploy = stack.startDriver(["--phase", "deploy"], { MLOPS_METRICS_CONFIG: reversed });
-    const finished = deploy.done.then((result) => {
-      deploying = false;
-      return result;
+    // Four clients through the balancer; counted only while the new version rolls out (test/support/rolloutLoad.ts).
+    const replicaPorts = [ports.replica, ports.replica + 1];
+    const commandLines = CommandLineSampler.start();
+    const load = await runRolloutLoad({
+      label: "rolling",
+      startDeploy: () => stack.startDriver(["--phase", "deploy"], { MLOPS_METRICS_CONFIG: reversed }),
+      send: async () => {
+        const res = await fetch(`${endpoint}/invocations`, { method: "POST", headers, body: example, signal: AbortSignal.timeout(30_000) });
+        const text = await res.text();
+        return res.status === 200 ? undefined : `HTTP ${res.status}: ${text.slice(0, 200)}`;
+      },
+      // Each replica asked directly: one restarting answers nothing, so the rollout is not over yet.
+      servedVersions: async () => Promise.all(replicaPorts.map((port) => servedVersion(port))),
+      replicas: replicaPorts.length,
+      maxSeconds: 600,
     });
-    // Two clients in a loop until the deploy is over and at least 200 requests went out; bounded at 20,000.
-    const client = async () => {
-      while ((deploying || sent < 200) && sent < 20_000) {
-        sent++;
-        try {
-          const res = await fetch(`${endpoint}/invocations`, { method: "POST", headers, body: example, signal: AbortSignal.timeout(30_000) });
-          const text = await res.text();
-          if (res.status !== 200) failures.push(`HTTP ${res.status}: ${text.slice(0, 200)}`);
-        } catch (err) {
-          failures.push(err instanceof Error ? err.message : String(err));
-        }
-      }
-    };
-    await Promise.all([client(), client()]);
-    const result = await finished;
-    expect(result.status, result.output).toBe(0);
-    console.log(`[rolling] ${sent} requests during the deploy, ${failures.length} failed`);
-    expect(sent).toBeGreaterThanOrEqual(200);
+    expect(load.deploy.status, load.deploy.output).toBe(0);
     // Both replicas restarting at once would leave the balancer no ready replica (503): zero failures
     // means one was always serving while the other drained and loaded the new model.
-    expect(failures).toEqual([]);
+    expect(rolloutProblems(load)).toEqual([]);
+    // The new replicas got the API key through their environment, not their command lines.
+    await commandLines.stop();
+    expect(await commandLines.containing(apiKey())).toEqual([]);
 
     const after = await mlflow.aliasVersion(metrics.registeredModel.name, metrics.registeredModel.alias);
     expect(after.version).not.toBe(before.version);
+    expect(load.target).toBe(after.version);
     // Each replica, asked directly, serves the new version; through the balancer, both answer it.
     for (const port of [ports.replica, ports.replica + 1]) expect((await servedVersion(port)).version).toBe(after.version);
     const throughBalancer = await Promise.all(Array.from({ length: 8 }, () => servedVersion(ports.lb)));

@@ -12,6 +12,7 @@ import { loadMetricsConfig, metricsConfigPath } from "../../config";
 import { metric, MlflowRest, type MlflowRun, tag } from "../support/mlflowRest";
 import { phase, repoRoot, TestStack } from "../support/pipelineStack";
 import { canRunPipelineSuite } from "../support/prerequisites";
+import { decoyTag, plantDecoys, removeDecoys } from "../support/selectionDecoys";
 import { testPorts } from "../support/testPorts";
 
 const stack = new TestStack("e2e-search");
@@ -136,16 +137,27 @@ describe.skipIf(!canRun)("TPE + median pruning, content-addressed studies and fa
     for (const l of lines) expect(l).toMatch(/trials( \d+\/10 \(\d+ finished, \d+ pruned, \d+ failed.*\)|: waiting|: MLflow not answering)/);
   });
 
-  it("never selects a pruned trial as the champion", async () => {
-    const select = await stack.driver(["--phase", "select"]);
-    expect(select.status, select.output).toBe(0);
-    const champion = await mlflow.aliasVersion(metrics.registeredModel.name, metrics.registeredModel.alias);
-    const runs = await mlflow.studyRuns(experiment(), studyId);
-    const run = runs.find((r) => r.info.run_id === champion.run_id);
-    expect(run?.info.status).toBe("FINISHED");
-    expect(tag(run as MlflowRun, "mlops.pruned")).toBe("false");
-    const best = Math.max(...runs.filter((r) => r.info.status === "FINISHED").map((r) => metric(r, "cv_f1_macro_mean") ?? 0));
-    expect(metric(run as MlflowRun, "cv_f1_macro_mean")).toBe(best);
+  it("never selects a pruned or failed trial as the champion, even one carrying the best full CV mean", async () => {
+    // Decoys that beat every real trial on the order metric, its tie-breakers and every filter and threshold:
+    // a pruned (KILLED) run and a FAILED run. Select would pick one if it ignored status or pruning.
+    const real = await mlflow.studyRuns(experiment(), studyId);
+    const bestReal = Math.max(...real.map((r) => metric(r, "cv_f1_macro_mean") ?? 0));
+    const decoys = await plantDecoys(mlflow, experiment(), studyId, { cv_f1_macro_mean: 1, cv_f1_macro_std: 0, test_f1_macro: 1, fit_time_seconds: 0 });
+    try {
+      expect(bestReal, "a decoy must beat every real trial").toBeLessThanOrEqual(1);
+      const select = await stack.driver(["--phase", "select"]);
+      expect(select.status, select.output).toBe(0);
+      const champion = await mlflow.aliasVersion(metrics.registeredModel.name, metrics.registeredModel.alias);
+      expect(decoys.map((d) => d.runId)).not.toContain(champion.run_id);
+      const runs = (await mlflow.studyRuns(experiment(), studyId)).filter((r) => tag(r, decoyTag) !== "true");
+      const run = runs.find((r) => r.info.run_id === champion.run_id);
+      expect(run?.info.status).toBe("FINISHED");
+      expect(tag(run as MlflowRun, "mlops.pruned")).toBe("false");
+      const best = Math.max(...runs.filter((r) => r.info.status === "FINISHED").map((r) => metric(r, "cv_f1_macro_mean") ?? 0));
+      expect(metric(run as MlflowRun, "cv_f1_macro_mean")).toBe(best);
+    } finally {
+      await removeDecoys(mlflow, decoys);
+    }
   });
 
   it("trains nothing again on the same data, and a new study on new data at the same path", async () => {

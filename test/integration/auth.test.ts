@@ -18,7 +18,7 @@ import { timedStep } from "../support/commands";
 import { type BasicCredentials, MlflowRest } from "../support/mlflowRest";
 import { repoRoot, TestStack } from "../support/pipelineStack";
 import { canRunPipelineSuite } from "../support/prerequisites";
-import { commandLinesContaining, filesContaining } from "../support/secretScan";
+import { CommandLineSampler, filesContaining } from "../support/secretScan";
 import { testPorts } from "../support/testPorts";
 
 const ports = testPorts("test/integration/auth.test.ts");
@@ -75,6 +75,8 @@ const settings = {
 };
 
 describe.skipIf(!canRun)("MLflow basic auth on the local platform (real MLflow server, workers, model servers)", () => {
+  /** Every command line on the machine, sampled while the pipeline runs (test/support/secretScan.ts). */
+  let commandLines: CommandLineSampler | undefined;
   beforeAll(async () => {
     stack.write(settings, "test/integration/auth.test.ts");
     await timedStep("remove leftovers of an interrupted run", () => stack.make("mlflow-remove"));
@@ -91,6 +93,7 @@ describe.skipIf(!canRun)("MLflow basic auth on the local platform (real MLflow s
   });
 
   afterAll(async () => {
+    await commandLines?.stop();
     const removed = await timedStep("make mlflow-remove", () => stack.remove());
     expect(removed.status, removed.output).toBe(0);
   });
@@ -98,6 +101,7 @@ describe.skipIf(!canRun)("MLflow basic auth on the local platform (real MLflow s
   it("runs make pipeline end to end with auth on: driver, workers and model servers authenticate", async () => {
     // Trainers live only while the pipeline runs: their logins are sampled from /proc meanwhile.
     const sampler = setInterval(recordLogins, 150);
+    commandLines = CommandLineSampler.start();
     const run = await timedStep("make pipeline", () => stack.make("pipeline")).finally(() => clearInterval(sampler));
     recordLogins();
     expect(run.status, run.output).toBe(0);
@@ -152,11 +156,13 @@ describe.skipIf(!canRun)("MLflow basic auth on the local platform (real MLflow s
     expect((await serving.fetch(`registered-models/alias?name=${registeredModel.name}&alias=${registeredModel.alias}`)).status).toBe(200);
   });
 
-  it("keeps the admin password out of the stack's logs, every command line and environment, and the Pulumi state", () => {
+  it("keeps the admin password out of the stack's logs, every command line (sampled while the pipeline ran) and environment, and the Pulumi state", async () => {
+    if (!commandLines) throw new Error("the command-line sampler never started: the pipeline test did not run");
+    await commandLines.stop();
     expect(generatedAdmin.length).toBeGreaterThanOrEqual(12);
     const { password } = adminCredentials();
     expect(filesContaining(password, [stack.logDir])).toEqual([]);
-    expect(commandLinesContaining(password)).toEqual([]);
+    expect(await commandLines.containing(password)).toEqual([]);
     expect(environmentsContaining(password)).toEqual([]);
     expect(filesContaining(password, [path.join(repoRoot, ".pulumi-state")])).toEqual([]);
     // The scan can see it: the 0600 files that must hold it do.

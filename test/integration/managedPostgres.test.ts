@@ -12,7 +12,7 @@ import { serviceScript } from "../../scripts/services/testServices";
 import { timedStep } from "../support/commands";
 import { phase, repoRoot, TestStack } from "../support/pipelineStack";
 import { canRunPipelineSuite } from "../support/prerequisites";
-import { commandLinesContaining, filesContaining } from "../support/secretScan";
+import { CommandLineSampler, filesContaining } from "../support/secretScan";
 import { generatedSecretsOf } from "../support/stackSecrets";
 import { testPorts } from "../support/testPorts";
 
@@ -45,6 +45,8 @@ describe.skipIf(!canRun)("tracking.database.manage: true on the real PostgreSQL"
   let port = 0;
   let adminPassword = "";
   const admin = (statement: string) => sql(port, "postgres", adminPassword, "postgres", statement);
+  /** Every command line on the machine, sampled from the first init on (test/support/secretScan.ts). */
+  let commandLines: CommandLineSampler | undefined;
 
   beforeAll(async () => {
     await timedStep("start PostgreSQL", () => serviceScript("postgres", ["start"]));
@@ -68,6 +70,7 @@ describe.skipIf(!canRun)("tracking.database.manage: true on the real PostgreSQL"
   });
 
   afterAll(async () => {
+    await commandLines?.stop();
     await stack.driver(["--destroy"]);
     fs.rmSync(stack.file, { force: true });
   });
@@ -83,6 +86,7 @@ describe.skipIf(!canRun)("tracking.database.manage: true on the real PostgreSQL"
   });
 
   it("creates the role and its database, then MLflow runs on them", async () => {
+    commandLines = CommandLineSampler.start();
     const run = await timedStep("init", () => stack.driver(["--phase", "init"]));
     expect(run.status, run.output).toBe(0);
     expect(admin(`SELECT rolcanlogin FROM pg_roles WHERE rolname = '${role}'`)).toBe("t");
@@ -109,7 +113,9 @@ describe.skipIf(!canRun)("tracking.database.manage: true on the real PostgreSQL"
     expect(phase(stack.lastRun(), "init").resourceChanges).toBe(0);
   });
 
-  it("keeps both passwords out of state, logs and command lines", () => {
+  it("keeps both passwords out of state, logs and command lines (sampled while both inits ran)", async () => {
+    if (!commandLines) throw new Error("the command-line sampler never started: the init test did not run");
+    await commandLines.stop();
     const roots = [path.join(repoRoot, ".pulumi-state"), stack.logDir, stack.runRecordFile];
     for (const [name, value] of [
       ["admin password", secrets.MLOPS_DATABASE_ADMIN_PASSWORD ?? ""],
@@ -117,7 +123,7 @@ describe.skipIf(!canRun)("tracking.database.manage: true on the real PostgreSQL"
     ]) {
       expect(value, name).not.toBe("");
       expect(filesContaining(value, roots), name).toEqual([]);
-      expect(commandLinesContaining(value), name).toEqual([]);
+      expect(await commandLines.containing(value), name).toEqual([]);
     }
   });
 

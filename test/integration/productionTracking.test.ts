@@ -14,7 +14,7 @@ import { timedStep } from "../support/commands";
 import { MlflowRest } from "../support/mlflowRest";
 import { phase, repoRoot, TestStack } from "../support/pipelineStack";
 import { canRunPipelineSuite } from "../support/prerequisites";
-import { commandLinesContaining, filesContaining } from "../support/secretScan";
+import { CommandLineSampler, filesContaining } from "../support/secretScan";
 import { deleteS3Prefix, productionTracking, s3Keys, startStores, storeSecrets, trialRows } from "../support/stores";
 import { trialLedger } from "../support/trialLedger";
 import { testPorts } from "../support/testPorts";
@@ -34,6 +34,8 @@ const canRun = canRunPipelineSuite("productionTracking integration", { services:
 describe.skipIf(!canRun)("production tracking on the local platform (real PostgreSQL + SeaweedFS S3)", () => {
   let studyId = "";
   let expectedKeys: string[] = [];
+  /** Every command line on the machine, sampled from make pipeline to inference-one (test/support/secretScan.ts). */
+  let commandLines: CommandLineSampler | undefined;
 
   beforeAll(async () => {
     const stores = await timedStep("start PostgreSQL and SeaweedFS, fresh database", () => startStores(database));
@@ -50,12 +52,14 @@ describe.skipIf(!canRun)("production tracking on the local platform (real Postgr
   });
 
   afterAll(async () => {
+    await commandLines?.stop();
     const removed = await timedStep("make mlflow-remove", () => stack.remove());
     expect(removed.status, removed.output).toBe(0);
     deleteS3Prefix(`${prefix}/`);
   });
 
   it("runs make pipeline end to end with the external database and the S3 store", async () => {
+    commandLines = CommandLineSampler.start();
     const run = await timedStep("make pipeline", () => stack.make("pipeline"));
     expect(run.status, run.output).toBe(0);
     expect(run.output).toMatch(/database: external, artifacts: s3/);
@@ -119,11 +123,13 @@ describe.skipIf(!canRun)("production tracking on the local platform (real Postgr
     expect(answer.status).toBe(200);
   });
 
-  it("keeps the database password and the S3 secret key out of logs, command lines and Pulumi state", () => {
+  it("keeps the database password and the S3 secret key out of logs, command lines (sampled while the pipeline ran) and Pulumi state", async () => {
+    if (!commandLines) throw new Error("the command-line sampler never started: the pipeline test did not run");
+    await commandLines.stop();
     for (const name of ["MLOPS_DATABASE_PASSWORD", "MLOPS_S3_SECRET_ACCESS_KEY"]) {
       const secret = secrets[name] ?? "";
       expect(filesContaining(secret, [stack.logDir, path.join(repoRoot, ".pulumi-state")]), name).toEqual([]);
-      expect(commandLinesContaining(secret), name).toEqual([]);
+      expect(await commandLines.containing(secret), name).toEqual([]);
     }
   });
 });

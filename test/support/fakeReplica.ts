@@ -7,12 +7,15 @@
  * - `hang`: `/invocations` never answers (and `/ping` neither);
  * - `half`: `/invocations` sends headers and half a body, then waits (for the test to kill the process).
  * Every `/invocations` that arrives is counted (`GET /count`), so a test can see a replay.
+ * `GET /version` answers `{"version", "replica_id"}` like the model server; `POST /set-version/<v>` changes it
+ * (a replica replaced by one serving another model version).
  */
 import * as http from "node:http";
 
 const [portArg = "0", id = "fake"] = process.argv.slice(2);
 let mode = "ok";
 let invocations = 0;
+let version = "1";
 
 const server = http.createServer((req, res) => {
   const chunks: Buffer[] = [];
@@ -21,6 +24,11 @@ const server = http.createServer((req, res) => {
     const url = req.url ?? "/";
     if (url.startsWith("/mode/")) {
       mode = url.slice("/mode/".length);
+      res.end("ok");
+      return;
+    }
+    if (url.startsWith("/set-version/")) {
+      version = url.slice("/set-version/".length);
       res.end("ok");
       return;
     }
@@ -39,6 +47,11 @@ const server = http.createServer((req, res) => {
     if (url === "/ping") {
       res.writeHead(200, { "content-type": "application/json", "x-replica-id": id });
       res.end('{"status":"ok"}');
+      return;
+    }
+    if (url === "/version") {
+      res.writeHead(200, { "content-type": "application/json", "x-replica-id": id });
+      res.end(JSON.stringify({ version, replica_id: id }));
       return;
     }
     if (mode === "half") {
