@@ -3,6 +3,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { planStudy } from "../../components/shared";
+import { mlflowServiceUsers } from "../../components/shared/mlflowAuth";
 import { modelVersionAnnotation, roles, secretDigestAnnotation, studyIdLabel } from "../../components/kubernetes/meta";
 import { loadMetricsConfig, metricsConfigPath, type StackConfig } from "../../config";
 import { runCommand, timedStep, waitFor } from "../support/commands";
@@ -41,7 +42,7 @@ const writer = "test/cluster/prodPath.test.ts";
 const ports = testPorts(writer);
 
 interface Workload {
-  metadata: { name: string; uid?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  metadata: { name: string; uid?: string; deletionTimestamp?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
   spec?: { replicas?: number; completions?: number; template?: { metadata?: { annotations?: Record<string, string> } } };
   status?: { readyReplicas?: number; updatedReplicas?: number; succeeded?: number; failed?: number; phase?: string; conditions?: { type: string; status: string }[] };
 }
@@ -255,6 +256,123 @@ describe.skipIf(skipped)("the prod path on the local cluster (a copy of Pulumi.c
     expect((await ingressRequest(ingressHost, "/ping")).status).toBe(200);
   });
 
+  // Before the retrain and the rollout below: they train a new study and roll out its champion on the rotated passwords.
+  it("make rotate-secrets: new passwords for the role, the object store and MLflow roll their pods; the old ones (admin, service users, role, object-store keys) are refused, the pipeline and the Ingress work on the new ones", async () => {
+    const before = (await generatedSecretsOf(stack.name)).values;
+    const digests = () =>
+      Object.fromEntries(
+        [...list(["get", "statefulsets"]), ...list(["get", "deployments"])]
+          .filter((w) => w.metadata.name.startsWith(`${stack.name}-`))
+          .map((w) => [w.metadata.name, w.spec?.template?.metadata?.annotations?.[secretDigestAnnotation]]),
+      );
+    const digestsBefore = digests();
+    const rotated = await stack.make("rotate-secrets", env);
+    expect(rotated.status, rotated.output).toBe(0);
+    const run = stack.lastRun();
+    expect(run.ok).toBe(true);
+    // The whole pipeline ran on the new passwords: the driver's select through the port-forward, the smoke prediction.
+    expect(run.phases.map((p) => p.name)).toEqual(["init", "train", "select", "deploy", "smoke"]);
+    const after = (await generatedSecretsOf(stack.name)).values;
+    expect(Object.keys(after).sort()).toEqual(Object.keys(before).sort());
+    for (const [name, value] of Object.entries(before)) expect(after[name], `${name} rotated`).not.toBe(value);
+    // The stores and MLflow carry new digests (so their pods were replaced); the serving Deployment reads none of these.
+    const digestsAfter = digests();
+    const rolled = Object.keys(digestsBefore).filter((name) => digestsBefore[name] !== undefined && digestsAfter[name] !== digestsBefore[name]);
+    expect(rolled.sort()).toEqual(
+      Object.keys(digestsBefore)
+        .filter((name) => /-(postgres|object-store|mlflow)-/.test(name))
+        .sort(),
+    );
+
+    // MLflow: the admin's old password is refused, the new one taken; the study's runs are all still there.
+    const { mlflow, close } = await clusterMlflow(stack.name, config);
+    try {
+      const probe = `experiments/get-by-name?experiment_name=${encodeURIComponent(config.training.experimentName)}`;
+      expect((await mlflow.fetch(probe)).status).toBe(200);
+      expect((await mlflow.fetch(probe, undefined, { username: config.tracking.auth.adminUser, password: before.authAdminPassword ?? "" })).status).toBe(401);
+      for (const [username, name] of [
+        [mlflowServiceUsers.training, "trainingUserPassword"],
+        [mlflowServiceUsers.serving, "servingUserPassword"],
+      ] as const) {
+        expect((await mlflow.fetch(probe, undefined, { username, password: before[name] ?? "" })).status, `${username}'s old password`).toBe(401);
+        expect((await mlflow.fetch(probe, undefined, { username, password: after[name] ?? "" })).status, `${username}'s new password`).toBe(200);
+      }
+      expectLedger(await mlflow.studyRuns(config.training.experimentName, planStudy(stack.name, config.training).study.studyId), config);
+    } finally {
+      await close();
+    }
+
+    // PostgreSQL over TCP (scram) in its pod: the role refuses the old password and takes the new one (on psql's stdin, never an argv).
+    const db = config.tracking.database;
+    if (db.kind !== "inStack") throw new Error("Pulumi.cluster.yaml runs the in-stack PostgreSQL");
+    const postgres = list(["get", "pods", "-l", `app.kubernetes.io/component=${roles.database}`]).find((p) => p.metadata.name.startsWith(stack.name));
+    expect(postgres, "the PostgreSQL pod").toBeDefined();
+    const psql = (password: string) =>
+      kubectl(
+        [
+          "-n",
+          namespace,
+          "exec",
+          "-i",
+          postgres?.metadata.name ?? "",
+          "--",
+          "sh",
+          "-c",
+          `read -r PGPASSWORD && export PGPASSWORD && psql -X -At -h 127.0.0.1 -U ${db.user} -d ${db.database} -c "select 1"`,
+        ],
+        `${password}\n`,
+      ).trim();
+    expect(() => psql(before.databasePassword ?? "")).toThrow(/password authentication failed/);
+    expect(psql(after.databasePassword ?? "")).toBe("1");
+
+    // The object store, asked from the MLflow pod (boto3 is in its image) with each key pair on stdin: the
+    // old pair is refused, the new one lists the bucket.
+    const mlflowPod = list(["get", "pods", "-l", `app.kubernetes.io/component=${roles.trackingServer}`]).find(
+      (p) => p.metadata.name.startsWith(stack.name) && p.status?.phase === "Running" && !p.metadata.deletionTimestamp,
+    );
+    expect(mlflowPod, "the MLflow pod").toBeDefined();
+    const store = config.tracking.objectStore;
+    if (store.kind !== "inStack") throw new Error("Pulumi.cluster.yaml runs the in-stack object store");
+    const s3 = (accessKeyId: string, secretKey: string) =>
+      kubectl(
+        [
+          "-n",
+          namespace,
+          "exec",
+          "-i",
+          mlflowPod?.metadata.name ?? "",
+          "--",
+          "python",
+          "-c",
+          [
+            "import os, sys, boto3, botocore.exceptions as e",
+            "key, secret = sys.stdin.read().split()",
+            "c = boto3.client('s3', endpoint_url=os.environ['MLFLOW_S3_ENDPOINT_URL'], aws_access_key_id=key, aws_secret_access_key=secret, region_name='us-east-1')",
+            "try:",
+            `  c.list_objects_v2(Bucket='${store.bucket}'); print('ok')`,
+            "except e.ClientError as err:",
+            "  print(err.response.get('Error', {}).get('Code', 'error'))",
+          ].join("\n"),
+        ],
+        `${accessKeyId} ${secretKey}\n`,
+      ).trim();
+    expect(s3(after.objectStoreAccessKeyId ?? "", after.objectStoreSecretKey ?? "")).toBe("ok");
+    expect(s3(before.objectStoreAccessKeyId ?? "", before.objectStoreSecretKey ?? "")).toMatch(/InvalidAccessKeyId|AccessDenied|SignatureDoesNotMatch|Forbidden/);
+
+    // The serving Deployment still answers through the Ingress, also from a pod started after the rotation
+    // (it loads the champion with the serving user's new password and MLflow's artifacts on the new S3 keys).
+    const replaced = servingPods()[0]?.metadata.name ?? "";
+    kubectl(["-n", namespace, "delete", "pod", replaced, "--wait=true"]);
+    const wanted = servingDeployment().spec?.replicas ?? 1;
+    await waitFor(
+      "the serving Deployment to be Ready again",
+      () => (servingDeployment().status?.readyReplicas === wanted && servingPods().every((p) => p.metadata.name !== replaced) ? true : undefined),
+      300_000,
+      2000,
+    );
+    await answeringReplicas();
+  });
+
   // The retrain of the next two tests: another seed and larger forests, so trials last long enough to be
   // killed in the middle, and the new study's best run is a different run (a new champion).
   const retrained = {
@@ -353,81 +471,6 @@ describe.skipIf(skipped)("the prod path on the local cluster (a copy of Pulumi.c
     }
     expect([...answers.keys()].sort()).toEqual(pods.sort());
     expect(new Set(answers.values())).toEqual(new Set([version]));
-  });
-
-  it("make rotate-secrets: new passwords for the role, the object store and MLflow roll their pods; the old ones are refused, the pipeline and the Ingress work on the new ones", async () => {
-    const before = (await generatedSecretsOf(stack.name)).values;
-    const digests = () =>
-      Object.fromEntries(
-        [...list(["get", "statefulsets"]), ...list(["get", "deployments"])]
-          .filter((w) => w.metadata.name.startsWith(`${stack.name}-`))
-          .map((w) => [w.metadata.name, w.spec?.template?.metadata?.annotations?.[secretDigestAnnotation]]),
-      );
-    const digestsBefore = digests();
-    const rotated = await stack.make("rotate-secrets", env);
-    expect(rotated.status, rotated.output).toBe(0);
-    const run = stack.lastRun();
-    expect(run.ok).toBe(true);
-    // The whole pipeline ran on the new passwords: the driver's select through the port-forward, the smoke prediction.
-    expect(run.phases.map((p) => p.name)).toEqual(["init", "train", "select", "deploy", "smoke"]);
-    const after = (await generatedSecretsOf(stack.name)).values;
-    expect(Object.keys(after).sort()).toEqual(Object.keys(before).sort());
-    for (const [name, value] of Object.entries(before)) expect(after[name], `${name} rotated`).not.toBe(value);
-    // The stores and MLflow carry new digests (so their pods were replaced); the serving Deployment reads none of these.
-    const digestsAfter = digests();
-    const rolled = Object.keys(digestsBefore).filter((name) => digestsBefore[name] !== undefined && digestsAfter[name] !== digestsBefore[name]);
-    expect(rolled.sort()).toEqual(
-      Object.keys(digestsBefore)
-        .filter((name) => /-(postgres|object-store|mlflow)-/.test(name))
-        .sort(),
-    );
-
-    // MLflow: the admin's old password is refused, the new one taken; the study's runs are all still there.
-    const { mlflow, close } = await clusterMlflow(stack.name, config);
-    try {
-      const probe = `experiments/get-by-name?experiment_name=${encodeURIComponent(config.training.experimentName)}`;
-      expect((await mlflow.fetch(probe)).status).toBe(200);
-      expect((await mlflow.fetch(probe, undefined, { username: config.tracking.auth.adminUser, password: before.authAdminPassword ?? "" })).status).toBe(401);
-      expectLedger(await mlflow.studyRuns(config.training.experimentName, planStudy(stack.name, config.training).study.studyId), config);
-    } finally {
-      await close();
-    }
-
-    // PostgreSQL over TCP (scram) in its pod: the role refuses the old password and takes the new one (on psql's stdin, never an argv).
-    const db = config.tracking.database;
-    if (db.kind !== "inStack") throw new Error("Pulumi.cluster.yaml runs the in-stack PostgreSQL");
-    const postgres = list(["get", "pods", "-l", `app.kubernetes.io/component=${roles.database}`]).find((p) => p.metadata.name.startsWith(stack.name));
-    expect(postgres, "the PostgreSQL pod").toBeDefined();
-    const psql = (password: string) =>
-      kubectl(
-        [
-          "-n",
-          namespace,
-          "exec",
-          "-i",
-          postgres?.metadata.name ?? "",
-          "--",
-          "sh",
-          "-c",
-          `read -r PGPASSWORD && export PGPASSWORD && psql -X -At -h 127.0.0.1 -U ${db.user} -d ${db.database} -c "select 1"`,
-        ],
-        `${password}\n`,
-      ).trim();
-    expect(() => psql(before.databasePassword ?? "")).toThrow(/password authentication failed/);
-    expect(psql(after.databasePassword ?? "")).toBe("1");
-
-    // The serving Deployment still answers through the Ingress, also from a pod started after the rotation
-    // (it loads the champion with the serving user's new password and MLflow's artifacts on the new S3 keys).
-    const replaced = servingPods()[0]?.metadata.name ?? "";
-    kubectl(["-n", namespace, "delete", "pod", replaced, "--wait=true"]);
-    const wanted = servingDeployment().spec?.replicas ?? 1;
-    await waitFor(
-      "the serving Deployment to be Ready again",
-      () => (servingDeployment().status?.readyReplicas === wanted && servingPods().every((p) => p.metadata.name !== replaced) ? true : undefined),
-      300_000,
-      2000,
-    );
-    await answeringReplicas();
   });
 });
 
