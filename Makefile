@@ -170,7 +170,7 @@ test: test-setup ## Every test: unit, Python, integration, end-to-end, the local
 	bash scripts/test.sh all
 
 .PHONY: test-unit
-test-unit: deps ## Unit tests (vitest with Pulumi mocks) and type checks
+test-unit: deps venv ## Unit tests (vitest with Pulumi mocks) and type checks
 	bash scripts/test.sh unit
 
 .PHONY: test-integration
@@ -202,13 +202,20 @@ AS_ROOT := $(if $(filter 0,$(shell id -u)),,sudo)
 
 .PHONY: bench-serve
 bench-serve: deps venv ## Our model server against `mlflow models serve` on one model, same cores (prints serve_speedup_c32=...)
-	@command -v wrk >/dev/null 2>&1 || { echo "[bench-serve] installing wrk (Debian package)"; \
-	  $(AS_ROOT) apt-get install -y -qq wrk >/dev/null 2>&1 || { $(AS_ROOT) apt-get update -qq && $(AS_ROOT) apt-get install -y -qq wrk; }; }
+	@$(AS_ROOT) bash scripts/packages.sh install bench
 	.venv/bin/python bench/serveBench.py
 
 .PHONY: bench-select
 bench-select: test-setup ## Time champion selection over a 10,000-run study (prints select_10k_median_s=...)
 	npx tsx bench/selectBench.ts
+
+# Benchmarks print numbers (medians, ratios) and assert nothing: they are not tests, so neither `make test`
+# nor CI runs them. `make bench` runs every one in turn; each prints its figures as its last lines.
+.PHONY: bench
+bench: ## Every benchmark, one after the other (serve, search, select); not part of make test or CI
+	$(MAKE) --no-print-directory bench-serve
+	$(MAKE) --no-print-directory bench-search
+	$(MAKE) --no-print-directory bench-select
 
 .PHONY: bench-search
 bench-search: ## Shared trial queue speedup (1 vs 2 workers) and grid vs TPE vs TPE + pruning (prints train_speedup_2w=, search_fold_fit_ratio=)

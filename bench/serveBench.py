@@ -214,7 +214,7 @@ def balanced(bench: Bench, ours: Callable[[str, str], Server], replicas: int) ->
 
 def main() -> int:
     if shutil.which("wrk") is None:
-        print("bench-serve: error: wrk not found: install it (Debian: apt-get install -y wrk)", file=sys.stderr)
+        print("bench-serve: error: wrk not found: install it with: bash scripts/packages.sh install bench", file=sys.stderr)
         return 2
     seconds = int(os.environ.get("BENCH_SECONDS", "8"))
     workers = os.environ.get("BENCH_WORKERS", "2")

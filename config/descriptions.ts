@@ -38,7 +38,7 @@ export const configDescriptions: Record<string, string> = {
   "mlops:tracking.objectStore.accessKeySecret": "Name of the `mlops:` secret with the access key id; without the secret, ambient AWS credentials are used.",
   "mlops:tracking.objectStore.secretKeySecret": "Name of the `mlops:` secret with the secret access key.",
   "mlops:tracking.auth": "MLflow basic authentication.",
-  "mlops:tracking.auth.enabled": "Run MLflow with `--app-name basic-auth`; workers and servers log in with the admin credentials.",
+  "mlops:tracking.auth.enabled": "Run MLflow with `--app-name basic-auth`; trainers log in as `mlops-training`, model servers as `mlops-serving`, never as the admin.",
   "mlops:tracking.auth.adminUser": "Admin user name; the password is the `authAdminPassword` secret.",
   "mlops:tracking.resources": "CPU and memory of the MLflow server (docker and kubernetes).",
   "*.resources.cpuRequest": "CPU requested (Kubernetes quantity, e.g. `250m`).",

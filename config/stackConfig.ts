@@ -1,4 +1,6 @@
 import { z } from "zod";
+import { bucketNameExpectation, isValidBucketName } from "./bucketName";
+import { imageContract } from "./imageContract";
 import { defaultKind, platforms, unsupportedReason } from "./platformSupport";
 import { gridProblems } from "./searchSpaceRules";
 import { type SecretKey, secretKeys } from "./stackSecrets";
@@ -24,7 +26,7 @@ export const defaultVersions = {
   // The user-facing default (users run MinIO); SeaweedFS (chrislusf/seaweedfs) is the Apache-2.0 alternative we test with.
   objectStoreImage: "minio/minio:RELEASE.2025-04-22T22-12-26Z",
   loadBalancerImage: "nginx:1.27.2",
-  imageTag: "0.1.0",
+  imageTag: imageContract.defaultTag,
 } as const;
 
 const dnsLabel = z
@@ -83,19 +85,20 @@ const externalDatabase = z
 export const databaseSchema = z.discriminatedUnion("kind", [sqliteDatabase, inStackDatabase, externalDatabase]);
 export type DatabaseConfig = z.infer<typeof databaseSchema>;
 
+const bucketName = z.string().refine(isValidBucketName, `expected an S3 bucket name: ${bucketNameExpectation}`);
 const localFolderStore = z.object({ kind: z.literal("localFolder"), path: z.string().default(".pipeline/mlflow/artifacts") }).strict();
 const inStackObjectStore = z
   .object({
     kind: z.literal("inStack"),
     image: pinnedImage.default(defaultVersions.objectStoreImage),
-    bucket: z.string().default("mlflow"),
+    bucket: bucketName.default("mlflow"),
     storageSize: quantity.default("20Gi"),
   })
   .strict();
 const s3ObjectStore = z
   .object({
     kind: z.literal("s3"),
-    bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "expected an S3 bucket name"),
+    bucket: bucketName,
     prefix: z.string().default("mlflow"),
     region: z.string().default("us-east-1"),
     /** Any S3-compatible endpoint (SeaweedFS, MinIO, Ceph); omit for AWS S3. */

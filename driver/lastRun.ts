@@ -24,9 +24,9 @@ export function countChanges(summary: Readonly<Record<string, number>> | undefin
   return ["create", "update", "delete", "replace"].reduce((sum, op) => sum + (summary[op] ?? 0), 0);
 }
 
-export function writeRunRecord(stateDir: string, record: RunRecord): string {
-  const file = path.join(stateDir, "last-run.json");
-  fs.mkdirSync(stateDir, { recursive: true });
+/** Writes the record to `file` (the stack's `runRecord` path) and returns the file. */
+export function writeRunRecord(file: string, record: RunRecord): string {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, `${JSON.stringify(record, null, 2)}\n`);
   return file;
 }

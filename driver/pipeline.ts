@@ -157,7 +157,7 @@ async function destroyAll(run: Run): Promise<void> {
   }
 }
 
-/** Runs the pipeline (or one phase of it, or its removal) and writes `.pipeline/last-run.json` either way. */
+/** Runs the pipeline (or one phase of it, or its removal) and writes `.pipeline/last-run/<stack>.json` either way. */
 export async function runPipeline(args: PipelineArgs): Promise<void> {
   const config = loadStackConfig(repoDir, args.stack);
   const metricsFile = args.metricsFile ? path.resolve(args.metricsFile) : metricsConfigPath(repoDir);
@@ -183,7 +183,7 @@ export async function runPipeline(args: PipelineArgs): Promise<void> {
   };
   const startedAt = new Date().toISOString();
   const finish = (ok: boolean, error?: string) =>
-    writeRunRecord(paths.stateDir, { stack: args.stack, startedAt, finishedAt: new Date().toISOString(), ok, error, phases: run.records });
+    writeRunRecord(paths.runRecord, { stack: args.stack, startedAt, finishedAt: new Date().toISOString(), ok, error, phases: run.records });
   try {
     if (args.destroy) await destroyAll(run);
     else await runPhases(run);

@@ -25,7 +25,9 @@ command -v "$python_bin" >/dev/null 2>&1 || die "'$python_bin' not found: instal
   || die "$("$python_bin" -V 2>&1) at $(command -v "$python_bin") is too old: expected Python >= 3.10 (set PYTHON=/path/to/python3.10+)"
 [[ -f "$lock_file" ]] || die "missing $lock_file"
 
-lock_sha="$(sha256sum "$lock_file" | cut -d' ' -f1)"
+# Developer tools (ruff) beside the lock: installed into the venv, never into an image.
+dev_lock_file="$repo_root/python/requirements-dev.lock"
+lock_sha="$(cat "$lock_file" "$dev_lock_file" | sha256sum | cut -d' ' -f1)"
 if [[ -x "$venv_dir/bin/python" && -f "$stamp_file" && "$(cat "$stamp_file")" == "$lock_sha" ]]; then
   log "up to date: $venv_dir matches python/requirements.lock (${lock_sha:0:12})"
   exit 0
@@ -44,6 +46,8 @@ log "installing $count pinned packages from python/requirements.lock (pip cache:
 "$venv_dir/bin/python" -m pip install --quiet --disable-pip-version-check --cache-dir "$cache_dir" \
   --no-deps --requirement "$lock_file"
 # --no-deps installs exactly the lock; pip check proves the lock is complete and consistent.
+"$venv_dir/bin/python" -m pip install --quiet --disable-pip-version-check --cache-dir "$cache_dir" \
+  --no-deps --requirement "$dev_lock_file"
 "$venv_dir/bin/python" -m pip check >/dev/null || { "$venv_dir/bin/python" -m pip check >&2; die "python/requirements.lock is inconsistent (see above): regenerate it"; }
 
 echo "$lock_sha" >"$stamp_file"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # What `make test` needs before its tiers, with the cold builds overlapped (the npm packages and the venv
 # are Make prerequisites and come first):
+#   - every Debian package of scripts/packages.list, first (as root);
 #   - the Docker images build in the background from the start: mostly downloads and unpacking, so they
 #     overlap well with the CPU-bound Go builds of the toolchain;
 #   - the Pulumi toolchain (CLI, kubernetes plugin, bridged plugins), then SeaweedFS, in the foreground:
@@ -16,6 +17,13 @@ cd "$(dirname "$0")/.."
 # shellcheck source=cluster/common.sh
 source scripts/cluster/common.sh
 LOG_TAG=setup
+
+# Every Debian package any tier needs, before anything that uses one (scripts/packages.list).
+if [ "$(id -u)" = 0 ]; then
+  step "Debian packages (scripts/packages.list)" bash scripts/packages.sh install
+else
+  bash scripts/packages.sh check || log "not root: the tiers that need the packages above will say so"
+fi
 
 mkdir -p "$MLOPS_CACHE_DIR/logs"
 images_log="$MLOPS_CACHE_DIR/logs/test-docker-images.log"

@@ -1,5 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { balancerLimits } from "../shared/balancerLimits";
 
 /** The nginx config template in images/loadbalancer; placeholders are `{{NAME}}`. */
 export const loadBalancerTemplatePath = path.resolve(__dirname, "..", "..", "images", "loadbalancer", "default.conf.template");
@@ -11,7 +12,7 @@ export interface Upstream {
 }
 
 export interface LoadBalancerTimeouts {
-  /** Seconds a replica may take to answer once it has the request; then 504 (default 60). */
+  /** Seconds a replica may take to answer once it has the request; then 504 (default: balancerLimits). */
   readonly upstreamTimeoutSeconds?: number;
   /** Seconds a replica is left out after `maxFails` failed attempts (default 5). */
   readonly failTimeoutSeconds?: number;
@@ -37,9 +38,13 @@ export function upstreamServers(upstreams: readonly Upstream[], timeouts: LoadBa
 /** Fills the template: the listen port, the timeouts, and the upstream block as an include of `upstreamsPath`. */
 export function renderLoadBalancerConfig(template: string, listenPort: number, replicaCount: number, timeouts: LoadBalancerTimeouts = {}): string {
   if (replicaCount < 1) throw new Error("load balancer: expected at least one upstream replica");
-  const { upstreamTimeoutSeconds = 60 } = timeouts;
+  const { upstreamTimeoutSeconds = balancerLimits.upstreamTimeoutSeconds } = timeouts;
   const values: Record<string, string> = {
     LISTEN_PORT: String(listenPort),
+    CONNECT_TIMEOUT: `${balancerLimits.connectTimeoutSeconds}s`,
+    MAX_BODY: `${balancerLimits.maxBodyMiB}m`,
+    CLIENT_BODY_TIMEOUT: `${balancerLimits.clientBodyTimeoutSeconds}s`,
+    HEALTH_PATH: balancerLimits.healthPath,
     UPSTREAM_SERVERS: `    include ${upstreamsPath};`,
     UPSTREAM_TIMEOUT: `${upstreamTimeoutSeconds}s`,
     // Every replica once at most (a refused connection or a 503 moves on; a sent POST never does).

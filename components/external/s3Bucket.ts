@@ -1,5 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { bucketNameExpectation, isValidBucketName } from "../../config/bucketName";
 
 export interface ArtifactBucketArgs {
   /** The bucket name; omit to let Pulumi generate a unique one. */
@@ -19,11 +20,9 @@ export interface ArtifactBucketArgs {
   readonly tags?: Record<string, string>;
 }
 
-const bucketName = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
-
 export function validateArtifactBucketArgs(args: ArtifactBucketArgs): void {
-  if (args.bucketName !== undefined && (!bucketName.test(args.bucketName) || args.bucketName.includes(".."))) {
-    throw new Error(`ArtifactBucket: bucketName '${args.bucketName}' must be 3-63 lower-case letters, digits, '.' or '-', starting and ending alphanumeric`);
+  if (args.bucketName !== undefined && !isValidBucketName(args.bucketName)) {
+    throw new Error(`ArtifactBucket: bucketName '${args.bucketName}' must be ${bucketNameExpectation}`);
   }
 }
 

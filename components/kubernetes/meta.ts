@@ -1,5 +1,6 @@
 import type * as k8s from "@pulumi/kubernetes";
 import type { Resources } from "../../config";
+import { imageContract } from "../../config/imageContract";
 import { autonameBase, childName, type EnvPlan, mlflowLoginEnv, selectorLabels, standardLabels } from "../shared";
 
 /**
@@ -54,7 +55,7 @@ export function childResourceName(name: string, role: string): string {
 }
 
 /** Our own images (mlflow, trainer, serving) run as this numeric user, so `runAsNonRoot` can be verified. */
-export const appUserId = 10001;
+export const appUserId = imageContract.appUserId;
 
 export function podSecurityContext(userId: number): k8s.types.input.core.v1.PodSecurityContext {
   return { runAsNonRoot: true, runAsUser: userId, runAsGroup: userId, fsGroup: userId, seccompProfile: { type: "RuntimeDefault" } };

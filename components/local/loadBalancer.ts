@@ -21,6 +21,7 @@
  * - a client that goes away mid-body or mid-wait cancels its upstream request and nothing else.
  */
 import * as http from "node:http";
+import { balancerLimits, maxBodyBytes } from "../shared/balancerLimits";
 
 export interface Upstream {
   readonly url: URL;
@@ -57,9 +58,9 @@ export interface BalancerOptions {
 export const defaultBalancerOptions: BalancerOptions = {
   healthPath: "/ping",
   healthIntervalMs: 500,
-  connectTimeoutMs: 2_000,
-  upstreamTimeoutMs: 60_000,
-  maxBodyBytes: 16 * 1024 * 1024,
+  connectTimeoutMs: balancerLimits.connectTimeoutSeconds * 1000,
+  upstreamTimeoutMs: balancerLimits.upstreamTimeoutSeconds * 1000,
+  maxBodyBytes,
 };
 
 /** Picks upstreams in round-robin order among the ready ones not marked down. */
@@ -257,7 +258,7 @@ export function createLoadBalancer(pool: RoundRobin, options: BalancerOptions = 
     // A client that vanishes must cost its own request only: socket errors never reach the process.
     req.on("error", () => undefined);
     res.on("error", () => undefined);
-    if (req.url === "/lb/health") {
+    if (req.url === balancerLimits.healthPath) {
       const now = Date.now();
       const upstreams = pool.upstreams.map((u) => ({ url: u.url.href, ready: u.ready, up: u.ready && u.downUntil <= now }));
       sendJson(res, pool.anyReady(now) ? 200 : 503, { ready: pool.anyReady(now), upstreams });

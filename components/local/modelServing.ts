@@ -3,6 +3,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import type { ModelServing, ModelServingArgs } from "../interfaces";
+import { balancerLimits } from "../shared/balancerLimits";
 import { checkedFor } from "../shared/resourceError";
 import { localClientEnv } from "./clientEnv";
 import { LocalProcess } from "./localProcess";
@@ -104,7 +105,7 @@ export class LocalModelServing extends pulumi.ComponentResource implements Model
         env: {},
         logFile: `${paths.logDir}/serving-lb.log`,
         pidFile: `${paths.runDir}/serving-lb.pid`,
-        healthUrl: `http://127.0.0.1:${serving.loadBalancerPort}/lb/health`,
+        healthUrl: `http://127.0.0.1:${serving.loadBalancerPort}${balancerLimits.healthPath}`,
         startTimeoutSeconds: 60,
         restartTrigger: `code=${loadBalancerCodeDigest()}`,
         stopGraceSeconds: 10,

@@ -9,6 +9,8 @@ export interface LocalPaths {
   readonly stateDir: string;
   readonly logDir: string;
   readonly runDir: string;
+  /** The last pipeline run's record, one file per stack: two stacks' pipelines may run at the same time. */
+  readonly runRecord: string;
   readonly python: string;
   readonly mlflow: string;
 }
@@ -20,6 +22,7 @@ export function localPaths(workDir: string, stack: string, venvDir = path.join(w
     stateDir,
     logDir: path.join(stateDir, "logs", stack),
     runDir: path.join(stateDir, "run", stack),
+    runRecord: path.join(stateDir, "last-run", `${stack}.json`),
     python: path.join(venvDir, "bin", "python"),
     mlflow: path.join(venvDir, "bin", "mlflow"),
   };

@@ -1,4 +1,5 @@
 import type { ImagesConfig } from "../../config";
+import { imageContract } from "../../config/imageContract";
 
 /** `<registry>/<name>:<tag>`, or `<name>:<tag>` for a local engine; the one rule every platform names our images by. */
 export function imageRef(images: Pick<ImagesConfig, "registry" | "tag">, name: string): string {
@@ -6,12 +7,12 @@ export function imageRef(images: Pick<ImagesConfig, "registry" | "tag">, name: s
   return registry ? `${registry}/${name}:${images.tag}` : `${name}:${images.tag}`;
 }
 
-/** The images scripts/docker/build-images.sh builds from images/<role>. */
+/** The images scripts/docker/build-images.sh builds from images/<role> (IMAGE_ROLES of images/images.env). */
 export type BuiltImageRole = "mlflow" | "trainer" | "serving";
 
 /** `[<registry>/]mlops-<role>:<tag>`: the one place our own images are named, for every platform and program. */
 export function builtImageRef(images: Pick<ImagesConfig, "registry" | "tag">, role: BuiltImageRole): string {
-  return imageRef(images, `mlops-${role}`);
+  return imageRef(images, `${imageContract.namePrefix}${role}`);
 }
 
 /** S3 servers we know how to run in the stack: MinIO (the config default) and SeaweedFS (Apache-2.0). */

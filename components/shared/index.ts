@@ -12,3 +12,4 @@ export * from "./sharding";
 export * from "./study";
 export * from "./studySpec";
 export * from "./trialKey";
+export * from "./balancerLimits";

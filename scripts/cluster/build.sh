@@ -158,7 +158,7 @@ build_traefik() {
 build_pause() {
   [ -x "$PAUSE_BIN" ] && { log "pause $KUBERNETES_VERSION: cached at $PAUSE_BIN"; return 0; }
   local kdir
-  command -v gcc >/dev/null 2>&1 || die "building the pause binary needs gcc: apt-get install gcc libc6-dev"
+  ensure_packages
   kdir="$(module_dir k8s.io/kubernetes "$KUBERNETES_VERSION")"
   mkdir -p "$(dirname "$PAUSE_BIN")"
   timed "pause $KUBERNETES_VERSION: gcc -static pause.c" \

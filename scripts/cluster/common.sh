@@ -39,25 +39,9 @@ CONTAINERD_SOCK="$CLUSTER_RUN/containerd.sock"
 HOSTPATH_PV_DIR=/tmp/hostpath_pv
 # Host processes, in start order (down stops them in reverse).
 CLUSTER_PROCESSES=(etcd kube-apiserver kube-controller-manager kube-scheduler containerd kubelet kube-proxy volume-permissions)
-# Debian packages the node needs, as "command:package".
-CLUSTER_PACKAGES=(containerd:containerd runc:runc /usr/lib/cni/bridge:containernetworking-plugins
-  iptables:iptables conntrack:conntrack busybox:busybox-static)
-
-# ensure_packages: installs the Debian packages that are missing (apt-get update first).
-ensure_packages() {
-  local missing=() entry cmd
-  for entry in "${CLUSTER_PACKAGES[@]}"; do
-    cmd="${entry%%:*}"
-    if [[ "$cmd" == /* ]]; then [ -e "$cmd" ] && continue; else command -v "$cmd" >/dev/null 2>&1 && continue; fi
-    missing+=("${entry#*:}")
-  done
-  [ "${#missing[@]}" = 0 ] && return 0
-  [ "$(id -u)" = 0 ] || die "missing Debian packages ${missing[*]}: run as root, or apt-get install them"
-  log "installing Debian packages: ${missing[*]}"
-  DEBIAN_FRONTEND=noninteractive apt-get update -q >&2 || die "apt-get update failed"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >&2 ||
-    die "apt-get install ${missing[*]} failed"
-}
+# ensure_packages: the Debian packages the node needs (group `cluster` of scripts/packages.list).
+# The image build needs busybox-static and gcc as much as the node needs containerd: every cluster step calls it.
+ensure_packages() { bash "$CLUSTER_DIR/../packages.sh" install cluster || die "the cluster's Debian packages could not be installed"; }
 
 # Supervised processes: $CLUSTER_STATE/run/<name>.pid and $CLUSTER_STATE/logs/<name>.log.
 pid_file() { echo "$CLUSTER_STATE/run/$1.pid"; }

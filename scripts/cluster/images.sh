@@ -21,7 +21,11 @@ image_specs() {
   # Debian's static busybox: the small test pods' image (httpd, nslookup, wget, sleep).
   echo "busybox|$(busybox_version)|$(command -v busybox || echo /bin/busybox)|/bin/busybox"
 }
-busybox_version() { dpkg-query -W -f '${Version}' busybox-static 2>/dev/null | sed 's/^[0-9]*://; s/[^A-Za-z0-9_.-]/_/g' || echo unknown; }
+busybox_version() {
+  local version
+  version=$(dpkg-query -W -f '${Version}' busybox-static 2>/dev/null) || die "busybox-static is not installed: bash scripts/packages.sh install cluster"
+  echo "$version" | sed 's/^[0-9]*://; s/[^A-Za-z0-9_.-]/_/g'
+}
 image_ref() { echo "mlops.local/$1:$2"; }
 archive_path() { echo "$IMAGES_DIR/$1-$2-layout$IMAGES_LAYOUT.tar"; }
 
@@ -59,6 +63,8 @@ write_archive() {
 
 build() {
   local name version bin entry
+  # busybox-static first: its version names the busybox image (a fresh machine has not got it yet).
+  ensure_packages
   while IFS='|' read -r name version bin entry; do write_archive "$name" "$version" "$bin" "$entry"; done < <(image_specs)
 }
 

@@ -4,7 +4,8 @@
 # Copies images from the Docker engine into the cluster containerd's k8s.io namespace (no registry:
 # pods find them there and never pull). Without arguments: what Pulumi.cluster.yaml runs, i.e. the
 # stand-ins under their stable names (local/postgres:bookworm, local/seaweedfs:bookworm, written by
-# scripts/docker/base-image.sh) and our images at MLOPS_IMAGE_TAG (default 0.1.0, the stack's images.tag).
+# scripts/docker/base-image.sh) and our images at MLOPS_IMAGE_TAG (default: IMAGE_DEFAULT_TAG of images/images.env,
+# the stack's images.tag).
 # An image whose id containerd already holds under that name is skipped. Needs root and a running cluster.
 # `check`: only verify that the Docker engine has every image (non-zero, naming the first missing one).
 set -euo pipefail
@@ -12,10 +13,14 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 check=""
 if [ "${1:-}" = check ]; then check=1; shift; fi
-tag="${MLOPS_IMAGE_TAG:-0.1.0}"
+# shellcheck source=../../images/images.env
+source "$CLUSTER_DIR/../../images/images.env"
+tag="${MLOPS_IMAGE_TAG:-$IMAGE_DEFAULT_TAG}"
 images=("$@")
-[ "${#images[@]}" -gt 0 ] || images=(local/postgres:bookworm local/seaweedfs:bookworm
-  "mlops-trainer:$tag" "mlops-mlflow:$tag" "mlops-serving:$tag")
+if [ "${#images[@]}" = 0 ]; then
+  images=(local/postgres:bookworm local/seaweedfs:bookworm)
+  for role in $IMAGE_ROLES; do images+=("$IMAGE_NAME_PREFIX$role:$tag"); done
+fi
 
 missing_image() { die "no Docker image $1: build it first (make docker-base-images, make build-train build-prod)"; }
 if [ -n "$check" ]; then

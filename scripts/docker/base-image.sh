@@ -31,10 +31,7 @@ python_base_tag() {
 
 build_rootfs_tarball() {
   local tarball="$1"
-  command -v debootstrap >/dev/null 2>&1 || {
-    log "debootstrap not found: installing it (apt-get)"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap >&2 || { apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap >&2; }
-  }
+  bash "$REPO_ROOT/scripts/packages.sh" install docker
   local mirror; mirror=$(debian_mirror)
   local work; work=$(mktemp -d "$DOCKER_CACHE_DIR/rootfs/.build.XXXXXX")
   # shellcheck disable=SC2064  # expand now: the trap must remove this very folder

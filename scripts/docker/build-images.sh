@@ -8,14 +8,17 @@
 # the engine needs no network. --online skips the wheelhouse: pip inside the build uses the index.
 #   --base      PYTHON_BASE for the Dockerfiles (env PYTHON_BASE). Default: python:3.12-slim when the
 #               engine has it, else the local Debian stand-in from scripts/docker/base-image.sh.
-#   --tag       image tag (env IMAGE_TAG, default 0.1.0; never `latest`)
+#   --tag       image tag (env IMAGE_TAG, default IMAGE_DEFAULT_TAG of images/images.env; never `latest`)
 #   --registry  registry prefix (env IMAGE_REGISTRY, default none)
 # Prints `<role>=<image>` per image on stdout; progress, timings and sizes on stderr.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 base="${PYTHON_BASE:-}"
-tag="${IMAGE_TAG:-0.1.0}"
+# Names, default tag and user of our images: one owner for TypeScript, shell and the Dockerfiles.
+# shellcheck source=../../images/images.env
+source "$REPO_ROOT/images/images.env"
+tag="${IMAGE_TAG:-$IMAGE_DEFAULT_TAG}"
 registry="${IMAGE_REGISTRY:-}"
 online=false
 roles=()
@@ -25,11 +28,14 @@ while [ $# -gt 0 ]; do
     --tag) tag="$2"; shift 2 ;;
     --registry) registry="$2"; shift 2 ;;
     --online) online=true; shift ;;
-    trainer | mlflow | serving) roles+=("$1"); shift ;;
-    *) die "unknown argument '$1': expected --base IMAGE, --tag TAG, --registry PREFIX, --online or trainer|mlflow|serving" ;;
+    -*) die "unknown argument '$1': expected --base IMAGE, --tag TAG, --registry PREFIX, --online or one of: $IMAGE_ROLES" ;;
+    *)
+      [[ " $IMAGE_ROLES " == *" $1 "* ]] || die "unknown image '$1': expected one of: $IMAGE_ROLES"
+      roles+=("$1"); shift ;;
   esac
 done
-[ ${#roles[@]} -gt 0 ] || roles=(trainer mlflow serving)
+# shellcheck disable=SC2206  # a space-separated list by design
+[ ${#roles[@]} -gt 0 ] || roles=($IMAGE_ROLES)
 [[ "$tag" =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ ]] || die "--tag '$tag': expected an image tag such as 0.1.0"
 [ "$tag" != latest ] || die "--tag latest: expected a pinned tag such as 0.1.0"
 LOCK_FILE="$REPO_ROOT/python/requirements.lock"
@@ -101,8 +107,8 @@ build() {
 }
 
 # The locked venv, once per (lock, base, pip options): every workload image copies it.
-deps_key=$( { cat "$LOCK_FILE" "$REPO_ROOT/images/python-deps/Dockerfile"; docker image inspect --format '{{.Id}}' "$base"; echo "$pip_options"; } | content_key)
-deps_ref="mlops-python-deps:$deps_key"
+deps_key=$( { cat "$LOCK_FILE" "$REPO_ROOT/images/python-deps/Dockerfile" "$REPO_ROOT/images/images.env"; docker image inspect --format '{{.Id}}' "$base"; echo "$pip_options"; } | content_key)
+deps_ref="${IMAGE_NAME_PREFIX}python-deps:$deps_key"
 if image_exists "$deps_ref"; then
   log "dependencies image $deps_ref exists"
 else
@@ -112,16 +118,16 @@ else
   mkdir -p "$context/wheels"
   # Hard links when the cache shares a filesystem with the context: no copy of the wheelhouse.
   if [ -n "$wheels" ]; then cp -al "$wheels/." "$context/wheels/" 2>/dev/null || cp -a "$wheels/." "$context/wheels/"; fi
-  build "$deps_ref" "$context" --build-arg "PYTHON_BASE=$base" --build-arg "PIP_INSTALL_OPTIONS=$pip_options" \
+  build "$deps_ref" "$context" --build-arg "PYTHON_BASE=$base" --build-arg "PIP_INSTALL_OPTIONS=$pip_options" --build-arg "APP_UID=$APP_USER_ID" \
     --label "org.opencontainers.image.source=mlops-pipeline/images/python-deps" || { rm -rf "$context"; exit 1; }
   rm -rf "$context"
   # Older dependency images (an earlier lock or base) are ~1 GB each; one still in use stays.
-  docker image ls --format '{{.Repository}}:{{.Tag}}' mlops-python-deps | grep -v -x "$deps_ref" | xargs -r docker rmi >/dev/null 2>&1 || true
+  docker image ls --format '{{.Repository}}:{{.Tag}}' "${IMAGE_NAME_PREFIX}python-deps" | grep -v -x "$deps_ref" | xargs -r docker rmi >/dev/null 2>&1 || true
 fi
 
 for role in "${roles[@]}"; do
-  ref="${prefix}mlops-$role:$tag"
-  build "$ref" "$REPO_ROOT/images/$role" --build-arg "PYTHON_BASE=$base" --build-arg "DEPS_IMAGE=$deps_ref" \
+  ref="${prefix}${IMAGE_NAME_PREFIX}$role:$tag"
+  build "$ref" "$REPO_ROOT/images/$role" --build-arg "DEPS_IMAGE=$deps_ref" --build-arg "APP_UID=$APP_USER_ID" \
     --label "org.opencontainers.image.source=mlops-pipeline/images/$role"
   echo "$role=$ref"
 done

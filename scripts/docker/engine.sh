@@ -15,10 +15,8 @@ START_TIMEOUT_SECONDS="${DOCKER_START_TIMEOUT_SECONDS:-60}"
 started_by_us() { [ -f "$PID_FILE" ] && kill -0 "$(cat "$PID_FILE")" 2>/dev/null; }
 
 install_engine() {
-  log "dockerd not found: installing Debian's docker.io (apt-get)"
-  [ "$(id -u)" = 0 ] || die "installing docker.io needs root: run 'sudo apt-get install docker.io' or start an engine yourself"
-  DEBIAN_FRONTEND=noninteractive apt-get update -q >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends docker.io >&2
+  log "dockerd not found: installing Debian's docker.io (scripts/packages.sh)"
+  bash "$REPO_ROOT/scripts/packages.sh" install docker
 }
 
 start() {

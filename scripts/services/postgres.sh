@@ -29,10 +29,8 @@ find_pg_bin() {
   local bin
   bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)"
   if [[ -z "$bin" || ! -x "$bin/initdb" ]]; then
-    ((EUID == 0)) || die "PostgreSQL server binaries are missing: install Debian's 'postgresql' package"
-    log "installing Debian's postgresql package (apt-get)"
-    apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >&2 ||
-      die "apt-get install postgresql failed"
+    log "PostgreSQL server binaries are missing: installing them (scripts/packages.sh)"
+    bash "$(dirname "${BASH_SOURCE[0]}")/../packages.sh" install services >&2 || die "could not install Debian's postgresql package"
     bin="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)"
   fi
   echo "$bin"

@@ -18,7 +18,7 @@ export function servicesUnavailableReason(): string | undefined {
   }
   if (!process.env.MLOPS_WEED_BIN && !fs.existsSync(path.join(repoRoot, "scripts", "toolchain.sh"))) return "no MLOPS_WEED_BIN and no scripts/toolchain.sh to build SeaweedFS";
   const hasPostgres = fs.existsSync("/usr/lib/postgresql") && fs.readdirSync("/usr/lib/postgresql").some((v) => fs.existsSync(`/usr/lib/postgresql/${v}/bin/initdb`));
-  if (!hasPostgres && process.getuid?.() !== 0) return "PostgreSQL server binaries are missing and only root can apt-get install them";
+  if (!hasPostgres && process.getuid?.() !== 0) return "PostgreSQL server binaries are missing and only root can install them (bash scripts/packages.sh install services)";
   return undefined;
 }
 

@@ -39,7 +39,7 @@ const metrics = loadMetricsConfig(metricsConfigPath(repoRoot));
 const writer = "test/cluster/prodPath.test.ts";
 
 interface Workload {
-  metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  metadata: { name: string; uid?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
   spec?: { replicas?: number; completions?: number; template?: { metadata?: { annotations?: Record<string, string> } } };
   status?: { readyReplicas?: number; updatedReplicas?: number; succeeded?: number; failed?: number; phase?: string; conditions?: { type: string; status: string }[] };
 }
@@ -220,6 +220,23 @@ describe.skipIf(unavailable !== undefined)("the prod path on the local cluster (
       expect(phase(run, name).resourceChanges, target).toBe(0);
     }
     expect(servingDeployment().status?.readyReplicas).toBeGreaterThanOrEqual(1);
+  });
+
+  it("a serving Deployment deleted by hand (its pods with it) is put back by the next make pipeline, training nothing", async () => {
+    const deleted = servingDeployment().metadata;
+    kubectl(["-n", namespace, "delete", "deployment", deleted.name, "--wait=true"]);
+    expect(list(["get", "deployments"]).map((d) => d.metadata.name)).not.toContain(deleted.name);
+    const again = await stack.make("pipeline", env);
+    expect(again.status, again.output).toBe(0);
+    const run = stack.lastRun();
+    // The refresh before the deploy saw the Deployment gone; the update created it again.
+    expect(phase(run, "deploy").resourceChanges).toBeGreaterThanOrEqual(1);
+    expect(phase(run, "train").resourceChanges).toBe(0);
+    const restored = servingDeployment();
+    expect(restored.metadata.name).toBe(deleted.name);
+    expect(restored.metadata.uid).not.toBe(deleted.uid);
+    expect(restored.status?.readyReplicas).toBe(config.serving.autoscaling?.minReplicas ?? config.serving.replicas);
+    expect((await ingressRequest(ingressHost, "/ping")).status).toBe(200);
   });
 
   // The retrain of the next two tests: another seed and larger forests, so trials last long enough to be

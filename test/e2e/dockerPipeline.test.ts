@@ -401,6 +401,34 @@ describe.skipIf(unavailable)("make pipeline on the docker platform (real engine,
     ).toEqual(containersBefore);
   });
 
+  it("puts back a replica container removed by hand on the next make pipeline, training nothing", async () => {
+    const before = (await mlflow.studyRuns(experimentName, studyId)).length;
+    const containersBefore = ourContainers()
+      .map((c) => c.name)
+      .sort();
+    const victim = containersBefore.find((name) => /serving-\d+$/.test(name));
+    expect(victim, `a serving replica among ${containersBefore.join(", ")}`).toBeDefined();
+    const removedId = docker("inspect", "--format", "{{.Id}}", String(victim));
+    docker("rm", "--force", String(victim));
+    expect(ourContainers().map((c) => c.name)).not.toContain(victim);
+    const result = await stack.make("pipeline");
+    expect(result.status, result.output).toBe(0);
+    // The refresh before the deploy saw the container gone; the update created it again, and only it.
+    expect(phase(stack.lastRun(), "deploy").resourceChanges).toBeGreaterThanOrEqual(1);
+    expect(phase(stack.lastRun(), "train").resourceChanges).toBe(0);
+    expect(docker("inspect", "--format", "{{.Id}}", String(victim))).not.toBe(removedId);
+    expect(
+      ourContainers()
+        .map((c) => c.name)
+        .sort(),
+    ).toEqual(containersBefore);
+    expect(await mlflow.studyRuns(experimentName, studyId)).toHaveLength(before);
+    const champion = await mlflow.aliasVersion(registeredModel.name, registeredModel.alias);
+    const served = await servedVersions(replicas);
+    expect(served.size).toBe(replicas);
+    for (const version of served.values()) expect(version).toBe(champion.version);
+  });
+
   it("runs make train-docker, make prod-docker and make compose-logs on the stack (its containers only)", async () => {
     const train = await stack.make("train-docker");
     expect(train.status, train.output).toBe(0);

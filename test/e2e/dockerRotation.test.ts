@@ -3,9 +3,10 @@
  * random plugins against Docker's engine, PostgreSQL and SeaweedFS as the Debian stand-ins and our
  * mlflow image (built here under this suite's own tag, so a shared tag is never rebuilt under another run).
  * In the order a user lives it: the init phase only, a run with an artifact and a registered model
- * logged, then a rotation, then the next run. After the rotation every generated password is new and:
- * the PostgreSQL role, the object store, the MLflow admin and the training user take the new one and
- * refuse the old; the run, its artifact and the model are still there; the next run changes nothing.
+ * logged, then a rotation, then the next runs. After the rotation every generated password is new and:
+ * the PostgreSQL role, the object store, the MLflow admin and both service users take the new one and
+ * refuse the old; the run, its artifact and the model are still there; the next init changes nothing,
+ * and the next whole pipeline trains, selects and serves on the rotated passwords only.
  *
  * A private stack (`e2e-rotate`: Pulumi.dev.yaml with the local images, its own port and network), never
  * a developer's `dev` stack nor the docker pipeline test's `e2e-docker`. Everything is checked through
@@ -14,6 +15,7 @@
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { authDataDir } from "../../components/docker/trackingSpecs";
+import { planStudy } from "../../components/shared";
 import { mlflowServiceUsers } from "../../components/shared/mlflowAuth";
 import { timedStep } from "../support/commands";
 import { docker, dockerSuiteSkipped, forceRemoveStack, run, stackContainers, standInImages } from "../support/dockerEngine";
@@ -26,6 +28,7 @@ const stackName = "e2e-rotate";
 const port = 5187;
 const imageTag = "e2e-rotate";
 const mlflowImage = `mlops-mlflow:${imageTag}`;
+const lbPort = 8187;
 // An empty MLOPS_AUTH_ADMIN_PASSWORD: the stack generates the admin password (the user's own would win).
 const stack = new TestStack(stackName, () => ({ MLOPS_AUTH_ADMIN_PASSWORD: "" }));
 const trackingUri = `http://127.0.0.1:${port}`;
@@ -107,8 +110,9 @@ describe.skipIf(skipped)("--rotate-secrets on the docker platform (real engine, 
   beforeAll(async () => {
     const images = await timedStep("stand-in images (cached)", () => standInImages());
     await timedStep(`build ${mlflowImage}`, () => {
-      const built = run("bash", ["scripts/docker/build-images.sh", "--base", images.pythonBase ?? "", "--tag", imageTag, "mlflow"], 1_200_000);
-      if (built.status !== 0) throw new Error(`scripts/docker/build-images.sh mlflow failed:\n${built.stderr.split("\n").slice(-15).join("\n")}`);
+      // All three: the last test runs the whole pipeline (trainers, model servers) on the rotated passwords.
+      const built = run("bash", ["scripts/docker/build-images.sh", "--base", images.pythonBase ?? "", "--tag", imageTag, "trainer", "mlflow", "serving"], 1_200_000);
+      if (built.status !== 0) throw new Error(`scripts/docker/build-images.sh failed:\n${built.stderr.split("\n").slice(-15).join("\n")}`);
     });
     stack.write(
       {
@@ -118,6 +122,17 @@ describe.skipIf(skipped)("--rotate-secrets on the docker platform (real engine, 
           objectStore: { kind: "inStack", image: images.seaweedfs, bucket: "mlflow" },
           auth: { enabled: true },
         },
+        // Small on purpose: the last test trains this on the rotated passwords.
+        training: {
+          modelFamily: "random_forest",
+          searchSpace: { n_estimators: { values: [10, 20] }, max_depth: { values: [2, 4] } },
+          strategy: { kind: "grid" },
+          cvFolds: 2,
+          workers: 2,
+          dataset: { source: "generated", generate: { rows: 400, features: 4, informative: 3, classes: 2, seed: 9 } },
+          resources: { cpuRequest: "250m", memoryRequest: "256Mi", cpuLimit: "1", memoryLimit: "1Gi" },
+        },
+        serving: { replicas: 1, loadBalancerPort: lbPort },
         images: { pythonBase: images.pythonBase, loadBalancer: images.nginx, tag: imageTag },
         docker: { network: stackName },
       },
@@ -131,7 +146,7 @@ describe.skipIf(skipped)("--rotate-secrets on the docker platform (real engine, 
   afterAll(async () => {
     const removed = await timedStep("make mlflow-remove", () => stack.remove());
     const leftovers = forceRemoveStack(stackName);
-    run("docker", ["image", "rm", mlflowImage]);
+    for (const role of ["trainer", "mlflow", "serving"]) run("docker", ["image", "rm", `mlops-${role}:${imageTag}`]);
     expect(removed.status, removed.output).toBe(0);
     expect(leftovers, "objects left on the engine after make mlflow-remove").toEqual([]);
   });
@@ -188,6 +203,7 @@ describe.skipIf(skipped)("--rotate-secrets on the docker platform (real engine, 
     expect((await as(mlflowServiceUsers.training, after.trainingUserPassword ?? "").fetch(probe)).status).toBe(200);
     expect((await as(mlflowServiceUsers.training, before.trainingUserPassword ?? "").fetch(probe)).status).toBe(401);
     expect((await as(mlflowServiceUsers.serving, after.servingUserPassword ?? "").fetch(probe)).status).toBe(200);
+    expect((await as(mlflowServiceUsers.serving, before.servingUserPassword ?? "").fetch(probe)).status).toBe(401);
     const { run: kept } = await mlflow.call<{ run: { info: { status: string }; data: { metrics?: { key: string; value: number }[] } } }>(`runs/get?run_id=${runId}`);
     expect(kept.data.metrics?.find((m) => m.key === "score")?.value).toBe(0.75);
     expect(await artifact(after.authAdminPassword ?? "", `${experimentId}/${runId}`)).toEqual({ status: 200, text: artifactText });
@@ -206,5 +222,18 @@ describe.skipIf(skipped)("--rotate-secrets on the docker platform (real engine, 
     expect(experiments.experiments.map((e) => e.name).sort()).toEqual(["Default", experimentName].sort());
     // Only the tracking phase ever ran: no training container was started by the rotation or after it.
     expect(stackContainers(stackName).filter((c) => c.topology !== `${stackName}-tracking`)).toEqual([]);
+  });
+  it("the next make pipeline trains, selects and serves on the rotated passwords, and rotates nothing again", async () => {
+    const result = await timedStep("make pipeline", () => stack.make("pipeline"));
+    expect(result.status, result.output).toBe(0);
+    expect(result.output).toMatch(/\[smoke\] POST .*HTTP 200/);
+    expect(await generated()).toEqual(after);
+    // Every trial was trained and logged by the trainers, which log in as the training user with its rotated password
+    // (the queue on the rotated database role, the models through MLflow on the rotated object-store keys).
+    const config = stack.config();
+    const plan = planStudy(stackName, config.training);
+    const runs = await admin(after.authAdminPassword ?? "").studyRuns(config.training.experimentName, plan.study.studyId);
+    expect(runs.filter((r) => r.info.status === "FINISHED")).toHaveLength(plan.trials.length);
+    expect(stackContainers(stackName).filter((c) => c.topology === `${stackName}-training`).length).toBe(config.training.workers);
   });
 });

@@ -90,7 +90,7 @@ describe.skipIf(!canRun)("rolling champion change on local, under load, with ser
     expect(one.status, one.output).toBe(0);
     expect(one.output).toMatch(/"status":200/);
     // Never in plain text: logs, Pulumi state, any command line.
-    expect(filesContaining(key, [path.join(root, ".pulumi-state"), stack.logDir, path.join(root, ".pipeline", "last-run.json")])).toEqual([]);
+    expect(filesContaining(key, [path.join(root, ".pulumi-state"), stack.logDir, stack.runRecordFile])).toEqual([]);
     expect(commandLinesContaining(key)).toEqual([]);
     expect(run.output + one.output).not.toContain(key);
   });

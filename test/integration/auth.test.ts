@@ -67,20 +67,19 @@ function recordLogins(): void {
   }
 }
 
+const settings = {
+  tracking: {
+    port: ports.mlflow,
+    database: { kind: "sqlite", path: `${dataDir}/mlflow.db` },
+    objectStore: { kind: "localFolder", path: `${dataDir}/artifacts` },
+    auth: { enabled: true },
+  },
+  serving: { port: ports.replica, loadBalancerPort: ports.lb },
+};
+
 describe.skipIf(!canRun)("MLflow basic auth on the local platform (real MLflow server, workers, model servers)", () => {
   beforeAll(async () => {
-    stack.write(
-      {
-        tracking: {
-          port: ports.mlflow,
-          database: { kind: "sqlite", path: `${dataDir}/mlflow.db` },
-          objectStore: { kind: "localFolder", path: `${dataDir}/artifacts` },
-          auth: { enabled: true },
-        },
-        serving: { port: ports.replica, loadBalancerPort: ports.lb },
-      },
-      "test/integration/auth.test.ts",
-    );
+    stack.write(settings, "test/integration/auth.test.ts");
     await timedStep("remove leftovers of an interrupted run", () => stack.make("mlflow-remove"));
     // A new user's first run: no runs and no generated password yet (a new password gets a fresh users database).
     // The shared trial queue of an earlier run (same content-addressed study id) would say every trial is done.
@@ -165,5 +164,40 @@ describe.skipIf(!canRun)("MLflow basic auth on the local platform (real MLflow s
     expect(filesContaining(password, [path.join(repoRoot, ".pulumi-state")])).toEqual([]);
     // The scan can see it: the 0600 files that must hold it do.
     expect(filesContaining(password, [path.join(stack.runDir, "basic_auth.ini")])).toHaveLength(1);
+  });
+  it("make rotate-secrets with a new study: every password is new, training and serving run on the new ones, every old one is refused", async () => {
+    const before = (await generatedSecretsOf(stack.name)).values;
+    // Another seed is another study: its trials are trained by workers logging in with the rotated passwords.
+    stack.write({ ...settings, training: { seed: 7 } }, "test/integration/auth.test.ts");
+    const rotated = await timedStep("make rotate-secrets", () => stack.make("rotate-secrets"));
+    expect(rotated.status, rotated.output).toBe(0);
+    expect(rotated.output).toMatch(/\[smoke\] POST .*HTTP 200/);
+    const after = (await generatedSecretsOf(stack.name)).values;
+    expect(Object.keys(after).sort()).toEqual(Object.keys(before).sort());
+    for (const name of ["authAdminPassword", "trainingUserPassword", "servingUserPassword"]) {
+      expect(before[name], name).toBeTruthy();
+      expect(after[name], `${name} rotated`).not.toBe(before[name]);
+    }
+    generatedAdmin = after.authAdminPassword ?? "";
+    const config = stack.config();
+    const experiment = `experiments/get-by-name?experiment_name=${encodeURIComponent(config.training.experimentName)}`;
+    const logins = [
+      [adminCredentials().username, "authAdminPassword"],
+      [mlflowServiceUsers.training, "trainingUserPassword"],
+      [mlflowServiceUsers.serving, "servingUserPassword"],
+    ] as const;
+    const probe = new MlflowRest(trackingUri, adminCredentials());
+    for (const [username, name] of logins) {
+      expect((await probe.fetch(experiment, undefined, { username, password: before[name] ?? "" })).status, `${username}'s old password`).toBe(401);
+      expect((await probe.fetch(experiment, undefined, { username, password: after[name] ?? "" })).status, `${username}'s new password`).toBe(200);
+    }
+    // The new study trained to the end on the rotated passwords, and the fleet serves its champion.
+    const plan = planStudy(stack.name, config.training);
+    const runs = await probe.studyRuns(config.training.experimentName, plan.study.studyId);
+    expect(runs.filter((r) => r.info.status === "FINISHED")).toHaveLength(plan.trials.length);
+    const { registeredModel } = loadMetricsConfig(metricsConfigPath(repoRoot));
+    const champion = await probe.aliasVersion(registeredModel.name, registeredModel.alias);
+    const served = (await (await fetch(`http://127.0.0.1:${ports.lb}/version`)).json()) as { version: string };
+    expect(served.version).toBe(champion.version);
   });
 });

@@ -109,7 +109,7 @@ describe.skipIf(!canRun)("tracking.database.manage: true on the real PostgreSQL"
   });
 
   it("keeps both passwords out of state, logs and command lines", () => {
-    const roots = [path.join(repoRoot, ".pulumi-state"), stack.logDir, path.join(repoRoot, ".pipeline", "last-run.json")];
+    const roots = [path.join(repoRoot, ".pulumi-state"), stack.logDir, stack.runRecordFile];
     for (const [name, value] of [
       ["admin password", secrets.MLOPS_DATABASE_ADMIN_PASSWORD ?? ""],
       ["role password", rolePassword],

@@ -1,6 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse as parseYaml, stringify as toYaml } from "yaml";
+import { localPaths } from "../../components/local/paths";
 import { loadStackConfig, type StackConfig } from "../../config";
 import { type CommandResult, type RunningCommand, runCommand, startCommand } from "./commands";
 
@@ -32,7 +33,7 @@ export interface LastRun {
 
 export function phase(run: LastRun, name: string): PhaseRecord {
   const found = run.phases.find((p) => p.name === name);
-  if (!found) throw new Error(`phase ${name} missing from last-run.json: ${JSON.stringify(run.phases.map((p) => p.name))}`);
+  if (!found) throw new Error(`phase ${name} missing from the run record: ${JSON.stringify(run.phases.map((p) => p.name))}`);
   return found;
 }
 
@@ -96,10 +97,14 @@ export class TestStack {
     return this.startDriver(args, extra).done;
   }
 
-  /** `.pipeline/last-run.json`, refused when another stack wrote it last. */
+  /** This stack's own run record (`.pipeline/last-run/<stack>.json`). */
+  get runRecordFile(): string {
+    return localPaths(repoRoot, this.name).runRecord;
+  }
+
   lastRun(): LastRun {
-    const run = JSON.parse(fs.readFileSync(path.join(repoRoot, ".pipeline", "last-run.json"), "utf8")) as LastRun;
-    if (run.stack !== this.name) throw new Error(`.pipeline/last-run.json is stack ${run.stack}'s, not ${this.name}'s: did another pipeline run at the same time?`);
+    const run = JSON.parse(fs.readFileSync(this.runRecordFile, "utf8")) as LastRun;
+    if (run.stack !== this.name) throw new Error(`${this.runRecordFile} records stack ${run.stack}, not ${this.name}`);
     return run;
   }
 

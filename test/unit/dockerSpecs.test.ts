@@ -251,14 +251,18 @@ describe("image build contexts", () => {
     }
   });
 
-  it("pin a configurable base, run as uid 10001 and never use latest", () => {
+  it("pin a configurable base in the shared deps stage, run as the APP_UID user and never use latest", () => {
     for (const dir of contexts) {
       const dockerfile = fs.readFileSync(path.join(imagesDir, dir, "Dockerfile"), "utf8");
-      expect(dockerfile, dir).toContain("ARG PYTHON_BASE=python:3.12-slim");
       expect(dockerfile, dir).not.toMatch(/:latest\b/);
-      if (dir !== "python-deps") {
-        expect(dockerfile, dir).toMatch(/^USER 10001:10001$/m);
-        expect(dockerfile, dir).toMatch(/^COPY --from=deps \/opt\/venv \/opt\/venv$/m);
+      if (dir === "python-deps") {
+        // The one base every workload image starts from: the configurable Python base, the venv, the user.
+        expect(dockerfile).toContain("ARG PYTHON_BASE=python:3.12-slim");
+        expect(dockerfile).toMatch(/^COPY --from=build \/opt\/venv \/opt\/venv$/m);
+        expect(dockerfile).toMatch(/useradd --uid "\$\{APP_UID\}"/);
+      } else {
+        expect(dockerfile, dir).toMatch(/^FROM \$\{DEPS_IMAGE\}$/m);
+        expect(dockerfile, dir).toMatch(/^USER \$\{APP_UID\}:\$\{APP_UID\}$/m);
       }
     }
   });

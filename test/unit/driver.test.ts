@@ -3,6 +3,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseStackConfig } from "../../config";
+import { localPaths } from "../../components/local/paths";
 import { countChanges, writeRunRecord } from "../../driver/lastRun";
 import { UsageError } from "../../driver/cli";
 import { parsePipelineArgs, parseSelectArgs } from "../../driver/pipelineArgs";
@@ -43,9 +44,12 @@ describe("run record", () => {
     expect(countChanges(undefined)).toBe(0);
   });
 
-  it("writes .pipeline/last-run.json with each phase's seconds and changes", () => {
+  it("writes the stack's own record (.pipeline/last-run/<stack>.json) with each phase's seconds and changes", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mlops-run-"));
-    const file = writeRunRecord(dir, { stack: "local", startedAt: "a", finishedAt: "b", ok: true, phases: [{ name: "init", seconds: 1.5, resourceChanges: 0 }] });
+    const paths = localPaths(dir, "local");
+    expect(localPaths(dir, "other").runRecord).not.toBe(paths.runRecord);
+    expect(paths.runRecord).toBe(path.join(dir, ".pipeline", "last-run", "local.json"));
+    const file = writeRunRecord(paths.runRecord, { stack: "local", startedAt: "a", finishedAt: "b", ok: true, phases: [{ name: "init", seconds: 1.5, resourceChanges: 0 }] });
     expect(JSON.parse(fs.readFileSync(file, "utf8")).phases[0]).toEqual({ name: "init", seconds: 1.5, resourceChanges: 0 });
   });
 });

@@ -126,3 +126,24 @@ describe("ArtifactBucket (mock: the aws plugin cannot be built offline)", () => 
     expect(() => new external.ArtifactBucket("prod-artifacts", { bucketName })).toThrow(/bucketName '.*' must be 3-63 lower-case letters/);
   });
 });
+
+describe("the S3 bucket-name rule (config/bucketName.ts), one owner for the config and ArtifactBucket", () => {
+  it.each(["Bad_Bucket", "ab", "a..b", "-abc", "abc-"])("both refuse %s", async (name) => {
+    const { parseStackConfig } = await import("../../config");
+    const { isValidBucketName } = await import("../../config/bucketName");
+    expect(isValidBucketName(name)).toBe(false);
+    for (const objectStore of [
+      { kind: "s3", bucket: name },
+      { kind: "inStack", bucket: name },
+    ]) {
+      expect(() => parseStackConfig({ "mlops:platform": "docker", "mlops:tracking": { objectStore } }, "Pulumi.dev.yaml"), JSON.stringify(objectStore)).toThrow(
+        /expected an S3 bucket name/,
+      );
+    }
+  });
+
+  it.each(["mlflow", "acme-mlflow-artifacts", "a.b-c"])("both accept %s", async (name) => {
+    const { isValidBucketName } = await import("../../config/bucketName");
+    expect(isValidBucketName(name)).toBe(true);
+  });
+});
