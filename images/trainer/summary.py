@@ -12,9 +12,8 @@ import optuna
 from mlflow.entities import Metric, RunTag
 from optuna.trial import FrozenTrial, TrialState
 
-from contract import METRIC_CV_MEAN, TAG_BEST_TRIAL_KEY
+from contract import ATTR_KEY, ATTR_PARAMS, METRIC_CV_MEAN, TAG_BEST_TRIAL_KEY
 from runner import ShardContext
-from trialqueue import ATTR_KEY, ATTR_PARAMS
 
 PLOT_HISTORY = "plots/optimization_history.png"
 PLOT_PARAMS = "plots/score_per_parameter.png"

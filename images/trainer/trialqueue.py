@@ -32,7 +32,7 @@ from optuna.storages import BaseStorage, InMemoryStorage, JournalStorage, RDBSto
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import FrozenTrial, TrialState, create_trial
 
-from contract import ATTR_ERROR, ATTR_INDEX, ATTR_KEY, ATTR_PARAMS, ENV_HEARTBEAT_GRACE_SECONDS, ENV_HEARTBEAT_SECONDS, ENV_OPTUNA_STORAGE
+from contract import ATTR_INDEX, ATTR_KEY, ATTR_PARAMS, ENV_HEARTBEAT_GRACE_SECONDS, ENV_HEARTBEAT_SECONDS, ENV_OPTUNA_STORAGE
 from optunadb import DatabaseSetupError, ensure_database
 from spec import PruningSpec, ShardSpec, TrialSpec
 

@@ -18,9 +18,9 @@ from mlflow.entities import Metric
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import TrialState
 
-from contract import PROGRESS_BUDGET, PROGRESS_FAILED, PROGRESS_FINISHED, PROGRESS_FOLD_FITS, PROGRESS_PRUNED, PROGRESS_RUNNING
+from contract import ATTR_ERROR, PROGRESS_BUDGET, PROGRESS_FAILED, PROGRESS_FINISHED, PROGRESS_FOLD_FITS, PROGRESS_PRUNED, PROGRESS_RUNNING
 from runner import FittedTrial, Outcome, ShardContext, TrialResult, fit_trial, record_trial
-from trialqueue import ATTR_ERROR, SYS_SURPLUS, Heartbeat, Heartbeats, budget_used, is_surplus, queue_counts, reap_stale, trial_spec
+from trialqueue import SYS_SURPLUS, Heartbeat, Heartbeats, budget_used, is_surplus, queue_counts, reap_stale, trial_spec
 from verdict import study_counts
 
 #: Metrics on the study run that say how far the train phase is (see progress.ts for the reader).

@@ -5,7 +5,7 @@
 # the same start as a machine that never ran the project. The image records what `check` found missing
 # before the install (/packages-before.txt) and after it (/packages-after.txt, must be empty); the build
 # fails when a package cannot be installed or a probe of scripts/packages.list is still absent afterwards.
-# The image is tagged by the content of the list and the installer, so an unchanged list is checked once.
+# The image is tagged by the content of the list and the installer (with its scripts/common.sh), so an unchanged list is checked once.
 # Prints `image=<tag>` on stdout.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
