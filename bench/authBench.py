@@ -19,8 +19,8 @@ from __future__ import annotations
 import json
 import os
 import resource
-import statistics
 import secrets
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -69,7 +69,11 @@ def spec(study_id: str, experiment: str) -> dict[str, object]:
         "cvFolds": 3,
         "testSize": 0.25,
         "seed": 1,
-        "dataset": {"source": "generated", "target": "target", "generate": {"rows": 2000, "features": 10, "informative": 5, "classes": 2, "seed": 3}},
+        "dataset": {
+            "source": "generated",
+            "target": "target",
+            "generate": {"rows": 2000, "features": 10, "informative": 5, "classes": 2, "seed": 3},
+        },
         "totalTrials": TRIALS,
         "workerIndex": 0,
         "workers": 1,
@@ -86,8 +90,14 @@ def grant_training_user(server: AuthServer, experiment: str, password: str) -> N
     if admin.get(f"{api}/users/get", params={"username": USER}).status_code == 404:
         admin.post(f"{api}/users/create", json={"username": USER, "password": password}).raise_for_status()
     found = admin.get(f"{api}/experiments/get-by-name", params={"experiment_name": experiment})
-    experiment_id = found.json()["experiment"]["experiment_id"] if found.ok else admin.post(f"{api}/experiments/create", json={"name": experiment}).json()["experiment_id"]
-    admin.post(f"{api}/experiments/permissions/create", json={"experiment_id": experiment_id, "username": USER, "permission": "EDIT"}).raise_for_status()
+    experiment_id = (
+        found.json()["experiment"]["experiment_id"]
+        if found.ok
+        else admin.post(f"{api}/experiments/create", json={"name": experiment}).json()["experiment_id"]
+    )
+    admin.post(
+        f"{api}/experiments/permissions/create", json={"experiment_id": experiment_id, "username": USER, "permission": "EDIT"}
+    ).raise_for_status()
 
 
 def group_cpu_seconds(pgid: int) -> float:
@@ -160,7 +170,9 @@ def main() -> None:
             for server, _ in cases.values():
                 server.stop()
     off_wall, off_cpu = min(walls["auth off"]), statistics.median(cpus["auth off"])
-    print(f"| case ({TRIALS} trials, {ROUNDS} rounds) | best wall | per trial | vs auth off | median CPU (trainer + server) | vs auth off |")
+    print(
+        f"| case ({TRIALS} trials, {ROUNDS} rounds) | best wall | per trial | vs auth off | median CPU (trainer + server) | vs auth off |"
+    )
     print("|---|---|---|---|---|---|")
     for name in cases:
         wall, cpu = min(walls[name]), statistics.median(cpus[name])

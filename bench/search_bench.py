@@ -28,11 +28,10 @@ TRAINER_DIR = REPO / "images" / "trainer"
 sys.path[:0] = [str(TRAINER_DIR), str(REPO / "python" / "testing")]
 
 import optuna  # noqa: E402
-from sklearn.datasets import load_breast_cancer  # noqa: E402
-
 from dataset import DataSplit, split_dataset  # noqa: E402
 from estimators import build_estimator  # noqa: E402
 from evaluation import Stopped, evaluate  # noqa: E402
+from sklearn.datasets import load_breast_cancer  # noqa: E402
 from spec import DatasetSpec, GenerateSpec, PruningSpec, SearchSpec, ShardSpec  # noqa: E402
 from trialqueue import open_study, suggest_params  # noqa: E402
 
@@ -42,7 +41,9 @@ SCORING = "f1_macro"
 
 # ---------- (a) one worker vs two on the shared queue ----------
 
-PARALLEL_GRID = [{"n_estimators": n, "max_depth": d, "min_samples_leaf": leaf} for n in (50, 100, 200) for d in (8, None) for leaf in (1, 4)]
+PARALLEL_GRID = [
+    {"n_estimators": n, "max_depth": d, "min_samples_leaf": leaf} for n in (50, 100, 200) for d in (8, None) for leaf in (1, 4)
+]
 
 
 def parallel_spec(study_id: str, workers: int, worker: int) -> dict[str, object]:
@@ -55,7 +56,11 @@ def parallel_spec(study_id: str, workers: int, worker: int) -> dict[str, object]
         "cvFolds": FOLDS,
         "testSize": 0.2,
         "seed": 42,
-        "dataset": {"source": "generated", "target": "target", "generate": {"rows": 4000, "features": 20, "informative": 8, "classes": 2, "seed": 7}},
+        "dataset": {
+            "source": "generated",
+            "target": "target",
+            "generate": {"rows": 4000, "features": 20, "informative": 8, "classes": 2, "seed": 7},
+        },
         "totalTrials": len(PARALLEL_GRID),
         "search": {"kind": "grid", "budget": len(PARALLEL_GRID), "seed": 42},
         "queue": "journal",
@@ -75,20 +80,33 @@ def run_study(folder: Path, env: dict[str, str], workers: int) -> tuple[float, f
     trainer = [sys.executable, str(TRAINER_DIR / "trainer.py")]
     subprocess.run([*trainer, "prepare", "--spec", str(study_dir / "shard-0.json")], env=env, check=True, capture_output=True)
     started = time.monotonic()
-    procs = [subprocess.Popen([*trainer, "run", "--spec", str(study_dir / f"shard-{k}.json")], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for k in range(workers)]
+    procs = [
+        subprocess.Popen(
+            [*trainer, "run", "--spec", str(study_dir / f"shard-{k}.json")],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for k in range(workers)
+    ]
     outputs = [p.communicate()[0] for p in procs]
     wall = time.monotonic() - started
     if any(p.returncode != 0 for p in procs):
         raise SystemExit(f"bench-search: a worker failed:\n{outputs}")
     found = [worker_report(out, workers, k) for k, out in enumerate(outputs)]
     for k, m in enumerate(found):
-        print(f"    {workers} worker(s), worker {k}: MLflow calls {m['calls']}% of its time (most in: {m['slowest']}), waited on them {m['waited']}%")
+        print(
+            f"    {workers} worker(s), worker {k}: MLflow calls {m['calls']}% of its time (most in: {m['slowest']}), waited on them {m['waited']}%"
+        )
     waited = [float(m["waited"]) / 100 for m in found]
     return wall, sum(waited) / len(waited)
 
 
 #: The worker's last line (trainer.py): its time in MLflow calls on any thread, and what it waited for.
-_WORKER_REPORT = re.compile(r"\((?P<calls>[\d.]+)% of the time since[^;]*; (?P<slowest>[^)]*)\); waited on MLflow [\d.]+s \((?P<waited>[\d.]+)%")
+_WORKER_REPORT = re.compile(
+    r"\((?P<calls>[\d.]+)% of the time since[^;]*; (?P<slowest>[^)]*)\); waited on MLflow [\d.]+s \((?P<waited>[\d.]+)%"
+)
 
 
 def worker_report(output: str, workers: int, worker: int) -> re.Match[str]:
@@ -97,7 +115,9 @@ def worker_report(output: str, workers: int, worker: int) -> re.Match[str]:
     found = _WORKER_REPORT.search(output)
     if found is None:
         tail = "\n".join(output.strip().splitlines()[-5:])
-        raise SystemExit(f"bench-search: worker {worker} of {workers} printed no report that _WORKER_REPORT matches (did trainer.py's last line change?); its last lines:\n{tail}")
+        raise SystemExit(
+            f"bench-search: worker {worker} of {workers} printed no report that _WORKER_REPORT matches (did trainer.py's last line change?); its last lines:\n{tail}"
+        )
     return found
 
 
@@ -112,7 +132,9 @@ def parallel_part() -> None:
             two, share2 = run_study(Path(tmp), env, 2)
         finally:
             server.stop()
-    print(f"(a) {len(PARALLEL_GRID)} random-forest trials, {FOLDS}-fold, 4000 rows: 1 worker {one:.1f}s, 2 workers {two:.1f}s (goal: >= 1.8x)")
+    print(
+        f"(a) {len(PARALLEL_GRID)} random-forest trials, {FOLDS}-fold, 4000 rows: 1 worker {one:.1f}s, 2 workers {two:.1f}s (goal: >= 1.8x)"
+    )
     print(f"    share of worker time waiting on MLflow: {share1:.1%} (1 worker), {share2:.1%} (2 workers) (goal: <= 5%)")
     print(f"train_speedup_2w={one / two:.2f}")
 
@@ -137,7 +159,22 @@ def grid(split: DataSplit) -> tuple[float, int, int]:
 
 
 def tpe(split: DataSplit, trials: int, pruning: PruningSpec) -> tuple[float, int, int]:
-    spec = ShardSpec("bench", "bench", "random_forest", SCORING, FOLDS, 0.2, 42, None, trials, 0, 1, (), search=SearchSpec("tpe", trials, 7, {k: {"values": v} for k, v in SPACE.items()}), pruning=pruning)  # type: ignore[arg-type]
+    spec = ShardSpec(
+        "bench",
+        "bench",
+        "random_forest",
+        SCORING,
+        FOLDS,
+        0.2,
+        42,
+        None,
+        trials,
+        0,
+        1,
+        (),
+        search=SearchSpec("tpe", trials, 7, {k: {"values": v} for k, v in SPACE.items()}),
+        pruning=pruning,
+    )  # type: ignore[arg-type]
     study = open_study(optuna.storages.InMemoryStorage(), spec)
     fits = 0
     for _ in range(trials):

@@ -70,11 +70,10 @@ def train_and_register(tmp: Path, tracking_uri: str) -> tuple[object, list[str]]
     import logging
 
     import mlflow
+    from dataset import synthesize
     from mlflow.models import infer_signature
     from mlflow.tracking import MlflowClient
     from sklearn.ensemble import RandomForestClassifier
-
-    from dataset import synthesize
     from spec import GenerateSpec
 
     logging.getLogger("alembic").setLevel(logging.WARNING)  # the throwaway database's migrations
@@ -85,7 +84,13 @@ def train_and_register(tmp: Path, tracking_uri: str) -> tuple[object, list[str]]
     client = MlflowClient(tracking_uri)
     experiment_id = client.create_experiment("serve-bench", artifact_location=(tmp / "artifacts").as_uri())
     with mlflow.start_run(experiment_id=experiment_id):
-        info = mlflow.sklearn.log_model(model, name="model", signature=infer_signature(x, model.predict(x.head(20))), input_example=x.head(5), registered_model_name=MODEL_NAME)
+        info = mlflow.sklearn.log_model(
+            model,
+            name="model",
+            signature=infer_signature(x, model.predict(x.head(20))),
+            input_example=x.head(5),
+            registered_model_name=MODEL_NAME,
+        )
     client.set_registered_model_alias(MODEL_NAME, "champion", str(info.registered_model_version))
     return model, list(x.columns)
 
@@ -118,7 +123,9 @@ class Server:
 def running(server: Server, log: Path) -> Iterator[str]:
     url = f"http://127.0.0.1:{server.port}"
     with open(log, "wb") as out:
-        proc = subprocess.Popen(server.command, env=server.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=server.cwd or log.parent)
+        proc = subprocess.Popen(
+            server.command, env=server.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=server.cwd or log.parent
+        )
     try:
         deadline = time.monotonic() + 180
         while True:
@@ -148,14 +155,23 @@ def running(server: Server, log: Path) -> Iterator[str]:
 def wrk(url: str, script: Path, bodies: Path, connections: int, seconds: int) -> dict[str, float]:
     result = subprocess.run(
         ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s", str(script), url, "--", str(bodies)],
-        capture_output=True, text=True, timeout=seconds + 60, check=False,
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+        check=False,
     )
     line = next((ln for ln in result.stdout.splitlines() if ln.startswith("WRKJSON ")), None)
     if result.returncode != 0 or line is None:
         raise RuntimeError(f"wrk failed ({result.returncode}): {result.stderr.strip() or result.stdout.strip()}")
     raw = json.loads(line.removeprefix("WRKJSON "))
     errors = raw["connect"] + raw["read"] + raw["write"] + raw["status"] + raw["timeout"]
-    return {"rps": raw["requests"] / (raw["duration_us"] / 1e6), "p50_ms": raw["p50_us"] / 1000, "p99_ms": raw["p99_us"] / 1000, "errors": errors, "requests": raw["requests"]}
+    return {
+        "rps": raw["requests"] / (raw["duration_us"] / 1e6),
+        "p50_ms": raw["p50_us"] / 1000,
+        "p99_ms": raw["p99_us"] / 1000,
+        "errors": errors,
+        "requests": raw["requests"],
+    }
 
 
 def check_predictions(label: str, url: str, model: object, columns: list[str], singles: list[str], batch: str) -> list[object]:
@@ -188,7 +204,9 @@ class Bench:
         wrk(url, self.files["script"], self.files["single"], 8, 2)  # warm-up, not counted
         self.results[label] = {}
         for case, connections, rows in cases:
-            r = self.results[label][case] = wrk(url, self.files["script"], self.files["single" if rows == 1 else "batch"], connections, self.seconds)
+            r = self.results[label][case] = wrk(
+                url, self.files["script"], self.files["single" if rows == 1 else "batch"], connections, self.seconds
+            )
             say(f"{label} {case}: {r['rps']:.0f} req/s, p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, {r['errors']:.0f} errors")
 
     def serve(self, server: Server, cases: list[tuple[str, int, int]] = CASES) -> None:
@@ -228,7 +246,13 @@ def main() -> int:
         files["single"].write_text("\n".join(request_bodies(columns, 500, 1, 11)) + "\n")
         files["batch"].write_text("\n".join(request_bodies(columns, 20, 100, 12)) + "\n")
         checks = (request_bodies(columns, 20, 1, 13), request_bodies(columns, 1, 200, 14)[0])
-        base_env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+        base_env = {
+            **os.environ,
+            "MLFLOW_TRACKING_URI": tracking_uri,
+            "OMP_NUM_THREADS": "1",
+            "PYTHONUNBUFFERED": "1",
+            "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        }
         uri = f"models:/{MODEL_NAME}@champion"
 
         def ours(replica: str, n: str) -> Server:
@@ -238,7 +262,21 @@ def main() -> int:
 
         def theirs(n: str) -> Server:
             port = free_port()
-            command = [str(VENV_BIN / "mlflow"), "models", "serve", "-m", uri, "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port), "--workers", n]
+            command = [
+                str(VENV_BIN / "mlflow"),
+                "models",
+                "serve",
+                "-m",
+                uri,
+                "--env-manager",
+                "local",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "--workers",
+                n,
+            ]
             return Server(f"mlflow models serve workers={n}", command, base_env, port)
 
         bench = Bench(tmp, model, columns, files, checks, seconds, {}, {})
@@ -263,7 +301,9 @@ def main() -> int:
                     print(f"| {case} | {label} | {r['rps']:.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['errors']:.0f} |")
         c32 = bench.results[headline.label]["c32"]
         goal = c32["p99_ms"] <= 50 and c32["errors"] == 0
-        print(f"\n{headline.label} at c32: p99 {c32['p99_ms']:.1f} ms, {c32['errors']:.0f} errors ({'within' if goal else 'OUTSIDE'} the p99 <= 50 ms, 0 errors goal); {os.cpu_count()} cores, {seconds}s per case, load average {os.getloadavg()[0]:.1f}")
+        print(
+            f"\n{headline.label} at c32: p99 {c32['p99_ms']:.1f} ms, {c32['errors']:.0f} errors ({'within' if goal else 'OUTSIDE'} the p99 <= 50 ms, 0 errors goal); {os.cpu_count()} cores, {seconds}s per case, load average {os.getloadavg()[0]:.1f}"
+        )
         same = bench.results.get(theirs(workers).label, {}).get("c32")
         if same:
             print(f"serve_speedup_c32_same_workers={c32['rps'] / same['rps']:.2f}")

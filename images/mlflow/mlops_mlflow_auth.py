@@ -28,7 +28,7 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
-from typing import Callable
+from collections.abc import Callable
 
 from flask import Response, request
 from werkzeug.datastructures import Authorization
@@ -126,7 +126,13 @@ def install_lookup_caches() -> None:
     _installed = True
     import mlflow.server.auth as auth
 
-    wrapped = ("sender_is_admin", "_get_permission_from_run_id", "_get_permission_from_model_id", "_get_request_param", "_get_tracking_store")
+    wrapped = (
+        "sender_is_admin",
+        "_get_permission_from_run_id",
+        "_get_permission_from_model_id",
+        "_get_request_param",
+        "_get_tracking_store",
+    )
     if not all(hasattr(auth, name) for name in wrapped):
         return  # another MLflow version: its own lookups stay as they are
 
@@ -140,11 +146,15 @@ def install_lookup_caches() -> None:
 
     def _get_permission_from_run_id() -> object:
         run_id = auth._get_request_param("run_id")
-        return experiment_permission(run_experiments.get_or_load(run_id, lambda: auth._get_tracking_store().get_run(run_id).info.experiment_id))
+        return experiment_permission(
+            run_experiments.get_or_load(run_id, lambda: auth._get_tracking_store().get_run(run_id).info.experiment_id)
+        )
 
     def _get_permission_from_model_id() -> object:
         model_id = auth._get_request_param("model_id")
-        return experiment_permission(model_experiments.get_or_load(model_id, lambda: auth._get_tracking_store().get_logged_model(model_id).experiment_id))
+        return experiment_permission(
+            model_experiments.get_or_load(model_id, lambda: auth._get_tracking_store().get_logged_model(model_id).experiment_id)
+        )
 
     auth.sender_is_admin = sender_is_admin
     auth._get_permission_from_run_id = _get_permission_from_run_id

@@ -20,7 +20,9 @@ from typing import Any
 import numpy as np
 
 
-def forest_predictor(estimator: Any, method: str, columns: Sequence[str], dtypes: Sequence[np.dtype]) -> Callable[[list[list[Any]]], Any] | None:
+def forest_predictor(
+    estimator: Any, method: str, columns: Sequence[str], dtypes: Sequence[np.dtype]
+) -> Callable[[list[list[Any]]], Any] | None:
     """The fast path for `estimator.<method>` on checked columns, or None where it would not be exact."""
     from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
 

@@ -28,7 +28,15 @@ import pandas as pd
 FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 _EXPECTED = "expected a JSON object with exactly one of " + ", ".join(FORMATS)
 _EXACT_FLOAT_INT = 2**53
-_JSON_TYPE = {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list", dict: "an object", type(None): "null"}
+_JSON_TYPE = {
+    bool: "a boolean",
+    int: "an integer",
+    float: "a number",
+    str: "a string",
+    list: "a list",
+    dict: "an object",
+    type(None): "null",
+}
 
 
 class ScoringInputError(ValueError):
@@ -189,7 +197,10 @@ def _from_columns(value: dict[str, Any], contract: Contract, key: str) -> list[l
     if len(lengths) != 1:
         raise ScoringInputError(f"{key}: every column needs the same number of values, got {sorted(lengths)}")
     _count(next(iter(value.values())), contract, key)
-    return [_checked(value[name], dtype, contract.allow_nan, lambda r, name=name: f"{key}.{name}[{r}]") for name, dtype in zip(contract.columns, contract.dtypes)]
+    return [
+        _checked(value[name], dtype, contract.allow_nan, lambda r, name=name: f"{key}.{name}[{r}]")
+        for name, dtype in zip(contract.columns, contract.dtypes)
+    ]
 
 
 def _format(payload: Any) -> tuple[str, Any]:
@@ -237,7 +248,10 @@ def to_frame(columns: list[list[Any]], contract: Contract) -> pd.DataFrame:
     """The checked columns as the DataFrame pyfunc would hand the model: signature order and dtypes."""
     if len(set(contract.dtypes)) == 1 and contract.dtypes[0].kind in "fiub":  # one block: far cheaper than a dict of columns
         return pd.DataFrame(np.array(columns, dtype=contract.dtypes[0]).T, columns=list(contract.columns))
-    return pd.DataFrame({name: np.asarray(values, dtype=dtype) for name, dtype, values in zip(contract.columns, contract.dtypes, columns)}, columns=list(contract.columns))
+    return pd.DataFrame(
+        {name: np.asarray(values, dtype=dtype) for name, dtype, values in zip(contract.columns, contract.dtypes, columns)},
+        columns=list(contract.columns),
+    )
 
 
 def frame_for_pyfunc(payload: Any, columns: Sequence[str] | None, max_rows: int) -> pd.DataFrame:

@@ -35,7 +35,6 @@ from typing import Any
 
 import orjson
 import uvicorn
-
 from batcher import Batcher, Columns, ModelFailure
 from forest import forest_predictor
 from model_loader import LoadedModel, ModelRef, load_with_retries
@@ -88,7 +87,9 @@ class ServerState:
             contract = Contract.from_schema(loaded.input_schema, allow_nan=loaded.allow_nan, max_rows=settings.max_rows)
             if contract.supported:
                 self.contract = contract
-                self.batcher = Batcher(_predictor(loaded, contract), self.predict_pool, settings.batch_max_rows, settings.batch_wait_seconds)
+                self.batcher = Batcher(
+                    _predictor(loaded, contract), self.predict_pool, settings.batch_max_rows, settings.batch_wait_seconds
+                )
 
     def ready(self, loaded: LoadedModel) -> None:
         """From here on `/ping` answers 200 and requests are predicted."""
@@ -107,7 +108,7 @@ def _predictor(loaded: LoadedModel, contract: Contract) -> Callable[[Columns], l
 
 def parse_json(body: bytes) -> Any:
     if not body.strip():
-        raise ScoringInputError("empty body: expected a JSON object such as {\"dataframe_split\": {...}}")
+        raise ScoringInputError('empty body: expected a JSON object such as {"dataframe_split": {...}}')
     if _TWENTY_ZEROS not in body.translate(_DIGITS_TO_ZERO) or _HUGE_INT.search(body) is None:
         try:
             return orjson.loads(body)
@@ -159,12 +160,19 @@ class ServingApp:
             say(f"replica={self.state.settings.replica_id} error handling {path}: {type(err).__name__}: {err}")
             status, payload = 500, {"error": "internal error"}
         body = orjson.dumps(payload)
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), (b"x-replica-id", self.replica), *extra]
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"x-replica-id", self.replica),
+            *extra,
+        ]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body if method != "HEAD" else b""})
         if self.state.settings.access_log:
             client = scope["client"][0] if scope.get("client") else "-"
-            say(f'access replica={self.state.settings.replica_id} client={client} "{method} {path}" {status} {(time.perf_counter() - started) * 1000:.1f}ms pid={self.pid}')
+            say(
+                f'access replica={self.state.settings.replica_id} client={client} "{method} {path}" {status} {(time.perf_counter() - started) * 1000:.1f}ms pid={self.pid}'
+            )
 
     def authorize(self, scope: Scope) -> None:
         if self.api_key is None:
@@ -177,7 +185,9 @@ class ServingApp:
                 given = value.strip()
         if not given or not hmac.compare_digest(given, self.api_key):
             why = "missing API key" if not given else "wrong API key"
-            raise HttpError(401, f"{why}: send the key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'", ((b"www-authenticate", b"Bearer"),))
+            raise HttpError(
+                401, f"{why}: send the key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'", ((b"www-authenticate", b"Bearer"),)
+            )
 
     def _loaded(self) -> LoadedModel:
         loaded = self.state.loaded
@@ -218,7 +228,9 @@ class ServingApp:
         state = self.state
         loaded = self._loaded()
         if state.in_flight >= state.settings.max_in_flight:
-            raise HttpError(503, f"overloaded: {state.in_flight} requests in progress (SERVING_MAX_IN_FLIGHT); retry shortly", ((b"retry-after", b"1"),))
+            raise HttpError(
+                503, f"overloaded: {state.in_flight} requests in progress (SERVING_MAX_IN_FLIGHT); retry shortly", ((b"retry-after", b"1"),)
+            )
         state.in_flight += 1
         try:
             body = await self._body(scope, receive)
@@ -316,7 +328,9 @@ class DrainingServer(uvicorn.Server):
             return
         state.draining = True
         drain = state.settings.drain_seconds if state.loaded is not None else 0
-        say(f"replica={state.settings.replica_id} got {signal.Signals(sig).name}: readiness now fails; serving {drain:g}s more, then finishing in-flight requests")
+        say(
+            f"replica={state.settings.replica_id} got {signal.Signals(sig).name}: readiness now fails; serving {drain:g}s more, then finishing in-flight requests"
+        )
         if drain <= 0:
             self.should_exit = True
         else:
@@ -332,7 +346,14 @@ def run_worker(settings: Settings, ref: ModelRef, sock: socket.socket, index: in
     if loaded_workers is not None:
         state.all_workers_loaded = lambda: loaded_workers.value >= settings.workers
     # No proxy-headers middleware: it parses an IP address per request and the server needs no X-Forwarded-For.
-    config = uvicorn.Config(ServingApp(state), lifespan="off", access_log=False, log_level="warning", proxy_headers=False, timeout_graceful_shutdown=max(30, int(settings.drain_seconds) + 30))
+    config = uvicorn.Config(
+        ServingApp(state),
+        lifespan="off",
+        access_log=False,
+        log_level="warning",
+        proxy_headers=False,
+        timeout_graceful_shutdown=max(30, int(settings.drain_seconds) + 30),
+    )
     server = DrainingServer(config, state)
     name = settings.replica_id if index == 0 else f"{settings.replica_id} worker={index}"
 
@@ -342,7 +363,9 @@ def run_worker(settings: Settings, ref: ModelRef, sock: socket.socket, index: in
         say(f"replica={name} loading {ref.uri} (giving up after {settings.load_timeout:.0f}s)")
         started = time.monotonic()
         try:
-            loaded = load_with_retries(ref, MlflowClient(), settings.load_timeout, lambda m: say(f"replica={name} {m}"), stop=lambda: server.should_exit)
+            loaded = load_with_retries(
+                ref, MlflowClient(), settings.load_timeout, lambda m: say(f"replica={name} {m}"), stop=lambda: server.should_exit
+            )
             state.prepare(loaded)
             # The imports and the model are long-lived: moving them out of the collector's reach keeps
             # full collections (tens of ms with MLflow, pandas and scikit-learn loaded) out of p99.
@@ -353,7 +376,13 @@ def run_worker(settings: Settings, ref: ModelRef, sock: socket.socket, index: in
             print(f"server: error: {err}", file=sys.stderr, flush=True)
             server.should_exit = True
             return
-        path = "checked and batched scikit-learn" if loaded.sklearn_predict and state.batcher else "checked and batched pyfunc" if state.batcher else "pyfunc"
+        path = (
+            "checked and batched scikit-learn"
+            if loaded.sklearn_predict and state.batcher
+            else "checked and batched pyfunc"
+            if state.batcher
+            else "pyfunc"
+        )
         # Logged before readiness flips, so a log read after the first 200 from /ping always has it.
         say(
             f"replica={name} serving {ref.uri} = version {loaded.version} (run {loaded.run_id}) on {settings.host}:{settings.port}, "
@@ -413,7 +442,9 @@ def supervise(settings: Settings, ref: ModelRef, sock: socket.socket) -> int:
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
-    say(f"replica={settings.replica_id} {settings.workers} workers on {settings.host}:{settings.port}: pids {', '.join(map(str, children))}")
+    say(
+        f"replica={settings.replica_id} {settings.workers} workers on {settings.host}:{settings.port}: pids {', '.join(map(str, children))}"
+    )
     code = 0
     while children:
         try:

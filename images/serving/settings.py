@@ -1,17 +1,17 @@
 """The model server's environment, read and checked once at start.
 
-  MODEL_URI, MLFLOW_TRACKING_URI          required: the model and where to fetch it
-  HOST (0.0.0.0), PORT (8080), REPLICA_ID (host name), MODEL_LOAD_TIMEOUT_SECONDS (300)
-  SERVING_WORKERS (1)                     processes sharing the port, each with its own model copy
-  SERVING_MAX_BODY_BYTES (10485760)       larger bodies get 413
-  SERVING_MAX_ROWS (10000)                more rows in one request get 413
-  SERVING_MAX_IN_FLIGHT (1024)            more concurrent /invocations per worker get 503
-  SERVING_BATCH_MAX_ROWS (1024)           rows coalesced into one predict call
-  SERVING_BATCH_WAIT_MS (0)               how long a lone request waits for company
-  SERVING_DRAIN_SECONDS (3)               after SIGTERM: readiness fails, requests still served
-  SERVING_ACCESS_LOG (1)                  one stdout line per request; 0 turns it off
-  SERVING_API_KEY_FILE or SERVING_API_KEY the inference API key (a file others cannot read, e.g.
-                                          0600, or the value); unset: no key is asked for
+MODEL_URI, MLFLOW_TRACKING_URI          required: the model and where to fetch it
+HOST (0.0.0.0), PORT (8080), REPLICA_ID (host name), MODEL_LOAD_TIMEOUT_SECONDS (300)
+SERVING_WORKERS (1)                     processes sharing the port, each with its own model copy
+SERVING_MAX_BODY_BYTES (10485760)       larger bodies get 413
+SERVING_MAX_ROWS (10000)                more rows in one request get 413
+SERVING_MAX_IN_FLIGHT (1024)            more concurrent /invocations per worker get 503
+SERVING_BATCH_MAX_ROWS (1024)           rows coalesced into one predict call
+SERVING_BATCH_WAIT_MS (0)               how long a lone request waits for company
+SERVING_DRAIN_SECONDS (3)               after SIGTERM: readiness fails, requests still served
+SERVING_ACCESS_LOG (1)                  one stdout line per request; 0 turns it off
+SERVING_API_KEY_FILE or SERVING_API_KEY the inference API key (a file others cannot read, e.g.
+                                        0600, or the value); unset: no key is asked for
 """
 
 from __future__ import annotations
@@ -54,7 +54,9 @@ def read_api_key(env: Mapping[str, str]) -> str | None:
             raise SettingsError(f"SERVING_API_KEY_FILE={path}: cannot read it: {err.strerror}") from None
         # Group bits stay allowed: a Kubernetes Secret volume is readable by the pod's fsGroup only.
         if mode & stat.S_IRWXO:
-            raise SettingsError(f"SERVING_API_KEY_FILE={path}: mode {stat.S_IMODE(mode):04o} lets others read the key; expected 0600 (chmod 600 {path})")
+            raise SettingsError(
+                f"SERVING_API_KEY_FILE={path}: mode {stat.S_IMODE(mode):04o} lets others read the key; expected 0600 (chmod 600 {path})"
+            )
         if not key:
             raise SettingsError(f"SERVING_API_KEY_FILE={path}: the file is empty; expected the API key")
         return key

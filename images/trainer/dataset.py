@@ -11,7 +11,6 @@ from pathlib import PurePosixPath
 import pandas as pd
 from sklearn.datasets import make_classification
 from sklearn.model_selection import train_test_split
-
 from spec import DatasetSpec, GenerateSpec
 
 
@@ -90,7 +89,9 @@ def _read_s3(source: str) -> tuple[bytes, str | None]:
     if not bucket or not key:
         raise DatasetError(f"dataset {source}: expected s3://bucket/key")
     # boto3 reads AWS_ENDPOINT_URL(_S3) itself; MLFLOW_S3_ENDPOINT_URL is what MLflow deployments set.
-    endpoint = next((os.environ[k] for k in ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "MLFLOW_S3_ENDPOINT_URL") if os.environ.get(k)), None)
+    endpoint = next(
+        (os.environ[k] for k in ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "MLFLOW_S3_ENDPOINT_URL") if os.environ.get(k)), None
+    )
     try:
         answer = boto3.client("s3", endpoint_url=endpoint).get_object(Bucket=bucket, Key=key)
         return answer["Body"].read(), str(answer.get("ETag", "")).strip('"') or None

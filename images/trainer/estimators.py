@@ -9,7 +9,6 @@ from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
-
 from spec import ParamValue
 
 _FAMILIES: dict[str, type[BaseEstimator]] = {

@@ -11,11 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from dataset import DataSplit
 from sklearn.base import BaseEstimator, clone
 from sklearn.metrics import accuracy_score, get_scorer
 from sklearn.model_selection import StratifiedKFold
-
-from dataset import DataSplit
 
 
 @dataclass(frozen=True)
@@ -42,7 +41,9 @@ class Stopped(Exception):
         self.fit_time_seconds = fit_time_seconds
 
 
-def evaluate(estimator: BaseEstimator, split: DataSplit, scoring: str, folds: int, seed: int, after_fold: AfterFold | None = None) -> tuple[TrialScores, BaseEstimator]:
+def evaluate(
+    estimator: BaseEstimator, split: DataSplit, scoring: str, folds: int, seed: int, after_fold: AfterFold | None = None
+) -> tuple[TrialScores, BaseEstimator]:
     """Returns the scores and the estimator refitted on the whole train split; raises Stopped when
     `after_fold` says so. Same folds, clones and scorer as cross_validate, one fold at a time; a bad
     parameter raises (never a NaN score)."""

@@ -13,10 +13,9 @@ from __future__ import annotations
 import os
 
 import psycopg2
+from contract import ENV_OPTUNA_CREATE_FROM as CREATE_FROM_ENV
 from psycopg2 import errors, sql
 from sqlalchemy.engine import make_url
-
-from contract import ENV_OPTUNA_CREATE_FROM as CREATE_FROM_ENV
 
 
 class DatabaseSetupError(Exception):
@@ -26,7 +25,14 @@ class DatabaseSetupError(Exception):
 def _connect_kwargs(url: str) -> tuple[dict[str, object], str, str]:
     parsed = make_url(url)
     query = {k: v for k, v in parsed.query.items() if isinstance(v, str)}
-    kwargs: dict[str, object] = {"host": parsed.host, "port": parsed.port, "user": parsed.username, "password": parsed.password, "connect_timeout": 10, **query}
+    kwargs: dict[str, object] = {
+        "host": parsed.host,
+        "port": parsed.port,
+        "user": parsed.username,
+        "password": parsed.password,
+        "connect_timeout": 10,
+        **query,
+    }
     where = f"{parsed.host}:{parsed.port or 5432}"
     return kwargs, parsed.database or "", where
 
@@ -49,7 +55,9 @@ def ensure_database(url: str, create_from: str | None = None) -> bool:
     try:
         conn = psycopg2.connect(dbname=maintenance, **kwargs)
     except psycopg2.OperationalError as err:
-        raise DatabaseSetupError(f"database {name!r} does not exist at {where} and connecting to {maintenance!r} to create it failed: {str(err).strip().splitlines()[0]}") from None
+        raise DatabaseSetupError(
+            f"database {name!r} does not exist at {where} and connecting to {maintenance!r} to create it failed: {str(err).strip().splitlines()[0]}"
+        ) from None
     conn.autocommit = True  # CREATE DATABASE cannot run in a transaction
     try:
         with conn.cursor() as cur:

@@ -19,10 +19,6 @@ from typing import Literal
 
 import mlflow
 import mlflow.sklearn
-from mlflow.entities import Metric, Param, Run, RunTag
-from mlflow.models import Model, ModelSignature, infer_signature
-from mlflow.types import Schema
-from sklearn.base import BaseEstimator
 
 # MLflow tags (TAG_PRUNED: "true" on a trial stopped early by the pruner, "false" on every other trial run: select
 # keeps only "false") and metric names: the contract's (config/trainerContract.json).
@@ -48,6 +44,10 @@ from contract import (
 from dataset import DataSplit
 from estimators import build_estimator
 from evaluation import AfterFold, Stopped, TrialScores, evaluate
+from mlflow.entities import Metric, Param, Run, RunTag
+from mlflow.models import Model, ModelSignature, infer_signature
+from mlflow.types import Schema
+from sklearn.base import BaseEstimator
 from spec import ShardSpec, TrialSpec
 from study import TAG_PARENT_RUN
 from tracking import Tracking, TrackingUnavailable, one_line, search_all_runs, tag_filter
@@ -61,6 +61,7 @@ class TrialResult:
     #: The full CV mean of a trained or already finished trial (what the study optimises).
     cv_mean: float | None = None
     error: str | None = None
+
 
 # Pinning the serving requirements ourselves skips MLflow's slow requirement inference (a subprocess
 # that reloads the model) and records exactly what trained it.
@@ -101,7 +102,13 @@ def _metrics(scoring: str, scores: TrialScores) -> dict[str, float]:
 
 
 def _params(spec: ShardSpec, trial: TrialSpec) -> list[Param]:
-    values = {**{k: str(v) for k, v in trial.params.items()}, "model_family": spec.model_family, "cv_folds": str(spec.cv_folds), "scoring": spec.scoring, "seed": str(spec.seed)}
+    values = {
+        **{k: str(v) for k, v in trial.params.items()},
+        "model_family": spec.model_family,
+        "cv_folds": str(spec.cv_folds),
+        "scoring": spec.scoring,
+        "seed": str(spec.seed),
+    }
     return [Param(k, v) for k, v in values.items()]
 
 
@@ -164,7 +171,12 @@ def _log_pruned(ctx: ShardContext, run_id: str, stopped: Stopped) -> None:
     now = int(time.time() * 1000)
     done = len(stopped.fold_scores)
     folds = {METRIC_CV_FOLD.format(scoring=spec.scoring, fold=k): v for k, v in enumerate(stopped.fold_scores)}
-    values = {**folds, names["mean"]: sum(stopped.fold_scores) / done, names["folds"]: float(done), METRIC_FIT_TIME_SECONDS: stopped.fit_time_seconds}
+    values = {
+        **folds,
+        names["mean"]: sum(stopped.fold_scores) / done,
+        names["folds"]: float(done),
+        METRIC_FIT_TIME_SECONDS: stopped.fit_time_seconds,
+    }
     tags = [RunTag(TAG_PRUNED, "true"), RunTag(TAG_PRUNED_AT_FOLD, str(done))]
     t.call("log pruned trial", t.client.log_batch, run_id, metrics=[Metric(k, v, now, 0) for k, v in values.items()], tags=tags)
     t.call("end pruned trial run", t.client.set_terminated, run_id, "KILLED")
@@ -221,13 +233,17 @@ def fit_trial(ctx: ShardContext, trial: TrialSpec, label: str, after_fold: After
     t.log(f"{label}: {'resuming' if resumed else 'started'} run {run_id} params={dict(trial.params)}")
     try:
         t.call("log params", t.client.log_batch, run_id, params=_params(spec, trial))
-        scores, model = evaluate(build_estimator(spec.model_family, trial.params, spec.seed), ctx.split, spec.scoring, spec.cv_folds, spec.seed, after_fold)
+        scores, model = evaluate(
+            build_estimator(spec.model_family, trial.params, spec.seed), ctx.split, spec.scoring, spec.cv_folds, spec.seed, after_fold
+        )
     except TrackingUnavailable:
         raise  # the worker stops; its retry resumes this run
     except Stopped as stopped:
         _log_pruned(ctx, run_id, stopped)
         mean = sum(stopped.fold_scores) / len(stopped.fold_scores)
-        t.log(f"{label}: PRUNED after fold {len(stopped.fold_scores)}/{spec.cv_folds} (running mean {mean:.4f}) in {time.monotonic() - started:.1f}s")
+        t.log(
+            f"{label}: PRUNED after fold {len(stopped.fold_scores)}/{spec.cv_folds} (running mean {mean:.4f}) in {time.monotonic() - started:.1f}s"
+        )
         return TrialResult("pruned")
     except Exception as err:
         return _trial_failed(ctx, run_id, label, started, err)
@@ -249,5 +265,7 @@ def record_trial(ctx: ShardContext, fitted: FittedTrial) -> TrialResult:
     except Exception as err:
         return _trial_failed(ctx, run_id, fitted.label, fitted.started, err)
     _delete_unfinished_duplicates(ctx, fitted.trial, keep=run_id)
-    t.log(f"{fitted.label}: cv_{spec.scoring}_mean={scores.cv_mean:.4f} (std {scores.cv_std:.4f}) test_{spec.scoring}={scores.test_score:.4f} in {time.monotonic() - fitted.started:.1f}s")
+    t.log(
+        f"{fitted.label}: cv_{spec.scoring}_mean={scores.cv_mean:.4f} (std {scores.cv_std:.4f}) test_{spec.scoring}={scores.test_score:.4f} in {time.monotonic() - fitted.started:.1f}s"
+    )
     return TrialResult("trained", scores.cv_mean)

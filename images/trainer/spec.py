@@ -9,11 +9,11 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 from contract import ENV_JOB_COMPLETION_INDEX, QUEUES
 
-ParamValue = Union[str, int, float, bool, None]
+ParamValue = str | int | float | bool | None
 
 MODEL_FAMILIES = ("logistic_regression", "random_forest", "gradient_boosting")
 SCORINGS = ("accuracy", "balanced_accuracy", "f1_macro", "f1_weighted", "precision_macro", "recall_macro", "roc_auc_ovr")
@@ -175,7 +175,9 @@ def _search(r: _Reader, raw: Any, trials: int) -> SearchSpec:
     kind = r.text(raw, "kind", "search.", STRATEGIES)
     space = r.obj(raw, "space", "search.") if kind == "tpe" else {}
     for name, param in space.items():
-        if not isinstance(param, dict) or not (isinstance(param.get("values"), list) and param["values"] or param.get("type") in ("int", "float")):
+        if not isinstance(param, dict) or not (
+            isinstance(param.get("values"), list) and param["values"] or param.get("type") in ("int", "float")
+        ):
             raise r.fail(f"search.space.{name}", "{values: [...]} or {type: int|float, low, high}", param)
     return SearchSpec(kind, r.integer(raw, "budget", "search.", 0), r.integer(raw, "seed", "search."), space)
 
@@ -188,7 +190,12 @@ def _pruning(r: _Reader, raw: Any) -> PruningSpec:
     percentile = raw.get("percentile", 25.0)
     if not isinstance(percentile, (int, float)) or isinstance(percentile, bool) or not 0 < percentile < 100:
         raise r.fail("pruning.percentile", "a number between 0 and 100", percentile)
-    return PruningSpec(r.text(raw, "kind", "pruning.", PRUNERS), r.integer(raw, "afterFolds", "pruning.", 1), r.integer(raw, "warmupTrials", "pruning.", 0), float(percentile))
+    return PruningSpec(
+        r.text(raw, "kind", "pruning.", PRUNERS),
+        r.integer(raw, "afterFolds", "pruning.", 1),
+        r.integer(raw, "warmupTrials", "pruning.", 0),
+        float(percentile),
+    )
 
 
 def load_shard_spec(path: str) -> ShardSpec:

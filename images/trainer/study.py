@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from mlflow.entities import Param, Run, RunTag
-
 from contract import TAG_DATASET_BYTES, TAG_DATASET_ETAG, TAG_DATASET_SHA256, TAG_ROLE, TAG_STUDY_ID
 from dataset import Fingerprint
+from mlflow.entities import Param, Run, RunTag
 from spec import ShardSpec
 from tracking import Tracking, search_all_runs, tag_filter
 
@@ -57,7 +56,11 @@ def check_dataset(tracking: Tracking, study_run: Run, source: str, seen: Fingerp
     tags = study_run.data.tags
     recorded = tags.get(TAG_DATASET_SHA256)
     if recorded is None:
-        fields = {TAG_DATASET_SHA256: seen.sha256, TAG_DATASET_BYTES: str(seen.size), **({TAG_DATASET_ETAG: seen.etag} if seen.etag else {})}
+        fields = {
+            TAG_DATASET_SHA256: seen.sha256,
+            TAG_DATASET_BYTES: str(seen.size),
+            **({TAG_DATASET_ETAG: seen.etag} if seen.etag else {}),
+        }
         tracking.call("record dataset", tracking.client.log_batch, study_run.info.run_id, tags=[RunTag(k, v) for k, v in fields.items()])
         return None
     if recorded == seen.sha256:

@@ -9,10 +9,9 @@ import math
 from typing import Any
 
 import optuna
+from contract import ATTR_KEY, ATTR_PARAMS, METRIC_CV_MEAN, TAG_BEST_TRIAL_KEY
 from mlflow.entities import Metric, RunTag
 from optuna.trial import FrozenTrial, TrialState
-
-from contract import ATTR_KEY, ATTR_PARAMS, METRIC_CV_MEAN, TAG_BEST_TRIAL_KEY
 from runner import ShardContext
 
 PLOT_HISTORY = "plots/optimization_history.png"
@@ -41,7 +40,13 @@ def history_figure(trials: list[FrozenTrial], scoring: str) -> Any:
     ax.step([t.number for t in done], running, where="post", color="tab:red", label="best so far")
     pruned = [t for t in trials if t.state == TrialState.PRUNED and t.intermediate_values]
     if pruned:
-        ax.scatter([t.number for t in pruned], [t.intermediate_values[max(t.intermediate_values)] for t in pruned], marker="x", color="grey", label="pruned (running mean)")
+        ax.scatter(
+            [t.number for t in pruned],
+            [t.intermediate_values[max(t.intermediate_values)] for t in pruned],
+            marker="x",
+            color="grey",
+            label="pruned (running mean)",
+        )
     ax.set_xlabel("trial")
     ax.set_ylabel(METRIC_CV_MEAN.format(scoring=scoring))
     ax.set_title("Optimisation history")

@@ -17,11 +17,10 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 import requests
+from contract import ENV_TRACKING_RETRY_SECONDS
 from mlflow.entities import Run
 from mlflow.exceptions import MlflowException, RestException
 from mlflow.tracking import MlflowClient
-
-from contract import ENV_TRACKING_RETRY_SECONDS
 
 T = TypeVar("T")
 
@@ -89,7 +88,11 @@ def is_transient(err: BaseException) -> bool:
     if status is not None:
         return status == 429 or status >= 500
     # mlflow.utils.rest_utils wraps connection failures and timeouts into a plain MlflowException.
-    return isinstance(err, MlflowException) and err.message.startswith("API request to") and ("failed with exception" in err.message or "timeout" in err.message)
+    return (
+        isinstance(err, MlflowException)
+        and err.message.startswith("API request to")
+        and ("failed with exception" in err.message or "timeout" in err.message)
+    )
 
 
 @dataclass

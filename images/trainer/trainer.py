@@ -25,10 +25,9 @@ import sys
 import time
 from collections import Counter
 
+from dataset import DatasetError, load_frame_and_fingerprint, split_dataset
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
-
-from dataset import DatasetError, load_frame_and_fingerprint, split_dataset
 from runner import Outcome, ShardContext
 from spec import ShardSpec, SpecError, load_shard_spec, resolve_spec_path
 from study import check_dataset, find_or_create_study_run, find_study_run, study_run_name
@@ -89,17 +88,23 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     tracking = _connect(args)
     experiment_id = find_or_create_experiment(tracking, spec.experiment_name)
     run_id, created = find_or_create_study_run(tracking, experiment_id, spec)
-    say(f"study {spec.study_id}: {'created' if created else 'reusing'} run {run_id} ({study_run_name(spec.study_id)}) in experiment {spec.experiment_name!r} ({experiment_id}), {spec.total_trials} trials")
+    say(
+        f"study {spec.study_id}: {'created' if created else 'reusing'} run {run_id} ({study_run_name(spec.study_id)}) in experiment {spec.experiment_name!r} ({experiment_id}), {spec.total_trials} trials"
+    )
     storage, shared = open_storage(spec, path)
     if shared:
         study = open_study(storage, spec)
         if created and study.trials:
             # MLflow is the record of results: a queue that has trials for a study MLflow never saw
             # (its store was removed or replaced) would hand out nothing and leave select empty.
-            say(f"study {spec.study_id}: MLflow has no record of it, but the trial queue holds {len(study.trials)} trials: starting the queue afresh")
+            say(
+                f"study {spec.study_id}: MLflow has no record of it, but the trial queue holds {len(study.trials)} trials: starting the queue afresh"
+            )
             study = restart_study(storage, spec)
         added = enqueue_fixed(study, spec.trials) if spec.search is not None and spec.search.kind != "tpe" else 0
-        say(f"study {spec.study_id}: shared trial queue ready ({spec.search.kind if spec.search else 'grid'}, {added} trials enqueued, {len(study.trials)} in the study, pruning {spec.pruning.kind})")
+        say(
+            f"study {spec.study_id}: shared trial queue ready ({spec.search.kind if spec.search else 'grid'}, {added} trials enqueued, {len(study.trials)} in the study, pruning {spec.pruning.kind})"
+        )
     return 0
 
 
@@ -115,15 +120,21 @@ def cmd_run(args: argparse.Namespace) -> int:
         spec = _own_share(spec)
     kind = spec.search.kind if spec.search else "grid"
     queue = "the shared study" if shared else f"its own shard ({len(spec.trials)} trials)"
-    say(f"[worker {spec.worker_index}/{spec.workers}] study {spec.study_id}: pulling from {queue}; {kind} search, {spec.total_trials} trials in the study, {spec.model_family}, {spec.cv_folds}-fold CV on {spec.scoring}, pruning {spec.pruning.kind}")
+    say(
+        f"[worker {spec.worker_index}/{spec.workers}] study {spec.study_id}: pulling from {queue}; {kind} search, {spec.total_trials} trials in the study, {spec.model_family}, {spec.cv_folds}-fold CV on {spec.scoring}, pruning {spec.pruning.kind}"
+    )
     frame, fingerprint = load_frame_and_fingerprint(spec.dataset)
     split = split_dataset(frame, spec.dataset, spec.test_size, spec.seed)
-    say(f"dataset {spec.dataset.source}: {len(frame)} rows, {frame.shape[1] - 1} features; train {len(split.x_train)} / test {len(split.x_test)}")
+    say(
+        f"dataset {spec.dataset.source}: {len(frame)} rows, {frame.shape[1] - 1} features; train {len(split.x_train)} / test {len(split.x_test)}"
+    )
     tracking = _connect(args)
     experiment_id = find_or_create_experiment(tracking, spec.experiment_name)
     study_run = find_study_run(tracking, experiment_id, spec.study_id)
     if study_run is None:
-        raise UsageError(f"study {spec.study_id} has no parent run in experiment {spec.experiment_name!r}: run `trainer.py prepare --spec ...` first")
+        raise UsageError(
+            f"study {spec.study_id} has no parent run in experiment {spec.experiment_name!r}: run `trainer.py prepare --spec ...` first"
+        )
     changed = check_dataset(tracking, study_run, spec.dataset.source, fingerprint) if fingerprint is not None else None
     if changed is not None:
         raise DatasetError(changed)

@@ -27,12 +27,11 @@ from types import TracebackType
 from typing import Any
 
 import optuna
+from contract import ATTR_INDEX, ATTR_KEY, ATTR_PARAMS, ENV_HEARTBEAT_GRACE_SECONDS, ENV_HEARTBEAT_SECONDS, ENV_OPTUNA_STORAGE
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.storages import BaseStorage, InMemoryStorage, JournalStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import FrozenTrial, TrialState, create_trial
-
-from contract import ATTR_INDEX, ATTR_KEY, ATTR_PARAMS, ENV_HEARTBEAT_GRACE_SECONDS, ENV_HEARTBEAT_SECONDS, ENV_OPTUNA_STORAGE
 from optunadb import DatabaseSetupError, ensure_database
 from spec import PruningSpec, ShardSpec, TrialSpec
 
@@ -63,7 +62,9 @@ class Heartbeats:
                     raise ValueError(f"{env}={raw!r}: expected a number of seconds") from None
         beats = Heartbeats(**values)
         if beats.grace_seconds < 2 * beats.interval_seconds:
-            raise ValueError(f"{ENV_HEARTBEAT_GRACE_SECONDS}={beats.grace_seconds:g}: expected at least twice {ENV_HEARTBEAT_SECONDS} ({beats.interval_seconds:g})")
+            raise ValueError(
+                f"{ENV_HEARTBEAT_GRACE_SECONDS}={beats.grace_seconds:g}: expected at least twice {ENV_HEARTBEAT_SECONDS} ({beats.interval_seconds:g})"
+            )
         return beats
 
 
@@ -82,7 +83,9 @@ def open_storage(spec: ShardSpec, spec_path: str) -> tuple[BaseStorage, bool]:
     url = os.environ.get(ENV_OPTUNA_STORAGE, "").strip()
     if spec.queue == "rdb":
         if not url:
-            raise QueueError(f'spec queue "rdb": set {ENV_OPTUNA_STORAGE} to the database URL (e.g. postgresql://user:password@host:5432/optuna)')
+            raise QueueError(
+                f'spec queue "rdb": set {ENV_OPTUNA_STORAGE} to the database URL (e.g. postgresql://user:password@host:5432/optuna)'
+            )
         try:
             ensure_database(url)
         except DatabaseSetupError as err:
@@ -90,7 +93,9 @@ def open_storage(spec: ShardSpec, spec_path: str) -> tuple[BaseStorage, bool]:
         return RDBStorage(url, engine_kwargs={"pool_pre_ping": True}), True
     if url:
         # A shard spec holds only this worker's trials: enqueuing them into a shared study would lose the rest.
-        raise QueueError(f'{ENV_OPTUNA_STORAGE} is set but the spec\'s queue is "{spec.queue}": plan the study with queue "rdb" so every worker holds the whole trial list')
+        raise QueueError(
+            f'{ENV_OPTUNA_STORAGE} is set but the spec\'s queue is "{spec.queue}": plan the study with queue "rdb" so every worker holds the whole trial list'
+        )
     if spec.queue == "journal":
         return JournalStorage(JournalFileBackend(journal_path(spec, spec_path))), True
     return InMemoryStorage(), False
@@ -101,7 +106,9 @@ def _pruner(pruning: PruningSpec) -> optuna.pruners.BasePruner:
     if pruning.kind == "median":
         return optuna.pruners.MedianPruner(n_startup_trials=pruning.warmup_trials, n_warmup_steps=pruning.after_folds)
     if pruning.kind == "percentile":
-        return optuna.pruners.PercentilePruner(pruning.percentile, n_startup_trials=pruning.warmup_trials, n_warmup_steps=pruning.after_folds)
+        return optuna.pruners.PercentilePruner(
+            pruning.percentile, n_startup_trials=pruning.warmup_trials, n_warmup_steps=pruning.after_folds
+        )
     return optuna.pruners.NopPruner()
 
 
@@ -114,7 +121,9 @@ def open_study(storage: BaseStorage, spec: ShardSpec) -> optuna.Study:
     # seed, so a one-worker study is reproducible.
     seed = search.seed + spec.worker_index
     sampler = optuna.samplers.TPESampler(seed=seed) if search.kind == "tpe" else optuna.samplers.RandomSampler(seed=seed)
-    return optuna.create_study(storage=storage, study_name=spec.study_id, direction="maximize", sampler=sampler, pruner=_pruner(spec.pruning), load_if_exists=True)
+    return optuna.create_study(
+        storage=storage, study_name=spec.study_id, direction="maximize", sampler=sampler, pruner=_pruner(spec.pruning), load_if_exists=True
+    )
 
 
 def restart_study(storage: BaseStorage, spec: ShardSpec) -> optuna.Study:
@@ -169,9 +178,17 @@ def reap_stale(study: optuna.Study, beats: Heartbeats, log: Callable[[str], None
         except UpdateFinishedTrialError:
             continue  # it finished, or another worker reaped it first
         study.add_trial(
-            create_trial(state=TrialState.WAITING, params=trial.params, distributions=trial.distributions, user_attrs=trial.user_attrs, system_attrs={SYS_RETRY_OF: trial.number})
+            create_trial(
+                state=TrialState.WAITING,
+                params=trial.params,
+                distributions=trial.distributions,
+                user_attrs=trial.user_attrs,
+                system_attrs={SYS_RETRY_OF: trial.number},
+            )
         )
-        log(f"trial {trial.number} ({trial.user_attrs.get(ATTR_KEY, 'unsampled')}): no heartbeat for {now - beat:.0f}s (grace {beats.grace_seconds:g}s): its worker is gone; back in the queue")
+        log(
+            f"trial {trial.number} ({trial.user_attrs.get(ATTR_KEY, 'unsampled')}): no heartbeat for {now - beat:.0f}s (grace {beats.grace_seconds:g}s): its worker is gone; back in the queue"
+        )
         reaped += 1
     return reaped
 
@@ -213,7 +230,9 @@ def suggest_params(trial: optuna.Trial, space: dict[str, dict[str, Any]]) -> dic
             params[name] = trial.suggest_categorical(name, spec["values"])
         elif spec["type"] == "int":
             log = bool(spec.get("log", False))
-            params[name] = trial.suggest_int(name, int(spec["low"]), int(spec["high"]), step=1 if log else int(spec.get("step", 1)), log=log)
+            params[name] = trial.suggest_int(
+                name, int(spec["low"]), int(spec["high"]), step=1 if log else int(spec.get("step", 1)), log=log
+            )
         else:
             params[name] = trial.suggest_float(name, float(spec["low"]), float(spec["high"]), log=bool(spec.get("log", False)))
     return params
@@ -252,4 +271,11 @@ def queue_counts(trials: list[FrozenTrial], folds: int) -> QueueCounts:
     counted = [t for t in trials if not t.system_attrs.get(SYS_SURPLUS) and t.number not in retried]
     by_state = {state: sum(1 for t in counted if t.state == state) for state in TrialState}
     fold_fits = sum(folds if t.state == TrialState.COMPLETE else len(t.intermediate_values) for t in counted)
-    return QueueCounts(by_state[TrialState.COMPLETE], by_state[TrialState.PRUNED], by_state[TrialState.FAIL], by_state[TrialState.RUNNING], by_state[TrialState.WAITING], fold_fits)
+    return QueueCounts(
+        by_state[TrialState.COMPLETE],
+        by_state[TrialState.PRUNED],
+        by_state[TrialState.FAIL],
+        by_state[TrialState.RUNNING],
+        by_state[TrialState.WAITING],
+        fold_fits,
+    )

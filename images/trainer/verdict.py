@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mlflow.entities import Run
-
 from contract import TAG_ERROR, TAG_PRUNED, TAG_ROLE, TAG_STUDY_ID, TAG_TRIAL_INDEX, TAG_TRIAL_KEY
+from mlflow.entities import Run
 from tracking import Tracking, search_all_runs, tag_filter
 
 #: Failed trials named in the error, so the message stays readable for a study of thousands.

@@ -14,11 +14,10 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 
 import optuna
+from contract import ATTR_ERROR, PROGRESS_BUDGET, PROGRESS_FAILED, PROGRESS_FINISHED, PROGRESS_FOLD_FITS, PROGRESS_PRUNED, PROGRESS_RUNNING
 from mlflow.entities import Metric
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import TrialState
-
-from contract import ATTR_ERROR, PROGRESS_BUDGET, PROGRESS_FAILED, PROGRESS_FINISHED, PROGRESS_FOLD_FITS, PROGRESS_PRUNED, PROGRESS_RUNNING
 from runner import FittedTrial, Outcome, ShardContext, TrialResult, fit_trial, record_trial
 from trialqueue import SYS_SURPLUS, Heartbeat, Heartbeats, budget_used, is_surplus, queue_counts, reap_stale, trial_spec
 from verdict import study_counts
@@ -70,11 +69,13 @@ def _tell(study: optuna.Study, trial: optuna.Trial, result: TrialResult, label: 
             study.tell(trial, state=TrialState.FAIL)
     except UpdateFinishedTrialError:
         # Our heartbeat was late and another worker took the trial over; MLflow holds one run per key either way.
-        print(f"{label}: the study had already given this trial to another worker (missed heartbeat); result kept in MLflow only", flush=True)
+        print(
+            f"{label}: the study had already given this trial to another worker (missed heartbeat); result kept in MLflow only", flush=True
+        )
 
 
 def _has_work(study: optuna.Study, ctx: ShardContext) -> str:
-    """"ask" (a waiting trial, or budget left to sample), "wait" (others still run trials) or "done"."""
+    """ "ask" (a waiting trial, or budget left to sample), "wait" (others still run trials) or "done"."""
     trials = study.get_trials(deepcopy=False)
     if any(t.state == TrialState.WAITING for t in trials):
         return "ask"

@@ -34,7 +34,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for_http(url: str, timeout: float, process: subprocess.Popen[bytes] | None = None, log: Path | None = None, auth: tuple[str, str] | None = None) -> None:
+def wait_for_http(
+    url: str, timeout: float, process: subprocess.Popen[bytes] | None = None, log: Path | None = None, auth: tuple[str, str] | None = None
+) -> None:
     """Waits for a 200 from `url`; fails early, with the log's tail, if the process exits."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -113,7 +115,9 @@ class MlflowServer:
     def start(self, wait: bool = True) -> MlflowServer:
         self.root.mkdir(parents=True, exist_ok=True)
         with open(self.log, "ab") as log:
-            self.process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT, env=self.environment(), start_new_session=True, cwd=self.root)
+            self.process = subprocess.Popen(
+                self.command(), stdout=log, stderr=subprocess.STDOUT, env=self.environment(), start_new_session=True, cwd=self.root
+            )
         atexit.register(self.stop)
         if wait:
             self.wait_ready()

@@ -22,6 +22,9 @@ def in_ci(env: dict[str, str] | None = None) -> bool:
 def skip_or_fail_in_ci(what: str, reason: str) -> NoReturn:
     """Stops the current test (or fixture): skipped with `what: reason` printed, or failed with it in CI."""
     if in_ci():
-        pytest.fail(f"{what} cannot run in CI: {reason} (CI={os.environ.get('CI')}: a test that cannot run fails in CI instead of skipping)", pytrace=False)
+        pytest.fail(
+            f"{what} cannot run in CI: {reason} (CI={os.environ.get('CI')}: a test that cannot run fails in CI instead of skipping)",
+            pytrace=False,
+        )
     print(f"\nSKIPPED {what}: {reason} (in CI this fails)")
     pytest.skip(f"{what}: {reason}")

@@ -7,12 +7,11 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterator
 
+import mlops_mlflow_auth
 import pytest
 from flask import Flask, Response
-from werkzeug.datastructures import Authorization
-
-import mlops_mlflow_auth
 from mlops_mlflow_auth import LoginCache, authenticate_request_basic_auth_cached
+from werkzeug.datastructures import Authorization
 
 PASSWORD = "right-password-0123456789"
 

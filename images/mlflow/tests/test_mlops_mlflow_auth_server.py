@@ -26,7 +26,11 @@ class CachedAuthServer(MlflowServer):
     def environment(self) -> dict[str, str]:
         env = super().environment()
         ini = self.root / "basic_auth.ini"
-        ini.write_text(ini.read_text().replace("mlflow.server.auth:authenticate_request_basic_auth", "mlops_mlflow_auth:authenticate_request_basic_auth_cached"))
+        ini.write_text(
+            ini.read_text().replace(
+                "mlflow.server.auth:authenticate_request_basic_auth", "mlops_mlflow_auth:authenticate_request_basic_auth_cached"
+            )
+        )
         return {**env, "PYTHONPATH": str(MODULE_DIR), "MLOPS_AUTH_CACHE_TTL_SECONDS": str(TTL)}
 
 
@@ -51,7 +55,9 @@ def test_permissions_hold_with_the_cached_lookups(server: CachedAuthServer) -> N
     admin.post(f"{api}/users/create", json={"username": bob[0], "password": bob[1]}).raise_for_status()
     mine = admin.post(f"{api}/experiments/create", json={"name": "mine"}).json()["experiment_id"]
     other = admin.post(f"{api}/experiments/create", json={"name": "other"}).json()["experiment_id"]
-    admin.post(f"{api}/experiments/permissions/create", json={"experiment_id": mine, "username": bob[0], "permission": "EDIT"}).raise_for_status()
+    admin.post(
+        f"{api}/experiments/permissions/create", json={"experiment_id": mine, "username": bob[0], "permission": "EDIT"}
+    ).raise_for_status()
     other_run = admin.post(f"{api}/runs/create", json={"experiment_id": other}).json()["run"]["info"]["run_id"]
 
     user = session(bob)
@@ -72,7 +78,9 @@ def test_permissions_hold_with_the_cached_lookups(server: CachedAuthServer) -> N
         assert user.patch(f"{api}/logged-models/{other_model}/tags", json=tag).status_code == 403
 
     # A permission change counts at once (never cached); a promotion within the TTL.
-    admin.patch(f"{api}/experiments/permissions/update", json={"experiment_id": mine, "username": bob[0], "permission": "READ"}).raise_for_status()
+    admin.patch(
+        f"{api}/experiments/permissions/update", json={"experiment_id": mine, "username": bob[0], "permission": "READ"}
+    ).raise_for_status()
     assert user.post(f"{api}/runs/log-batch", json={"run_id": my_run, "metrics": [metric]}).status_code == 403
     admin.patch(f"{api}/users/update-admin", json={"username": bob[0], "is_admin": True}).raise_for_status()
     time.sleep(TTL + 0.5)

@@ -8,9 +8,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from mlflow.server.auth.sqlalchemy_store import SqlAlchemyStore
-
 import sync_auth_admin
+from mlflow.server.auth.sqlalchemy_store import SqlAlchemyStore
 
 
 def write_ini(path: Path, database: Path, password: str) -> Path:

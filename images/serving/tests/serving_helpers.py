@@ -17,12 +17,11 @@ import pandas as pd
 import requests
 from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
+from mlflow_testing import SERVING_DIR, MlflowServer, client_env, tail
 from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
-
-from mlflow_testing import SERVING_DIR, MlflowServer, client_env, tail
 
 SERVER = SERVING_DIR / "server.py"
 _LISTENING = re.compile(r"listening on 127\.0\.0\.1:(\d+)")
@@ -50,7 +49,13 @@ def register(mlflow_server: MlflowServer, name: str) -> Registered:
     experiment_id = client.create_experiment(f"serving-{name}")
     mlflow.set_experiment(experiment_id=experiment_id)
     run = client.create_run(experiment_id)
-    info = mlflow.sklearn.log_model(model, name="model", signature=infer_signature(frame, model.predict(frame)), input_example=frame.head(3), pip_requirements=["scikit-learn"])
+    info = mlflow.sklearn.log_model(
+        model,
+        name="model",
+        signature=infer_signature(frame, model.predict(frame)),
+        input_example=frame.head(3),
+        pip_requirements=["scikit-learn"],
+    )
     client.set_terminated(run.info.run_id)
     source = client.get_logged_model(info.model_id).artifact_location
     api = f"{mlflow_server.url}/api/2.0/mlflow"
@@ -73,7 +78,16 @@ def register_champion(mlflow_server: MlflowServer) -> Registered:
 
 
 def server_env(mlflow_server: MlflowServer, model_name: str, tmp: Path, **extra: str) -> dict[str, str]:
-    return client_env(mlflow_server.url, MODEL_URI=f"models:/{model_name}@champion", PORT="0", HOST="127.0.0.1", REPLICA_ID="replica-7", MODEL_LOAD_TIMEOUT_SECONDS="120", TMPDIR=str(tmp), **extra)
+    return client_env(
+        mlflow_server.url,
+        MODEL_URI=f"models:/{model_name}@champion",
+        PORT="0",
+        HOST="127.0.0.1",
+        REPLICA_ID="replica-7",
+        MODEL_LOAD_TIMEOUT_SECONDS="120",
+        TMPDIR=str(tmp),
+        **extra,
+    )
 
 
 def start_server(tmp: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], Path, str]:

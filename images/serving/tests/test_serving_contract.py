@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 import pytest
 import requests
-
 from mlflow_testing import MlflowServer, stop_process_group, wait_for_http
 from serving_helpers import COLUMNS, Registered, register_champion, server_env, split_body, start_server
 
@@ -31,7 +30,9 @@ class Served:
 def served(mlflow_server: MlflowServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     tmp = tmp_path_factory.mktemp("contract")
     model = register_champion(mlflow_server)
-    proc, log, url = start_server(tmp, server_env(mlflow_server, model.name, tmp, SERVING_MAX_BODY_BYTES=str(MAX_BODY), SERVING_MAX_ROWS=str(MAX_ROWS)))
+    proc, log, url = start_server(
+        tmp, server_env(mlflow_server, model.name, tmp, SERVING_MAX_BODY_BYTES=str(MAX_BODY), SERVING_MAX_ROWS=str(MAX_ROWS))
+    )
     try:
         wait_for_http(f"{url}/ping", 120, proc, log)
         yield Served(url, model)
@@ -56,27 +57,99 @@ BAD_INPUTS: list[tuple[str, bytes, dict[str, str], int, str]] = [
     ("wrong content type", records(record()), {"Content-Type": "text/csv"}, 415, "Content-Type text/csv: expected application/json"),
     ("no content type", records(record()), {}, 415, "expected application/json"),
     ("body over the limit", json.dumps({"instances": [GOOD_ROW] * 4000}).encode(), JSON, 413, f"over the limit of {MAX_BODY} bytes"),
-    ("too many rows", json.dumps({"instances": [GOOD_ROW] * (MAX_ROWS + 1)}).encode(), JSON, 413, f"{MAX_ROWS + 1} rows is more than this server accepts in one request ({MAX_ROWS})"),
+    (
+        "too many rows",
+        json.dumps({"instances": [GOOD_ROW] * (MAX_ROWS + 1)}).encode(),
+        JSON,
+        413,
+        f"{MAX_ROWS + 1} rows is more than this server accepts in one request ({MAX_ROWS})",
+    ),
     ("missing column", records({c: 1.0 for c in COLUMNS[:3]}), JSON, 400, "dataframe_records[0]: missing columns: feature_3"),
     ("extra column", records(record(bogus=1.0, other=2)), JSON, 400, "unknown columns (the model does not take them): bogus, other"),
-    ("extra column in split", json.dumps({"dataframe_split": {"columns": [*COLUMNS, "bogus"], "data": [[*GOOD_ROW, 1]]}}).encode(), JSON, 400, "unknown columns (the model does not take them): bogus"),
-    ("string value", records(record(feature_1="high")), JSON, 400, "dataframe_records[0].feature_1: expected a number, got a string ('high')"),
-    ("boolean value", records(record(feature_2=True)), JSON, 400, "dataframe_records[0].feature_2: expected a number, got a boolean (true)"),
-    ("NaN", b'{"dataframe_records": [{"feature_0": NaN, "feature_1": 1, "feature_2": 1, "feature_3": 1}]}', JSON, 400, "dataframe_records[0].feature_0: NaN is not accepted by this model"),
+    (
+        "extra column in split",
+        json.dumps({"dataframe_split": {"columns": [*COLUMNS, "bogus"], "data": [[*GOOD_ROW, 1]]}}).encode(),
+        JSON,
+        400,
+        "unknown columns (the model does not take them): bogus",
+    ),
+    (
+        "string value",
+        records(record(feature_1="high")),
+        JSON,
+        400,
+        "dataframe_records[0].feature_1: expected a number, got a string ('high')",
+    ),
+    (
+        "boolean value",
+        records(record(feature_2=True)),
+        JSON,
+        400,
+        "dataframe_records[0].feature_2: expected a number, got a boolean (true)",
+    ),
+    (
+        "NaN",
+        b'{"dataframe_records": [{"feature_0": NaN, "feature_1": 1, "feature_2": 1, "feature_3": 1}]}',
+        JSON,
+        400,
+        "dataframe_records[0].feature_0: NaN is not accepted by this model",
+    ),
     ("Infinity", b'{"instances": [[1, -Infinity, 1, 1]]}', JSON, 400, "instances[0].feature_1: infinity is not accepted"),
-    ("null", records(record(feature_3=None)), JSON, 400, "dataframe_records[0].feature_3: null (a missing value) is not accepted by this model"),
+    (
+        "null",
+        records(record(feature_3=None)),
+        JSON,
+        400,
+        "dataframe_records[0].feature_3: null (a missing value) is not accepted by this model",
+    ),
     ("deep nesting", b'{"instances": ' + b"[" * 5000 + b"]" * 5000 + b"}", JSON, 400, "nests too deep"),
     ("nested value", records(record(feature_0=[1.0])), JSON, 400, "dataframe_records[0].feature_0: expected a number, got a list"),
-    ("huge integer", b'{"instances": [[1, 2, 3, 123456789012345678901234567890]]}', JSON, 400, "instances[0].feature_3: integer 123456789012345678901234567890 is too large"),
+    (
+        "huge integer",
+        b'{"instances": [[1, 2, 3, 123456789012345678901234567890]]}',
+        JSON,
+        400,
+        "instances[0].feature_3: integer 123456789012345678901234567890 is too large",
+    ),
     ("integer beyond 2**53", json.dumps({"instances": [[1, 2, 3, 2**60]]}).encode(), JSON, 400, "is too large to be a float64 exactly"),
-    ("list instead of a record", json.dumps({"dataframe_records": [GOOD_ROW]}).encode(), JSON, 400, "dataframe_records[0]: expected an object of column values, got a list"),
-    ("record instead of a list of records", json.dumps({"dataframe_records": record()}).encode(), JSON, 400, "dataframe_records: expected a list of objects (one per row), got an object"),
-    ("body is a list", json.dumps([GOOD_ROW]).encode(), JSON, 400, "expected a JSON object with exactly one of dataframe_split, dataframe_records, instances, inputs; got a list"),
+    (
+        "list instead of a record",
+        json.dumps({"dataframe_records": [GOOD_ROW]}).encode(),
+        JSON,
+        400,
+        "dataframe_records[0]: expected an object of column values, got a list",
+    ),
+    (
+        "record instead of a list of records",
+        json.dumps({"dataframe_records": record()}).encode(),
+        JSON,
+        400,
+        "dataframe_records: expected a list of objects (one per row), got an object",
+    ),
+    (
+        "body is a list",
+        json.dumps([GOOD_ROW]).encode(),
+        JSON,
+        400,
+        "expected a JSON object with exactly one of dataframe_split, dataframe_records, instances, inputs; got a list",
+    ),
     ("unknown input format", json.dumps({"rows": [GOOD_ROW]}).encode(), JSON, 400, "unknown input format: rows"),
     ("two formats", json.dumps({"instances": [GOOD_ROW], "inputs": [GOOD_ROW]}).encode(), JSON, 400, "got instances, inputs"),
-    ("short row", json.dumps({"instances": [[1, 2]]}).encode(), JSON, 400, "instances[0]: expected 4 values (feature_0, feature_1, feature_2, feature_3), got 2"),
+    (
+        "short row",
+        json.dumps({"instances": [[1, 2]]}).encode(),
+        JSON,
+        400,
+        "instances[0]: expected 4 values (feature_0, feature_1, feature_2, feature_3), got 2",
+    ),
     ("no rows", json.dumps({"instances": []}).encode(), JSON, 400, "instances: expected at least one row"),
-    ("ragged columns", json.dumps({"inputs": {c: [1.0, 2.0] for c in COLUMNS} | {"feature_0": [1.0]}}).encode(), JSON, 400, "every column needs the same number of values"),
+    (
+        "ragged columns",
+        json.dumps({"inputs": {c: [1.0, 2.0] for c in COLUMNS} | {"feature_0": [1.0]}}).encode(),
+        JSON,
+        400,
+        "every column needs the same number of values",
+    ),
 ]
 
 
@@ -91,7 +164,9 @@ def test_at_least_15_bad_inputs_are_covered() -> None:
 
 
 @pytest.mark.parametrize(("name", "body", "headers", "status", "message"), BAD_INPUTS, ids=[case[0] for case in BAD_INPUTS])
-def test_bad_input_gets_a_4xx_naming_the_problem_and_the_server_keeps_serving(served: Served, name: str, body: bytes, headers: dict[str, str], status: int, message: str) -> None:
+def test_bad_input_gets_a_4xx_naming_the_problem_and_the_server_keeps_serving(
+    served: Served, name: str, body: bytes, headers: dict[str, str], status: int, message: str
+) -> None:
     answer = requests.post(f"{served.url}/invocations", data=body, headers=headers, timeout=30)
     assert answer.status_code == status, f"{name}: {answer.status_code} {answer.text}"
     assert answer.headers["Content-Type"] == "application/json" and answer.headers["X-Replica-Id"] == "replica-7"
@@ -127,7 +202,9 @@ def test_a_failing_request_coalesced_with_good_ones_fails_alone(served: Served) 
     bad = {"instances": [[-1.0, 1.0, 1.0, 1.0]]}
     good = split_body(served.model.rows)
     with ThreadPoolExecutor(12) as pool:
-        answers = list(pool.map(lambda i: requests.post(f"{served.url}/invocations", json=bad if i % 6 == 0 else good, timeout=30), range(48)))
+        answers = list(
+            pool.map(lambda i: requests.post(f"{served.url}/invocations", json=bad if i % 6 == 0 else good, timeout=30), range(48))
+        )
     assert [a.status_code for a in answers] == [500 if i % 6 == 0 else 200 for i in range(48)]
     assert all(a.json()["predictions"] == served.model.expected.tolist() for i, a in enumerate(answers) if i % 6)
 

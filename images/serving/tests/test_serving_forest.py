@@ -7,10 +7,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from forest import forest_predictor
 from sklearn.datasets import make_classification
 from sklearn.ensemble import ExtraTreesClassifier, GradientBoostingClassifier, RandomForestClassifier
-
-from forest import forest_predictor
 
 F64 = np.dtype("float64")
 
@@ -58,5 +57,8 @@ def test_not_used_where_it_would_not_be_exact() -> None:
     assert forest_predictor(forest, "predict", list(reversed(names)), [F64] * 12) is None  # other column order
     assert forest_predictor(forest, "predict", names, [np.dtype("float32")] * 12) is None
     assert forest_predictor(forest, "apply", names, [F64] * 12) is None
-    assert forest_predictor(RandomForestClassifier(n_estimators=5, n_jobs=2, random_state=0).fit(frame, y), "predict", names, [F64] * 12) is None
+    assert (
+        forest_predictor(RandomForestClassifier(n_estimators=5, n_jobs=2, random_state=0).fit(frame, y), "predict", names, [F64] * 12)
+        is None
+    )
     assert forest_predictor(GradientBoostingClassifier(n_estimators=5).fit(frame, y), "predict", names, [F64] * 12) is None

@@ -18,7 +18,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import requests
-
 from mlflow_testing import MlflowServer, client_env, stop_process_group, wait_for_http
 from serving_helpers import SERVER, Registered, register_champion, server_env, split_body, start_server, wait_listening
 
@@ -59,7 +58,9 @@ def test_probes_stay_open_with_a_key(keyed: Keyed, path: str) -> None:
 @pytest.mark.parametrize(("method", "path"), [("POST", "/invocations"), ("GET", "/example"), ("GET", "/version")])
 @pytest.mark.parametrize("given", [None, "wrong", "Basic"])
 def test_inference_endpoints_refuse_a_missing_or_wrong_key(keyed: Keyed, method: str, path: str, given: str | None) -> None:
-    headers = {} if given is None else {"Authorization": f"Basic {keyed.key}"} if given == "Basic" else {"Authorization": f"Bearer {keyed.key}x"}
+    headers = (
+        {} if given is None else {"Authorization": f"Basic {keyed.key}"} if given == "Basic" else {"Authorization": f"Bearer {keyed.key}x"}
+    )
     answer = requests.request(method, f"{keyed.url}{path}", json=split_body(keyed.model.rows), headers=headers, timeout=10)
     assert answer.status_code == 401 and answer.headers["WWW-Authenticate"] == "Bearer"
     assert "API key" in answer.json()["error"] and keyed.key not in answer.text
@@ -75,7 +76,9 @@ def test_the_right_key_opens_every_endpoint(keyed: Keyed, header: str) -> None:
 
 
 def test_the_key_is_never_logged(keyed: Keyed) -> None:
-    requests.post(f"{keyed.url}/invocations", json=split_body(keyed.model.rows), headers={"Authorization": f"Bearer {keyed.key}"}, timeout=10)
+    requests.post(
+        f"{keyed.url}/invocations", json=split_body(keyed.model.rows), headers={"Authorization": f"Bearer {keyed.key}"}, timeout=10
+    )
     text = keyed.log.read_text()
     assert '"POST /invocations" 200' in text and keyed.key not in text
 
@@ -131,8 +134,12 @@ def test_sigterm_fails_readiness_then_drains_in_flight_requests(mlflow_server: M
     assert "got SIGTERM: readiness now fails" in log.read_text()
 
 
-def test_forked_workers_share_the_port_and_are_ready_only_when_all_loaded(mlflow_server: MlflowServer, champion: Registered, tmp_path: Path) -> None:
-    proc, log, url = start_server(tmp_path, server_env(mlflow_server, champion.name, tmp_path, SERVING_WORKERS="2", SERVING_DRAIN_SECONDS="0"))
+def test_forked_workers_share_the_port_and_are_ready_only_when_all_loaded(
+    mlflow_server: MlflowServer, champion: Registered, tmp_path: Path
+) -> None:
+    proc, log, url = start_server(
+        tmp_path, server_env(mlflow_server, champion.name, tmp_path, SERVING_WORKERS="2", SERVING_DRAIN_SECONDS="0")
+    )
     try:
         wait_listening(url, proc, log)
         wait_for_http(f"{url}/ping", 120, proc, log)
@@ -143,7 +150,14 @@ def test_forked_workers_share_the_port_and_are_ready_only_when_all_loaded(mlflow
         pids: set[str] = set()
         for _ in range(10):
             with ThreadPoolExecutor(8) as pool:
-                answers = list(pool.map(lambda _: requests.post(f"{url}/invocations", json=split_body(champion.rows), headers={"Connection": "close"}, timeout=10), range(40)))
+                answers = list(
+                    pool.map(
+                        lambda _: requests.post(
+                            f"{url}/invocations", json=split_body(champion.rows), headers={"Connection": "close"}, timeout=10
+                        ),
+                        range(40),
+                    )
+                )
             assert all(a.status_code == 200 and a.json()["predictions"] == champion.expected.tolist() for a in answers)
             pids = {line.rsplit("pid=", 1)[1] for line in log.read_text().splitlines() if line.startswith("access ") and "pid=" in line}
             if len(pids) == 2:
@@ -156,7 +170,9 @@ def test_forked_workers_share_the_port_and_are_ready_only_when_all_loaded(mlflow
     assert not any(os.path.exists(f"/proc/{pid}") for pid in pids)
 
 
-def test_requests_over_the_in_flight_limit_get_503_and_the_server_recovers(mlflow_server: MlflowServer, champion: Registered, tmp_path: Path) -> None:
+def test_requests_over_the_in_flight_limit_get_503_and_the_server_recovers(
+    mlflow_server: MlflowServer, champion: Registered, tmp_path: Path
+) -> None:
     proc, log, url = start_server(tmp_path, server_env(mlflow_server, champion.name, tmp_path, SERVING_MAX_IN_FLIGHT="1"))
     try:
         wait_for_http(f"{url}/ping", 120, proc, log)

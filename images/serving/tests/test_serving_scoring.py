@@ -10,7 +10,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-
 from batcher import Batcher, Columns, ModelFailure
 from model_loader import ModelUriError, parse_model_uri
 from scoring import Contract, ScoringInputError, TooManyRowsError, check_scoring_request, frame_for_pyfunc, to_frame, to_jsonable
@@ -88,7 +87,12 @@ def test_integer_boolean_and_string_columns() -> None:
     contract = Contract.from_schema({"n": np.dtype("int32"), "flag": np.dtype("bool"), "name": np.dtype("O")})
     frame = to_frame(check_scoring_request({"instances": [[3, True, "x"]]}, contract), contract)
     assert list(frame.dtypes) == [np.dtype("int32"), np.dtype("bool"), np.dtype("O")] and frame.iloc[0].tolist() == [3, True, "x"]
-    for row, message in [([1.5, True, "x"], "n: expected an integer, got a number (1.5)"), ([2**31, True, "x"], "out of range for int32"), ([1, 1, "x"], "flag: expected true or false"), ([1, True, 2], "name: expected a string, got an integer")]:
+    for row, message in [
+        ([1.5, True, "x"], "n: expected an integer, got a number (1.5)"),
+        ([2**31, True, "x"], "out of range for int32"),
+        ([1, 1, "x"], "flag: expected true or false"),
+        ([1, True, 2], "name: expected a string, got an integer"),
+    ]:
         with pytest.raises(ScoringInputError, match=message.replace("(", r"\(").replace(")", r"\)")):
             check_scoring_request({"instances": [row]}, contract)
     assert Contract.from_schema({"when": np.dtype("datetime64[ns]")}).supported is False
@@ -97,7 +101,12 @@ def test_integer_boolean_and_string_columns() -> None:
 def test_json_parsing_keeps_huge_integers_and_reads_nan() -> None:
     assert parse_json(b'{"a": 123456789012345678901234567890}') == {"a": 123456789012345678901234567890}
     assert math.isnan(parse_json(b'{"a": NaN}')["a"]) and parse_json(b'{"a": 0.12345678901234567890123}') == {"a": 0.12345678901234568}
-    for body, message in [(b"", "empty body"), (b"[" * 100_000, "nests too deep"), (b"{", "expected a JSON body"), (b'"\xff"', "expected a JSON body")]:
+    for body, message in [
+        (b"", "empty body"),
+        (b"[" * 100_000, "nests too deep"),
+        (b"{", "expected a JSON body"),
+        (b'"\xff"', "expected a JSON body"),
+    ]:
         with pytest.raises(ScoringInputError, match=message):
             parse_json(body)
 

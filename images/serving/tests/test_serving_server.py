@@ -15,7 +15,6 @@ from typing import Any
 import pandas as pd
 import pytest
 import requests
-
 from mlflow_testing import MlflowServer, client_env, stop_process_group, tail, wait_for_http
 from serving_helpers import SERVER, Registered, register, server_env, set_champion, split_body, start_server, wait_listening
 
@@ -60,7 +59,13 @@ def test_version_names_model_alias_version_run_and_replica(served: Served) -> No
     answer = requests.get(f"{served.url}/version", timeout=10)
     assert answer.status_code == 200 and answer.headers["X-Replica-Id"] == "replica-7"
     body = answer.json()
-    assert (body["model_name"], body["alias"], body["version"], body["run_id"], body["replica_id"]) == (served.model.name, "champion", served.model.version, served.model.run_id, "replica-7")
+    assert (body["model_name"], body["alias"], body["version"], body["run_id"], body["replica_id"]) == (
+        served.model.name,
+        "champion",
+        served.model.version,
+        served.model.run_id,
+        "replica-7",
+    )
 
 
 def test_example_is_a_row_the_server_accepts(served: Served) -> None:
@@ -94,7 +99,11 @@ def test_concurrent_requests_each_get_their_own_predictions(served: Served) -> N
     """Requests coalesced into one predict call get back exactly their own rows' predictions."""
     rows = served.model.rows
     with ThreadPoolExecutor(16) as pool:
-        answers = list(pool.map(lambda i: requests.post(f"{served.url}/invocations", json=split_body(rows.iloc[[i % len(rows)]]), timeout=30), range(96)))
+        answers = list(
+            pool.map(
+                lambda i: requests.post(f"{served.url}/invocations", json=split_body(rows.iloc[[i % len(rows)]]), timeout=30), range(96)
+            )
+        )
     assert [a.status_code for a in answers] == [200] * 96
     assert [a.json()["predictions"][0] for a in answers] == [served.model.expected.tolist()[i % len(rows)] for i in range(96)]
 
@@ -109,7 +118,9 @@ def test_every_request_logs_one_access_line_with_the_replica(served: Served) -> 
 
 
 def test_exits_non_zero_when_the_model_never_loads(mlflow_server: MlflowServer, tmp_path: Path) -> None:
-    env = client_env(mlflow_server.url, MODEL_URI="models:/never-registered@champion", PORT="0", HOST="127.0.0.1", MODEL_LOAD_TIMEOUT_SECONDS="2")
+    env = client_env(
+        mlflow_server.url, MODEL_URI="models:/never-registered@champion", PORT="0", HOST="127.0.0.1", MODEL_LOAD_TIMEOUT_SECONDS="2"
+    )
     proc, log, _ = start_server(tmp_path, env)
     try:
         assert proc.wait(timeout=90) == 1

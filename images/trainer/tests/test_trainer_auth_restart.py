@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 from mlflow.tracking import MlflowClient
-
 from mlflow_testing import TRAINER_DIR, MlflowServer, client_env, run_cli
 from tracking import tag_filter
 
@@ -45,7 +44,9 @@ def test_trainer_waits_for_late_server_and_authenticates(tmp_path: Path) -> None
     env = client_env(server.url, MLFLOW_TRACKING_USERNAME="admin", MLFLOW_TRACKING_PASSWORD=password, MLOPS_TRACKING_RETRY_SECONDS="150")
     log = tmp_path / "prepare.log"
     with open(log, "wb") as out:
-        prepare = subprocess.Popen([sys.executable, str(TRAINER), "prepare", "--spec", str(tmp_path / "spec.json")], env=env, stdout=out, stderr=subprocess.STDOUT)
+        prepare = subprocess.Popen(
+            [sys.executable, str(TRAINER), "prepare", "--spec", str(tmp_path / "spec.json")], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
     try:
         wait_for_text(log, "retry 1 in", prepare, timeout=90)  # the server is not there yet
         started = time.monotonic()
@@ -69,7 +70,9 @@ def test_trainer_waits_for_late_server_and_authenticates(tmp_path: Path) -> None
             runs = client.search_runs([experiment.experiment_id], tag_filter({"mlops.trial_key": "key-lr"}))
         assert [r.info.status for r in runs] == ["FINISHED"] and "mlops.model_source" in runs[0].data.tags
 
-        wrong = run_cli(TRAINER, ["prepare", "--spec", str(tmp_path / "spec.json")], {**env, "MLFLOW_TRACKING_PASSWORD": "wrong-" + password})
+        wrong = run_cli(
+            TRAINER, ["prepare", "--spec", str(tmp_path / "spec.json")], {**env, "MLFLOW_TRACKING_PASSWORD": "wrong-" + password}
+        )
         assert wrong.returncode == 1 and "MLflow refused the request" in wrong.stderr and "Traceback" not in wrong.stderr
         assert password not in wrong.stdout + wrong.stderr
     finally:

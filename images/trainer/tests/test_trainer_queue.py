@@ -19,15 +19,14 @@ import optuna
 import pytest
 from mlflow.entities import Run, ViewType
 from mlflow.tracking import MlflowClient
+from mlflow_testing import REPO_ROOT, TRAINER_DIR, DelayingProxy, MlflowServer, client_env, run_cli
 from optuna.storages import InMemoryStorage, JournalStorage
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
-
-from mlflow_testing import REPO_ROOT, TRAINER_DIR, DelayingProxy, MlflowServer, client_env, run_cli
 from skips import skip_or_fail_in_ci
 from spec import SearchSpec, ShardSpec, load_shard_spec
-from trialqueue import SYS_HEARTBEAT, SYS_RETRY_OF, Heartbeats, enqueue_fixed, is_surplus, queue_counts, reap_stale
 from tracking import tag_filter
+from trialqueue import SYS_HEARTBEAT, SYS_RETRY_OF, Heartbeats, enqueue_fixed, is_surplus, queue_counts, reap_stale
 
 TRAINER = TRAINER_DIR / "trainer.py"
 
@@ -42,7 +41,11 @@ def study_json(study_id: str, **extra: Any) -> dict[str, Any]:
         "cvFolds": 3,
         "testSize": 0.25,
         "seed": 5,
-        "dataset": {"source": "generated", "target": "target", "generate": {"rows": 600, "features": 8, "informative": 4, "classes": 2, "seed": 3}},
+        "dataset": {
+            "source": "generated",
+            "target": "target",
+            "generate": {"rows": 600, "features": 8, "informative": 4, "classes": 2, "seed": 3},
+        },
         "queue": "journal",
         **extra,
     }
@@ -60,12 +63,19 @@ def write_specs(folder: Path, study: dict[str, Any], workers: int) -> None:
 def trial_runs(client: MlflowClient, study: dict[str, Any]) -> list[Run]:
     experiment = client.get_experiment_by_name(study["experimentName"])
     assert experiment is not None
-    return client.search_runs([experiment.experiment_id], tag_filter({"mlops.study_id": study["studyId"], "mlops.role": "trial"}), run_view_type=ViewType.ALL)
+    return client.search_runs(
+        [experiment.experiment_id], tag_filter({"mlops.study_id": study["studyId"], "mlops.role": "trial"}), run_view_type=ViewType.ALL
+    )
 
 
 def start_worker(folder: Path, worker: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:
-        return subprocess.Popen([sys.executable, str(TRAINER), "run", "--spec", str(folder / f"shard-{worker}.json")], env=env, stdout=out, stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            [sys.executable, str(TRAINER), "run", "--spec", str(folder / f"shard-{worker}.json")],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
 
 
 # ---------- the queue's rules, on an in-memory study ----------
@@ -136,7 +146,7 @@ def postgres_url(postgres_dir: Path) -> Iterator[str]:
 
 @pytest.fixture(params=["journal", "postgres"])
 def queue_storage(request: pytest.FixtureRequest) -> str:
-    """"journal" (the local platform's file), or an RDB URL (MLOPS_OPTUNA_STORAGE)."""
+    """ "journal" (the local platform's file), or an RDB URL (MLOPS_OPTUNA_STORAGE)."""
     return "journal" if request.param == "journal" else str(request.getfixturevalue("postgres_url"))
 
 
@@ -146,7 +156,11 @@ def load_queue(folder: Path, study_id: str, storage: str) -> optuna.Study:
 
 
 def test_tpe_with_median_pruning_spends_the_budget_and_records_pruned_trials(mlflow_server: MlflowServer, tmp_path: Path) -> None:
-    space = {"n_estimators": {"type": "int", "low": 2, "high": 30, "step": 1, "log": False}, "max_depth": {"values": [1, 2, 12]}, "max_features": {"values": [1, "sqrt"]}}
+    space = {
+        "n_estimators": {"type": "int", "low": 2, "high": 30, "step": 1, "log": False},
+        "max_depth": {"values": [1, 2, 12]},
+        "max_features": {"values": [1, "sqrt"]},
+    }
     study = study_json(
         f"q-{uuid.uuid4().hex[:8]}",
         totalTrials=12,
@@ -180,13 +194,22 @@ def test_tpe_with_median_pruning_spends_the_budget_and_records_pruned_trials(mlf
     client = MlflowClient(mlflow_server.url)
     parent = client.search_runs([runs[0].info.experiment_id], tag_filter({"mlops.study_id": study["studyId"], "mlops.role": "study"}))[0]
     m = parent.data.metrics
-    assert (m["progress_finished"], m["progress_pruned"], m["progress_failed"], m["progress_budget"]) == (states[TrialState.COMPLETE], states[TrialState.PRUNED], 0, 12)
+    assert (m["progress_finished"], m["progress_pruned"], m["progress_failed"], m["progress_budget"]) == (
+        states[TrialState.COMPLETE],
+        states[TrialState.PRUNED],
+        0,
+        12,
+    )
     assert m["progress_fold_fits"] < 12 * 4  # pruning saved fold fits
     best = max((r for r in finished), key=lambda r: r.data.metrics["cv_accuracy_mean"])
     assert m["best_cv_mean"] == pytest.approx(best.data.metrics["cv_accuracy_mean"])
-    assert parent.data.tags["mlops.best_trial_key"] in {r.data.tags["mlops.trial_key"] for r in finished if r.data.metrics["cv_accuracy_mean"] == best.data.metrics["cv_accuracy_mean"]}
+    assert parent.data.tags["mlops.best_trial_key"] in {
+        r.data.tags["mlops.trial_key"] for r in finished if r.data.metrics["cv_accuracy_mean"] == best.data.metrics["cv_accuracy_mean"]
+    }
     plots = {a.path: a.file_size for a in client.list_artifacts(parent.info.run_id, "plots")}
-    assert set(plots) == {"plots/optimization_history.png", "plots/score_per_parameter.png"} and all(size and size > 5000 for size in plots.values())
+    assert set(plots) == {"plots/optimization_history.png", "plots/score_per_parameter.png"} and all(
+        size and size > 5000 for size in plots.values()
+    )
     # Rerun: the study resumes and is spent, nothing trains again.
     again = run_cli(TRAINER, ["run", "--spec", str(tmp_path / "shard-0.json")], env)
     assert again.returncode == 0 and "trained 0, skipped 0, pruned 0, failed 0" in again.stdout
@@ -194,7 +217,9 @@ def test_tpe_with_median_pruning_spends_the_budget_and_records_pruned_trials(mlf
 
 def test_a_worker_killed_mid_trial_loses_and_duplicates_nothing(mlflow_server: MlflowServer, tmp_path: Path, queue_storage: str) -> None:
     params = [{"n_estimators": 120, "max_depth": d} for d in (2, 3, 4, 5, 6, 7)]
-    study = study_json(f"q-{uuid.uuid4().hex[:8]}", totalTrials=6, trials=fixed(params), queue="journal" if queue_storage == "journal" else "rdb")
+    study = study_json(
+        f"q-{uuid.uuid4().hex[:8]}", totalTrials=6, trials=fixed(params), queue="journal" if queue_storage == "journal" else "rdb"
+    )
     write_specs(tmp_path, study, 2)
     env = {**client_env(mlflow_server.url), "MLOPS_HEARTBEAT_SECONDS": "1", "MLOPS_HEARTBEAT_GRACE_SECONDS": "5"}
     if queue_storage != "journal":
@@ -258,7 +283,9 @@ def test_a_worker_killed_while_a_trial_records_in_the_background_loses_nothing(m
             deadline = time.monotonic() + 120
             # Kill once a model upload is held and the next trial has started beside it.
             while not (slow.held and len(in_flight) == 2) and time.monotonic() < deadline:
-                in_flight = [r for r in trial_runs(client, study) if r.info.status == "RUNNING" and r.data.tags.get("mlops.worker_index") == "1"]
+                in_flight = [
+                    r for r in trial_runs(client, study) if r.info.status == "RUNNING" and r.data.tags.get("mlops.worker_index") == "1"
+                ]
                 time.sleep(0.2)
             assert slow.held and len(in_flight) == 2, (tmp_path / "worker-1.log").read_text()
             os.kill(victim.pid, signal.SIGKILL)
@@ -281,11 +308,21 @@ def test_a_worker_killed_while_a_trial_records_in_the_background_loses_nothing(m
 
 def test_spec_reads_search_pruning_and_queue(tmp_path: Path) -> None:
     path = tmp_path / "s.json"
-    path.write_text(json.dumps({**study_json("s1", totalTrials=0, trials=[]), "search": {"kind": "tpe", "budget": 9, "seed": 2, "space": {"C": {"type": "float", "low": 0.1, "high": 1}}}, "pruning": {"kind": "percentile", "afterFolds": 2, "warmupTrials": 3, "percentile": 40}}))
+    path.write_text(
+        json.dumps(
+            {
+                **study_json("s1", totalTrials=0, trials=[]),
+                "search": {"kind": "tpe", "budget": 9, "seed": 2, "space": {"C": {"type": "float", "low": 0.1, "high": 1}}},
+                "pruning": {"kind": "percentile", "afterFolds": 2, "warmupTrials": 3, "percentile": 40},
+            }
+        )
+    )
     spec = load_shard_spec(str(path))
     assert (spec.queue, spec.search.kind if spec.search else None, spec.search.budget if spec.search else None) == ("journal", "tpe", 9)
     assert (spec.pruning.kind, spec.pruning.after_folds, spec.pruning.warmup_trials, spec.pruning.percentile) == ("percentile", 2, 3, 40.0)
-    path.write_text(json.dumps({**study_json("s1", totalTrials=0, trials=[]), "pruning": {"kind": "sometimes", "afterFolds": 1, "warmupTrials": 0}}))
+    path.write_text(
+        json.dumps({**study_json("s1", totalTrials=0, trials=[]), "pruning": {"kind": "sometimes", "afterFolds": 1, "warmupTrials": 0}})
+    )
     from spec import SpecError
 
     with pytest.raises(SpecError, match=r"key 'pruning.kind': expected one of none, median, percentile"):
@@ -300,9 +337,8 @@ def test_the_queue_database_is_created_once_and_a_role_without_createdb_is_told_
     beside it: the first worker creates `optuna` from MLflow's database (MLOPS_OPTUNA_CREATE_FROM), as that role."""
     import psycopg2
     from optuna.storages import RDBStorage
-    from sqlalchemy.engine import make_url
-
     from optunadb import DatabaseSetupError, ensure_database
+    from sqlalchemy.engine import make_url
 
     parsed = make_url(postgres_url)
     role, home = parsed.username, parsed.database
@@ -321,7 +357,10 @@ def test_the_queue_database_is_created_once_and_a_role_without_createdb_is_told_
         optuna.create_study(storage=RDBStorage(url(names[0])), study_name="s")  # Optuna's tables fit in it
         with admin.cursor() as cur:
             cur.execute(f'ALTER ROLE "{role}" NOCREATEDB')
-        with pytest.raises(DatabaseSetupError, match=rf"role {role} may not create it: grant it CREATEDB .* or create it beforehand \(CREATE DATABASE {names[1]} OWNER {role}\)"):
+        with pytest.raises(
+            DatabaseSetupError,
+            match=rf"role {role} may not create it: grant it CREATEDB .* or create it beforehand \(CREATE DATABASE {names[1]} OWNER {role}\)",
+        ):
             ensure_database(url(names[1]), create_from=home)
     finally:
         with admin.cursor() as cur:
@@ -341,7 +380,6 @@ def test_the_queue_database_is_created_once_and_a_role_without_createdb_is_told_
 def test_each_worker_samples_with_its_own_seed_and_worker_0_keeps_the_configs(tmp_path: Path) -> None:
     """One seed in every worker would make W workers sample the same startup trials W times over."""
     from optuna.distributions import IntDistribution
-
     from trialqueue import open_study
 
     space = {"n_estimators": {"type": "int", "low": 1, "high": 10_000, "step": 1, "log": False}}
@@ -359,7 +397,13 @@ def test_each_worker_samples_with_its_own_seed_and_worker_0_keeps_the_configs(tm
 def test_a_queue_whose_study_mlflow_never_saw_starts_afresh(mlflow_server: MlflowServer, tmp_path: Path) -> None:
     """A spent queue (journal) beside an MLflow that lost the study (its store was replaced) would
     hand out nothing and leave select with no run; prepare starts the queue again instead."""
-    study = study_json(f"q-{uuid.uuid4().hex[:8]}", totalTrials=2, trials=fixed([{"n_estimators": 3}, {"n_estimators": 5}]), search={"kind": "grid", "budget": 2, "seed": 5}, cvFolds=2)
+    study = study_json(
+        f"q-{uuid.uuid4().hex[:8]}",
+        totalTrials=2,
+        trials=fixed([{"n_estimators": 3}, {"n_estimators": 5}]),
+        search={"kind": "grid", "budget": 2, "seed": 5},
+        cvFolds=2,
+    )
     env = client_env(mlflow_server.url)
     for experiment in ("first", "second"):  # a new experiment stands for an MLflow without the study run
         write_specs(tmp_path, {**study, "experimentName": f"{study['experimentName']}-{experiment}"}, 1)

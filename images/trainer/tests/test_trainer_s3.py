@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from dataset import DatasetError, load_frame, load_frame_and_fingerprint, synthesize
 from mlflow_testing import REPO_ROOT
 from skips import skip_or_fail_in_ci

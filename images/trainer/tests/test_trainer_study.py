@@ -14,10 +14,9 @@ from typing import Any
 import mlflow
 import pytest
 import requests
+from dataset import synthesize
 from mlflow.entities import Run, ViewType
 from mlflow.tracking import MlflowClient
-
-from dataset import synthesize
 from mlflow_testing import TRAINER_DIR, MlflowServer, client_env, run_cli
 from spec import GenerateSpec
 from tracking import tag_filter
@@ -33,7 +32,14 @@ TRIALS: list[dict[str, Any]] = [
     {"index": 2, "key": "key-bad", "params": {"n_estimators": -1, "max_depth": 3}},
     {"index": 3, "key": "key-d", "params": {"n_estimators": 12, "max_depth": 5}},
 ]
-EXPECTED_METRICS = {*(f"cv_{SCORING}_fold_{k}" for k in range(FOLDS)), f"cv_{SCORING}_mean", f"cv_{SCORING}_std", "fit_time_seconds", f"test_{SCORING}", "test_accuracy"}
+EXPECTED_METRICS = {
+    *(f"cv_{SCORING}_fold_{k}" for k in range(FOLDS)),
+    f"cv_{SCORING}_mean",
+    f"cv_{SCORING}_std",
+    "fit_time_seconds",
+    f"test_{SCORING}",
+    "test_accuracy",
+}
 
 
 def study_spec(study_id: str, experiment: str) -> dict[str, Any]:
@@ -68,7 +74,9 @@ class Study:
     first_runs: list[subprocess.CompletedProcess[str]]
 
     def trial_runs(self, view: int = ViewType.ACTIVE_ONLY) -> list[Run]:
-        return self.client.search_runs([self.experiment_id], tag_filter({"mlops.study_id": self.study_id, "mlops.role": "trial"}), run_view_type=view)
+        return self.client.search_runs(
+            [self.experiment_id], tag_filter({"mlops.study_id": self.study_id, "mlops.role": "trial"}), run_view_type=view
+        )
 
     def run_worker(self, worker: int) -> subprocess.CompletedProcess[str]:
         return run_cli(TRAINER, ["run", "--spec", str(self.folder / "shard-{index}.json"), "--worker-index", str(worker)], self.env)
@@ -77,7 +85,13 @@ class Study:
 def run_workers_concurrently(folder: Path, env: dict[str, str], workers: int) -> list[subprocess.CompletedProcess[str]]:
     """Like a Kubernetes Indexed Job: the worker index comes from JOB_COMPLETION_INDEX."""
     procs = [
-        subprocess.Popen([sys.executable, str(TRAINER), "run", "--spec", str(folder / "shard-{index}.json")], env={**env, "JOB_COMPLETION_INDEX": str(i)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, str(TRAINER), "run", "--spec", str(folder / "shard-{index}.json")],
+            env={**env, "JOB_COMPLETION_INDEX": str(i)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for i in range(workers)
     ]
     results = []
@@ -104,7 +118,9 @@ def study(mlflow_server: MlflowServer, tmp_path_factory: pytest.TempPathFactory)
     client = MlflowClient(mlflow_server.url)
     experiment = client.get_experiment_by_name(spec["experimentName"])
     assert experiment is not None
-    return Study(mlflow_server, client, folder, study_id, spec["experimentName"], experiment.experiment_id, env, [p.stdout for p in prepares], runs)
+    return Study(
+        mlflow_server, client, folder, study_id, spec["experimentName"], experiment.experiment_id, env, [p.stdout for p in prepares], runs
+    )
 
 
 def by_key(runs: list[Run]) -> dict[str, list[Run]]:
@@ -167,7 +183,9 @@ def test_rerun_trains_nothing_and_keeps_one_run_per_key(study: Study) -> None:
 
 def test_interrupted_trial_is_resumed_not_duplicated(study: Study) -> None:
     """A worker killed mid-trial leaves RUNNING runs; the retry reuses the newest and drops the rest."""
-    parent_id = study.client.search_runs([study.experiment_id], tag_filter({"mlops.study_id": study.study_id, "mlops.role": "study"}))[0].info.run_id
+    parent_id = study.client.search_runs([study.experiment_id], tag_filter({"mlops.study_id": study.study_id, "mlops.role": "study"}))[
+        0
+    ].info.run_id
     trial = {"index": 4, "key": "key-resumed", "params": {"n_estimators": 6, "max_depth": 2}}
     tags = {"mlops.study_id": study.study_id, "mlops.trial_key": trial["key"], "mlops.role": "trial", "mlflow.parentRunId": parent_id}
     stale = study.client.create_run(study.experiment_id, tags=tags)
@@ -186,10 +204,16 @@ def test_model_source_registers_over_rest_and_alias_loads(study: Study) -> None:
     best = max((r for r in study.trial_runs() if r.info.status == "FINISHED"), key=lambda r: r.data.metrics[f"cv_{SCORING}_mean"])
     api, name = f"{study.server.url}/api/2.0/mlflow", f"model-{study.study_id}"
     requests.post(f"{api}/registered-models/create", json={"name": name}, timeout=30).raise_for_status()
-    created = requests.post(f"{api}/model-versions/create", json={"name": name, "source": best.data.tags["mlops.model_source"], "run_id": best.info.run_id}, timeout=30)
+    created = requests.post(
+        f"{api}/model-versions/create",
+        json={"name": name, "source": best.data.tags["mlops.model_source"], "run_id": best.info.run_id},
+        timeout=30,
+    )
     assert created.status_code == 200, created.text
     version = created.json()["model_version"]["version"]
-    requests.post(f"{api}/registered-models/alias", json={"name": name, "alias": "champion", "version": version}, timeout=30).raise_for_status()
+    requests.post(
+        f"{api}/registered-models/alias", json={"name": name, "alias": "champion", "version": version}, timeout=30
+    ).raise_for_status()
     mlflow.set_tracking_uri(study.server.url)
     model = mlflow.pyfunc.load_model(f"models:/{name}@champion")
     frame = synthesize(GenerateSpec(**GENERATE, weights=None))
@@ -216,5 +240,9 @@ def test_bad_inputs_exit_2_with_one_line(study: Study, tmp_path: Path) -> None:
     result = run_cli(TRAINER, ["run", "--spec", str(tmp_path / "spec.json")], study.env)
     assert result.returncode == 2
     assert result.stderr.strip() == f"trainer: error: dataset {tmp_path / 'missing.csv'}: no such file"
-    result = run_cli(TRAINER, ["run", "--spec", str(tmp_path / "shard-{index}.json")], {k: v for k, v in study.env.items() if k != "JOB_COMPLETION_INDEX"})
+    result = run_cli(
+        TRAINER,
+        ["run", "--spec", str(tmp_path / "shard-{index}.json")],
+        {k: v for k, v in study.env.items() if k != "JOB_COMPLETION_INDEX"},
+    )
     assert result.returncode == 2 and "expected --worker-index K or env JOB_COMPLETION_INDEX" in result.stderr

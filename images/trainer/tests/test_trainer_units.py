@@ -10,14 +10,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import requests
-from mlflow.exceptions import MlflowException, RestException
-from sklearn.pipeline import Pipeline
-
 from dataset import DatasetError, load_frame, split_dataset, synthesize
 from estimators import build_estimator
 from evaluation import evaluate
+from mlflow.exceptions import MlflowException, RestException
 from mlflow_testing import TRAINER_DIR, client_env, run_cli
 from runner import metric_names
+from sklearn.pipeline import Pipeline
 from spec import DatasetSpec, GenerateSpec, SpecError, load_shard_spec, resolve_spec_path
 from tracking import RetryPolicy, Tracking, TrackingUnavailable, is_transient, one_line, short_reason, tag_filter
 
@@ -34,7 +33,11 @@ def shard_json(**overrides: Any) -> dict[str, Any]:
         "cvFolds": 3,
         "testSize": 0.25,
         "seed": 42,
-        "dataset": {"source": "generated", "target": "target", "generate": {"rows": 240, "features": 6, "informative": 3, "classes": 2, "seed": 7}},
+        "dataset": {
+            "source": "generated",
+            "target": "target",
+            "generate": {"rows": 240, "features": 6, "informative": 3, "classes": 2, "seed": 7},
+        },
         "totalTrials": 1,
         "workerIndex": 0,
         "workers": 1,
@@ -65,7 +68,10 @@ def test_spec_reads_the_contract(tmp_path: Path) -> None:
         ({"cvFolds": 1}, "key 'cvFolds': expected an integer >= 2, got 1"),
         ({"modelFamily": "svm"}, "key 'modelFamily': expected one of logistic_regression, random_forest, gradient_boosting"),
         ({"testSize": 1.5}, "key 'testSize': expected a number between 0 and 1"),
-        ({"trials": [{"index": 0, "key": "k", "params": {"x": [1]}}]}, "key 'trials[0].params.x': expected a string, number, boolean or null"),
+        (
+            {"trials": [{"index": 0, "key": "k", "params": {"x": [1]}}]},
+            "key 'trials[0].params.x': expected a string, number, boolean or null",
+        ),
         ({"schemaVersion": 2}, "key 'schemaVersion': expected 1"),
     ],
 )
@@ -115,7 +121,9 @@ def test_synthesis_is_deterministic_and_honours_weights() -> None:
     assert np.allclose(shares, [0.6, 0.3, 0.1], atol=0.05)
 
 
-@pytest.mark.parametrize("shape", [GenerateSpec(50, 2, 1, 2, None, 0), GenerateSpec(50, 3, 3, 2, None, 0), GenerateSpec(60, 4, 2, 4, None, 0)])
+@pytest.mark.parametrize(
+    "shape", [GenerateSpec(50, 2, 1, 2, None, 0), GenerateSpec(50, 3, 3, 2, None, 0), GenerateSpec(60, 4, 2, 4, None, 0)]
+)
 def test_synthesis_fits_small_shapes(shape: GenerateSpec) -> None:
     frame = synthesize(shape)
     assert frame.shape == (shape.rows, shape.features + 1) and frame["target"].nunique() == shape.classes
@@ -177,7 +185,15 @@ def test_evaluation_scores_every_fold() -> None:
     assert scores.cv_mean == pytest.approx(np.mean(scores.fold_scores)) and scores.cv_std == pytest.approx(np.std(scores.fold_scores))
     assert 0 < scores.test_accuracy <= 1 and scores.fit_time_seconds > 0
     assert set(model.predict(split.x_test)) <= {0, 1}
-    assert metric_names("f1_macro", 2) == ["cv_f1_macro_fold_0", "cv_f1_macro_fold_1", "cv_f1_macro_mean", "cv_f1_macro_std", "fit_time_seconds", "test_f1_macro", "test_accuracy"]
+    assert metric_names("f1_macro", 2) == [
+        "cv_f1_macro_fold_0",
+        "cv_f1_macro_fold_1",
+        "cv_f1_macro_mean",
+        "cv_f1_macro_std",
+        "fit_time_seconds",
+        "test_f1_macro",
+        "test_accuracy",
+    ]
 
 
 # ---------- retries ----------
@@ -191,11 +207,16 @@ def test_transient_errors_are_told_apart() -> None:
     assert not is_transient(RestException({"error_code": "INVALID_PARAMETER_VALUE", "message": "bad"}))
     assert not is_transient(RestException({"error_code": "UNAUTHENTICATED", "message": "who"}))
     assert not is_transient(ValueError("bug"))
-    exhausted = MlflowException("API request to http://x/api failed with exception HTTPConnectionPool: Max retries exceeded (Caused by ResponseError('too many 503 error responses'))")
+    exhausted = MlflowException(
+        "API request to http://x/api failed with exception HTTPConnectionPool: Max retries exceeded (Caused by ResponseError('too many 503 error responses'))"
+    )
     assert is_transient(exhausted) and short_reason(exhausted) == "HTTP 503"
     assert short_reason(requests.ConnectionError("[Errno 111] Connection refused")) == "connection refused"
     dropped = "('Connection aborted.', RemoteDisconnected('Remote end closed connection without response'))"
-    assert short_reason(MlflowException(f"API request to http://h/api/2.0/mlflow/runs/log-batch failed with exception {dropped}")) == "connection dropped"
+    assert (
+        short_reason(MlflowException(f"API request to http://h/api/2.0/mlflow/runs/log-batch failed with exception {dropped}"))
+        == "connection dropped"
+    )
 
 
 def test_retries_until_success_then_gives_up_within_budget() -> None:

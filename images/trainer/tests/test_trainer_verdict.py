@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 from mlflow.entities import Run, RunData, RunInfo, RunTag
-
 from mlflow_testing import TRAINER_DIR, MlflowServer, client_env, run_cli
 from verdict import FailedTrial, StudyCounts, count_trials, judge
 
@@ -19,7 +18,9 @@ BAD = {"n_estimators": -1, "max_depth": 3}  # RandomForestClassifier rejects it:
 
 
 def fake_run(status: str, index: int, **tags: str) -> Run:
-    info = RunInfo(run_id=f"r{index}", experiment_id="1", user_id="u", status=status, start_time=index, end_time=None, lifecycle_stage="active")
+    info = RunInfo(
+        run_id=f"r{index}", experiment_id="1", user_id="u", status=status, start_time=index, end_time=None, lifecycle_stage="active"
+    )
     all_tags = {"mlops.trial_index": str(index), "mlops.trial_key": f"k{index}", **tags}
     return Run(info, RunData(tags=[RunTag(k, v) for k, v in all_tags.items()]))
 
@@ -42,8 +43,16 @@ def test_counts_tell_finished_pruned_running_and_failed_apart() -> None:
     [
         (StudyCounts(3, 0, 0, ()), None, None),
         (StudyCounts(3, 0, 0, (FailedTrial("1", "k1", "E: x"),)), 1, None),
-        (StudyCounts(3, 0, 0, (FailedTrial("1", "k1", "E: x"), FailedTrial("2", "k2", "E: y"))), 1, "2 trials failed, more than training.maxFailedTrials = 1 allows: #1 k1: E: x; #2 k2: E: y"),
-        (StudyCounts(0, 2, 0, (FailedTrial("1", "k1", "E: x"),)), None, "no trial finished (1 failed, 2 pruned), so there is nothing to select: #1 k1: E: x"),
+        (
+            StudyCounts(3, 0, 0, (FailedTrial("1", "k1", "E: x"), FailedTrial("2", "k2", "E: y"))),
+            1,
+            "2 trials failed, more than training.maxFailedTrials = 1 allows: #1 k1: E: x; #2 k2: E: y",
+        ),
+        (
+            StudyCounts(0, 2, 0, (FailedTrial("1", "k1", "E: x"),)),
+            None,
+            "no trial finished (1 failed, 2 pruned), so there is nothing to select: #1 k1: E: x",
+        ),
         (StudyCounts(0, 0, 1, ()), None, None),  # another worker is still running a trial: it judges last
     ],
 )
@@ -68,7 +77,11 @@ def spec(study_id: str, trials: list[dict[str, Any]], max_failed: int | None) ->
         "cvFolds": 2,
         "testSize": 0.25,
         "seed": 1,
-        "dataset": {"source": "generated", "target": "target", "generate": {"rows": 120, "features": 4, "informative": 2, "classes": 2, "seed": 3}},
+        "dataset": {
+            "source": "generated",
+            "target": "target",
+            "generate": {"rows": 120, "features": 4, "informative": 2, "classes": 2, "seed": 3},
+        },
         "totalTrials": len(trials),
         "workerIndex": 0,
         "workers": 1,
@@ -123,4 +136,7 @@ def test_changed_data_the_plan_could_not_hash_is_refused_not_mixed_in(mlflow_ser
     synthesize(GenerateSpec(rows=130, features=4, informative=2, classes=2, weights=None, seed=4)).to_csv(data, index=False)
     changed = train(mlflow_server, tmp_path, study)
     assert changed.returncode == 2
-    assert f"dataset {data} changed since study {study['studyId']} started (sha256 " in changed.stderr and "would mix two datasets" in changed.stderr
+    assert (
+        f"dataset {data} changed since study {study['studyId']} started (sha256 " in changed.stderr
+        and "would mix two datasets" in changed.stderr
+    )

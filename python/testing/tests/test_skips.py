@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from skips import in_ci, skip_or_fail_in_ci
 
 TESTING_DIR = Path(__file__).resolve().parents[1]
@@ -50,7 +49,14 @@ def test_in_ci_it_fails_with_the_reason(monkeypatch: pytest.MonkeyPatch) -> None
 
 def run_pytest(folder: Path, ci: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "CI": ci}
-    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args, str(folder)], cwd=folder, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args, str(folder)],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_a_real_pytest_run_skips_outside_ci_and_fails_in_ci(tmp_path: Path) -> None:
