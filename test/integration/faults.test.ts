@@ -89,10 +89,13 @@ const workerLogs = (studyId: string) =>
     return fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
   });
 
-/** The attempt numbers of the trainers' retries so far whose reason matches `why` (`...: tracking server unavailable (<why>); retry <n> in <s>s`). */
-const retryAttempts = (studyId: string, why: RegExp): number[] =>
+/** Each worker log's line count now: retries logged before a fault are not the fault's. */
+const logLengths = (studyId: string): number[] => workerLogs(studyId).map((log) => log.split("\n").length);
+
+/** The attempt numbers of the trainers' retries after `since` (line counts) whose reason matches `why` (`...: tracking server unavailable (<why>); retry <n> in <s>s`). */
+const retryAttempts = (studyId: string, why: RegExp, since: readonly number[]): number[] =>
   workerLogs(studyId)
-    .flatMap((log) => log.split("\n"))
+    .flatMap((log, worker) => log.split("\n").slice(since[worker] ?? 0))
     .flatMap((line) => {
       const retry = /tracking server unavailable \((.*?)\); retry (\d+) in/.exec(line);
       return retry && why.test(retry[1] ?? "") ? [Number(retry[2])] : [];
@@ -106,13 +109,13 @@ const outageRetries = 3;
  * fixed sleep: the outage the workers met, not one the test assumed), watching meanwhile that nothing
  * brings back MLflow's `port`. Well inside the trainers' 120 s retry budget.
  */
-async function keepDownUntilRetried(studyId: string, why: RegExp, port?: number): Promise<{ retries: number; answeredMeanwhile: boolean }> {
+async function keepDownUntilRetried(studyId: string, why: RegExp, since: readonly number[], port?: number): Promise<{ retries: number; answeredMeanwhile: boolean }> {
   let answeredMeanwhile = false;
   const retries = await waitFor(
     `a trainer call to retry ${outageRetries} times (${why.source})`,
     async () => {
       if (port !== undefined && (await portAnswers(port))) answeredMeanwhile = true;
-      const attempts = retryAttempts(studyId, why);
+      const attempts = retryAttempts(studyId, why, since);
       return Math.max(0, ...attempts) >= outageRetries ? attempts.length : undefined;
     },
     90_000,
@@ -182,11 +185,12 @@ describe.skipIf(!canRun)("faults in the middle of training (real MLflow, Postgre
 
     const pidFile = path.join(stack.runDir, "mlflow.pid");
     const pid = Number(fs.readFileSync(pidFile, "utf8"));
+    const since = logLengths(training.studyId);
     process.kill(-pid, "SIGKILL"); // the whole process group: the mlflow CLI and its uvicorn workers
     await waitFor("the MLflow port to close", async () => ((await portAnswers(ports.mlflow)) ? undefined : true), 20_000, 100);
     const closedAt = Date.now();
     console.log(`[fault] killed MLflow (pid ${pid}) after ${atFault.length}/${training.keys.length} trials finished; down until a trainer call retried ${outageRetries} times`);
-    const down = await timedStep("the trainers retry against the dead server", () => keepDownUntilRetried(training.studyId, /connection refused/, ports.mlflow));
+    const down = await timedStep("the trainers retry against the dead server", () => keepDownUntilRetried(training.studyId, /connection refused/, since, ports.mlflow));
     expect(down.answeredMeanwhile, "MLflow answered again before the init phase restarted it").toBe(false);
     const answersAgain = waitFor("MLflow to answer again", async () => ((await portAnswers(ports.mlflow)) ? Date.now() : undefined), 300_000, 100);
     answersAgain.catch(() => {}); // awaited below; a failed init phase must not leave it unhandled
@@ -207,11 +211,12 @@ describe.skipIf(!canRun)("faults in the middle of training (real MLflow, Postgre
     const atFault = await timedStep("train until the first trial finished", () => waitForFinished(training.studyId, "the first finished trial", (rows) => rows.length >= 1));
     expect(atFault.length, "the fault must strike before the last trial").toBeLessThan(training.keys.length);
 
+    const since = logLengths(training.studyId);
     const stoppedAt = Date.now();
     expect((await postgres("stop")).status).toBe(0);
     console.log(`[fault] stopped PostgreSQL after ${atFault.length}/${training.keys.length} trials finished; down until a trainer call retried ${outageRetries} times`);
     // MLflow stays up and answers 5xx while its database is gone.
-    const down = await timedStep("the trainers retry against MLflow without its database", () => keepDownUntilRetried(training.studyId, /HTTP 5\d\d/));
+    const down = await timedStep("the trainers retry against MLflow without its database", () => keepDownUntilRetried(training.studyId, /HTTP 5\d\d/, since));
     expect((await postgres("start")).status).toBe(0);
     console.log(`[fault] PostgreSQL was down ${((Date.now() - stoppedAt) / 1000).toFixed(1)} s; the trainers logged ${down.retries} retries against it`);
 
