@@ -12,10 +12,13 @@ LOG_TAG=packages
 # shellcheck source=common.sh
 source "$HERE/common.sh"
 
+# The list's rows without comments and blank lines.
+entries() { grep -vE '^\s*(#|$)' "$LIST"; }
+
 # "<group> <package> <probe>" rows of the requested groups.
 rows() {
   local wanted=" $* "
-  grep -vE '^\s*(#|$)' "$LIST" | while read -r group package probe; do
+  entries | while read -r group package probe; do
     if [ $# = 0 ] || [[ "$wanted" == *" $group "* ]]; then echo "$group $package $probe"; fi
   done
 }
@@ -32,7 +35,7 @@ missing() {
 
 validate_groups() {
   local group known
-  known=" $(grep -vE '^\s*(#|$)' "$LIST" | awk '{print $1}' | sort -u | tr '\n' ' ')"
+  known=" $(entries | awk '{print $1}' | sort -u | tr '\n' ' ')"
   for group in "$@"; do [[ "$known" == *" $group "* ]] || die "unknown group '$group' (scripts/packages.list has:$known)"; done
 }
 

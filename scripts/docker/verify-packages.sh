@@ -13,7 +13,9 @@ require_engine
 
 base=$(bash "$REPO_ROOT/scripts/docker/base-image.sh" python | sed -n 's/^pythonBase=//p')
 [ -n "$base" ] || die "no Debian base image (scripts/docker/base-image.sh python)"
-key=$(cat "$REPO_ROOT/scripts/packages.sh" "$REPO_ROOT/scripts/packages.list" "$REPO_ROOT/scripts/common.sh" <(echo "$base") | content_key)
+# What the check runs: the installer, its list and its shell library (the image's tag is keyed by them).
+setup_files=("$REPO_ROOT/scripts/packages.sh" "$REPO_ROOT/scripts/packages.list" "$REPO_ROOT/scripts/common.sh")
+key=$(cat "${setup_files[@]}" <(echo "$base") | content_key)
 tag="local/packages-check:$key"
 if image_exists "$tag"; then
   log "packages already verified in a fresh root for this list: $tag"
@@ -21,7 +23,7 @@ else
   context=$(mktemp -d)
   # shellcheck disable=SC2064  # expand now: the trap must remove this very folder
   trap "rm -rf '$context'" EXIT
-  cp "$REPO_ROOT/scripts/packages.sh" "$REPO_ROOT/scripts/packages.list" "$REPO_ROOT/scripts/common.sh" "$context/"
+  cp "${setup_files[@]}" "$context/"
   cat >"$context/Dockerfile" <<'DOCKERFILE'
 ARG BASE
 FROM ${BASE}
