@@ -2,6 +2,9 @@ import { z } from "zod";
 import { bucketNameExpectation, isValidBucketName } from "./bucketName";
 import { imageContract } from "./imageContract";
 import { defaultKind, platforms, unsupportedReason } from "./platformSupport";
+import { tasks } from "./scorers";
+import { modelFamilies, type ResolvedModel, resolveModel, trainingModelProblems } from "./trainingModel";
+import { featuresSchema } from "./trainingFeatures";
 import { gridProblems } from "./searchSpaceRules";
 import { type SecretKey, secretKeys } from "./stackSecrets";
 
@@ -132,11 +135,9 @@ export const trackingSchema = z
 
 // ---------- training ----------
 
-export const modelFamilies = ["logistic_regression", "random_forest", "gradient_boosting"] as const;
-export type ModelFamily = (typeof modelFamilies)[number];
+export { type ModelFamily, type ModelSource, modelFamilies, modelId } from "./trainingModel";
 
-export const scorings = ["accuracy", "balanced_accuracy", "f1_macro", "f1_weighted", "precision_macro", "recall_macro", "roc_auc_ovr"] as const;
-export type Scoring = (typeof scorings)[number];
+export type { Scoring, Task } from "./scorers";
 
 const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 export type ParamValue = z.infer<typeof scalar>;
@@ -173,10 +174,12 @@ export type Strategy = z.infer<typeof strategySchema>;
 /** Stops a trial between folds when its running CV mean is below the pruner's bar (Optuna's pruners). */
 export const pruningSchema = z
   .object({
-    kind: z.enum(["none", "median", "percentile"]).default("none"),
+    kind: z.enum(["none", "median", "percentile", "wilcoxon"]).default("none"),
     afterFolds: z.number().int().min(1, "expected an integer >= 1").default(1),
     warmupTrials: z.number().int().min(0, "expected an integer >= 0").default(5),
     percentile: z.number().gt(0, "expected a number between 0 and 100").lt(100, "expected a number between 0 and 100").default(25),
+    /** kind `wilcoxon`: the p-value under which a trial's fold scores count as worse than the best trial's. */
+    pThreshold: z.number().gt(0, "expected a number between 0 and 1").lt(1, "expected a number between 0 and 1").default(0.1),
   })
   .strict();
 export type PruningConfig = z.infer<typeof pruningSchema>;
@@ -201,6 +204,8 @@ export const datasetSchema = z
     source: z.string().default("generated"),
     target: z.string().default("target"),
     generate: generatedDatasetSchema.default(generatedDatasetSchema.parse({})),
+    /** Column roles and missing-value policy; omit for all-numeric data (every column but the target is a feature). */
+    features: featuresSchema.optional(),
   })
   .strict();
 export type DatasetConfig = z.infer<typeof datasetSchema>;
@@ -214,12 +219,26 @@ export const trainingSchema = z
   .object({
     experimentName: z.string().min(1).default("mlops-pipeline"),
     dataset: datasetSchema.default(datasetSchema.parse({})),
-    modelFamily: z.enum(modelFamilies).default("random_forest"),
+    /** An alias (`random_forest`, ...) or the import path of a scikit-learn-API class; see config/trainingModel.ts. */
+    estimator: z.string().optional(),
+    /** `<module>:<function>` in the user's code that returns an estimator for the trial's params. */
+    factory: z.string().optional(),
+    /** The former name of `estimator` (its three aliases only), kept so existing stacks keep working. */
+    modelFamily: z.enum(modelFamilies).optional(),
+    task: z.enum(tasks).optional(),
+    /** The user's Python modules (for `factory`, custom transformers or estimators), relative to the project. */
+    code: z.string().min(1).optional(),
+    /** Extra Python packages, exact pins only (`xgboost==3.0.5`). */
+    requirements: z.array(z.string()).default([]),
+    cv: z
+      .object({ groupColumn: z.string().min(1).optional() })
+      .strict()
+      .default({}),
     searchSpace: searchSpaceSchema.default(defaultSearchSpace),
     strategy: strategySchema.default({ kind: "grid" }),
     pruning: pruningSchema.default(pruningSchema.parse({})),
     cvFolds: z.number({ error: "expected an integer >= 2" }).int("expected an integer >= 2").min(2, "expected an integer >= 2").default(5),
-    scoring: z.enum(scorings).default("f1_macro"),
+    scoring: z.string().optional(),
     testSize: z.number().gt(0).lt(1).default(0.2),
     seed: z.number().int().default(42),
     workers: z.number().int().min(1, "expected an integer >= 1").max(1000).default(2),
@@ -229,6 +248,7 @@ export const trainingSchema = z
   })
   .strict()
   .superRefine((training, ctx) => {
+    for (const problem of trainingModelProblems(training)) ctx.addIssue({ code: "custom", ...problem });
     if (training.strategy.kind === "grid") gridProblems(training.searchSpace, ctx, ["searchSpace"]);
     if (training.pruning.kind !== "none" && training.pruning.afterFolds >= training.cvFolds)
       ctx.addIssue({
@@ -246,8 +266,14 @@ export const trainingSchema = z
             input: spec.step,
             message: "expected step 1 for a log-scale int range under strategy tpe (Optuna samples log ranges without steps)",
           });
+  })
+  // Resolved once here: everything downstream reads `model`, `task` and `scoring` and never the raw keys.
+  .transform((raw) => {
+    const { estimator: _estimator, factory: _factory, modelFamily: _modelFamily, ...training } = raw;
+    return { ...training, ...resolveModel(raw) };
   });
 export type TrainingConfig = z.infer<typeof trainingSchema>;
+export type { ResolvedModel };
 
 // ---------- serving ----------
 
@@ -372,6 +398,10 @@ export const stackConfigSchema = z
       const reason = kind === undefined ? undefined : unsupportedReason(cfg.platform, key, kind);
       if (reason) ctx.addIssue({ code: "custom", path: ["tracking", key, "kind"], message: reason });
     }
+    // The trainer and server images do not carry the user's code or pins yet: refused rather than failing inside a pod.
+    for (const key of ["code", "requirements"] as const)
+      if (cfg.platform !== "local" && (key === "code" ? cfg.training.code !== undefined : cfg.training.requirements.length > 0))
+        ctx.addIssue({ code: "custom", path: ["training", key], message: `expected platform local: user code and extra packages reach only the local platform's workers and servers so far` });
     if (cfg.serving.autoscaling && cfg.platform !== "kubernetes") {
       ctx.addIssue({ code: "custom", path: ["serving", "autoscaling"], message: "expected no autoscaling: it needs platform kubernetes" });
     }

@@ -5,6 +5,7 @@
  */
 import * as path from "node:path";
 import type { OutputMap, PulumiFn } from "@pulumi/pulumi/automation";
+import { modelId } from "../config";
 import type { ServerAddress } from "../components/shared/optunaStorage";
 import type { PhaseContext, PhaseSecrets } from "../programs/context";
 import { UserError } from "./cli";
@@ -104,7 +105,7 @@ export const phases: readonly Phase[] = [
     reports: ["studyId", "trials"],
     program: async (ctx, inputs) => (await import("../programs/training")).trainingPhase(ctx, inputs, inputs.rerunKey),
     intro: ({ config: { training }, paths }, _inputs, projectDir) =>
-      `${training.modelFamily}: ${training.strategy.kind} search, ${training.cvFolds}-fold CV on ${training.scoring}, ${training.workers} worker(s); worker logs in ${path.relative(projectDir, paths.logDir)}/train-*.log`,
+      `${modelId(training.model)} (${training.task}): ${training.strategy.kind} search, ${training.cvFolds}-fold CV on ${training.scoring}, ${training.workers} worker(s); worker logs in ${path.relative(projectDir, paths.logDir)}/train-*.log`,
     outcome: (outputs) => `study ${need<string>(outputs, "studyId")}: ${need<number>(outputs, "trials")} trial(s);`,
     detail: (outputs) => ({ studyId: need<string>(outputs, "studyId") }),
   },

@@ -4,6 +4,7 @@
  */
 import * as path from "node:path";
 import {
+  modelId,
   ConfigError,
   type ConfigProblem,
   loadStackConfig,
@@ -68,7 +69,7 @@ export function validate(options: ValidateOptions): string[] {
   const lines = [
     `ok: ${stackShown} (platform ${config.platform}, ${plan.trials.length} trials over ${workers} workers)`,
     `ok: ${metricsShown} (champion: best ${metrics.orderBy.metric} ${metrics.orderBy.direction}, registered as ${metrics.registeredModel.name}@${metrics.registeredModel.alias})`,
-    `study: ${plan.study.studyId} (${config.training.modelFamily}, ${config.training.strategy.kind} search, ${config.training.cvFolds}-fold CV on ${config.training.scoring})`,
+    `study: ${plan.study.studyId} (${modelId(config.training.model)} ${config.training.task}, ${config.training.strategy.kind} search, ${config.training.cvFolds}-fold CV on ${config.training.scoring})`,
   ];
   if (plan.duplicatesDropped > 0)
     lines.push(

@@ -1,4 +1,4 @@
-import type { ParamSpec, ParamValue, TrainingConfig } from "../../config";
+import { modelId, type ParamSpec, type ParamValue, type TrainingConfig } from "../../config";
 import { gridAxisValues } from "../../config/searchSpaceRules";
 import { type Random, seededRandom } from "./random";
 import type { TrialSpec } from "./studySpec";
@@ -14,7 +14,7 @@ import { trialKey } from "./trialKey";
  *  - tpe: no fixed list: the trainer samples each trial from what the study has learnt so far.
  */
 
-export type SearchInput = Pick<TrainingConfig, "modelFamily" | "searchSpace" | "strategy">;
+export type SearchInput = Pick<TrainingConfig, "model" | "searchSpace" | "strategy">;
 
 export interface Expansion {
   readonly trials: readonly TrialSpec[];
@@ -30,7 +30,7 @@ export function expandSearch(training: SearchInput): Expansion {
   const seen = new Set<string>();
   const trials: TrialSpec[] = [];
   for (const params of candidates) {
-    const key = trialKey(training.modelFamily, params);
+    const key = trialKey(modelId(training.model), params);
     if (seen.has(key)) continue;
     seen.add(key);
     trials.push({ index: trials.length, key, params });

@@ -1,4 +1,6 @@
-import type { TrainingConfig } from "../../config";
+import * as path from "node:path";
+import { modelId, type TrainingConfig } from "../../config";
+import { codeFingerprint } from "./codeFingerprint";
 import { datasetFingerprint, sklearnVersion } from "./datasetFingerprint";
 import { dnsLabel } from "./naming";
 import { expandSearch } from "./searchSpace";
@@ -22,8 +24,13 @@ function resultDefiningFields(training: TrainingConfig) {
     dataset: training.dataset,
     datasetContent: datasetFingerprint(training.dataset.source),
     sklearn: sklearnVersion(),
-    modelFamily: training.modelFamily,
+    modelFamily: modelId(training.model),
     scoring: training.scoring,
+    // Present only when set, so the study ids of configs from before these keys are unchanged.
+    ...(training.model.kind === "alias" ? {} : { task: training.task }),
+    ...(training.cv.groupColumn === undefined ? {} : { groupColumn: training.cv.groupColumn }),
+    ...(training.code === undefined ? {} : { code: codeFingerprint(path.resolve(training.code)) }),
+    ...(training.requirements.length === 0 ? {} : { requirements: [...training.requirements].sort() }),
     cvFolds: training.cvFolds,
     testSize: training.testSize,
     seed: training.seed,
@@ -49,9 +56,27 @@ export interface StudyPlan {
   readonly duplicatesDropped: number;
 }
 
-function datasetSpec(dataset: TrainingConfig["dataset"]): DatasetSpec {
+function datasetSpec(training: TrainingConfig): DatasetSpec {
+  const { dataset } = training;
   const { weights, ...generate } = dataset.generate;
-  return { source: dataset.source, target: dataset.target, generate: weights === undefined ? generate : { ...generate, weights } };
+  return {
+    source: dataset.source,
+    target: dataset.target,
+    generate: weights === undefined ? generate : { ...generate, weights },
+    ...(dataset.features === undefined ? {} : { features: dataset.features }),
+    ...(training.cv.groupColumn === undefined ? {} : { groupColumn: training.cv.groupColumn }),
+  };
+}
+
+/** The spec's model keys: what the trainer builds, the user's code folder (as the local workers see it) and the extra pins it logs. */
+function modelSpec(training: TrainingConfig): Pick<StudySpec, "estimator" | "factory" | "task" | "codePath" | "requirements"> {
+  const { model } = training;
+  return {
+    ...(model.kind === "factory" ? { factory: model.ref } : { estimator: modelId(model) }),
+    task: training.task,
+    ...(training.code === undefined ? {} : { codePath: path.resolve(training.code) }),
+    ...(training.requirements.length === 0 ? {} : { requirements: training.requirements }),
+  };
 }
 
 export interface PlanOptions {
@@ -73,12 +98,12 @@ export function planStudy(stack: string, training: TrainingConfig, options: Plan
     schemaVersion: 1,
     studyId: studyIdFor(stack, training),
     experimentName: training.experimentName,
-    modelFamily: training.modelFamily,
+    ...modelSpec(training),
     scoring: training.scoring,
     cvFolds: training.cvFolds,
     testSize: training.testSize,
     seed: training.seed,
-    dataset: datasetSpec(training.dataset),
+    dataset: datasetSpec(training),
     totalTrials: search.budget,
     ...(training.maxFailedTrials === undefined ? {} : { maxFailedTrials: training.maxFailedTrials }),
     search,

@@ -1,4 +1,4 @@
-import type { ModelFamily, ParamValue, PruningConfig, Scoring, SearchSpace } from "../../config";
+import type { FeaturesConfig, ParamValue, PruningConfig, Scoring, SearchSpace, Task } from "../../config";
 import { trainerContract } from "../../config/trainerContract";
 
 /**
@@ -27,6 +27,10 @@ export interface DatasetSpec {
     readonly weights?: readonly number[];
     readonly seed: number;
   };
+  /** Column roles and missing-value policy (config/trainingFeatures.ts); absent: every column but the target is numeric. */
+  readonly features?: FeaturesConfig;
+  /** Rows sharing a value of this column stay in one fold (GroupKFold / StratifiedGroupKFold). */
+  readonly groupColumn?: string;
 }
 
 /** How the trainer finds its trials: a fixed list enqueued once (grid, random) or sampled (tpe). */
@@ -52,8 +56,16 @@ export interface StudySpec {
   /** Derived from the training config, so the same config always means the same study. */
   readonly studyId: string;
   readonly experimentName: string;
-  readonly modelFamily: ModelFamily;
+  /** An alias (random_forest, ...) or the import path of a scikit-learn-API class; absent when `factory` is set. */
+  readonly estimator?: string;
+  /** `<module>:<function>` in the user's code, called with a trial's params; it returns the estimator. */
+  readonly factory?: string;
+  readonly task: Task;
   readonly scoring: Scoring;
+  /** The user's code folder as the workers see it: on their import path, and logged with the model. */
+  readonly codePath?: string;
+  /** Extra exact pins the platform installed; logged with the model's requirements. */
+  readonly requirements?: readonly string[];
   readonly cvFolds: number;
   readonly testSize: number;
   readonly seed: number;

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { ModelFamily, ParamValue } from "../../config";
+import type { ParamValue } from "../../config";
 
 /** JSON with object keys sorted at every depth, so equal values always hash the same. */
 export function canonicalJson(value: unknown): string {
@@ -18,7 +18,10 @@ export function shortHash(value: unknown, length: number): string {
   return createHash("sha256").update(canonicalJson(value)).digest("hex").slice(0, length);
 }
 
-/** Identity of one trial: a rerun finds a finished trial in MLflow by this tag value. */
-export function trialKey(modelFamily: ModelFamily, params: Readonly<Record<string, ParamValue>>): string {
-  return shortHash({ modelFamily, params }, 16);
+/**
+ * Identity of one trial: a rerun finds a finished trial in MLflow by this tag value. `model` is
+ * config/trainingModel.ts's modelId, hashed under its first name so the aliases keep their keys.
+ */
+export function trialKey(model: string, params: Readonly<Record<string, ParamValue>>): string {
+  return shortHash({ modelFamily: model, params }, 16);
 }

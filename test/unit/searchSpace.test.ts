@@ -3,9 +3,9 @@ import { describe, expect, it } from "vitest";
 import type { ParamSpec, SearchSpace } from "../../config";
 import { expandSearch, expandTrials, type SearchInput, sampleParam, seededRandom, trialKey } from "../../components/shared";
 
-const grid = (searchSpace: SearchSpace): SearchInput => ({ modelFamily: "random_forest", searchSpace, strategy: { kind: "grid" } });
+const grid = (searchSpace: SearchSpace): SearchInput => ({ model: { kind: "alias", name: "random_forest" }, searchSpace, strategy: { kind: "grid" } });
 const random = (searchSpace: SearchSpace, trials: number, seed = 42): SearchInput => ({
-  modelFamily: "gradient_boosting",
+  model: { kind: "alias", name: "gradient_boosting" },
   searchSpace,
   strategy: { kind: "random", trials, seed },
 });

@@ -110,8 +110,8 @@ describe("buildShardSpecs", () => {
       expect(Object.keys(shard).sort()).toEqual([
         "cvFolds",
         "dataset",
+        "estimator",
         "experimentName",
-        "modelFamily",
         "pruning",
         "queue",
         "schemaVersion",
@@ -119,6 +119,7 @@ describe("buildShardSpecs", () => {
         "search",
         "seed",
         "studyId",
+        "task",
         "testSize",
         "totalTrials",
         "trials",
@@ -136,7 +137,8 @@ describe("buildShardSpecs", () => {
         scoring: "f1_macro",
         testSize: 0.2,
         seed: 42,
-        modelFamily: "random_forest",
+        estimator: "random_forest",
+        task: "classification",
         experimentName: "mlops-pipeline",
       });
       for (const trial of shard.trials) expect(trial.index % 3).toBe(shard.workerIndex);
