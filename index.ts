@@ -66,7 +66,7 @@ function readSecrets(config: StackConfig): PhaseSecrets {
 function program() {
   const config = readConfig();
   const metrics = loadMetricsConfig(metricsConfigPath(projectDir));
-  const paths = localPaths(projectDir, stack);
+  const paths = localPaths(projectDir, stack, config.training.requirements);
   const given: PhaseContext = { stack, config, paths, secrets: readSecrets(config) };
   requireManagedDatabaseSecrets(given);
   const { ctx } = withGeneratedSecrets(given);

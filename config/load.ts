@@ -97,6 +97,25 @@ export function loadStackConfig(projectDir: string, stack: string): StackConfig 
   return parseStackConfig(config as Record<string, unknown>, shown, (p) => source.locate(["config", ...p]));
 }
 
+/**
+ * Where a key of the stack file is, for problems found after parsing (the trainer's preflight check):
+ * `key` is a path under the `mlops:` namespace, e.g. `["training", "estimator"]`.
+ */
+export function locateStackKey(projectDir: string, stack: string): { file: string; line: (key: readonly string[]) => number | undefined } {
+  const file = stackFile(projectDir, stack);
+  const source = readYamlSource(file, path.basename(file));
+  const line = (key: readonly string[]) => {
+    const [head, ...rest] = key;
+    // The nearest written ancestor: a defaulted key has no line of its own.
+    for (let depth = rest.length; depth >= 0; depth--) {
+      const found = source.locate(["config", `${configNamespace}:${head}`, ...rest.slice(0, depth)]);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  };
+  return { file: path.basename(file), line };
+}
+
 export const metricsConfigPath = (projectDir: string) => path.join(projectDir, "config", "metrics_config.yaml");
 
 /** Reads and parses a metrics config; messages name the file as `shown` (default: relative to the working directory). */

@@ -7,6 +7,7 @@
 import * as path from "node:path";
 import type { LocalWorkspaceOptions, OutputMap } from "@pulumi/pulumi/automation";
 import { localPaths } from "../components/local/paths";
+import { preflight } from "./preflight";
 import { assertMetricsMatchTraining, loadMetricsConfig, loadStackConfig, type MetricsConfig, metricsConfigPath, type StackConfig } from "../config";
 import type { PhaseContext, PhaseSecrets } from "../programs/context";
 import { championModelUri } from "../programs/serving";
@@ -164,7 +165,9 @@ export async function runPipeline(args: PipelineArgs): Promise<void> {
   const metrics = loadMetricsConfig(metricsFile);
   // A champion metric the trainer never logs for this scoring would find no run: say so before any work.
   assertMetricsMatchTraining(metrics, config.training, path.relative(repoDir, metricsFile));
-  const paths = localPaths(repoDir, args.stack);
+  const paths = localPaths(repoDir, args.stack, config.training.requirements);
+  // What only Python can tell (the estimator, its parameters, the data) is checked before any phase changes anything.
+  if (!args.destroy) preflight(args.stack, config, paths, repoDir);
   // The user's own secrets, resolved once; the generated ones live in the tracking stack (programs/secrets.ts).
   const plainSecrets = resolveSecrets(config);
   const handoff: OutputMap = {};

@@ -173,7 +173,7 @@ export async function previewStack(opts: PreviewOptions): Promise<PreviewReport>
   try {
     const s = await setup(opts, projectDir, workDir);
     const metrics = loadMetricsConfig(metricsConfigPath(projectDir));
-    const paths = localPaths(projectDir, opts.stack);
+    const paths = localPaths(projectDir, opts.stack, s.config.training.requirements);
     const notes: string[] = [];
     const phases: PhasePreview[] = [];
     const handoff: OutputMap = {};

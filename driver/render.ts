@@ -83,7 +83,7 @@ export async function renderStack(opts: RenderOptions): Promise<RenderRun> {
   const metrics = loadMetricsConfig(metricsConfigPath(projectDir));
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "mlops-render-state-"));
   const seed = crypto.randomBytes(32).toString("base64url");
-  const paths = localPaths(projectDir, stack);
+  const paths = localPaths(projectDir, stack, config.training.requirements);
   try {
     const workspace = await workspaceOn(path.join(scratch, "backend"), seed, scratch);
     const secrets = secretOutputs(renderSecrets(config, seed));

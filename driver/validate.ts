@@ -17,10 +17,12 @@ import {
   sortByLine,
   stackFile,
 } from "../config";
+import { localPaths } from "../components/local/paths";
 import { planStudy } from "../components/shared";
+import { preflight } from "./preflight";
 import { parseFlags, stackName } from "./cli";
 
-export const validateUsage = "usage: npm run validate -- [--stack <name>] [--metrics <file>] [--project-dir <dir>]";
+export const validateUsage = "usage: npm run validate -- [--stack <name>] [--metrics <file>] [--project-dir <dir>] [--skip-python]";
 
 /** The repository root: where `Pulumi.<stack>.yaml` files live unless --project-dir says otherwise. */
 const repoRoot = path.resolve(__dirname, "..");
@@ -29,12 +31,19 @@ export interface ValidateOptions {
   readonly stack: string;
   readonly projectDir: string;
   readonly metricsFile: string;
+  /** Also run the trainer's Python check of the model and the data (driver/preflight.ts); `--skip-python` turns it off. */
+  readonly python: boolean;
 }
 
 export function parseValidateArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): ValidateOptions {
-  const flags = parseFlags(argv, { stack: { type: "string" }, metrics: { type: "string" }, "project-dir": { type: "string" } }, validateUsage);
+  const flags = parseFlags(argv, { stack: { type: "string" }, metrics: { type: "string" }, "project-dir": { type: "string" }, "skip-python": { type: "boolean" } }, validateUsage);
   const projectDir = path.resolve(flags["project-dir"] ?? repoRoot);
-  return { stack: stackName(flags.stack, env), projectDir, metricsFile: flags.metrics === undefined ? metricsConfigPath(projectDir) : path.resolve(flags.metrics) };
+  return {
+    stack: stackName(flags.stack, env),
+    projectDir,
+    metricsFile: flags.metrics === undefined ? metricsConfigPath(projectDir) : path.resolve(flags.metrics),
+    python: flags["skip-python"] !== true,
+  };
 }
 
 /** The name a file goes by in messages: relative to the project when inside it. */
@@ -76,5 +85,6 @@ export function validate(options: ValidateOptions): string[] {
       `note: ${plan.duplicatesDropped} duplicate trial(s) dropped: the search space has fewer distinct settings than the ${plan.trials.length + plan.duplicatesDropped} asked for`,
     );
   if (plan.requestedWorkers > workers) lines.push(`note: ${plan.requestedWorkers} workers configured but only ${plan.trials.length} trials: ${workers} workers will run`);
+  if (options.python) preflight(options.stack, config, localPaths(options.projectDir, options.stack, config.training.requirements), options.projectDir, (line) => lines.push(line));
   return lines;
 }
