@@ -59,15 +59,18 @@ export const configDescriptions: Record<string, string> = {
   "mlops:training.dataset.generate.seed": "Seed of the generator.",
   "mlops:training.estimator":
     "What every trial fits: `logistic_regression`, `random_forest` or `gradient_boosting` (built-in classifiers), or the import path of any class with the scikit-learn estimator API (`sklearn.svm.SVC`, `sklearn.linear_model.Ridge`, `xgboost.XGBClassifier`, a class in `code`). Trial params go to its constructor. Default `random_forest`.",
-  "mlops:training.factory": "`<module>:<function>` in `code`, called with a trial's params; it returns the estimator (a whole scikit-learn Pipeline is fine). Instead of `estimator`.",
+  "mlops:training.factory":
+    "`<module>:<function>` in `code`, called with a trial's params; it returns the estimator (a whole scikit-learn Pipeline is fine). Instead of `estimator`.",
   "mlops:training.modelFamily": "The former name of `estimator` (its three aliases only); existing stacks keep working and keep their study ids.",
   "mlops:training.task":
     "`classification` or `regression`. Omit it when `scoring` or the alias implies it; the trainer checks it against the estimator (`is_classifier`/`is_regressor`) and the target column.",
-  "mlops:training.code": "A folder of the user's Python modules (for `factory`, custom transformers or estimators): on the workers' and model servers' import path and logged with the model. Its content is part of the study id. Local platform.",
+  "mlops:training.code":
+    "A folder of the user's Python modules (for `factory`, custom transformers or estimators): on the workers' and model servers' import path and logged with the model. Its content is part of the study id. Local platform.",
   "mlops:training.requirements":
     "Extra Python packages, exact pins only (`xgboost==3.1.2`): installed beside the workloads' venv (content-addressed) and logged with the model. Local platform.",
   "mlops:training.cv": "Cross-validation beyond the fold count.",
-  "mlops:training.cv.groupColumn": "Rows sharing a value of this column stay in one fold and on one side of the test split (GroupKFold, StratifiedGroupKFold); the column is not a feature.",
+  "mlops:training.cv.groupColumn":
+    "Rows sharing a value of this column stay in one fold and on one side of the test split (GroupKFold, StratifiedGroupKFold); the column is not a feature.",
   "mlops:training.dataset.features": "Column roles for real tabular data; omit for all-numeric data (every column but the target is a feature).",
   "mlops:training.dataset.features.numeric": "Numeric feature columns; a string in one is an error naming row and column.",
   "mlops:training.dataset.features.categorical": "String feature columns, one-hot encoded; a category unseen in training is ignored when serving.",
@@ -89,7 +92,8 @@ export const configDescriptions: Record<string, string> = {
     "`grid` (every combination, at most 10000), `random` (seeded samples; duplicates are dropped) or `tpe` (Optuna's TPE sampler: each trial learns from the finished ones; reproducible with one worker).",
   "mlops:training.strategy.trials": "Number of parameter sets to sample (the budget of `tpe`).",
   "mlops:training.pruning": "Stops a trial between folds when its running CV mean is clearly worse than the other trials' at the same fold; works with every strategy.",
-  "mlops:training.pruning.kind": "`none`, `median` (below the median of finished trials), `percentile` (below `percentile`) or `wilcoxon` (Optuna's WilcoxonPruner, made for k-fold CV: compares the trial's fold scores with the best trial's, fold by fold).",
+  "mlops:training.pruning.kind":
+    "`none`, `median` (below the median of finished trials), `percentile` (below `percentile`) or `wilcoxon` (Optuna's WilcoxonPruner, made for k-fold CV: compares the trial's fold scores with the best trial's, fold by fold).",
   "mlops:training.pruning.afterFolds": "Folds a trial always runs before it may be pruned (fewer than `cvFolds`).",
   "mlops:training.pruning.warmupTrials": "Finished trials needed before any trial is pruned.",
   "mlops:training.pruning.percentile": "Percentile of the finished trials' running means a trial must reach (kind `percentile`).",

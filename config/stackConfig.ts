@@ -401,7 +401,11 @@ export const stackConfigSchema = z
     // The trainer and server images do not carry the user's code or pins yet: refused rather than failing inside a pod.
     for (const key of ["code", "requirements"] as const)
       if (cfg.platform !== "local" && (key === "code" ? cfg.training.code !== undefined : cfg.training.requirements.length > 0))
-        ctx.addIssue({ code: "custom", path: ["training", key], message: `expected platform local: user code and extra packages reach only the local platform's workers and servers so far` });
+        ctx.addIssue({
+          code: "custom",
+          path: ["training", key],
+          message: `expected platform local: user code and extra packages reach only the local platform's workers and servers so far`,
+        });
     if (cfg.serving.autoscaling && cfg.platform !== "kubernetes") {
       ctx.addIssue({ code: "custom", path: ["serving", "autoscaling"], message: "expected no autoscaling: it needs platform kubernetes" });
     }
