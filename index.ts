@@ -6,7 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { ChampionAlias } from "./components/registry/championAlias";
 import { MlflowAccessGrant } from "./components/registry/mlflowAccessGrant";
 import { localPaths } from "./components/local/paths";
-import { ConfigError, loadMetricsConfig, metricsConfigPath, parseStackConfig, type SecretKey, type StackConfig, secretConfigKey } from "./config";
+import { ConfigError, loadMetricsFor, parseStackConfig, type SecretKey, type StackConfig, secretConfigKey } from "./config";
 import type { PhaseContext, PhaseSecrets } from "./programs/context";
 import { withGeneratedSecrets } from "./programs/secrets";
 import { championModelUri, servingProgram } from "./programs/serving";
@@ -65,7 +65,7 @@ function readSecrets(config: StackConfig): PhaseSecrets {
 
 function program() {
   const config = readConfig();
-  const metrics = loadMetricsConfig(metricsConfigPath(projectDir));
+  const metrics = loadMetricsFor(config.training, projectDir);
   const paths = localPaths(projectDir, stack, config.training.requirements);
   const given: PhaseContext = { stack, config, paths, secrets: readSecrets(config) };
   requireManagedDatabaseSecrets(given);

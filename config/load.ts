@@ -4,6 +4,7 @@ import { ConfigError, type ConfigProblem, sortByLine } from "./errors";
 import { defaultMessages, problemsFromZod } from "./issues";
 import { type MetricsConfig, metricsConfigSchema } from "./metricsConfig";
 import { isSecureValue, plainSecretMessage, secretNames, unexpectedSecretMessage } from "./secrets";
+import type { Task } from "./scorers";
 import { type StackConfig, secretKeys, stackConfigSchema, withPlatformDefaults } from "./stackConfig";
 import { readYamlSource } from "./yamlSource";
 
@@ -116,7 +117,9 @@ export function locateStackKey(projectDir: string, stack: string): { file: strin
   return { file: path.basename(file), line };
 }
 
-export const metricsConfigPath = (projectDir: string) => path.join(projectDir, "config", "metrics_config.yaml");
+/** The champion rules a stack uses unless told otherwise: one default file per task. */
+export const metricsConfigPath = (projectDir: string, task: Task = "classification") =>
+  path.join(projectDir, "config", task === "regression" ? "metrics_config.regression.yaml" : "metrics_config.yaml");
 
 /** Reads and parses a metrics config; messages name the file as `shown` (default: relative to the working directory). */
 export function loadMetricsConfig(file: string, shown: string = path.relative(process.cwd(), file) || file): MetricsConfig {

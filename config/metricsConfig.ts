@@ -9,7 +9,8 @@ import { z } from "zod";
 export const comparators = ["=", "!=", ">", ">=", "<", "<="] as const;
 export type Comparator = (typeof comparators)[number];
 
-const name = z.string().regex(/^[A-Za-z0-9_.\-/ ]+$/, "expected an MLflow metric or param name");
+/** `{scoring}` in a name stands for the stack's `training.scoring`, so one file serves every scorer of a task. */
+const name = z.string().regex(/^([A-Za-z0-9_.\-/ ]|\{scoring\})+$/, "expected an MLflow metric or param name ({scoring} stands for the stack's scoring)");
 
 export const metricFilterSchema = z.object({ metric: name, op: z.enum(comparators), value: z.number() }).strict();
 export const paramFilterSchema = z.object({ param: name, op: z.enum(["=", "!="]), value: z.union([z.string(), z.number(), z.boolean()]) }).strict();
@@ -46,3 +47,15 @@ export const metricsConfigSchema = z
   })
   .strict();
 export type MetricsConfig = z.infer<typeof metricsConfigSchema>;
+
+/** The config with `{scoring}` replaced by the stack's scorer in every metric name. */
+export function withScoring(metrics: MetricsConfig, scoring: string): MetricsConfig {
+  const fill = (metric: string) => metric.replaceAll("{scoring}", scoring);
+  return {
+    ...metrics,
+    filters: { ...metrics.filters, metrics: metrics.filters.metrics.map((f) => ({ ...f, metric: fill(f.metric) })) },
+    thresholds: Object.fromEntries(Object.entries(metrics.thresholds).map(([metric, value]) => [fill(metric), value])),
+    orderBy: { ...metrics.orderBy, metric: fill(metrics.orderBy.metric) },
+    tieBreakers: metrics.tieBreakers.map((t) => ({ ...t, metric: fill(t.metric) })),
+  };
+}

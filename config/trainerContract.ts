@@ -38,6 +38,8 @@ export const trainerContract = {
     cvFold: "cv_{scoring}_fold_{fold}",
     test: "test_{scoring}",
     testAccuracy: "test_accuracy",
+    testR2: "test_r2",
+    testRmse: "test_rmse",
     fitTimeSeconds: "fit_time_seconds",
     cvPartialMean: "cv_{scoring}_partial_mean",
     cvFoldsCompleted: "cv_folds_completed",

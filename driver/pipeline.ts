@@ -8,7 +8,7 @@ import * as path from "node:path";
 import type { LocalWorkspaceOptions, OutputMap } from "@pulumi/pulumi/automation";
 import { localPaths } from "../components/local/paths";
 import { preflight } from "./preflight";
-import { assertMetricsMatchTraining, loadMetricsConfig, loadStackConfig, type MetricsConfig, metricsConfigPath, type StackConfig } from "../config";
+import { loadMetricsFor, loadStackConfig, type MetricsConfig, metricsConfigPath, type StackConfig } from "../config";
 import type { PhaseContext, PhaseSecrets } from "../programs/context";
 import { championModelUri } from "../programs/serving";
 import { type PhaseRecord, writeRunRecord } from "./lastRun";
@@ -161,10 +161,9 @@ async function destroyAll(run: Run): Promise<void> {
 /** Runs the pipeline (or one phase of it, or its removal) and writes `.pipeline/last-run/<stack>.json` either way. */
 export async function runPipeline(args: PipelineArgs): Promise<void> {
   const config = loadStackConfig(repoDir, args.stack);
-  const metricsFile = args.metricsFile ? path.resolve(args.metricsFile) : metricsConfigPath(repoDir);
-  const metrics = loadMetricsConfig(metricsFile);
-  // A champion metric the trainer never logs for this scoring would find no run: say so before any work.
-  assertMetricsMatchTraining(metrics, config.training, path.relative(repoDir, metricsFile));
+  const metricsFile = args.metricsFile ? path.resolve(args.metricsFile) : metricsConfigPath(repoDir, config.training.task);
+  // A champion metric the trainer never logs for this scoring would find no run: said before any work.
+  const metrics = loadMetricsFor(config.training, repoDir, metricsFile);
   const paths = localPaths(repoDir, args.stack, config.training.requirements);
   // What only Python can tell (the estimator, its parameters, the data) is checked before any phase changes anything.
   if (!args.destroy) preflight(args.stack, config, paths, repoDir);

@@ -17,7 +17,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import type { EngineEvent, LocalWorkspaceOptions, OutputMap } from "@pulumi/pulumi/automation";
 import { localPaths } from "../components/local/paths";
-import { loadMetricsConfig, loadStackConfig, metricsConfigPath, type StackConfig } from "../config";
+import { loadMetricsFor, loadStackConfig, type StackConfig } from "../config";
 import { championModelUri } from "../programs/serving";
 import { UsageError } from "./cli";
 import { type PhaseStackOptions, previewPhase, storedOutputs, upPhase } from "./phaseStack";
@@ -172,7 +172,7 @@ export async function previewStack(opts: PreviewOptions): Promise<PreviewReport>
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "mlops-preview-"));
   try {
     const s = await setup(opts, projectDir, workDir);
-    const metrics = loadMetricsConfig(metricsConfigPath(projectDir));
+    const metrics = loadMetricsFor(s.config.training, projectDir);
     const paths = localPaths(projectDir, opts.stack, s.config.training.requirements);
     const notes: string[] = [];
     const phases: PhasePreview[] = [];

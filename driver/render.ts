@@ -19,7 +19,7 @@ import { formatSchemaProblem, schemaSource } from "../components/kubernetes/vali
 import { type GateReport, validateManifestFolder } from "../components/kubernetes/validation/renderedManifests";
 import { localPaths } from "../components/local/paths";
 import { buildShardSpecs } from "../components/shared";
-import { loadMetricsConfig, loadStackConfig, metricsConfigPath, type StackConfig } from "../config";
+import { loadMetricsFor, loadStackConfig, type StackConfig } from "../config";
 import { championModelUri } from "../programs/serving";
 import { UsageError } from "./cli";
 import { upPhase } from "./phaseStack";
@@ -80,7 +80,7 @@ export async function renderStack(opts: RenderOptions): Promise<RenderRun> {
   const started = Date.now();
   const config = loadStackConfig(projectDir, stack);
   requireKubernetes(config, stack, "render");
-  const metrics = loadMetricsConfig(metricsConfigPath(projectDir));
+  const metrics = loadMetricsFor(config.training, projectDir);
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "mlops-render-state-"));
   const seed = crypto.randomBytes(32).toString("base64url");
   const paths = localPaths(projectDir, stack, config.training.requirements);

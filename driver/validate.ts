@@ -30,7 +30,8 @@ const repoRoot = path.resolve(__dirname, "..");
 export interface ValidateOptions {
   readonly stack: string;
   readonly projectDir: string;
-  readonly metricsFile: string;
+  /** Omitted: the default file of the stack's task (config/metrics_config.yaml, or .regression.yaml). */
+  readonly metricsFile?: string;
   /** Also run the trainer's Python check of the model and the data (driver/preflight.ts); `--skip-python` turns it off. */
   readonly python: boolean;
 }
@@ -41,7 +42,7 @@ export function parseValidateArgs(argv: readonly string[], env: NodeJS.ProcessEn
   return {
     stack: stackName(flags.stack, env),
     projectDir,
-    metricsFile: flags.metrics === undefined ? metricsConfigPath(projectDir) : path.resolve(flags.metrics),
+    ...(flags.metrics === undefined ? {} : { metricsFile: path.resolve(flags.metrics) }),
     python: flags["skip-python"] !== true,
   };
 }
@@ -66,9 +67,10 @@ function attempt<T>(problems: ConfigProblem[], parse: () => T): T | undefined {
 export function validate(options: ValidateOptions): string[] {
   const problems: ConfigProblem[] = [];
   const stackShown = path.basename(stackFile(options.projectDir, options.stack));
-  const metricsShown = displayName(options.metricsFile, options.projectDir);
   const config: StackConfig | undefined = attempt(problems, () => loadStackConfig(options.projectDir, options.stack));
-  const metricsSource = attempt(problems, () => readYamlSource(options.metricsFile, metricsShown));
+  const metricsFile = options.metricsFile ?? metricsConfigPath(options.projectDir, config?.training.task);
+  const metricsShown = displayName(metricsFile, options.projectDir);
+  const metricsSource = attempt(problems, () => readYamlSource(metricsFile, metricsShown));
   const metrics: MetricsConfig | undefined = metricsSource && attempt(problems, () => parseMetricsConfig(metricsSource.value, metricsShown, metricsSource.locate));
   if (config && metrics && metricsSource) problems.push(...sortByLine(metricsProblems(metrics, config.training, metricsShown, metricsSource.locate)));
   if (problems.length > 0 || !config || !metrics) throw new ConfigError(problems);
@@ -77,7 +79,7 @@ export function validate(options: ValidateOptions): string[] {
   const workers = plan.shards.length;
   const lines = [
     `ok: ${stackShown} (platform ${config.platform}, ${plan.trials.length} trials over ${workers} workers)`,
-    `ok: ${metricsShown} (champion: best ${metrics.orderBy.metric} ${metrics.orderBy.direction}, registered as ${metrics.registeredModel.name}@${metrics.registeredModel.alias})`,
+    `ok: ${metricsShown} (champion: best ${metrics.orderBy.metric.replaceAll("{scoring}", config.training.scoring)} ${metrics.orderBy.direction}, registered as ${metrics.registeredModel.name}@${metrics.registeredModel.alias})`,
     `study: ${plan.study.studyId} (${modelId(config.training.model)} ${config.training.task}, ${config.training.strategy.kind} search, ${config.training.cvFolds}-fold CV on ${config.training.scoring})`,
   ];
   if (plan.duplicatesDropped > 0)

@@ -234,7 +234,7 @@ const metricsCases: Case[] = [
   {
     name: "threshold named with characters MLflow refuses",
     problems: () => metricsProblemLines(`${validMetricsYaml}thresholds:\n  "bad!": 0.5\n`),
-    expected: [`${M}:4: thresholds.bad!: expected an MLflow metric or param name, got "bad!"`],
+    expected: [`${M}:4: thresholds.bad!: expected an MLflow metric or param name ({scoring} stands for the stack's scoring), got "bad!"`],
   },
   {
     name: "threshold that is not a number",
