@@ -241,7 +241,7 @@ describe.skipIf(unavailable)("make pipeline on the docker platform (real engine,
           auth: { enabled: true },
         },
         training: {
-          modelFamily: "random_forest",
+          estimator: "random_forest",
           // A stump forest is clearly worse than a deep one after the first fold: with the budget's random
           // start (TPE samples at random for its first 10 trials) pruned trials occur in every run.
           searchSpace: { n_estimators: { type: "int", low: 20, high: 60 }, max_depth: { values: [1, null] } },

@@ -124,7 +124,7 @@ describe.skipIf(skipped)("--rotate-secrets on the docker platform (real engine, 
         },
         // Small on purpose: the last test trains this on the rotated passwords.
         training: {
-          modelFamily: "random_forest",
+          estimator: "random_forest",
           searchSpace: { n_estimators: { values: [10, 20] }, max_depth: { values: [2, 4] } },
           strategy: { kind: "grid" },
           cvFolds: 2,

@@ -45,7 +45,7 @@ function writeParityData(seed: number, rows = 600): void {
 }
 
 const tpeTraining = {
-  modelFamily: "random_forest",
+  estimator: "random_forest",
   searchSpace: { n_estimators: { type: "int", low: 5, high: 25 }, max_depth: { values: [1, 2, 12] } },
   strategy: { kind: "tpe", trials: budget, seed: 3 },
   pruning: { kind: "median", afterFolds: 1, warmupTrials: 2 },

@@ -32,7 +32,7 @@ let stores: Stores;
 /** 36 trials over 2 workers, about 30-60 s of training here: long enough to strike in the middle. */
 function writeStack(seed: number): void {
   const training = {
-    modelFamily: "random_forest",
+    estimator: "random_forest",
     searchSpace: { n_estimators: { values: [20, 40, 60, 80] }, max_depth: { values: [3, 6, null] }, min_samples_leaf: { values: [1, 3, 5] } },
     strategy: { kind: "grid" },
     cvFolds: 3,

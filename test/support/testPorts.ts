@@ -32,6 +32,7 @@ export const portBlocks: Readonly<Record<string, number>> = {
   "test/e2e/pulumiUp.test.ts": 26030,
   "test/e2e/rollingChampion.test.ts": 26040,
   "test/e2e/searchPipeline.test.ts": 26050,
+  "test/e2e/bringYourOwnModel.test.ts": 26060,
   "test/cluster/prodPath.test.ts": 27000,
   "test/cluster/pulumiUp.test.ts": 27010,
 };

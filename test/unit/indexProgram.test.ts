@@ -19,7 +19,7 @@ beforeEach(() => {
   vi.resetModules();
 });
 
-const training = { modelFamily: "random_forest", searchSpace: { n_estimators: { values: [30] } }, strategy: { kind: "grid" }, cvFolds: 3, workers: 1 };
+const training = { estimator: "random_forest", searchSpace: { n_estimators: { values: [30] } }, strategy: { kind: "grid" }, cvFolds: 3, workers: 1 };
 
 /** Runs index.ts with these `mlops:` values; `secrets` are set as `pulumi config set --secret` would. */
 async function up(plain: Record<string, unknown>, secrets: Record<string, string>): Promise<unknown> {
