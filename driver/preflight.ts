@@ -4,7 +4,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { ConfigError, type ConfigProblem, locateStackKey, type StackConfig } from "../config";
 import type { LocalPaths } from "../components/local/paths";
-import { planStudy } from "../components/shared";
+import { fileSha256, planStudy, shortHash } from "../components/shared";
 import { UserError } from "./cli";
 import { PhaseProgress } from "./progress";
 
@@ -17,6 +17,19 @@ import { PhaseProgress } from "./progress";
 
 /** Where scripts/ and images/trainer live; the stack's own project may be elsewhere (--project-dir). */
 const repoDir = path.resolve(__dirname, "..");
+
+/** The trainer's Python files: a changed check is run again even for a study it passed. */
+function trainerFingerprint(): string {
+  const dir = path.join(repoDir, "images", "trainer");
+  const files = fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith(".py"))
+    .sort();
+  return shortHash(
+    files.map((f) => [f, fileSha256(path.join(dir, f)).sha256]),
+    24,
+  );
+}
 
 /** What the trainer's check prints on success. */
 export interface PreflightReport {
@@ -70,13 +83,23 @@ export function preflight(stack: string, config: StackConfig, paths: LocalPaths,
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mlops-preflight-"));
   try {
     const spec = path.join(dir, "study.json");
-    fs.writeFileSync(spec, JSON.stringify({ ...plan.study, trials: plan.trials }));
+    const content = JSON.stringify({ ...plan.study, trials: plan.trials });
+    // The study id covers the config, the data and the user's code; the trainer's own files, the pins.
+    const stamp = path.join(paths.stateDir, "preflight", `${shortHash({ content, trainer: trainerFingerprint(), python: paths.python }, 24)}.json`);
+    if (fs.existsSync(stamp)) {
+      const report = JSON.parse(fs.readFileSync(stamp, "utf8")) as PreflightReport;
+      progress.step(`ok: ${report.estimator} (${report.task}), as checked before for this study and trainer`);
+      return report;
+    }
+    fs.writeFileSync(spec, content);
     progress.step(`checking the model and the data in Python (${path.relative(projectDir, paths.python)})`);
     const result = run(paths.python, [path.join(repoDir, "images", "trainer", "trainer.py"), "check", "--spec", spec], projectDir);
     const answer = parseAnswer(result.stdout);
     if (answer === undefined) throw new UserError(`trainer.py check exited ${result.status} without an answer: ${result.stderr.trim().split("\n").slice(-3).join(" | ")}`);
     if (!answer.ok) throw new ConfigError(preflightProblems(answer, locateStackKey(projectDir, stack)));
     progress.step(`ok: ${answer.estimator} (${answer.task})${answer.rows === undefined ? "" : `, ${answer.rows} rows`}`);
+    fs.mkdirSync(path.dirname(stamp), { recursive: true });
+    fs.writeFileSync(stamp, JSON.stringify(answer));
     return answer;
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
