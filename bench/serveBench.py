@@ -84,28 +84,35 @@ def training_data() -> tuple[Any, Any]:
 
 def train_and_register(tmp: Path, tracking_uri: str, x: Any, y: Any) -> tuple[object, list[str]]:
     """The champion: a 60-tree random forest on the trainer's generated data, registered with an alias."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    model = RandomForestClassifier(n_estimators=60, random_state=0).fit(x, y)
+    register(model, x, MODEL_NAME, tracking_uri, tmp / "artifacts")
+    return model, list(x.columns)
+
+
+def register(model: Any, x: Any, name: str, tracking_uri: str, artifacts: Path, **log: Any) -> None:
+    """Logs `model` with mlflow.sklearn, as the trainer logs a champion, as models:/<name>@champion."""
     import logging
 
     import mlflow
     from mlflow.models import infer_signature
     from mlflow.tracking import MlflowClient
-    from sklearn.ensemble import RandomForestClassifier
 
     logging.getLogger("alembic").setLevel(logging.WARNING)  # the throwaway database's migrations
-    model = RandomForestClassifier(n_estimators=60, random_state=0).fit(x, y)
     mlflow.set_tracking_uri(tracking_uri)
     client = MlflowClient(tracking_uri)
-    experiment_id = client.create_experiment("serve-bench", artifact_location=(tmp / "artifacts").as_uri())
+    experiment_id = client.create_experiment(name, artifact_location=artifacts.as_uri())
     with mlflow.start_run(experiment_id=experiment_id):
         info = mlflow.sklearn.log_model(
             model,
             name="model",
             signature=infer_signature(x, model.predict(x.head(20))),
             input_example=x.head(5),
-            registered_model_name=MODEL_NAME,
+            registered_model_name=name,
+            **log,
         )
-    client.set_registered_model_alias(MODEL_NAME, "champion", str(info.registered_model_version))
-    return model, list(x.columns)
+    client.set_registered_model_alias(name, "champion", str(info.registered_model_version))
 
 
 def request_bodies(columns: list[str], rows: int, per_body: int, seed: int) -> list[str]:
@@ -268,7 +275,8 @@ def xgboost_case(bench: Bench, x: Any, y: Any, tracking_uri: str, env: dict[str,
     with 1, each checked against the model's own predictions (ours also its probabilities)."""
     folder = serve_xgboost.install(REPO)
     say(f"training and registering models:/{serve_xgboost.MODEL_NAME}@champion ({serve_xgboost.XGBOOST_REQUIREMENT} from {folder})")
-    bench.model = serve_xgboost.train_and_register(x, y, tracking_uri, bench.tmp / "xgboost-artifacts")
+    bench.model = serve_xgboost.train(x, y)
+    register(bench.model, x, serve_xgboost.MODEL_NAME, tracking_uri, bench.tmp / "xgboost-artifacts", **serve_xgboost.LOG_OPTIONS)
     env = serve_xgboost.with_path(env, folder)
     uri = f"models:/{serve_xgboost.MODEL_NAME}@champion"
     ours = our_server(uri, env, "bench-xgboost", workers, f"{XGB} ")

@@ -9,7 +9,9 @@ from typing import Any
 import numpy as np
 import pytest
 from batcher import Columns
+from model_loader import LoadedModel
 from scoring import Contract, ScoringInputError, check_scoring_request, predict_method, to_frame
+from server import check_method
 from test_serving_scoring import _run_batcher
 
 MIXED = {"age": np.dtype("float64"), "city": np.dtype("<U")}  # what MLflow's signature gives for float and string columns
@@ -96,3 +98,23 @@ def test_batches_never_mix_methods_and_keep_each_methods_order() -> None:
     assert results == [[[float(i % 2), 1 - float(i % 2)]] if i % 3 == 0 else [float(i % 2)] for i in range(12)]
     assert sum(rows for _, rows in calls) == 12 and len(calls) < 12, calls  # coalesced, yet each call one method
     assert sum(rows for method, rows in calls if method == "predict_proba") == 4
+
+
+@pytest.mark.parametrize(
+    ("methods", "checked", "message"),
+    [
+        ({}, True, "params.predict_method: predict_proba is not available: this model is not a scikit-learn model; use predict"),
+        ({"predict": print}, True, "params.predict_method: this model has no predict_proba (it is not a classifier with probabilities"),
+        (
+            {"predict": print, "predict_proba": print},
+            False,
+            "params.predict_method: predict_proba is served only for models whose signature the server checks",
+        ),
+    ],
+)
+def test_probabilities_are_refused_where_the_model_cannot_give_them(methods: dict[str, Any], checked: bool, message: str) -> None:
+    loaded = LoadedModel("m", "champion", "1", None, None, None, None, methods)  # type: ignore[arg-type]
+    check_method(loaded, "predict", checked)  # predict is always there
+    with pytest.raises(ScoringInputError) as err:
+        check_method(loaded, "predict_proba", checked)
+    assert str(err.value).startswith(message)
