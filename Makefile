@@ -201,7 +201,7 @@ services-status: ## Show the test services and their ports
 AS_ROOT := $(if $(filter 0,$(shell id -u)),,sudo)
 
 .PHONY: bench-serve
-bench-serve: deps venv ## Our model server against `mlflow models serve` on one model, same cores (prints serve_speedup_c32=...)
+bench-serve: deps venv ## Our model server against `mlflow models serve` on a random forest and an XGBoost model, same cores (prints serve_speedup_c32=...)
 	@$(AS_ROOT) bash scripts/packages.sh install bench
 	.venv/bin/python bench/serveBench.py
 

@@ -13,6 +13,10 @@ serve` with its default single worker (the baseline of the last line) and with B
 (like for like), and 2 replicas of ours behind the local platform's balancer
 (components/local/loadBalancer.ts; skipped with a note if it does not start).
 
+Then the XGBoost case (bench/serve_xgboost.py): an XGBClassifier on the same data and rows, served
+by ours with BENCH_WORKERS workers and by `mlflow models serve` (1 worker), both of which must return
+the model's own predictions, and ours its own probabilities on request. BENCH_XGBOOST=0 skips it.
+
 Env: BENCH_SECONDS (8 per case), BENCH_WORKERS (2), BENCH_KEEP=1 keeps the temp dir. Exits non-zero
 if a server fails, predictions differ or wrk is missing.
 """
@@ -34,10 +38,14 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
 sys.path.insert(0, str(REPO / "images" / "trainer"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import serve_xgboost  # noqa: E402  (bench/ is on the path from here on)
 
 MODEL_NAME = "serve-bench"
 CASES = [("c1", 1, 1), ("c8", 8, 1), ("c32", 32, 1), ("batch100-c8", 8, 100)]
@@ -65,34 +73,46 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def train_and_register(tmp: Path, tracking_uri: str) -> tuple[object, list[str]]:
+def training_data() -> tuple[Any, Any]:
+    """The trainer's generated data: 2,000 rows of 20 float features and a binary target."""
+    from dataset import synthesize
+    from spec import GenerateSpec
+
+    frame = synthesize(GenerateSpec(2000, 20, 8, 2, None, 7), "target")
+    return frame.drop(columns=["target"]), frame["target"]
+
+
+def train_and_register(tmp: Path, tracking_uri: str, x: Any, y: Any) -> tuple[object, list[str]]:
     """The champion: a 60-tree random forest on the trainer's generated data, registered with an alias."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    model = RandomForestClassifier(n_estimators=60, random_state=0).fit(x, y)
+    register(model, x, MODEL_NAME, tracking_uri, tmp / "artifacts")
+    return model, list(x.columns)
+
+
+def register(model: Any, x: Any, name: str, tracking_uri: str, artifacts: Path, **log: Any) -> None:
+    """Logs `model` with mlflow.sklearn, as the trainer logs a champion, as models:/<name>@champion."""
     import logging
 
     import mlflow
-    from dataset import synthesize
     from mlflow.models import infer_signature
     from mlflow.tracking import MlflowClient
-    from sklearn.ensemble import RandomForestClassifier
-    from spec import GenerateSpec
 
     logging.getLogger("alembic").setLevel(logging.WARNING)  # the throwaway database's migrations
-    frame = synthesize(GenerateSpec(2000, 20, 8, 2, None, 7), "target")
-    x, y = frame.drop(columns=["target"]), frame["target"]
-    model = RandomForestClassifier(n_estimators=60, random_state=0).fit(x, y)
     mlflow.set_tracking_uri(tracking_uri)
     client = MlflowClient(tracking_uri)
-    experiment_id = client.create_experiment("serve-bench", artifact_location=(tmp / "artifacts").as_uri())
+    experiment_id = client.create_experiment(name, artifact_location=artifacts.as_uri())
     with mlflow.start_run(experiment_id=experiment_id):
         info = mlflow.sklearn.log_model(
             model,
             name="model",
             signature=infer_signature(x, model.predict(x.head(20))),
             input_example=x.head(5),
-            registered_model_name=MODEL_NAME,
+            registered_model_name=name,
+            **log,
         )
-    client.set_registered_model_alias(MODEL_NAME, "champion", str(info.registered_model_version))
-    return model, list(x.columns)
+    client.set_registered_model_alias(name, "champion", str(info.registered_model_version))
 
 
 def request_bodies(columns: list[str], rows: int, per_body: int, seed: int) -> list[str]:
@@ -104,10 +124,14 @@ def request_bodies(columns: list[str], rows: int, per_body: int, seed: int) -> l
     return [json.dumps({"dataframe_split": {"columns": columns, "data": data[i : i + per_body]}}) for i in range(0, len(data), per_body)]
 
 
-def post(url: str, body: str) -> list[object]:
+def answer(url: str, body: str) -> dict[str, Any]:
     req = urllib.request.Request(f"{url}/invocations", data=body.encode(), headers={"Content-Type": "application/json"}, method="POST")
     with urllib.request.urlopen(req, timeout=60) as res:
-        return json.loads(res.read())["predictions"]
+        return json.loads(res.read())
+
+
+def post(url: str, body: str) -> list[object]:
+    return answer(url, body)["predictions"]
 
 
 @dataclass
@@ -230,6 +254,49 @@ def balanced(bench: Bench, ours: Callable[[str, str], Server], replicas: int) ->
         bench.run(label, url, [c for c in CASES if c[2] == 1])
 
 
+def our_server(uri: str, env: dict[str, str], replica: str, workers: str, label: str = "") -> Server:
+    port = free_port()
+    env = {**env, "MODEL_URI": uri, "HOST": "127.0.0.1", "PORT": str(port), "REPLICA_ID": replica, "SERVING_WORKERS": workers}
+    return Server(f"{label}ours workers={workers}", [sys.executable, str(REPO / "images" / "serving" / "server.py")], env, port)
+
+
+def mlflow_server(uri: str, env: dict[str, str], workers: str, label: str = "") -> Server:
+    port = free_port()
+    command = [str(VENV_BIN / "mlflow"), "models", "serve", "-m", uri, "--env-manager", "local"]
+    command += ["-h", "127.0.0.1", "-p", str(port), "--workers", workers]
+    return Server(f"{label}mlflow models serve workers={workers}", command, env, port)
+
+
+XGB = "xgboost:"
+
+
+def xgboost_case(bench: Bench, x: Any, y: Any, tracking_uri: str, env: dict[str, str], workers: str) -> None:
+    """The pinned XGBoost from its own folder: ours with `workers` workers and `mlflow models serve`
+    with 1, each checked against the model's own predictions (ours also its probabilities)."""
+    folder = serve_xgboost.install(REPO)
+    say(f"training and registering models:/{serve_xgboost.MODEL_NAME}@champion ({serve_xgboost.XGBOOST_REQUIREMENT} from {folder})")
+    bench.model = serve_xgboost.train(x, y)
+    register(bench.model, x, serve_xgboost.MODEL_NAME, tracking_uri, bench.tmp / "xgboost-artifacts", **serve_xgboost.LOG_OPTIONS)
+    env = serve_xgboost.with_path(env, folder)
+    uri = f"models:/{serve_xgboost.MODEL_NAME}@champion"
+    ours = our_server(uri, env, "bench-xgboost", workers, f"{XGB} ")
+    with running(ours, bench.tmp / "xgboost-ours.log") as url:
+        batch = json.loads(bench.checks[1])
+        got = answer(url, json.dumps({"params": {"predict_method": "predict_proba"}, **batch}))
+        import pandas as pd
+
+        rows = pd.DataFrame(batch["dataframe_split"]["data"], columns=bench.columns)
+        expected = bench.model.predict_proba(rows)  # type: ignore[attr-defined]
+        if got["predictions"] != expected.tolist() or got["classes"] != bench.model.classes_.tolist():  # type: ignore[attr-defined]
+            raise RuntimeError(f"{ours.label}: predict_proba differs from the model's own for {len(rows)} rows")
+        say(f"{ours.label}: {len(rows)} rows of probabilities identical to the model's own, classes {got['classes']}")
+        bench.run(ours.label, url)
+    bench.serve(mlflow_server(uri, env, "1", f"{XGB} "))
+    labels = list(bench.answers)
+    if bench.answers[labels[0]] != bench.answers[labels[1]]:
+        raise RuntimeError(f"{labels[0]} and {labels[1]} returned other predictions for the same rows")
+
+
 def main() -> int:
     if shutil.which("wrk") is None:
         print("bench-serve: error: wrk not found: install it with: bash scripts/packages.sh install bench", file=sys.stderr)
@@ -240,7 +307,8 @@ def main() -> int:
     try:
         tracking_uri = f"sqlite:///{tmp}/mlflow.db"
         say(f"training and registering models:/{MODEL_NAME}@champion in {tmp}")
-        model, columns = train_and_register(tmp, tracking_uri)
+        x, y = training_data()
+        model, columns = train_and_register(tmp, tracking_uri, x, y)
         files = {"script": tmp / "post.lua", "single": tmp / "single.txt", "batch": tmp / "batch.txt"}
         files["script"].write_text(WRK_SCRIPT)
         files["single"].write_text("\n".join(request_bodies(columns, 500, 1, 11)) + "\n")
@@ -256,28 +324,10 @@ def main() -> int:
         uri = f"models:/{MODEL_NAME}@champion"
 
         def ours(replica: str, n: str) -> Server:
-            port = free_port()
-            env = {**base_env, "MODEL_URI": uri, "HOST": "127.0.0.1", "PORT": str(port), "REPLICA_ID": replica, "SERVING_WORKERS": n}
-            return Server(f"ours workers={n}", [sys.executable, str(REPO / "images" / "serving" / "server.py")], env, port)
+            return our_server(uri, base_env, replica, n)
 
         def theirs(n: str) -> Server:
-            port = free_port()
-            command = [
-                str(VENV_BIN / "mlflow"),
-                "models",
-                "serve",
-                "-m",
-                uri,
-                "--env-manager",
-                "local",
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "--workers",
-                n,
-            ]
-            return Server(f"mlflow models serve workers={n}", command, base_env, port)
+            return mlflow_server(uri, base_env, n)
 
         bench = Bench(tmp, model, columns, files, checks, seconds, {}, {})
         headline, baseline = ours("bench", workers), theirs("1")
@@ -293,9 +343,12 @@ def main() -> int:
         if differing:
             raise RuntimeError(f"{', '.join(differing)} returned other predictions than {baseline.label} for the same rows")
         say(f"all {len(bench.answers)} servers returned identical predictions for the same {len(reference)} rows")
+        xgboost = Bench(tmp, None, columns, files, checks, seconds, {}, {})
+        if os.environ.get("BENCH_XGBOOST", "1") != "0":
+            xgboost_case(xgboost, x, y, tracking_uri, base_env, workers)
         print("\n| case | server | req/s | p50 ms | p99 ms | errors |\n|---|---|---:|---:|---:|---:|")
         for case, _, _ in CASES:
-            for label, results in bench.results.items():
+            for label, results in [*bench.results.items(), *xgboost.results.items()]:
                 if case in results:
                     r = results[case]
                     print(f"| {case} | {label} | {r['rps']:.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['errors']:.0f} |")
@@ -304,6 +357,9 @@ def main() -> int:
         print(
             f"\n{headline.label} at c32: p99 {c32['p99_ms']:.1f} ms, {c32['errors']:.0f} errors ({'within' if goal else 'OUTSIDE'} the p99 <= 50 ms, 0 errors goal); {os.cpu_count()} cores, {seconds}s per case, load average {os.getloadavg()[0]:.1f}"
         )
+        xgb_ours, xgb_theirs = (xgboost.results.get(f"{XGB} {label}", {}).get("c32") for label in (headline.label, baseline.label))
+        if xgb_ours and xgb_theirs:
+            print(f"xgboost_serve_c32_rps={xgb_ours['rps']:.0f} xgboost_serve_speedup_c32={xgb_ours['rps'] / xgb_theirs['rps']:.2f}")
         same = bench.results.get(theirs(workers).label, {}).get("c32")
         if same:
             print(f"serve_speedup_c32_same_workers={c32['rps'] / same['rps']:.2f}")

@@ -5,7 +5,8 @@ together, so under load one call scores many requests (a random forest costs abo
 row as for a hundred) while a lone request is scored at once. `wait_seconds` optionally holds the
 first request a moment longer for company. Predict runs on one worker thread, never on the event loop.
 If a batch fails, each request in it is retried alone, so one request that breaks the model cannot
-fail the others.
+fail the others. Requests name their method ("predict", "predict_proba"): a batch holds requests of
+one method only, taken in arrival order; requests of the other method keep their place in the queue.
 """
 
 from __future__ import annotations
@@ -29,22 +30,23 @@ class ModelFailure(RuntimeError):
 class _Pending:
     columns: Columns
     rows: int
+    method: str
     future: asyncio.Future[list[Any]]
 
 
 @dataclass
 class Batcher:
-    #: Scores concatenated columns and returns one JSON-ready prediction per row.
-    predict: Callable[[Columns], list[Any]]
+    #: Scores concatenated columns with the named method and returns one JSON-ready answer per row.
+    predict: Callable[[Columns, str], list[Any]]
     executor: Executor
     max_rows: int = 1024
     wait_seconds: float = 0.0
     _queue: list[_Pending] = field(default_factory=list)
     _running: bool = False
 
-    async def submit(self, columns: Columns) -> list[Any]:
+    async def submit(self, columns: Columns, method: str = "predict") -> list[Any]:
         loop = asyncio.get_running_loop()
-        pending = _Pending(columns, len(columns[0]) if columns else 0, loop.create_future())
+        pending = _Pending(columns, len(columns[0]) if columns else 0, method, loop.create_future())
         self._queue.append(pending)
         if not self._running:
             self._running = True
@@ -52,12 +54,18 @@ class Batcher:
         return await pending.future
 
     def _take(self) -> list[_Pending]:
-        batch = [self._queue.pop(0)]
-        rows = batch[0].rows
-        while self._queue and rows + self._queue[0].rows <= self.max_rows:
-            item = self._queue.pop(0)
-            batch.append(item)
-            rows += item.rows
+        """The oldest request and the ones after it of the same method, in order, up to max_rows in all."""
+        first = self._queue.pop(0)
+        batch, rows, rest, full = [first], first.rows, [], False
+        for item in self._queue:
+            if not full and item.method == first.method:
+                full = rows + item.rows > self.max_rows  # the first that does not fit waits, and all after it
+                if not full:
+                    batch.append(item)
+                    rows += item.rows
+                    continue
+            rest.append(item)
+        self._queue[:] = rest
         return batch
 
     async def _drain(self) -> None:
@@ -86,7 +94,7 @@ class Batcher:
             return [self._score_one(batch[0])]
         joined = [list(chain.from_iterable(item.columns[c] for item in batch)) for c in range(len(batch[0].columns))]
         try:
-            predictions = self.predict(joined)
+            predictions = self.predict(joined, batch[0].method)
         except Exception:
             return [self._score_one(item) for item in batch]
         total = sum(item.rows for item in batch)
@@ -101,7 +109,7 @@ class Batcher:
 
     def _score_one(self, item: _Pending) -> list[Any] | BaseException:
         try:
-            predictions = self.predict(item.columns)
+            predictions = self.predict(item.columns, item.method)
         except Exception as err:
             return ModelFailure(f"the model failed to predict: {type(err).__name__}: {_first_line(err)}")
         if len(predictions) != item.rows:

@@ -1,7 +1,7 @@
 """The input contract: MLflow's JSON scoring formats checked against the model signature, value by
 value, and turned into columns the model can score; predictions turned back into JSON.
 
-Accepted bodies (one key each, plus an optional `params` that is ignored):
+Accepted bodies (one key each, plus an optional `params`, see PARAMS):
   {"dataframe_split": {"columns": [...], "data": [[...], ...]}}   (columns optional: signature order)
   {"dataframe_records": [{"col": value, ...}, ...]}
   {"instances": [...]} or {"inputs": [...]}: rows as objects, or as lists in the signature's column
@@ -11,14 +11,19 @@ Every row must have exactly the signature's columns (missing and extra ones are 
 every value must have the column's type: numbers for float columns (integers beyond 2**53 are
 refused, they would silently lose digits), integers within range for integer columns, true/false
 only for boolean columns, strings only for string columns. null, NaN and Infinity are refused in
-numeric columns unless the model declares it accepts missing values (then null and NaN pass;
-Infinity never does). Errors name the row and column.
+numeric and string columns unless the model accepts missing values there (then null and NaN pass,
+as NaN, which is what pandas reads from an empty CSV cell; Infinity never does). Errors name the row
+and column.
+
+`params` is MLflow's per-request parameters object. The one parameter read is `predict_method`
+("predict", the default, or "predict_proba"); any other key or value is refused by name, so a
+misspelt parameter is never silently ignored.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +31,8 @@ import numpy as np
 import pandas as pd
 
 FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
+#: The `params` a request may send, and the values each may take (the first is the default).
+PARAMS: dict[str, tuple[str, ...]] = {"predict_method": ("predict", "predict_proba")}
 _EXPECTED = "expected a JSON object with exactly one of " + ", ".join(FORMATS)
 _EXACT_FLOAT_INT = 2**53
 _JSON_TYPE = {
@@ -57,13 +64,18 @@ class Contract:
 
     columns: tuple[str, ...]
     dtypes: tuple[np.dtype, ...]
-    #: The model accepts missing values (null/NaN) in numeric columns, e.g. scikit-learn's allow_nan tag.
-    allow_nan: bool = False
+    #: Per column: the model accepts missing values (null/NaN) there.
+    missing_ok: tuple[bool, ...]
     max_rows: int = 10_000
 
     @classmethod
-    def from_schema(cls, schema: Mapping[str, np.dtype], allow_nan: bool = False, max_rows: int = 10_000) -> Contract:
-        return cls(tuple(schema), tuple(np.dtype(d) for d in schema.values()), allow_nan, max_rows)
+    def from_schema(
+        cls, schema: Mapping[str, np.dtype], allow_nan: bool = False, max_rows: int = 10_000, missing_columns: Collection[str] = ()
+    ) -> Contract:
+        """`allow_nan`: the whole model takes missing values; `missing_columns`: these columns do (e.g.
+        the signature marks them optional because the training data had missing values there)."""
+        missing_ok = tuple(allow_nan or name in missing_columns for name in schema)
+        return cls(tuple(schema), tuple(np.dtype(d) for d in schema.values()), missing_ok, max_rows)
 
     @property
     def supported(self) -> bool:
@@ -103,6 +115,10 @@ def _check_value(value: Any, dtype: np.dtype, allow_nan: bool) -> Any:
             return value
     elif kind_of is str:  # string columns
         return value
+    elif value is None or (kind_of is float and math.isnan(value)):
+        if allow_nan:
+            return math.nan  # what pandas reads from an empty CSV cell, so imputers see what training saw
+        raise _Bad("null (a missing value) is not accepted by this model; send a string")
     expected = {"f": "a number", "i": "an integer", "u": "an integer", "b": "true or false"}.get(kind, "a string")
     raise _Bad(f"expected {expected}, got {_json_type(value)}{_shown(value)}")
 
@@ -167,8 +183,8 @@ def _from_records(rows: list[Any], contract: Contract, key: str) -> list[list[An
         if len(row) != width or any(name not in row for name in names):
             _columns_match(list(row), contract, f"{key}[{r}]")
     return [
-        _checked([row[name] for row in rows], dtype, contract.allow_nan, lambda r, name=name: f"{key}[{r}].{name}")
-        for name, dtype in zip(names, contract.dtypes)
+        _checked([row[name] for row in rows], dtype, missing_ok, lambda r, name=name: f"{key}[{r}].{name}")
+        for name, dtype, missing_ok in zip(names, contract.dtypes, contract.missing_ok)
     ]
 
 
@@ -182,9 +198,9 @@ def _from_lists(rows: list[Any], columns: Sequence[str], contract: Contract, key
         if len(row) != width:
             raise ScoringInputError(f"{key}[{r}]: expected {width} values ({', '.join(columns)}), got {len(row)}")
     out = []
-    for name, dtype in zip(contract.columns, contract.dtypes):
+    for name, dtype, missing_ok in zip(contract.columns, contract.dtypes, contract.missing_ok):
         at = columns.index(name)
-        out.append(_checked([row[at] for row in rows], dtype, contract.allow_nan, lambda r, name=name: f"{key}[{r}].{name}"))
+        out.append(_checked([row[at] for row in rows], dtype, missing_ok, lambda r, name=name: f"{key}[{r}].{name}"))
     return out
 
 
@@ -198,8 +214,8 @@ def _from_columns(value: dict[str, Any], contract: Contract, key: str) -> list[l
         raise ScoringInputError(f"{key}: every column needs the same number of values, got {sorted(lengths)}")
     _count(next(iter(value.values())), contract, key)
     return [
-        _checked(value[name], dtype, contract.allow_nan, lambda r, name=name: f"{key}.{name}[{r}]")
-        for name, dtype in zip(contract.columns, contract.dtypes)
+        _checked(value[name], dtype, missing_ok, lambda r, name=name: f"{key}.{name}[{r}]")
+        for name, dtype, missing_ok in zip(contract.columns, contract.dtypes, contract.missing_ok)
     ]
 
 
@@ -213,6 +229,26 @@ def _format(payload: Any) -> tuple[str, Any]:
     if len(keys) != 1:
         raise ScoringInputError(f"{_EXPECTED}; got {', '.join(keys) or 'none'}")
     return keys[0], payload[keys[0]]
+
+
+def predict_method(payload: Any) -> str:
+    """The method a body asks for in MLflow's `params` ("predict" without one); unknown keys and values
+    are refused by name. Call after the body is known to be an object (check_scoring_request or
+    frame_for_pyfunc), or on any dict."""
+    params = payload.get("params") if isinstance(payload, dict) else None
+    if params is None:
+        return PARAMS["predict_method"][0]
+    if not isinstance(params, dict):
+        raise ScoringInputError(f'params: expected an object such as {{"predict_method": "predict_proba"}}, got {_json_type(params)}')
+    unknown = sorted(str(k) for k in params if k not in PARAMS)
+    if unknown:
+        raise ScoringInputError(f"params: unknown parameters: {', '.join(unknown)[:200]}; this server accepts: {', '.join(PARAMS)}")
+    method = params.get("predict_method", PARAMS["predict_method"][0])
+    allowed = PARAMS["predict_method"]
+    if method not in allowed:
+        shown = repr(method[:40]) if isinstance(method, str) else _json_type(method)
+        raise ScoringInputError(f"params.predict_method: {shown} is not one of {', '.join(allowed)}")
+    return method
 
 
 def check_scoring_request(payload: Any, contract: Contract) -> list[list[Any]]:
@@ -248,8 +284,13 @@ def to_frame(columns: list[list[Any]], contract: Contract) -> pd.DataFrame:
     """The checked columns as the DataFrame pyfunc would hand the model: signature order and dtypes."""
     if len(set(contract.dtypes)) == 1 and contract.dtypes[0].kind in "fiub":  # one block: far cheaper than a dict of columns
         return pd.DataFrame(np.array(columns, dtype=contract.dtypes[0]).T, columns=list(contract.columns))
+    # String columns stay Python objects (MLflow's signature says `<U`): a fixed-width unicode array
+    # would turn a missing value (NaN) into the string "nan", a category the encoder never saw.
     return pd.DataFrame(
-        {name: np.asarray(values, dtype=dtype) for name, dtype, values in zip(contract.columns, contract.dtypes, columns)},
+        {
+            name: np.asarray(values, dtype=object if dtype.kind in "UO" else dtype)
+            for name, dtype, values in zip(contract.columns, contract.dtypes, columns)
+        },
         columns=list(contract.columns),
     )
 

@@ -38,7 +38,16 @@ import uvicorn
 from batcher import Batcher, Columns, ModelFailure
 from forest import forest_predictor
 from model_loader import LoadedModel, ModelRef, load_with_retries
-from scoring import Contract, ScoringInputError, TooManyRowsError, check_scoring_request, frame_for_pyfunc, to_frame, to_jsonable
+from scoring import (
+    Contract,
+    ScoringInputError,
+    TooManyRowsError,
+    check_scoring_request,
+    frame_for_pyfunc,
+    predict_method,
+    to_frame,
+    to_jsonable,
+)
 from settings import Settings, SettingsError
 
 Scope = MutableMapping[str, Any]
@@ -84,7 +93,9 @@ class ServerState:
         """Called once the model is loaded: picks the checked, batched path when the signature allows it."""
         settings = self.settings
         if loaded.input_schema:
-            contract = Contract.from_schema(loaded.input_schema, allow_nan=loaded.allow_nan, max_rows=settings.max_rows)
+            contract = Contract.from_schema(
+                loaded.input_schema, allow_nan=loaded.allow_nan, max_rows=settings.max_rows, missing_columns=loaded.optional_columns
+            )
             if contract.supported:
                 self.contract = contract
                 self.batcher = Batcher(
@@ -96,14 +107,33 @@ class ServerState:
         self.loaded = loaded
 
 
-def _predictor(loaded: LoadedModel, contract: Contract) -> Callable[[Columns], list[Any]]:
-    method = loaded.sklearn_predict
-    if method is not None:
-        fast = forest_predictor(method.__self__, method.__name__, contract.columns, contract.dtypes)
-        if fast is not None:
-            return lambda columns: to_jsonable(fast(columns))
-    predict = method or loaded.model.predict
-    return lambda columns: to_jsonable(predict(to_frame(columns, contract)))
+def _predictor(loaded: LoadedModel, contract: Contract) -> Callable[[Columns, str], list[Any]]:
+    """Per method, the forest fast path where it is exact, else the estimator's own method on the
+    checked frame (any scikit-learn-API model), else pyfunc.predict (other flavours)."""
+    methods: dict[str, Callable[[Columns], Any]] = {}
+    for name, method in loaded.sklearn_methods.items():
+        owner, called = getattr(method, "__self__", None), getattr(method, "__name__", "")
+        fast = forest_predictor(owner, called, contract.columns, contract.dtypes) if owner is not None else None
+        methods[name] = fast or (lambda columns, method=method: method(to_frame(columns, contract)))
+    if not methods:
+        methods["predict"] = lambda columns: loaded.model.predict(to_frame(columns, contract))
+    return lambda columns, name: to_jsonable(methods[name](columns))
+
+
+def check_method(loaded: LoadedModel, method: str, checked: bool) -> None:
+    """A method the model cannot answer is the client's mistake (400), found before any row is read."""
+    if method == "predict":
+        return
+    if not loaded.sklearn_methods:
+        raise ScoringInputError(f"params.predict_method: {method} is not available: this model is not a scikit-learn model; use predict")
+    if method not in loaded.sklearn_methods:
+        raise ScoringInputError(
+            f"params.predict_method: this model has no {method} (it is not a classifier with probabilities, e.g. a regressor); use predict"
+        )
+    if not checked:
+        raise ScoringInputError(
+            f"params.predict_method: {method} is served only for models whose signature the server checks (named columns of numbers, booleans and strings)"
+        )
 
 
 def parse_json(body: bytes) -> Any:
@@ -234,7 +264,10 @@ class ServingApp:
         state.in_flight += 1
         try:
             body = await self._body(scope, receive)
-            return 200, {"predictions": await self._predict(loaded, body)}
+            method, predictions = await self._predict(loaded, body)
+            if method == "predict_proba":  # MLflow's shape, plus what each probability is of
+                return 200, {"predictions": predictions, "classes": loaded.classes}
+            return 200, {"predictions": predictions}
         finally:
             state.in_flight -= 1
 
@@ -265,19 +298,20 @@ class ServingApp:
             if not message.get("more_body", False):
                 return b"".join(chunks)
 
-    async def _predict(self, loaded: LoadedModel, body: bytes) -> list[Any]:
+    async def _predict(self, loaded: LoadedModel, body: bytes) -> tuple[str, list[Any]]:
+        """The method asked for and one answer per row."""
         state = self.state
         contract, batcher = state.contract, state.batcher
         loop = asyncio.get_running_loop()
         try:
             if contract is None or batcher is None:
                 frame = await loop.run_in_executor(state.parse_pool, _pyfunc_frame, body, loaded, state.settings.max_rows)
-                return await loop.run_in_executor(state.predict_pool, _pyfunc_predict, loaded, frame)
+                return "predict", await loop.run_in_executor(state.predict_pool, _pyfunc_predict, loaded, frame)
             if len(body) <= INLINE_BODY_BYTES:  # microseconds: cheaper than a thread hop
-                columns = check_scoring_request(parse_json(body), contract)
+                method, columns = _check_body(body, contract, loaded)
             else:
-                columns = await loop.run_in_executor(state.parse_pool, _check_body, body, contract)
-            return await batcher.submit(columns)
+                method, columns = await loop.run_in_executor(state.parse_pool, _check_body, body, contract, loaded)
+            return method, await batcher.submit(columns, method)
         except TooManyRowsError as err:
             raise HttpError(413, str(err)) from None
         except ScoringInputError as err:
@@ -286,12 +320,17 @@ class ServingApp:
             raise HttpError(500, str(err)) from None
 
 
-def _check_body(body: bytes, contract: Contract) -> Columns:
-    return check_scoring_request(parse_json(body), contract)
+def _check_body(body: bytes, contract: Contract, loaded: LoadedModel) -> tuple[str, Columns]:
+    payload = parse_json(body)
+    method = predict_method(payload)  # first: a method the model lacks is refused before any row is read
+    check_method(loaded, method, checked=True)
+    return method, check_scoring_request(payload, contract)
 
 
 def _pyfunc_frame(body: bytes, loaded: LoadedModel, max_rows: int) -> Any:
-    return frame_for_pyfunc(parse_json(body), list(loaded.input_schema or []) or None, max_rows)
+    payload = parse_json(body)
+    check_method(loaded, predict_method(payload), checked=False)
+    return frame_for_pyfunc(payload, list(loaded.input_schema or []) or None, max_rows)
 
 
 def _pyfunc_predict(loaded: LoadedModel, frame: Any) -> list[Any]:
@@ -378,7 +417,7 @@ def run_worker(settings: Settings, ref: ModelRef, sock: socket.socket, index: in
             return
         path = (
             "checked and batched scikit-learn"
-            if loaded.sklearn_predict and state.batcher
+            if loaded.sklearn_methods and state.batcher
             else "checked and batched pyfunc"
             if state.batcher
             else "pyfunc"

@@ -38,23 +38,27 @@ class Registered:
 
 
 def register(mlflow_server: MlflowServer, name: str) -> Registered:
-    """Logs a small classifier and registers it over REST the way the select phase does. The model
-    takes the log of its (positive) inputs first, so a negative value passes the input contract but
-    makes the model itself fail: that is how the tests provoke a failure inside the model."""
+    """Logs a small classifier and registers it. The model takes the log of its (positive) inputs
+    first, so a negative value passes the input contract but makes the model itself fail: that is
+    how the tests provoke a failure inside the model."""
     x, y = make_classification(n_samples=200, n_features=4, n_informative=3, n_redundant=1, random_state=0)
     frame = pd.DataFrame(np.abs(x) + 0.5, columns=COLUMNS)
     model = make_pipeline(FunctionTransformer(np.log), LogisticRegression()).fit(frame, y)
+    rows = frame.head(6)
+    return register_model(mlflow_server, name, model, frame, rows, pip_requirements=["scikit-learn"])
+
+
+def register_model(mlflow_server: MlflowServer, name: str, model: Any, frame: pd.DataFrame, rows: pd.DataFrame, **log: Any) -> Registered:
+    """Logs `model` with mlflow.sklearn (signature and input example from the raw frame, as the
+    trainer does; `log` adds e.g. code_paths or metadata) and registers it over REST the way the
+    select phase does."""
     mlflow.set_tracking_uri(mlflow_server.url)
     client = MlflowClient(mlflow_server.url)
     experiment_id = client.create_experiment(f"serving-{name}")
     mlflow.set_experiment(experiment_id=experiment_id)
     run = client.create_run(experiment_id)
     info = mlflow.sklearn.log_model(
-        model,
-        name="model",
-        signature=infer_signature(frame, model.predict(frame)),
-        input_example=frame.head(3),
-        pip_requirements=["scikit-learn"],
+        model, name="model", signature=infer_signature(frame, model.predict(frame)), input_example=frame.head(3), **log
     )
     client.set_terminated(run.info.run_id)
     source = client.get_logged_model(info.model_id).artifact_location
@@ -62,7 +66,6 @@ def register(mlflow_server: MlflowServer, name: str) -> Registered:
     requests.post(f"{api}/registered-models/create", json={"name": name}, timeout=30).raise_for_status()
     created = requests.post(f"{api}/model-versions/create", json={"name": name, "source": source, "run_id": run.info.run_id}, timeout=30)
     created.raise_for_status()
-    rows = frame.head(6)
     return Registered(name, created.json()["model_version"]["version"], run.info.run_id, rows, model.predict(rows))
 
 

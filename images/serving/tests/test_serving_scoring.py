@@ -124,16 +124,22 @@ def test_predictions_become_plain_json() -> None:
     assert to_jsonable(pd.DataFrame({"p": [0.25]})) == [{"p": 0.25}]
 
 
-def _run_batcher(predict: Any, requests: list[Columns]) -> tuple[list[Any], list[int]]:
+def _run_batcher(
+    predict: Any, requests: list[Columns], methods: list[str] | None = None, calls_by_method: list[tuple[str, int]] | None = None
+) -> tuple[list[Any], list[int]]:
     calls: list[int] = []
 
-    def counting(columns: Columns) -> list[Any]:
+    def counting(columns: Columns, method: str) -> list[Any]:
         calls.append(len(columns[0]))
+        if calls_by_method is not None:
+            calls_by_method.append((method, len(columns[0])))
+            return predict(columns, method)
         return predict(columns)
 
     async def go() -> list[Any]:
         batcher = Batcher(counting, ThreadPoolExecutor(1), max_rows=8)
-        return await asyncio.gather(*(batcher.submit(r) for r in requests), return_exceptions=True)
+        chosen = methods or ["predict"] * len(requests)
+        return await asyncio.gather(*(batcher.submit(r, m) for r, m in zip(requests, chosen)), return_exceptions=True)
 
     return asyncio.run(go()), calls
 
