@@ -64,7 +64,7 @@ def spec(study_id: str, experiment: str) -> dict[str, object]:
         "schemaVersion": 1,
         "studyId": study_id,
         "experimentName": experiment,
-        "modelFamily": "logistic_regression",
+        "estimator": "logistic_regression",
         "scoring": "accuracy",
         "cvFolds": 3,
         "testSize": 0.25,

@@ -29,14 +29,16 @@ sys.path[:0] = [str(TRAINER_DIR), str(REPO / "python" / "testing")]
 
 import optuna  # noqa: E402
 from dataset import DataSplit, split_dataset  # noqa: E402
-from estimators import build_estimator  # noqa: E402
 from evaluation import Stopped, evaluate  # noqa: E402
+from modelspec import resolve_model  # noqa: E402
 from sklearn.datasets import load_breast_cancer  # noqa: E402
 from spec import DatasetSpec, GenerateSpec, PruningSpec, SearchSpec, ShardSpec  # noqa: E402
 from trialqueue import open_study, suggest_params  # noqa: E402
+from worker import report_fold  # noqa: E402
 
 FOLDS = 5
 SCORING = "f1_macro"
+FOREST = resolve_model("random_forest", None)
 
 
 # ---------- (a) one worker vs two on the shared queue ----------
@@ -51,7 +53,7 @@ def parallel_spec(study_id: str, workers: int, worker: int) -> dict[str, object]
         "schemaVersion": 1,
         "studyId": study_id,
         "experimentName": "bench-search",
-        "modelFamily": "random_forest",
+        "estimator": "random_forest",
         "scoring": SCORING,
         "cvFolds": FOLDS,
         "testSize": 0.2,
@@ -154,7 +156,7 @@ def grid(split: DataSplit) -> tuple[float, int, int]:
     combos: list[dict[str, object]] = [{}]
     for name in names:
         combos = [{**c, name: v} for c in combos for v in SPACE[name]]
-    best = max(evaluate(build_estimator("random_forest", c, 42), split, SCORING, FOLDS, 42)[0].cv_mean for c in combos)
+    best = max(evaluate(FOREST.build(c, 42), split, SCORING, FOLDS, 42)[0].cv_mean for c in combos)
     return best, len(combos) * FOLDS, len(combos)
 
 
@@ -163,6 +165,7 @@ def tpe(split: DataSplit, trials: int, pruning: PruningSpec) -> tuple[float, int
         "bench",
         "bench",
         "random_forest",
+        None,
         SCORING,
         FOLDS,
         0.2,
@@ -181,12 +184,12 @@ def tpe(split: DataSplit, trials: int, pruning: PruningSpec) -> tuple[float, int
         trial = study.ask()
         params = suggest_params(trial, spec.search.space if spec.search else {})
 
-        def after_fold(fold: int, mean: float, trial: optuna.Trial = trial) -> bool:
-            trial.report(mean, fold)
+        def after_fold(fold: int, mean: float, score: float, trial: optuna.Trial = trial) -> bool:
+            report_fold(trial, pruning.kind == "wilcoxon", fold, mean, score)
             return trial.should_prune()
 
         try:
-            scores, _ = evaluate(build_estimator("random_forest", params, 42), split, SCORING, FOLDS, 42, after_fold)
+            scores, _ = evaluate(FOREST.build(params, 42), split, SCORING, FOLDS, 42, after_fold)
             fits += FOLDS
             study.tell(trial, scores.cv_mean)
         except Stopped as stopped:
@@ -200,6 +203,8 @@ def quality_part() -> None:
     rows = [("grid", *grid(split))]
     rows.append(("tpe", *tpe(split, 40, PruningSpec())))
     rows.append(("tpe + median pruning", *tpe(split, 60, PruningSpec("median", after_folds=1, warmup_trials=5))))
+    # Optuna's pruner for k-fold CV: each fold's score against the best trial's, fold by fold.
+    rows.append(("tpe + Wilcoxon pruning", *tpe(split, 60, PruningSpec("wilcoxon", after_folds=2))))
     grid_best, grid_fits = rows[0][1], rows[0][2]
     print(f"(b) breast cancer (scikit-learn), random forest, a {rows[0][3]}-point grid, {FOLDS}-fold {SCORING}:")
     print("| search | trials | best CV mean | gap to grid | fold fits | share of grid's fits |")

@@ -38,6 +38,7 @@ export const trainerContract = {
     cvFold: "cv_{scoring}_fold_{fold}",
     test: "test_{scoring}",
     testAccuracy: "test_accuracy",
+    testRmse: "test_rmse",
     fitTimeSeconds: "fit_time_seconds",
     cvPartialMean: "cv_{scoring}_partial_mean",
     cvFoldsCompleted: "cv_folds_completed",

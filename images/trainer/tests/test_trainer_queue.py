@@ -36,7 +36,7 @@ def study_json(study_id: str, **extra: Any) -> dict[str, Any]:
         "schemaVersion": 1,
         "studyId": study_id,
         "experimentName": f"queue-{study_id}",
-        "modelFamily": "random_forest",
+        "estimator": "random_forest",
         "scoring": "accuracy",
         "cvFolds": 3,
         "testSize": 0.25,
