@@ -2,10 +2,11 @@
 preprocessing that becomes the first step of the logged model.
 
 With features, the estimator is wrapped in ONE scikit-learn Pipeline: a ColumnTransformer (numeric
-columns: a SimpleImputer per the declared policy; categorical columns: a SimpleImputer, then a
-OneHotEncoder that ignores categories it never saw) and then the model. That whole Pipeline is what is
+columns: a SimpleImputer per the declared policy; categorical columns: cast to pandas' string dtype so
+NaN and None are one missing marker, a SimpleImputer, then a OneHotEncoder that ignores categories it
+never saw) and then the model. That whole Pipeline is what is
 cross-validated, refitted and logged, so a server applies exactly what training did. Only scikit-learn's
-own classes go into it, so loading the model needs no trainer module.
+and pandas' own classes and functions go into it, so loading the model needs no trainer module.
 
 Categorical columns are read as strings (every non-missing value cast to str, missing ones NaN), so the
 model signature carries string columns.
@@ -20,7 +21,7 @@ import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder
 from spec import FeaturesSpec
 
 #: A categorical column's missing values become this category under impute "constant".
@@ -30,9 +31,12 @@ _NUMERIC_IMPUTERS: dict[str, dict[str, Any]] = {
     "mean": {"strategy": "mean"},
     "zero": {"strategy": "constant", "fill_value": 0},
 }
+#: "none" keeps a missing value as a category of its own, which is what "constant" does: OneHotEncoder
+#: cannot take pandas' NA marker itself.
 _CATEGORICAL_IMPUTERS: dict[str, dict[str, Any]] = {
     "most_frequent": {"strategy": "most_frequent"},
     "constant": {"strategy": "constant", "fill_value": MISSING_CATEGORY},
+    "none": {"strategy": "constant", "fill_value": MISSING_CATEGORY},
 }
 
 #: (spec key, message): what is wrong with the data for the declared features.
@@ -93,11 +97,13 @@ def preprocessor(features: FeaturesSpec) -> ColumnTransformer:
     numeric: Any = "passthrough"
     if features.impute_numeric != "none":
         numeric = SimpleImputer(**_NUMERIC_IMPUTERS[features.impute_numeric])
-    steps: list[tuple[str, Any]] = []
-    if features.impute_categorical != "none":
-        steps.append(("impute", SimpleImputer(**_CATEGORICAL_IMPUTERS[features.impute_categorical])))
+    # A missing string arrives as NaN (a CSV) or None (parquet, JSON at the server); pandas' string dtype
+    # turns both into one marker, pd.NA, so both are imputed alike (a NaN-only imputer leaves None through).
+    as_strings = FunctionTransformer(pd.DataFrame.astype, kw_args={"dtype": "string"}, feature_names_out="one-to-one")
+    impute = SimpleImputer(missing_values=pd.NA, **_CATEGORICAL_IMPUTERS[features.impute_categorical])
     # Dense output: estimators that centre their input (StandardScaler in logistic_regression) refuse sparse.
-    steps.append(("onehot", OneHotEncoder(handle_unknown="ignore", sparse_output=False)))
+    onehot = OneHotEncoder(handle_unknown="ignore", sparse_output=False)
+    steps: list[tuple[str, Any]] = [("strings", as_strings), ("impute", impute), ("onehot", onehot)]
     transformers: list[tuple[str, Any, list[str]]] = []
     if features.numeric:
         transformers.append(("numeric", numeric, list(features.numeric)))

@@ -211,6 +211,12 @@ def test_declared_features_become_one_pipeline_that_ignores_unknown_categories(t
         {"size": [0.3, np.nan, 2.0], "weight": [0.0, 1.0, np.nan], "colour": ["purple", None, np.nan], "shape": ["round", "hexagon", None]}
     )
     assert len(fitted.predict(unseen)) == 3 and fitted.predict_proba(unseen).shape == (3, 3)
+    # A missing string is imputed alike whether it arrives as None (parquet, JSON) or NaN (CSV): as the most frequent value.
+    as_nan = unseen.assign(colour=["purple", np.nan, np.nan], shape=["round", "hexagon", np.nan])
+    np.testing.assert_array_equal(fitted.predict_proba(unseen), fitted.predict_proba(as_nan))
+    imputed = unseen.assign(colour=["purple", split.x_train["colour"].mode()[0], split.x_train["colour"].mode()[0]])
+    imputed["shape"] = ["round", "hexagon", split.x_train["shape"].mode()[0]]
+    np.testing.assert_array_equal(fitted.predict_proba(unseen), fitted.predict_proba(imputed))
 
 
 @pytest.mark.parametrize(("policy", "categorical"), [("zero", "constant"), ("none", "none"), ("mean", "most_frequent")])
