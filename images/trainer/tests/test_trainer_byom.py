@@ -4,7 +4,6 @@ groups, WilcoxonPruner, and the `check` preflight with every bad input it must n
 from __future__ import annotations
 
 import json
-import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +11,7 @@ import numpy as np
 import optuna
 import pandas as pd
 import pytest
+from byom_code import user_code
 from check import preflight
 from dataset import DatasetError, DataSplit, load_frame, split_dataset
 from evaluation import Stopped, cv_splitter, evaluate
@@ -233,44 +233,9 @@ def test_every_impute_policy_builds(policy: str, categorical: str, tmp_path: Pat
 
 # ---------- (c, unit) a factory from the user's code ----------
 
-USER_CODE = '''
-import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.linear_model import Ridge
-from sklearn.pipeline import Pipeline
-
-
-class Squares(BaseEstimator, TransformerMixin):
-    """Appends the square of every column."""
-
-    def fit(self, X, y=None):
-        return self
-
-    def transform(self, X):
-        X = np.asarray(X, dtype=float)
-        return np.hstack([X, X**2])
-
-
-def build(alpha=1.0):
-    if alpha < 0:
-        raise ValueError("alpha must be >= 0, got %r" % alpha)
-    return Pipeline([("squares", Squares()), ("ridge", Ridge(alpha=alpha))])
-
-
-def not_a_model(alpha=1.0):
-    return {"alpha": alpha}
-'''
-
-
-def user_code(folder: Path, module: str = "byom_user_models", extra: str = "") -> Path:
-    """A code folder with one module (a name per test: a module stays imported for the whole session)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{module}.py").write_text(textwrap.dedent(USER_CODE) + extra)
-    return folder
-
 
 def test_factory_builds_a_pipeline_and_its_failures_fail_the_trial(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.syspath_prepend(str(user_code(tmp_path / "code")))
+    monkeypatch.syspath_prepend(str(user_code(tmp_path / "code", "byom_user_models")))
     model = resolve_model(None, "byom_user_models:build")
     assert model.accepted_params() is None and model.declared_task() is None
     assert study_task(model, None, "r2") == "regression"

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import textwrap
 import uuid
 from dataclasses import dataclass
 from importlib import metadata
@@ -19,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from byom_code import user_code
 from dataset import load_frame, split_dataset
 from features import with_features
 from mlflow.entities import Run
@@ -32,27 +32,6 @@ from tracking import tag_filter
 TRAINER = TRAINER_DIR / "trainer.py"
 MODULE = "byom_study_models"
 SCORING = "neg_root_mean_squared_error"
-USER_CODE = """
-import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.linear_model import Ridge
-from sklearn.pipeline import Pipeline
-
-
-class Squares(BaseEstimator, TransformerMixin):
-    def fit(self, X, y=None):
-        return self
-
-    def transform(self, X):
-        X = np.asarray(X, dtype=float)
-        return np.hstack([X, X**2])
-
-
-def build(alpha=1.0):
-    if alpha < 0:
-        raise ValueError("alpha must be >= 0, got %r" % alpha)
-    return Pipeline([("squares", Squares()), ("ridge", Ridge(alpha=alpha))])
-"""
 TRIALS: list[dict[str, Any]] = [
     {"index": 0, "key": "alpha-0.5", "params": {"alpha": 0.5}},
     {"index": 1, "key": "alpha-bad", "params": {"alpha": -1}},
@@ -101,9 +80,7 @@ class ByomStudy:
 @pytest.fixture(scope="module")
 def byom(mlflow_server: MlflowServer, tmp_path_factory: pytest.TempPathFactory) -> ByomStudy:
     folder = tmp_path_factory.mktemp("byom")
-    code = folder / "usercode"
-    code.mkdir()
-    (code / f"{MODULE}.py").write_text(textwrap.dedent(USER_CODE))
+    code = user_code(folder / "usercode", MODULE)
     regression_with_region(folder / "data.csv")
     study_id = f"byom-{uuid.uuid4().hex[:10]}"
     spec = {
