@@ -33,7 +33,7 @@ class TrialScores:
     #: Mean seconds to fit the estimator on one CV training fold.
     fit_time_seconds: float
     test_score: float
-    #: The task's plain test metric: {"test_accuracy": ...} or {"test_rmse": ...}.
+    #: The task's plain test metric by its contract name: test accuracy (classification) or test RMSE (regression).
     test_extra: dict[str, float] = field(default_factory=dict)
 
 
