@@ -386,3 +386,27 @@ def test_check_exits_2_with_one_json_line_and_imports_a_factory_without_calling_
     }
     spec["codePath"] = str(tmp_path / "absent")
     assert problems(tmp_path, spec)["codePath"].endswith("absent: no such folder (expected the folder of the user's Python modules)")
+
+
+def test_a_worker_refuses_a_bad_model_or_dataset_before_any_trial(tmp_path: Path) -> None:
+    """`run` makes the same checks as `check` (exit 2, one line) before it contacts MLflow or fits anything."""
+    source = str(regression_csv(tmp_path / "r.csv"))
+    # Nothing listens there: the worker must stop before it connects (a short retry budget, should it try).
+    env = client_env("http://127.0.0.1:9", MLOPS_TRACKING_RETRY_SECONDS="1")
+    result = run_cli(TRAINER_DIR / "trainer.py", ["run", "--spec", write_spec(tmp_path, spec_json(source, "y", scoring="accuracy"))], env)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "trainer: error: scoring: 'accuracy' is a classification scorer but the task is regression: expected one of "
+        "d2_absolute_error_score, explained_variance, neg_max_error, neg_mean_absolute_error, neg_mean_absolute_percentage_error, "
+        "neg_mean_gamma_deviance, neg_mean_poisson_deviance, neg_mean_squared_error, neg_mean_squared_log_error, "
+        "neg_median_absolute_error, neg_root_mean_squared_error, neg_root_mean_squared_log_error, r2"
+    )
+    frame = pd.read_csv(source)
+    frame["x1"] = frame["x1"].astype(object)
+    frame.loc[4, "x1"] = "twelve"
+    frame.to_csv(source, index=False)
+    generate = spec_json("", "")["dataset"]["generate"]
+    dataset = {"source": source, "target": "y", "generate": generate, "features": {"numeric": ["x0", "x1", "x2", "x3", "x4"]}}
+    result = run_cli(TRAINER_DIR / "trainer.py", ["run", "--spec", write_spec(tmp_path, spec_json(source, "y", dataset=dataset))], env)
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"trainer: error: dataset {source}: column 'x1', row 5: 'twelve' is not a number (declared numeric)"
