@@ -52,6 +52,16 @@ def add_code_path(code_path: str | None) -> None:
     if not os.path.isdir(code_path):
         raise ModelError("codePath", f"{code_path}: no such folder (expected the folder of the user's Python modules)")
     folder = os.path.abspath(code_path)
+    for entry in sorted(os.listdir(folder)):
+        name = entry[:-3] if entry.endswith(".py") else entry
+        loaded = sys.modules.get(name)
+        where = getattr(loaded, "__file__", None) or ""
+        if loaded is not None and not os.path.abspath(where).startswith(folder + os.sep):
+            # Already imported (a trainer module, a library): `import <name>` would never reach the user's file.
+            raise ModelError(
+                "codePath",
+                f"{os.path.join(code_path, entry)}: module {name!r} is already taken by {where or 'a built-in module'}: rename it",
+            )
     if folder not in sys.path:
         sys.path.insert(0, folder)
 

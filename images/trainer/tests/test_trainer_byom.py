@@ -384,6 +384,10 @@ def test_check_exits_2_with_one_json_line_and_imports_a_factory_without_calling_
         "ok": False,
         "problems": [{"key": "factory", "message": "module 'byom_check_models' has no attribute 'nothing'"}],
     }
+    (code / "features.py").write_text("X = 1\n")  # the name of a trainer module: the user's would never be imported
+    assert problems(tmp_path, spec)["codePath"].startswith(
+        f"{code / 'features.py'}: module 'features' is already taken by {TRAINER_DIR / 'features.py'}"
+    )
     spec["codePath"] = str(tmp_path / "absent")
     assert problems(tmp_path, spec)["codePath"].endswith("absent: no such folder (expected the folder of the user's Python modules)")
 
