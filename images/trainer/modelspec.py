@@ -111,22 +111,36 @@ class ModelSource:
             return self.name
         return ALIASES.get(self.name, self.name)
 
-    def default_instance(self) -> Any:
+    def _default_instance(self) -> Any | None:
+        """The class built with no arguments; None when it needs some (e.g. StackingClassifier)."""
         assert self.cls is not None
         try:
             return self.cls()
-        except Exception as err:
-            raise ModelError(self.key, f"{self.name}() with no arguments raised {type(err).__name__}: {err}") from None
+        except Exception:
+            return None
+
+    def param_names(self) -> list[str]:
+        """The constructor's parameters: get_params() of a default instance (XGBoost takes most of
+        them through **kwargs), else the constructor's signature."""
+        assert self.cls is not None
+        instance = self._default_instance()
+        if instance is not None:
+            return sorted(instance.get_params(deep=False))
+        variadic = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+        return sorted(n for n, p in inspect.signature(self.cls).parameters.items() if p.kind not in variadic)
 
     def accepted_params(self) -> list[str] | None:
-        """The constructor's parameter names (None for a factory or a Pipeline class: not checked)."""
+        """The parameter names a trial may set (None for a factory or a Pipeline class: not checked)."""
         if self.cls is None or issubclass(self.cls, Pipeline):
             return None
-        return sorted(self.default_instance().get_params(deep=False))
+        return self.param_names()
 
     def declared_task(self) -> str | None:
         """The task of the estimator class (None for a factory: known only once it is called)."""
-        return task_of(self.default_instance()) if self.cls is not None else None
+        if self.cls is None:
+            return None
+        instance = self._default_instance()
+        return task_of(instance) if instance is not None else None
 
     def build(self, params: Mapping[str, ParamValue], seed: int) -> Any:
         """One trial's estimator. A bad parameter raises TypeError/ValueError (the trial fails)."""
@@ -134,7 +148,7 @@ class ModelSource:
             return self._call_factory(params)
         assert self.cls is not None
         kwargs = dict(params)
-        if "random_state" in self.default_instance().get_params(deep=False):
+        if "random_state" in self.param_names():
             kwargs.setdefault("random_state", seed)
         estimator = self.cls(**kwargs)
         return Pipeline([("scale", StandardScaler()), ("model", estimator)]) if self.scaled else estimator
