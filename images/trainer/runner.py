@@ -14,7 +14,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from functools import cached_property
-from importlib import metadata
 from typing import Literal
 
 import mlflow
@@ -31,6 +30,7 @@ from contract import (
     METRIC_FIT_TIME_SECONDS,
     METRIC_TEST,
     METRIC_TEST_ACCURACY,
+    METRIC_TEST_RMSE,
     TAG_ERROR,
     TAG_MODEL_SOURCE,
     TAG_PRUNED,
@@ -42,11 +42,13 @@ from contract import (
     TAG_WORKER_INDEX,
 )
 from dataset import DataSplit
-from estimators import build_estimator
 from evaluation import AfterFold, Stopped, TrialScores, evaluate
+from features import with_features
 from mlflow.entities import Metric, Param, Run, RunTag
 from mlflow.models import Model, ModelSignature, infer_signature
 from mlflow.types import Schema
+from modelrequirements import code_path_entries, model_requirements
+from modelspec import ModelSource, check_built
 from sklearn.base import BaseEstimator
 from spec import ShardSpec, TrialSpec
 from study import TAG_PARENT_RUN
@@ -63,11 +65,6 @@ class TrialResult:
     error: str | None = None
 
 
-# Pinning the serving requirements ourselves skips MLflow's slow requirement inference (a subprocess
-# that reloads the model) and records exactly what trained it.
-_MODEL_REQUIREMENTS = [f"{pkg}=={metadata.version(pkg)}" for pkg in ("scikit-learn", "numpy", "pandas", "cloudpickle")]
-
-
 @dataclass(frozen=True)
 class ShardContext:
     tracking: Tracking
@@ -75,6 +72,15 @@ class ShardContext:
     experiment_id: str
     study_run_id: str
     split: DataSplit
+    #: What the spec's estimator or factory resolved to (modelspec.py), and the study's task.
+    model: ModelSource
+    task: str
+
+    def build(self, trial: TrialSpec) -> BaseEstimator:
+        """The trial's estimator behind the declared preprocessing (features.py): what is fitted and logged."""
+        estimator = self.model.build(trial.params, self.spec.seed)
+        check_built(estimator, self.task, self.model.identity)
+        return with_features(estimator, self.spec.dataset.features)
 
     @cached_property
     def input_schema(self) -> Schema:
@@ -85,9 +91,10 @@ class ShardContext:
         return inputs
 
 
-def metric_names(scoring: str, folds: int) -> list[str]:
+def metric_names(scoring: str, folds: int, task: str = "classification") -> list[str]:
     """Every metric a finished trial carries (the contract's names: config/trainerContract.json)."""
-    names = [METRIC_CV_MEAN, METRIC_CV_STD, METRIC_FIT_TIME_SECONDS, METRIC_TEST, METRIC_TEST_ACCURACY]
+    plain = METRIC_TEST_ACCURACY if task == "classification" else METRIC_TEST_RMSE
+    names = [METRIC_CV_MEAN, METRIC_CV_STD, METRIC_FIT_TIME_SECONDS, METRIC_TEST, plain]
     return [*(METRIC_CV_FOLD.format(scoring=scoring, fold=k) for k in range(folds)), *(name.format(scoring=scoring) for name in names)]
 
 
@@ -97,14 +104,21 @@ def partial_metric_names(scoring: str) -> dict[str, str]:
 
 
 def _metrics(scoring: str, scores: TrialScores) -> dict[str, float]:
-    values = [*scores.fold_scores, scores.cv_mean, scores.cv_std, scores.fit_time_seconds, scores.test_score, scores.test_accuracy]
-    return dict(zip(metric_names(scoring, len(scores.fold_scores)), values))
+    folds = {METRIC_CV_FOLD.format(scoring=scoring, fold=k): v for k, v in enumerate(scores.fold_scores)}
+    study = {METRIC_CV_MEAN: scores.cv_mean, METRIC_CV_STD: scores.cv_std, METRIC_FIT_TIME_SECONDS: scores.fit_time_seconds}
+    return {
+        **folds,
+        **{k.format(scoring=scoring): v for k, v in study.items()},
+        METRIC_TEST.format(scoring=scoring): scores.test_score,
+        **scores.test_extra,
+    }
 
 
 def _params(spec: ShardSpec, trial: TrialSpec) -> list[Param]:
     values = {
         **{k: str(v) for k, v in trial.params.items()},
-        "model_family": spec.model_family,
+        # The name select filters on (params.model_family): the estimator's alias or path, or the factory.
+        "model_family": spec.estimator or str(spec.factory),
         "cv_folds": str(spec.cv_folds),
         "scoring": spec.scoring,
         "seed": str(spec.seed),
@@ -156,7 +170,8 @@ def _log_model(ctx: ShardContext, run_id: str, model: BaseEstimator) -> str:
         sk_model=model,
         signature=signature,
         input_example=sample.head(5),
-        pip_requirements=_MODEL_REQUIREMENTS,
+        pip_requirements=model_requirements(model, ctx.spec.requirements),
+        code_paths=code_path_entries(ctx.spec.code_path),
     )
     # MLflow 3 stores the model as a LoggedModel outside the run's artifacts; its artifact location
     # (mlflow-artifacts:/<exp>/models/m-<id>/artifacts) registers with a plain {name, source, run_id}
@@ -233,9 +248,7 @@ def fit_trial(ctx: ShardContext, trial: TrialSpec, label: str, after_fold: After
     t.log(f"{label}: {'resuming' if resumed else 'started'} run {run_id} params={dict(trial.params)}")
     try:
         t.call("log params", t.client.log_batch, run_id, params=_params(spec, trial))
-        scores, model = evaluate(
-            build_estimator(spec.model_family, trial.params, spec.seed), ctx.split, spec.scoring, spec.cv_folds, spec.seed, after_fold
-        )
+        scores, model = evaluate(ctx.build(trial), ctx.split, spec.scoring, spec.cv_folds, spec.seed, after_fold, ctx.task)
     except TrackingUnavailable:
         raise  # the worker stops; its retry resumes this run
     except Stopped as stopped:

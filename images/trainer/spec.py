@@ -1,26 +1,38 @@
 """The shard spec JSON the orchestration writes (components/shared/studySpec.ts), read and checked.
 
 Errors name the file, the key and what was expected, in one line, because a bad spec is a user or
-orchestration mistake, not a trainer bug.
+orchestration mistake, not a trainer bug. The model is `estimator` (an alias of a built-in family or
+the import path of a scikit-learn-API class) or `factory` (`module:function` in the user's code at
+`codePath`); what those resolve to is checked by modelspec.py, which columns mean what by dataset.py
+and features.py, and which scorer fits which task by scorers.py (config/scorers.json).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from contract import ENV_JOB_COMPLETION_INDEX, QUEUES
+from scorers import TASKS
 
 ParamValue = str | int | float | bool | None
 
-MODEL_FAMILIES = ("logistic_regression", "random_forest", "gradient_boosting")
-SCORINGS = ("accuracy", "balanced_accuracy", "f1_macro", "f1_weighted", "precision_macro", "recall_macro", "roc_auc_ovr")
+NUMERIC_IMPUTE = ("median", "mean", "zero", "none")
+CATEGORICAL_IMPUTE = ("most_frequent", "constant", "none")
+#: An exact pin: `name==version` (extras allowed), what `requirements` takes.
+_PIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9._,-]+\])?==[A-Za-z0-9][A-Za-z0-9.+!_-]*$")
 
 
 class SpecError(Exception):
-    """The spec file is missing, unreadable or does not match the contract."""
+    """The spec file is missing, unreadable or does not match the contract; `key` is the spec key
+    at fault when there is one (`trainer.py check` reports it)."""
+
+    def __init__(self, message: str, key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
 
 
 @dataclass(frozen=True)
@@ -34,10 +46,27 @@ class GenerateSpec:
 
 
 @dataclass(frozen=True)
+class FeaturesSpec:
+    """Declared columns: numeric ones imputed per `impute_numeric`, categorical ones (read as strings)
+    imputed per `impute_categorical` and one-hot encoded, `drop` ones left out; no other column may exist
+    besides the target and the group column."""
+
+    numeric: tuple[str, ...] = ()
+    categorical: tuple[str, ...] = ()
+    drop: tuple[str, ...] = ()
+    impute_numeric: str = "median"
+    impute_categorical: str = "most_frequent"
+
+
+@dataclass(frozen=True)
 class DatasetSpec:
     source: str
     target: str
     generate: GenerateSpec
+    #: Rows sharing a value of this column stay on one side of every split (GroupKFold and co.).
+    group_column: str | None = None
+    #: None: every column but the target (and group) is a numeric feature, as before issue 20.
+    features: FeaturesSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -48,7 +77,7 @@ class TrialSpec:
 
 
 STRATEGIES = ("grid", "random", "tpe")
-PRUNERS = ("none", "median", "percentile")
+PRUNERS = ("none", "median", "percentile", "wilcoxon")
 
 
 @dataclass(frozen=True)
@@ -68,13 +97,18 @@ class PruningSpec:
     after_folds: int = 1
     warmup_trials: int = 5
     percentile: float = 25.0
+    #: wilcoxon only: prune when the one-sided Wilcoxon test of this trial's fold scores against the
+    #: best trial's has a p-value below this.
+    p_threshold: float = 0.1
 
 
 @dataclass(frozen=True)
 class ShardSpec:
     study_id: str
     experiment_name: str
-    model_family: str
+    #: Exactly one of `estimator` (alias or `module.Class`) and `factory` (`module:function`) is set.
+    estimator: str | None
+    factory: str | None
     scoring: str
     cv_folds: int
     test_size: float
@@ -92,6 +126,17 @@ class ShardSpec:
     #: platform); "rdb": the same in the database at env MLOPS_OPTUNA_STORAGE (the stack's PostgreSQL);
     #: "shard": each worker runs its own `trials` (trial i on worker i % workers).
     queue: str = "shard"
+    #: "classification" | "regression"; None: taken from the estimator (modelspec.decide_task).
+    task: str | None = None
+    #: The user's module folder as the worker sees it (sys.path[0]; logged with the model).
+    code_path: str | None = None
+    #: Exact pins logged with the model (the platform installs them; the trainer does not).
+    requirements: tuple[str, ...] = ()
+
+    @property
+    def model_name(self) -> str:
+        """The model as the spec names it: the estimator's alias or import path, or the factory."""
+        return self.estimator if self.estimator is not None else f"factory {self.factory}"
 
 
 def resolve_spec_path(pattern: str, worker_index: int | None) -> tuple[str, int | None]:
@@ -115,12 +160,21 @@ class _Reader:
         self.path = path
 
     def fail(self, key: str, expected: str, got: Any) -> SpecError:
-        return SpecError(f"spec {self.path}: key '{key}': expected {expected}, got {json.dumps(got)[:80]}")
+        return SpecError(f"spec {self.path}: key '{key}': expected {expected}, got {json.dumps(got)[:80]}", key)
 
     def get(self, obj: dict[str, Any], key: str, prefix: str = "") -> Any:
         if key not in obj:
-            raise SpecError(f"spec {self.path}: key '{prefix}{key}' is missing")
+            raise SpecError(f"spec {self.path}: key '{prefix}{key}' is missing", prefix + key)
         return obj[key]
+
+    def optional_text(self, obj: dict[str, Any], key: str, prefix: str = "", choices: tuple[str, ...] = ()) -> str | None:
+        return self.text(obj, key, prefix, choices) if obj.get(key) is not None else None
+
+    def names(self, obj: dict[str, Any], key: str, prefix: str = "") -> tuple[str, ...]:
+        value = obj.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise self.fail(prefix + key, "a list of column names", value)
+        return tuple(value)
 
     def integer(self, obj: dict[str, Any], key: str, prefix: str = "", minimum: int | None = None) -> int:
         value = self.get(obj, key, prefix)
@@ -190,12 +244,89 @@ def _pruning(r: _Reader, raw: Any) -> PruningSpec:
     percentile = raw.get("percentile", 25.0)
     if not isinstance(percentile, (int, float)) or isinstance(percentile, bool) or not 0 < percentile < 100:
         raise r.fail("pruning.percentile", "a number between 0 and 100", percentile)
+    p_threshold = raw.get("pThreshold", 0.1)
+    if not isinstance(p_threshold, (int, float)) or isinstance(p_threshold, bool) or not 0 < p_threshold < 1:
+        raise r.fail("pruning.pThreshold", "a number between 0 and 1", p_threshold)
     return PruningSpec(
         r.text(raw, "kind", "pruning.", PRUNERS),
         r.integer(raw, "afterFolds", "pruning.", 1),
         r.integer(raw, "warmupTrials", "pruning.", 0),
         float(percentile),
+        float(p_threshold),
     )
+
+
+def _features(r: _Reader, raw: Any) -> FeaturesSpec | None:
+    if raw is None:
+        return None
+    p = "dataset.features."
+    if not isinstance(raw, dict):
+        raise r.fail("dataset.features", "an object", raw)
+    impute = raw.get("impute", {})
+    if not isinstance(impute, dict):
+        raise r.fail(p + "impute", "an object", impute)
+    features = FeaturesSpec(
+        numeric=r.names(raw, "numeric", p),
+        categorical=r.names(raw, "categorical", p),
+        drop=r.names(raw, "drop", p),
+        impute_numeric=r.text(impute, "numeric", p + "impute.", NUMERIC_IMPUTE) if "numeric" in impute else "median",
+        impute_categorical=r.text(impute, "categorical", p + "impute.", CATEGORICAL_IMPUTE) if "categorical" in impute else "most_frequent",
+    )
+    seen: dict[str, str] = {}
+    for kind in ("numeric", "categorical", "drop"):
+        for name in getattr(features, kind):
+            if name in seen:
+                raise SpecError(f"spec {r.path}: key '{p}{kind}': column {name!r} is already declared {seen[name]}", p + kind)
+            seen[name] = kind
+    if not features.numeric and not features.categorical:
+        raise r.fail("dataset.features", "at least one numeric or categorical column", raw)
+    return features
+
+
+def _dataset(r: _Reader, raw: dict[str, Any]) -> DatasetSpec:
+    p = "dataset."
+    spec = DatasetSpec(
+        source=r.text(raw, "source", p),
+        target=r.text(raw, "target", p),
+        generate=_generate(r, r.obj(raw, "generate", p)),
+        group_column=r.optional_text(raw, "groupColumn", p),
+        features=_features(r, raw.get("features")),
+    )
+    declared = set(spec.features.numeric + spec.features.categorical + spec.features.drop) if spec.features else set()
+    for key, column in (("target", spec.target), ("groupColumn", spec.group_column)):
+        if column is not None and column in declared:
+            raise SpecError(f"spec {r.path}: key '{p}features': column {column!r} is the {key} and cannot be a feature", p + "features")
+    if spec.group_column is not None and spec.group_column == spec.target:
+        raise r.fail(p + "groupColumn", "a column other than the target", spec.group_column)
+    return spec
+
+
+def _model(r: _Reader, raw: dict[str, Any]) -> tuple[str | None, str | None]:
+    """(estimator, factory): exactly one. A spec from before issue 20 names `modelFamily`, which reads
+    as the estimator alias it is."""
+    estimator = r.optional_text(raw, "estimator")
+    if "modelFamily" in raw:
+        if estimator is not None:
+            raise r.fail("modelFamily", "no modelFamily beside estimator (modelFamily is the older name of estimator)", raw["modelFamily"])
+        estimator = r.text(raw, "modelFamily")
+    factory = r.optional_text(raw, "factory")
+    if (estimator is None) == (factory is None):
+        key = "factory" if factory is not None else "estimator"
+        raise SpecError(f"spec {r.path}: key '{key}': expected exactly one of 'estimator' and 'factory'", key)
+    if factory is not None and not re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*", factory):
+        raise r.fail("factory", '"<module>:<function>", e.g. "my_models:build"', factory)
+    return estimator, factory
+
+
+def _requirements(r: _Reader, raw: Any) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise r.fail("requirements", "a list of exact pins (name==version)", raw)
+    for i, pin in enumerate(raw):
+        if not isinstance(pin, str) or not _PIN.match(pin):
+            raise r.fail(f"requirements[{i}]", "an exact pin such as xgboost==3.0.5", pin)
+    return tuple(raw)
 
 
 def load_shard_spec(path: str) -> ShardSpec:
@@ -215,23 +346,22 @@ def load_shard_spec(path: str) -> ShardSpec:
     test_size = r.get(raw, "testSize")
     if not isinstance(test_size, (int, float)) or isinstance(test_size, bool) or not 0 < test_size < 1:
         raise r.fail("testSize", "a number between 0 and 1", test_size)
-    dataset = r.obj(raw, "dataset")
+    estimator, factory = _model(r, raw)
+    scoring = r.text(raw, "scoring")  # which scorers fit which task: modelspec.study_task
+    task = r.optional_text(raw, "task", choices=TASKS)
     trials = raw.get("trials", [])
     if not isinstance(trials, list):
         raise r.fail("trials", "a list", trials)
     return ShardSpec(
         study_id=r.text(raw, "studyId"),
         experiment_name=r.text(raw, "experimentName"),
-        model_family=r.text(raw, "modelFamily", choices=MODEL_FAMILIES),
-        scoring=r.text(raw, "scoring", choices=SCORINGS),
+        estimator=estimator,
+        factory=factory,
+        scoring=scoring,
         cv_folds=r.integer(raw, "cvFolds", minimum=2),
         test_size=float(test_size),
         seed=r.integer(raw, "seed"),
-        dataset=DatasetSpec(
-            source=r.text(dataset, "source", "dataset."),
-            target=r.text(dataset, "target", "dataset."),
-            generate=_generate(r, r.obj(dataset, "generate", "dataset.")),
-        ),
+        dataset=_dataset(r, r.obj(raw, "dataset")),
         total_trials=r.integer(raw, "totalTrials", minimum=0),
         worker_index=r.integer(raw, "workerIndex", minimum=0) if "workerIndex" in raw else 0,
         workers=r.integer(raw, "workers", minimum=1) if "workers" in raw else 1,
@@ -240,4 +370,7 @@ def load_shard_spec(path: str) -> ShardSpec:
         search=_search(r, raw.get("search"), len(trials)),
         pruning=_pruning(r, raw.get("pruning")),
         queue=r.text(raw, "queue", choices=QUEUES) if "queue" in raw else "shard",
+        task=task,
+        code_path=r.optional_text(raw, "codePath"),
+        requirements=_requirements(r, raw.get("requirements")),
     )

@@ -36,7 +36,7 @@ def find_or_create_study_run(tracking: Tracking, experiment_id: str, spec: Shard
     )
     run_id = run.info.run_id
     params = {
-        "model_family": spec.model_family,
+        "model_family": spec.estimator or str(spec.factory),
         "scoring": spec.scoring,
         "cv_folds": str(spec.cv_folds),
         "test_size": str(spec.test_size),

@@ -23,7 +23,8 @@ def _params(trial: FrozenTrial) -> dict[str, Any]:
     return json.loads(raw) if isinstance(raw, str) else dict(trial.params)
 
 
-def history_figure(trials: list[FrozenTrial], scoring: str) -> Any:
+def history_figure(trials: list[FrozenTrial], scoring: str, per_fold: bool = False) -> Any:
+    """`per_fold`: the trials reported each fold's score (WilcoxonPruner), not the running mean."""
     import matplotlib
 
     matplotlib.use("Agg")  # no display in a worker
@@ -42,7 +43,7 @@ def history_figure(trials: list[FrozenTrial], scoring: str) -> Any:
     if pruned:
         ax.scatter(
             [t.number for t in pruned],
-            [t.intermediate_values[max(t.intermediate_values)] for t in pruned],
+            [_running_mean(t, per_fold) for t in pruned],
             marker="x",
             color="grey",
             label="pruned (running mean)",
@@ -53,6 +54,11 @@ def history_figure(trials: list[FrozenTrial], scoring: str) -> Any:
     ax.legend(loc="lower right")
     fig.tight_layout()
     return fig
+
+
+def _running_mean(trial: FrozenTrial, per_fold: bool) -> float:
+    values = trial.intermediate_values
+    return sum(values.values()) / len(values) if per_fold else values[max(values)]
 
 
 def params_figure(trials: list[FrozenTrial], scoring: str) -> Any:
@@ -93,8 +99,11 @@ def publish_summary(ctx: ShardContext, study: optuna.Study) -> str | None:
     t.call("log study summary", t.client.log_batch, ctx.study_run_id, metrics=[metric], tags=[RunTag(TAG_BEST_TRIAL_KEY, key)])
     import matplotlib.pyplot as plt
 
-    for path, figure in ((PLOT_HISTORY, history_figure), (PLOT_PARAMS, params_figure)):
-        fig = figure(trials, ctx.spec.scoring)
+    figures = (
+        (PLOT_HISTORY, history_figure(trials, ctx.spec.scoring, ctx.spec.pruning.kind == "wilcoxon")),
+        (PLOT_PARAMS, params_figure(trials, ctx.spec.scoring)),
+    )
+    for path, fig in figures:
         t.call("log study plot", t.client.log_figure, ctx.study_run_id, fig, path)
         plt.close(fig)
     return key

@@ -1,8 +1,16 @@
 """Trainer CLI: `prepare` creates the study (MLflow parent run, Optuna study, fixed trials enqueued);
 `run` is one worker pulling trials from it until the budget is spent (worker.py, trialqueue.py).
 
+    python trainer.py check --spec study.json
     python trainer.py prepare --spec study.json
     python trainer.py run --spec shard-{index}.json [--worker-index K]
+
+`check` is the preflight (check.py): no MLflow, no trial; it prints one JSON line, {"ok": true, ...}
+or {"ok": false, "problems": [{"key", "message"}, ...]}, and exits 2 on problems.
+
+The model is any scikit-learn-API estimator (`estimator`: an alias or an import path) or the user's
+`factory` (modelspec.py), for classification or regression; the user's code folder (`codePath`) is
+put first on the import path before either is resolved.
 
 With `"queue": "journal"` (local platform) or env MLOPS_OPTUNA_STORAGE (an RDB URL) every worker
 pulls from one shared study; with `"queue": "shard"` a worker runs its own shard's trials.
@@ -10,7 +18,7 @@ pulls from one shared study; with `"queue": "shard"` a worker runs its own shard
 The tracking server comes from MLFLOW_TRACKING_URI (or --tracking-uri); basic auth from
 MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD, which the MLflow client reads itself.
 
-Exit codes: 0 done, 1 MLflow refused a request (e.g. wrong credentials), 2 bad spec or dataset,
+Exit codes: 0 done, 1 MLflow refused a request (e.g. wrong credentials), 2 bad spec, model or dataset,
 3 tracking server unavailable after retries (the platform should retry the worker), 4 the study
 failed: more trials failed than `maxFailedTrials` allows, or no trial finished (verdict.py).
 """
@@ -19,16 +27,20 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import logging
 import os
 import sys
 import time
 from collections import Counter
 
+from check import preflight
 from dataset import DatasetError, load_frame_and_fingerprint, split_dataset
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
+from modelspec import ModelError, add_code_path, resolve_model, study_task
 from runner import Outcome, ShardContext
+from scorers import ScorersFileError
 from spec import ShardSpec, SpecError, load_shard_spec, resolve_spec_path
 from study import check_dataset, find_or_create_study_run, find_study_run, study_run_name
 from summary import PLOT_HISTORY, PLOT_PARAMS, publish_summary
@@ -83,6 +95,13 @@ def _own_share(spec: ShardSpec) -> ShardSpec:
     return dataclasses.replace(spec, search=dataclasses.replace(search, budget=share, seed=search.seed + spec.worker_index))
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    path, _ = resolve_spec_path(args.spec, args.worker_index)
+    result = preflight(path)
+    print(json.dumps(result), flush=True)
+    return 0 if result["ok"] else EXIT_BAD_INPUT
+
+
 def cmd_prepare(args: argparse.Namespace) -> int:
     spec, path = _load_spec(args)
     tracking = _connect(args)
@@ -120,13 +139,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         spec = _own_share(spec)
     kind = spec.search.kind if spec.search else "grid"
     queue = "the shared study" if shared else f"its own shard ({len(spec.trials)} trials)"
+    add_code_path(spec.code_path)
+    model = resolve_model(spec.estimator, spec.factory)
+    task = study_task(model, spec.task, spec.scoring)
     say(
-        f"[worker {spec.worker_index}/{spec.workers}] study {spec.study_id}: pulling from {queue}; {kind} search, {spec.total_trials} trials in the study, {spec.model_family}, {spec.cv_folds}-fold CV on {spec.scoring}, pruning {spec.pruning.kind}"
+        f"[worker {spec.worker_index}/{spec.workers}] study {spec.study_id}: pulling from {queue}; {kind} search, {spec.total_trials} trials in the study, {model.identity} ({task}), {spec.cv_folds}-fold CV on {spec.scoring}, pruning {spec.pruning.kind}"
     )
     frame, fingerprint = load_frame_and_fingerprint(spec.dataset)
-    split = split_dataset(frame, spec.dataset, spec.test_size, spec.seed)
+    split = split_dataset(frame, spec.dataset, spec.test_size, spec.seed, task, spec.cv_folds)
     say(
-        f"dataset {spec.dataset.source}: {len(frame)} rows, {frame.shape[1] - 1} features; train {len(split.x_train)} / test {len(split.x_test)}"
+        f"dataset {spec.dataset.source}: {len(frame)} rows, {split.x_train.shape[1]} features; train {len(split.x_train)} / test {len(split.x_test)}"
     )
     tracking = _connect(args)
     experiment_id = find_or_create_experiment(tracking, spec.experiment_name)
@@ -142,7 +164,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     # LoggedModels land in the fluent API's active experiment, not the run's: point it at ours.
     tracking.call("set experiment", mlflow.set_experiment, experiment_id=experiment_id)
-    ctx = ShardContext(tracking, spec, experiment_id, study_run.info.run_id, split)
+    ctx = ShardContext(tracking, spec, experiment_id, study_run.info.run_id, split, model, task)
     study = open_study(storage, spec)
     if not shared and kind != "tpe":
         enqueue_fixed(study, spec.trials)
@@ -178,6 +200,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="trainer.py", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     for name, handler, help_text in (
+        ("check", cmd_check, "preflight without MLflow: model, task, scorer, parameters and dataset; one JSON line"),
         ("prepare", cmd_prepare, "create the experiment and the study's parent run (idempotent)"),
         ("run", cmd_run, "train this worker's trials (skips finished ones)"),
     ):
@@ -194,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("mlflow").setLevel(logging.WARNING)
     try:
         return int(args.handler(args))
-    except (SpecError, DatasetError, UsageError, QueueError) as err:
+    except (SpecError, DatasetError, ModelError, ScorersFileError, UsageError, QueueError) as err:
         print(f"trainer: error: {err}", file=sys.stderr, flush=True)
         return EXIT_BAD_INPUT
     except StudyFailed as err:

@@ -21,6 +21,7 @@ import json
 import os
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
@@ -101,8 +102,14 @@ def open_storage(spec: ShardSpec, spec_path: str) -> tuple[BaseStorage, bool]:
     return InMemoryStorage(), False
 
 
-def _pruner(pruning: PruningSpec) -> optuna.pruners.BasePruner:
-    # A step is a fold: the trial reports its running CV mean after fold k as step k.
+def pruner(pruning: PruningSpec) -> optuna.pruners.BasePruner:
+    """median/percentile: the trial reports its running CV mean after fold k as step k (1-based);
+    wilcoxon (made for k-fold CV): each fold's own score at step = the fold's index (0-based), compared
+    fold by fold with the best trial's (every trial has the same folds)."""
+    if pruning.kind == "wilcoxon":
+        with warnings.catch_warnings():  # "experimental" since Optuna 3.6: the warning would repeat in every worker log
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.pruners.WilcoxonPruner(p_threshold=pruning.p_threshold, n_startup_steps=pruning.after_folds)
     if pruning.kind == "median":
         return optuna.pruners.MedianPruner(n_startup_trials=pruning.warmup_trials, n_warmup_steps=pruning.after_folds)
     if pruning.kind == "percentile":
@@ -122,7 +129,7 @@ def open_study(storage: BaseStorage, spec: ShardSpec) -> optuna.Study:
     seed = search.seed + spec.worker_index
     sampler = optuna.samplers.TPESampler(seed=seed) if search.kind == "tpe" else optuna.samplers.RandomSampler(seed=seed)
     return optuna.create_study(
-        storage=storage, study_name=spec.study_id, direction="maximize", sampler=sampler, pruner=_pruner(spec.pruning), load_if_exists=True
+        storage=storage, study_name=spec.study_id, direction="maximize", sampler=sampler, pruner=pruner(spec.pruning), load_if_exists=True
     )
 
 
@@ -238,8 +245,10 @@ def suggest_params(trial: optuna.Trial, space: dict[str, dict[str, Any]]) -> dic
     return params
 
 
-def sampled_key(model_family: str, params: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps({"modelFamily": model_family, "params": params}, sort_keys=True).encode()).hexdigest()[:16]
+def sampled_key(model: str, params: dict[str, Any]) -> str:
+    """The key of a sampled trial: for an estimator alias the same as before issue 20 (the hash keeps
+    its `modelFamily` field name), so existing studies keep their keys."""
+    return hashlib.sha256(json.dumps({"modelFamily": model, "params": params}, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def trial_spec(trial: optuna.Trial, spec: ShardSpec) -> TrialSpec:
@@ -248,7 +257,7 @@ def trial_spec(trial: optuna.Trial, spec: ShardSpec) -> TrialSpec:
     if spec.search is not None and spec.search.kind == "tpe":
         params = suggest_params(trial, spec.search.space)
         if ATTR_KEY not in attrs:
-            trial.set_user_attr(ATTR_KEY, sampled_key(spec.model_family, params))
+            trial.set_user_attr(ATTR_KEY, sampled_key(spec.estimator or str(spec.factory), params))
             trial.set_user_attr(ATTR_INDEX, trial.number)
             trial.set_user_attr(ATTR_PARAMS, json.dumps(params))
         return TrialSpec(index=int(trial.user_attrs[ATTR_INDEX]), key=str(trial.user_attrs[ATTR_KEY]), params=params)

@@ -125,6 +125,15 @@ class Recorder:
             self._pool.shutdown(wait=True)
 
 
+def report_fold(trial: optuna.Trial, wilcoxon: bool, fold: int, running_mean: float, fold_score: float) -> None:
+    """What the pruner judges after fold `fold` (1-based): WilcoxonPruner pairs fold scores across
+    trials (step = the fold's index), the median and percentile pruners compare running means (step = folds done)."""
+    if wilcoxon:
+        trial.report(fold_score, fold - 1)
+    else:
+        trial.report(running_mean, fold)
+
+
 def pull_trials(ctx: ShardContext, study: optuna.Study, shared: bool, beats: Heartbeats) -> Counter[Outcome]:
     outcomes: Counter[Outcome] = Counter()
     log = ctx.tracking.log
@@ -132,6 +141,7 @@ def pull_trials(ctx: ShardContext, study: optuna.Study, shared: bool, beats: Hea
     # TPE samples from, and a pruner judges against, every told result: with one worker, waiting for
     # the last one before the next keeps the study reproducible.
     sequential = (ctx.spec.search is not None and ctx.spec.search.kind == "tpe") or ctx.spec.pruning.kind != "none"
+    wilcoxon = ctx.spec.pruning.kind == "wilcoxon"
 
     def settle(trial: optuna.Trial, outcome: Callable[[], TrialResult], label: str, heartbeat: ExitStack) -> None:
         """Records and tells one trial; its heartbeat stops once it is told, or when recording fails."""
@@ -166,8 +176,8 @@ def pull_trials(ctx: ShardContext, study: optuna.Study, shared: bool, beats: Hea
                 spec_trial = trial_spec(trial, ctx.spec)
                 label = f"trial {trial.number + 1}/{_budget(ctx, shared)}"
 
-                def after_fold(fold: int, running_mean: float, trial: optuna.Trial = trial) -> bool:
-                    trial.report(running_mean, fold)
+                def after_fold(fold: int, running_mean: float, fold_score: float, trial: optuna.Trial = trial) -> bool:
+                    report_fold(trial, wilcoxon, fold, running_mean, fold_score)
                     return trial.should_prune()
 
                 fitted = fit_trial(ctx, spec_trial, label, after_fold)

@@ -35,7 +35,7 @@ def test_trainer_waits_for_late_server_and_authenticates(tmp_path: Path) -> None
     server = MlflowServer(tmp_path / "server", admin=("admin", password))
     study_id = f"auth-{uuid.uuid4().hex[:8]}"
     spec: dict[str, Any] = {
-        "schemaVersion": 1, "studyId": study_id, "experimentName": f"auth-{study_id}", "modelFamily": "logistic_regression",
+        "schemaVersion": 1, "studyId": study_id, "experimentName": f"auth-{study_id}", "estimator": "logistic_regression",
         "scoring": "accuracy", "cvFolds": 2, "testSize": 0.3, "seed": 1, "totalTrials": 1, "workerIndex": 0, "workers": 1,
         "dataset": {"source": "generated", "target": "target", "generate": {"rows": 120, "features": 4, "informative": 2, "classes": 2, "seed": 3}},
         "trials": [{"index": 0, "key": "key-lr", "params": {"C": 0.5}}],

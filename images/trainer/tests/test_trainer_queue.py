@@ -36,7 +36,7 @@ def study_json(study_id: str, **extra: Any) -> dict[str, Any]:
         "schemaVersion": 1,
         "studyId": study_id,
         "experimentName": f"queue-{study_id}",
-        "modelFamily": "random_forest",
+        "estimator": "random_forest",
         "scoring": "accuracy",
         "cvFolds": 3,
         "testSize": 0.25,
@@ -82,7 +82,7 @@ def start_worker(folder: Path, worker: int, env: dict[str, str], log: Path) -> s
 
 
 def spec_for(kind: str, budget: int) -> ShardSpec:
-    return ShardSpec("s", "e", "random_forest", "accuracy", 3, 0.2, 1, None, budget, 0, 1, (), search=SearchSpec(kind, budget, 1, {}))  # type: ignore[arg-type]
+    return ShardSpec("s", "e", "random_forest", None, "accuracy", 3, 0.2, 1, None, budget, 0, 1, (), search=SearchSpec(kind, budget, 1, {}))  # type: ignore[arg-type]
 
 
 def test_a_sampled_trial_beyond_the_budget_is_surplus() -> None:

@@ -47,7 +47,7 @@ def study_spec(study_id: str, experiment: str) -> dict[str, Any]:
         "schemaVersion": 1,
         "studyId": study_id,
         "experimentName": experiment,
-        "modelFamily": "random_forest",
+        "estimator": "random_forest",
         "scoring": SCORING,
         "cvFolds": FOLDS,
         "testSize": 0.25,

@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 import requests
 from dataset import DatasetError, load_frame, split_dataset, synthesize
-from estimators import build_estimator
 from evaluation import evaluate
 from mlflow.exceptions import MlflowException, RestException
 from mlflow_testing import TRAINER_DIR, client_env, run_cli
+from modelspec import resolve_model
 from runner import metric_names
 from sklearn.pipeline import Pipeline
 from spec import DatasetSpec, GenerateSpec, SpecError, load_shard_spec, resolve_spec_path
@@ -28,7 +28,7 @@ def shard_json(**overrides: Any) -> dict[str, Any]:
         "schemaVersion": 1,
         "studyId": "unit-0123456789",
         "experimentName": "unit",
-        "modelFamily": "random_forest",
+        "estimator": "random_forest",
         "scoring": "f1_macro",
         "cvFolds": 3,
         "testSize": 0.25,
@@ -66,7 +66,9 @@ def test_spec_reads_the_contract(tmp_path: Path) -> None:
     ("overrides", "fragment"),
     [
         ({"cvFolds": 1}, "key 'cvFolds': expected an integer >= 2, got 1"),
-        ({"modelFamily": "svm"}, "key 'modelFamily': expected one of logistic_regression, random_forest, gradient_boosting"),
+        ({"factory": "models:build"}, "key 'factory': expected exactly one of 'estimator' and 'factory'"),
+        ({"requirements": ["xgboost>=3"]}, "key 'requirements[0]': expected an exact pin such as xgboost==3.0.5"),
+        ({"task": "clustering"}, "key 'task': expected one of classification, regression"),
         ({"testSize": 1.5}, "key 'testSize': expected a number between 0 and 1"),
         (
             {"trials": [{"index": 0, "key": "k", "params": {"x": [1]}}]},
@@ -169,21 +171,21 @@ def test_unreadable_sources_name_the_source(tmp_path: Path) -> None:
 
 
 def test_estimators_take_params_and_seed() -> None:
-    forest = build_estimator("random_forest", {"n_estimators": 7}, seed=3)
+    forest = resolve_model("random_forest", None).build({"n_estimators": 7}, seed=3)
     assert forest.get_params()["n_estimators"] == 7 and forest.get_params()["random_state"] == 3
-    linear = build_estimator("logistic_regression", {"C": 0.5}, seed=3)
+    linear = resolve_model("logistic_regression", None).build({"C": 0.5}, seed=3)
     assert isinstance(linear, Pipeline) and linear.get_params()["model__C"] == 0.5
     with pytest.raises(TypeError):
-        build_estimator("gradient_boosting", {"no_such_param": 1}, seed=0)
+        resolve_model("gradient_boosting", None).build({"no_such_param": 1}, seed=0)
 
 
 def test_evaluation_scores_every_fold() -> None:
     frame = synthesize(GEN)
     split = split_dataset(frame, DatasetSpec("generated", "target", GEN), 0.25, 42)
-    scores, model = evaluate(build_estimator("logistic_regression", {"C": 1.0}, 42), split, "f1_macro", 4, 42)
+    scores, model = evaluate(resolve_model("logistic_regression", None).build({"C": 1.0}, 42), split, "f1_macro", 4, 42)
     assert len(scores.fold_scores) == 4 and all(0.5 < s <= 1 for s in scores.fold_scores)
     assert scores.cv_mean == pytest.approx(np.mean(scores.fold_scores)) and scores.cv_std == pytest.approx(np.std(scores.fold_scores))
-    assert 0 < scores.test_accuracy <= 1 and scores.fit_time_seconds > 0
+    assert 0 < scores.test_extra["test_accuracy"] <= 1 and set(scores.test_extra) == {"test_accuracy"} and scores.fit_time_seconds > 0
     assert set(model.predict(split.x_test)) <= {0, 1}
     assert metric_names("f1_macro", 2) == [
         "cv_f1_macro_fold_0",

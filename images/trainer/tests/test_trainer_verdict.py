@@ -72,7 +72,7 @@ def spec(study_id: str, trials: list[dict[str, Any]], max_failed: int | None) ->
         "schemaVersion": 1,
         "studyId": study_id,
         "experimentName": f"verdict-{study_id}",
-        "modelFamily": "random_forest",
+        "estimator": "random_forest",
         "scoring": "accuracy",
         "cvFolds": 2,
         "testSize": 0.25,
