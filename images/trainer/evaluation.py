@@ -8,7 +8,7 @@ folds (optuna#4373: pruning inside CV needs exactly this).
 
 Every scikit-learn scorer is higher-is-better (`neg_*` for the errors), so a higher CV mean is always
 the better trial. Besides the scorer, the test split gets `test_accuracy` (classification) or
-`test_rmse` (regression).
+`test_r2` and `test_rmse` (regression).
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-from contract import METRIC_TEST_ACCURACY, METRIC_TEST_RMSE
+from contract import METRIC_TEST_ACCURACY, METRIC_TEST_R2, METRIC_TEST_RMSE
 from dataset import DataSplit
 from sklearn.base import BaseEstimator, clone
-from sklearn.metrics import accuracy_score, get_scorer, root_mean_squared_error
+from sklearn.metrics import accuracy_score, get_scorer, r2_score, root_mean_squared_error
 from sklearn.model_selection import BaseCrossValidator, GroupKFold, KFold, StratifiedGroupKFold, StratifiedKFold
 
 
@@ -61,7 +61,7 @@ def cv_splitter(task: str, folds: int, seed: int, grouped: bool) -> BaseCrossVal
 def plain_test_metrics(task: str, y_true: object, y_pred: object) -> dict[str, float]:
     if task == "classification":
         return {METRIC_TEST_ACCURACY: float(accuracy_score(y_true, y_pred))}
-    return {METRIC_TEST_RMSE: float(root_mean_squared_error(y_true, y_pred))}
+    return {METRIC_TEST_R2: float(r2_score(y_true, y_pred)), METRIC_TEST_RMSE: float(root_mean_squared_error(y_true, y_pred))}
 
 
 def evaluate(

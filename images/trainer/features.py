@@ -117,3 +117,9 @@ def with_features(estimator: Any, features: FeaturesSpec | None) -> Any:
     if features is None:
         return estimator
     return Pipeline([("features", preprocessor(features)), ("model", estimator)])
+
+
+def imputes_missing(features: FeaturesSpec | None) -> bool:
+    """Whether the preprocessing fills every missing value before the estimator sees it, so the model
+    server may accept null in any column (scikit-learn's tags cannot see an imputer inside a ColumnTransformer)."""
+    return features is not None and features.impute_numeric != "none" and features.impute_categorical != "none"

@@ -30,6 +30,7 @@ from contract import (
     METRIC_FIT_TIME_SECONDS,
     METRIC_TEST,
     METRIC_TEST_ACCURACY,
+    METRIC_TEST_R2,
     METRIC_TEST_RMSE,
     TAG_ERROR,
     TAG_MODEL_SOURCE,
@@ -43,7 +44,7 @@ from contract import (
 )
 from dataset import DataSplit
 from evaluation import AfterFold, Stopped, TrialScores, evaluate
-from features import with_features
+from features import imputes_missing, with_features
 from mlflow.entities import Metric, Param, Run, RunTag
 from mlflow.models import Model, ModelSignature, infer_signature
 from mlflow.types import Schema
@@ -93,8 +94,8 @@ class ShardContext:
 
 def metric_names(scoring: str, folds: int, task: str = "classification") -> list[str]:
     """Every metric a finished trial carries (the contract's names: config/trainerContract.json)."""
-    plain = METRIC_TEST_ACCURACY if task == "classification" else METRIC_TEST_RMSE
-    names = [METRIC_CV_MEAN, METRIC_CV_STD, METRIC_FIT_TIME_SECONDS, METRIC_TEST, plain]
+    plain = [METRIC_TEST_ACCURACY] if task == "classification" else [METRIC_TEST_R2, METRIC_TEST_RMSE]
+    names = [METRIC_CV_MEAN, METRIC_CV_STD, METRIC_FIT_TIME_SECONDS, METRIC_TEST, *plain]
     return [*(METRIC_CV_FOLD.format(scoring=scoring, fold=k) for k in range(folds)), *(name.format(scoring=scoring) for name in names)]
 
 
@@ -172,6 +173,9 @@ def _log_model(ctx: ShardContext, run_id: str, model: BaseEstimator) -> str:
         input_example=sample.head(5),
         pip_requirements=model_requirements(model, ctx.spec.requirements),
         code_paths=code_path_entries(ctx.spec.code_path),
+        # The features Pipeline fills missing values itself, which scikit-learn's tags cannot tell the
+        # model server (images/serving/README.md: mlops_allow_missing).
+        metadata={"mlops_allow_missing": imputes_missing(ctx.spec.dataset.features)},
     )
     # MLflow 3 stores the model as a LoggedModel outside the run's artifacts; its artifact location
     # (mlflow-artifacts:/<exp>/models/m-<id>/artifacts) registers with a plain {name, source, run_id}

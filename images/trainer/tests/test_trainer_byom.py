@@ -110,7 +110,7 @@ def test_regression_cv_means_equal_gridsearchcv_with_kfold(tmp_path: Path) -> No
     grid.fit(split.x_train, split.y_train)
     assert [s.cv_mean for s in means] == pytest.approx(list(grid.cv_results_["mean_test_score"]), abs=1e-9)
     assert max(range(len(alphas)), key=lambda i: means[i].cv_mean) == grid.best_index_
-    assert all(set(s.test_extra) == {"test_rmse"} and s.test_extra["test_rmse"] > 0 for s in means)
+    assert all(set(s.test_extra) == {"test_r2", "test_rmse"} and s.test_extra["test_rmse"] > 0 for s in means)
     assert means[0].test_score == pytest.approx(-means[0].test_extra["test_rmse"])  # the same RMSE, the scorer's sign
 
 
