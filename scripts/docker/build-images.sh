@@ -125,10 +125,23 @@ else
   docker image ls --format '{{.Repository}}:{{.Tag}}' "${IMAGE_NAME_PREFIX}python-deps" | grep -v -x "$deps_ref" | xargs -r docker rmi >/dev/null 2>&1 || true
 fi
 
+# Files of config/ an image reads at run time, staged into its context (this engine has no build contexts):
+# the trainer checks scorers against config/scorers.json, the one owner of which scorer fits which task.
+config_files_for() { [ "$1" = trainer ] && echo scorers.json; }
+
 for role in "${roles[@]}"; do
   ref="${prefix}${IMAGE_NAME_PREFIX}$role:$tag"
-  build "$ref" "$REPO_ROOT/images/$role" --build-arg "DEPS_IMAGE=$deps_ref" --build-arg "APP_UID=$APP_USER_ID" \
-    --label "org.opencontainers.image.source=mlops-pipeline/images/$role"
+  context="$REPO_ROOT/images/$role"
+  staged=""
+  if [ -n "$(config_files_for "$role")" ]; then
+    staged=$(mktemp -d "$DOCKER_CACHE_DIR/contexts/$role.XXXXXX")
+    cp -a "$context/." "$staged/"
+    for file in $(config_files_for "$role"); do cp "$REPO_ROOT/config/$file" "$staged/$file"; done
+    context="$staged"
+  fi
+  build "$ref" "$context" --build-arg "DEPS_IMAGE=$deps_ref" --build-arg "APP_UID=$APP_USER_ID" \
+    --label "org.opencontainers.image.source=mlops-pipeline/images/$role" || { [ -z "$staged" ] || rm -rf "$staged"; exit 1; }
+  [ -z "$staged" ] || rm -rf "$staged"
   echo "$role=$ref"
 done
 # Images of ours that a rebuild untagged (dangling, carrying our source label).
