@@ -87,6 +87,9 @@ export function validate(options: ValidateOptions): string[] {
       `note: ${plan.duplicatesDropped} duplicate trial(s) dropped: the search space has fewer distinct settings than the ${plan.trials.length + plan.duplicatesDropped} asked for`,
     );
   if (plan.requestedWorkers > workers) lines.push(`note: ${plan.requestedWorkers} workers configured but only ${plan.trials.length} trials: ${workers} workers will run`);
-  if (options.python) preflight(options.stack, config, localPaths(options.projectDir, options.stack, config.training.requirements), options.projectDir, (line) => lines.push(line));
+  if (options.python)
+    preflight(options.stack, config, localPaths(options.projectDir, options.stack, config.training.requirements, path.join(repoRoot, ".venv")), options.projectDir, (line) =>
+      lines.push(line),
+    );
   return lines;
 }

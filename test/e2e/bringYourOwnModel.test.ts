@@ -5,7 +5,7 @@
  * server's path; (b) XGBoost from `training.requirements` on data with string columns and missing
  * values, TPE + WilcoxonPruner, probabilities on request. A mistake in the model keys is refused
  * before anything starts. One stack (`e2e-byom`) and one MLflow serve all cases; data and reference
- * answers come from test/e2e/fixtures/byom_reference.py (scikit-learn alone, not the trainer's code).
+ * answers come from test/fixtures/byom_reference.py (scikit-learn alone, not the trainer's code).
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -24,7 +24,7 @@ const regressionCsv = path.join(dir, "regression.csv");
 const mixedCsv = path.join(dir, "mixed.csv");
 const codeDir = path.join(dir, "code");
 const python = path.join(repoRoot, ".venv", "bin", "python");
-const fixture = path.join(repoRoot, "test", "e2e", "fixtures", "byom_reference.py");
+const fixture = path.join(repoRoot, "test", "fixtures", "byom_reference.py");
 
 const common = { cvFolds: 4, seed: 42, testSize: 0.2, workers: 2, retries: 0, strategy: { kind: "grid" }, pruning: { kind: "none" } };
 

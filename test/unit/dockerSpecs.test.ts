@@ -247,7 +247,7 @@ describe("image build contexts", () => {
         .map((l) => l.trim())
         .filter((l) => l && !l.startsWith("#"));
       expect(rules[0], dir).toBe("*");
-      for (const allowed of rules.filter((r) => r.startsWith("!"))) expect(allowed, dir).toMatch(/^!(\*\.py|\*\.sh|requirements\.lock|wheels|wheels\/\*\*)$/);
+      for (const allowed of rules.filter((r) => r.startsWith("!"))) expect(allowed, dir).toMatch(/^!(\*\.py|\*\.sh|requirements\.lock|scorers\.json|wheels|wheels\/\*\*)$/);
     }
   });
 

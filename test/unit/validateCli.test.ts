@@ -14,7 +14,7 @@ function validate(...args: string[]) {
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
-const goodStack = ["config:", "  mlops:platform: local", "  mlops:training:", "    searchSpace: { depth: { values: [2, 4, 8] } }", "    workers: 5", ""].join("\n");
+const goodStack = ["config:", "  mlops:platform: local", "  mlops:training:", "    searchSpace: { max_depth: { values: [2, 4, 8] } }", "    workers: 5", ""].join("\n");
 
 describe("npm run validate (subprocess)", () => {
   it("prints an ok summary for a shipped stack and exits 0", () => {
@@ -51,7 +51,7 @@ describe("npm run validate (subprocess)", () => {
     const dir = tempProject({ "Pulumi.s.yaml": goodStack.replace("workers: 5", "scoring: accuracy"), "other.yaml": shippedMetrics });
     const run = validate("--stack", "s", "--project-dir", dir, "--metrics", path.join(dir, "other.yaml"));
     expect(run.status).toBe(1);
-    expect(run.stderr).toContain("other.yaml:10: orderBy.metric: expected a metric the trainer logs for scoring accuracy");
+    expect(run.stderr).toContain("other.yaml:10: orderBy.metric: expected a metric the trainer logs for classification scoring accuracy");
     expect(run.stderr).not.toMatch(/\n\s+at /);
   });
 
@@ -65,6 +65,6 @@ describe("npm run validate (subprocess)", () => {
   it("refuses an unknown flag with the usage and exit 2", () => {
     const run = validate("--stak", "dev");
     expect(run.status).toBe(2);
-    expect(run.stderr).toBe("unknown argument --stak\nusage: npm run validate -- [--stack <name>] [--metrics <file>] [--project-dir <dir>]\n");
+    expect(run.stderr).toBe("unknown argument --stak\nusage: npm run validate -- [--stack <name>] [--metrics <file>] [--project-dir <dir>] [--skip-python]\n");
   });
 });
