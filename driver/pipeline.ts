@@ -165,9 +165,6 @@ export async function runPipeline(args: PipelineArgs): Promise<void> {
   // A champion metric the trainer never logs for this scoring would find no run: said before any work.
   const metrics = loadMetricsFor(config.training, repoDir, metricsFile);
   const paths = localPaths(repoDir, args.stack, config.training.requirements);
-  // What only Python can tell (the estimator, its parameters, the data) is checked before any phase
-  // changes anything, whenever the run trains; select and deploy alone use what training left.
-  if (!args.destroy && (args.phase === "all" || args.phase === "init" || args.phase === "train")) preflight(args.stack, config, paths, repoDir);
   // The user's own secrets, resolved once; the generated ones live in the tracking stack (programs/secrets.ts).
   const plainSecrets = resolveSecrets(config);
   const handoff: OutputMap = {};
@@ -188,6 +185,9 @@ export async function runPipeline(args: PipelineArgs): Promise<void> {
   const finish = (ok: boolean, error?: string) =>
     writeRunRecord(paths.runRecord, { stack: args.stack, startedAt, finishedAt: new Date().toISOString(), ok, error, phases: run.records });
   try {
+    // What only Python can tell (the estimator, its parameters, the data) is checked before any phase
+    // changes anything, whenever the run trains; select and deploy alone use what training left.
+    if (!args.destroy && (args.phase === "all" || args.phase === "init" || args.phase === "train")) preflight(args.stack, config, paths, repoDir);
     if (args.destroy) await destroyAll(run);
     else await runPhases(run);
     const file = finish(true);
