@@ -4,7 +4,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { ConfigError, type ConfigProblem, locateStackKey, type StackConfig } from "../config";
 import type { LocalPaths } from "../components/local/paths";
-import { fileSha256, planStudy, shortHash } from "../components/shared";
+import { datasetFingerprint, fileSha256, planStudy, shortHash } from "../components/shared";
 import { UserError } from "./cli";
 import { PhaseProgress } from "./progress";
 
@@ -92,8 +92,10 @@ export function preflight(stack: string, config: StackConfig, paths: LocalPaths,
       return report;
     }
     fs.writeFileSync(spec, content);
-    progress.step(`checking the model and the data in Python (${path.relative(projectDir, paths.python)})`);
-    const result = run(paths.python, [path.join(repoDir, "images", "trainer", "trainer.py"), "check", "--spec", spec], projectDir);
+    // Data only the workers can read (s3://, a path inside their containers) is checked as they load it.
+    const dataHere = datasetFingerprint(config.training.dataset.source, projectDir).kind !== "checked-by-trainer";
+    progress.step(`checking the model${dataHere ? " and the data" : ` (the workers check ${config.training.dataset.source})`} in Python (${path.relative(projectDir, paths.python)})`);
+    const result = run(paths.python, [path.join(repoDir, "images", "trainer", "trainer.py"), "check", "--spec", spec, ...(dataHere ? [] : ["--skip-data"])], projectDir);
     const answer = parseAnswer(result.stdout);
     if (answer === undefined) throw new UserError(`trainer.py check exited ${result.status} without an answer: ${result.stderr.trim().split("\n").slice(-3).join(" | ")}`);
     if (!answer.ok) throw new ConfigError(preflightProblems(answer, locateStackKey(projectDir, stack)));

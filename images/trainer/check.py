@@ -92,8 +92,10 @@ def _dataset(spec: ShardSpec, task: str, problems: Problems) -> Columns | None:
     return columns
 
 
-def preflight(spec_path: str) -> dict[str, Any]:
-    """The one JSON object `check` prints: ok with what was found, or every problem found."""
+def preflight(spec_path: str, check_data: bool = True) -> dict[str, Any]:
+    """The one JSON object `check` prints: ok with what was found, or every problem found. Without
+    `check_data` (data only the workers can read: s3://, a path inside their containers) the model,
+    scorer and parameters are checked and the workers check the data as they load it."""
     try:
         spec = load_shard_spec(spec_path)
     except SpecError as err:
@@ -108,18 +110,12 @@ def preflight(spec_path: str) -> dict[str, Any]:
             problems.append({"key": err.key, "message": err.message})
         if accepted is not None:
             problems.extend(_param_problems(spec, accepted))
-    columns = _dataset(spec, task, problems) if task is not None else None
+    columns = _dataset(spec, task, problems) if task is not None and check_data else None
     if columns is not None and task is not None and task_of_scorer(spec.scoring) == task:
         problem = scorer_problem(spec.scoring, task, columns.target)
         if problem is not None:
             problems.append({"key": "scoring", "message": problem})
-    if problems or columns is None or model is None:
+    if problems or model is None or (check_data and columns is None):
         return {"ok": False, "problems": problems}
-    return {
-        "ok": True,
-        "task": task,
-        "estimator": model.identity,
-        "acceptedParams": accepted,
-        "rows": len(columns.target),
-        "columns": columns.kinds,
-    }
+    found = {} if columns is None else {"rows": len(columns.target), "columns": columns.kinds}
+    return {"ok": True, "task": task, "estimator": model.identity, "acceptedParams": accepted, **found}

@@ -97,7 +97,7 @@ def _own_share(spec: ShardSpec) -> ShardSpec:
 
 def cmd_check(args: argparse.Namespace) -> int:
     path, _ = resolve_spec_path(args.spec, args.worker_index)
-    result = preflight(path)
+    result = preflight(path, check_data=not args.skip_data)
     print(json.dumps(result), flush=True)
     return 0 if result["ok"] else EXIT_BAD_INPUT
 
@@ -208,6 +208,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         cmd.add_argument("--spec", required=True, help="shard spec JSON; {index} is replaced by the worker index")
         cmd.add_argument("--worker-index", type=int, default=None, help="replaces {index} (default: env JOB_COMPLETION_INDEX)")
         cmd.add_argument("--tracking-uri", default=None, help="default: env MLFLOW_TRACKING_URI")
+        if name == "check":
+            cmd.add_argument(
+                "--skip-data", action="store_true", help="leave the data to the workers (s3://, a path inside their containers)"
+            )
         cmd.set_defaults(handler=handler)
     return parser.parse_args(argv)
 

@@ -392,6 +392,22 @@ def test_check_exits_2_with_one_json_line_and_imports_a_factory_without_calling_
     assert problems(tmp_path, spec)["codePath"].endswith("absent: no such folder (expected the folder of the user's Python modules)")
 
 
+def test_check_leaves_data_only_the_workers_can_read_to_them_and_still_checks_the_model(tmp_path: Path) -> None:
+    source = "s3://bucket-the-driver-cannot-read/train.csv"
+    spec = spec_json(
+        source, "y", estimator="sklearn.linear_model.Ridge", scoring="r2", trials=[{"index": 0, "key": "k", "params": {"alpha": 1.0}}]
+    )
+    assert problems(tmp_path, spec)["dataset.source"].startswith(f"dataset {source}: cannot read from S3")
+    found = preflight(write_spec(tmp_path, spec), check_data=False)
+    assert found["ok"] is True and found["task"] == "regression" and found["estimator"] == "sklearn.linear_model.Ridge"
+    assert "alpha" in found["acceptedParams"] and "rows" not in found  # the data was left alone
+    spec["trials"][0]["params"] = {"alphaa": 1.0}
+    result = run_cli(
+        TRAINER_DIR / "trainer.py", ["check", "--skip-data", "--spec", write_spec(tmp_path, spec)], client_env("http://unused")
+    )
+    assert result.returncode == 2 and [p["key"] for p in json.loads(result.stdout)["problems"]] == ["trials[0].params.alphaa"]
+
+
 def test_a_worker_refuses_a_bad_model_or_dataset_before_any_trial(tmp_path: Path) -> None:
     """`run` makes the same checks as `check` (exit 2, one line) before it contacts MLflow or fits anything."""
     source = str(regression_csv(tmp_path / "r.csv"))
