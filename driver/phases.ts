@@ -49,6 +49,8 @@ export interface ProgramInputs {
   readonly modelVersion: string;
   /** Changes after a failed training update, so jobs that ran in it run again (docker). */
   readonly rerunKey?: string;
+  /** A local dataset file as the docker and kubernetes workers read it (`mlflow-artifacts:/...`), once the driver uploaded it. */
+  readonly datasetSource?: string;
 }
 
 interface PhaseCommon {
@@ -215,6 +217,10 @@ export function inputsFrom(
     get rerunKey() {
       const key = handoff.rerunKey?.value;
       return typeof key === "string" ? key : undefined;
+    },
+    get datasetSource() {
+      const source = handoff.datasetSource?.value;
+      return typeof source === "string" ? source : undefined;
     },
   };
 }

@@ -7,6 +7,8 @@
 import * as path from "node:path";
 import type { LocalWorkspaceOptions, OutputMap } from "@pulumi/pulumi/automation";
 import { localPaths } from "../components/local/paths";
+import { MlflowClient } from "../components/registry/mlflowClient";
+import { localDatasetFile, publishDataset } from "./datasetUpload";
 import { preflight } from "./preflight";
 import { loadMetricsFor, loadStackConfig, type MetricsConfig, metricsConfigPath, type StackConfig } from "../config";
 import type { PhaseContext, PhaseSecrets } from "../programs/context";
@@ -103,6 +105,20 @@ const accessOf = (run: Run, phase: Phase) => ({
   log: (line: string) => new PhaseProgress(labelOf(phase)).step(line),
 });
 
+/** Docker and kubernetes workers cannot read a file of this machine: it goes to the stack's artifact store first. */
+async function publishLocalDataset(run: Run, phase: Phase): Promise<void> {
+  const file = run.config.platform === "local" ? undefined : localDatasetFile(run.config.training.dataset.source, repoDir);
+  if (file === undefined) return;
+  const adminPassword = driverSecretsFrom(run.handoff, run.plainSecrets).authAdminPassword;
+  const client = new MlflowClient({
+    trackingUri: need<string>(run.handoff, "driverTrackingUri"),
+    ...(adminPassword ? { username: run.config.tracking.auth.adminUser, password: adminPassword } : {}),
+  });
+  const log = accessOf(run, phase).log;
+  const uri = await withTrackingAccess(run.config, run.handoff, () => publishDataset(client, run.config.training.experimentName, file, log));
+  run.handoff.datasetSource = { value: uri, secret: false };
+}
+
 async function select(run: Run, phase: Phase): Promise<void> {
   // On kubernetes MLflow is reached through `kubectl port-forward` while selection runs.
   const selected = await withTrackingAccess(run.config, run.handoff, () =>
@@ -129,7 +145,10 @@ async function runPhases(run: Run): Promise<void> {
       takeReports(run.handoff, phase, await phaseOutputs({ stack: run.args.stack, stackName: phaseStackName(run.args.stack, phase.stack), workspace: run.workspace }));
     else {
       // Trainers log in as the training user: it may write runs in the study's experiment only.
-      if (phase.name === "train") await keepMlflowAccess(accessOf(run, phase), { train: run.config.training.experimentName });
+      if (phase.name === "train") {
+        await keepMlflowAccess(accessOf(run, phase), { train: run.config.training.experimentName });
+        await publishLocalDataset(run, phase);
+      }
       await upStackPhase(run, phase);
       // MLflow took its new admin password as it restarted; its service users take theirs now.
       if (phase.name === "init" && run.args.rotateSecrets) await keepMlflowAccess(accessOf(run, phase), { rotated: true });

@@ -94,7 +94,9 @@ export function preflight(stack: string, config: StackConfig, paths: LocalPaths,
     fs.writeFileSync(spec, content);
     // Data only the workers can read (s3://, a path inside their containers) is checked as they load it.
     const dataHere = datasetFingerprint(config.training.dataset.source, projectDir).kind !== "checked-by-trainer";
-    progress.step(`checking the model${dataHere ? " and the data" : ` (the workers check ${config.training.dataset.source})`} in Python (${path.relative(projectDir, paths.python)})`);
+    progress.step(
+      `checking the model${dataHere ? " and the data" : ` (the workers check ${config.training.dataset.source})`} in Python (${path.relative(projectDir, paths.python)})`,
+    );
     const result = run(paths.python, [path.join(repoDir, "images", "trainer", "trainer.py"), "check", "--spec", spec, ...(dataHere ? [] : ["--skip-data"])], projectDir);
     const answer = parseAnswer(result.stdout);
     if (answer === undefined) throw new UserError(`trainer.py check exited ${result.status} without an answer: ${result.stderr.trim().split("\n").slice(-3).join(" | ")}`);

@@ -12,6 +12,8 @@ export interface TrackingHandoff {
   readonly jobTrackingUri: pulumi.Input<string>;
   /** Kubernetes with the in-stack PostgreSQL: its Service, where the workers share the study. */
   readonly jobDatabaseAddress?: pulumi.Input<ServerAddress>;
+  /** Where docker and kubernetes workers read a local dataset file the driver uploaded (driver/datasetUpload.ts). */
+  readonly datasetSource?: string;
 }
 
 /**
@@ -39,7 +41,7 @@ export function trialQueueFor(ctx: PhaseContext, jobDatabaseAddress?: pulumi.Inp
 /** train: plan the study and run its workers to completion. */
 export function trainingProgram(ctx: PhaseContext, tracking: TrackingHandoff, rerunKey?: string): { fanout: TrainingFanout; trials: number } {
   const { queue, queueDatabase } = trialQueueFor(ctx, tracking.jobDatabaseAddress);
-  const plan = planStudy(ctx.stack, ctx.config.training, { queue });
+  const plan = planStudy(ctx.stack, ctx.config.training, { queue, ...(tracking.datasetSource === undefined ? {} : { datasetSource: tracking.datasetSource }) });
   const { shards } = plan;
   const fanout = platformFor(ctx.config.platform).training(
     trainingComponentName(ctx.stack),

@@ -211,16 +211,42 @@ export class MlflowClient {
     }
   }
 
+  // ---------- proxied artifacts (mlflow-artifacts:/) ----------
+
+  /** The files directly under `path` of the proxied artifact store (empty when there is none). */
+  async listArtifacts(path: string): Promise<{ path: string; is_dir?: boolean; file_size?: number }[]> {
+    const url = new URL(`${this.baseUrl}/api/2.0/mlflow-artifacts/artifacts`);
+    url.searchParams.set("path", path);
+    const answer = (await this.send("GET", url, `artifacts ${path}`)) as { files?: { path: string; is_dir?: boolean; file_size?: number }[] };
+    return answer.files ?? [];
+  }
+
+  /** Uploads one file to `mlflow-artifacts:/<path>` (the server writes it to its artifact store). */
+  async uploadArtifact(path: string, content: Uint8Array): Promise<void> {
+    const url = new URL(`${this.baseUrl}/api/2.0/mlflow-artifacts/artifacts/${path.split("/").map(encodeURIComponent).join("/")}`);
+    await this.send("PUT", url, `artifacts ${path}`, { body: content, contentType: "application/octet-stream" });
+  }
+
   // ---------- transport ----------
 
   /** One REST call with bounded retries on connection errors, timeouts, 429 and 5xx. */
   async call<T = unknown>(method: "GET" | "POST" | "PATCH", endpoint: string, payload: Record<string, unknown>): Promise<T> {
     const url = new URL(`${this.baseUrl}/api/2.0/mlflow/${endpoint}`);
     if (method === "GET") for (const [key, value] of Object.entries(payload as Query)) if (value !== undefined) url.searchParams.set(key, String(value));
+    const body = method !== "GET" ? { body: JSON.stringify(payload), contentType: "application/json" } : undefined;
+    return (await this.send(method, url, endpoint, body)) as T;
+  }
+
+  private async send(
+    method: "GET" | "POST" | "PATCH" | "PUT",
+    url: URL,
+    endpoint: string,
+    content?: { readonly body: string | Uint8Array; readonly contentType: string },
+  ): Promise<unknown> {
     const headers: Record<string, string> = { accept: "application/json" };
-    if (method !== "GET") headers["content-type"] = "application/json";
+    if (content) headers["content-type"] = content.contentType;
     if (this.authorization) headers.authorization = this.authorization;
-    const body = method !== "GET" ? JSON.stringify(payload) : undefined;
+    const body = content?.body;
 
     let lastReason = "";
     for (let attempt = 1; attempt <= this.retry.attempts; attempt++) {
@@ -233,7 +259,7 @@ export class MlflowClient {
         continue;
       }
       const text = await response.text();
-      if (response.ok) return (text ? parseMlflowJson(text) : {}) as T;
+      if (response.ok) return text ? parseMlflowJson(text) : {};
       const { errorCode, message } = parseError(text, response.status);
       if (response.status >= 500 || response.status === 429) {
         lastReason = `${errorCode}: ${message} (HTTP ${response.status})`;

@@ -13,7 +13,7 @@
 export interface HttpFetchInit {
   readonly method?: string;
   readonly headers?: Readonly<Record<string, string>>;
-  readonly body?: string;
+  readonly body?: string | Uint8Array;
   readonly signal?: AbortSignal;
   /**
    * `host:port` to connect to instead of the URL's, which still goes in the Host header (and TLS SNI):

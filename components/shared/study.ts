@@ -82,6 +82,11 @@ function modelSpec(training: TrainingConfig): Pick<StudySpec, "estimator" | "fac
 export interface PlanOptions {
   /** `journal` (local platform) or `rdb` (MLOPS_OPTUNA_STORAGE): one shared study every worker pulls from; default `shard`. */
   readonly queue?: TrialQueue;
+  /**
+   * Where the workers read the data when it is not where the config says (a local file uploaded to the
+   * stack's artifact store for docker and kubernetes workers). The study id still comes from the file's content.
+   */
+  readonly datasetSource?: string;
 }
 
 function searchPlan(training: TrainingConfig, trials: readonly TrialSpec[]): SearchPlan {
@@ -103,7 +108,7 @@ export function planStudy(stack: string, training: TrainingConfig, options: Plan
     cvFolds: training.cvFolds,
     testSize: training.testSize,
     seed: training.seed,
-    dataset: datasetSpec(training),
+    dataset: { ...datasetSpec(training), ...(options.datasetSource === undefined ? {} : { source: options.datasetSource }) },
     totalTrials: search.budget,
     ...(training.maxFailedTrials === undefined ? {} : { maxFailedTrials: training.maxFailedTrials }),
     search,

@@ -113,6 +113,23 @@ def load_frame(spec: DatasetSpec) -> pd.DataFrame:
     return load_frame_and_fingerprint(spec)[0]
 
 
+def _read_mlflow_artifact(source: str) -> bytes:
+    """A local file the driver uploaded for docker and kubernetes workers (driver/datasetUpload.ts), read
+    through the tracking server's artifact proxy with the worker's own MLflow credentials."""
+    import tempfile
+
+    from mlflow.artifacts import download_artifacts  # only uploaded sources pay for the import
+
+    with tempfile.TemporaryDirectory() as folder:
+        try:
+            local = download_artifacts(artifact_uri=source, dst_path=folder)
+        except Exception as err:  # MLflow raises its own and requests' errors
+            reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise DatasetError(f"dataset {source}: cannot download it from the tracking server: {reason[:200]}") from None
+        with open(local, "rb") as handle:
+            return handle.read()
+
+
 def load_frame_and_fingerprint(spec: DatasetSpec) -> tuple[pd.DataFrame, Fingerprint | None]:
     """The frame, and the fingerprint of the bytes it was parsed from (None for generated data)."""
     source = spec.source
@@ -122,6 +139,8 @@ def load_frame_and_fingerprint(spec: DatasetSpec) -> tuple[pd.DataFrame, Fingerp
         etag = None
         if source.startswith("s3://"):
             data, etag = _read_s3(source)
+        elif source.startswith("mlflow-artifacts:/"):
+            data = _read_mlflow_artifact(source)
         elif not os.path.isfile(source):
             raise DatasetError(f"dataset {source}: no such file")
         else:

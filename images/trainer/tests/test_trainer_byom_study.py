@@ -6,6 +6,7 @@ refitted here predicts; a trial whose factory raises fails with the factory's me
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -18,15 +19,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+import requests
 from byom_code import user_code
-from dataset import load_frame, split_dataset
+from dataset import DatasetError, load_frame, load_frame_and_fingerprint, split_dataset
 from features import with_features
 from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 from mlflow_testing import TRAINER_DIR, MlflowServer, client_env, run_cli
 from modelspec import resolve_model
 from sklearn.datasets import make_regression
-from spec import load_shard_spec
+from spec import DatasetSpec, GenerateSpec, load_shard_spec
 from tracking import tag_filter
 
 TRAINER = TRAINER_DIR / "trainer.py"
@@ -193,3 +195,28 @@ def test_the_model_loads_without_the_code_folder_and_predicts_like_the_refit(byo
     finally:
         sys.path.remove(str(byom.code))
     assert served == pytest.approx(list(expected), rel=1e-9)
+
+
+def test_a_dataset_uploaded_through_the_artifact_proxy_is_read_with_mlflow_credentials_only(
+    mlflow_server: MlflowServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docker and kubernetes workers read a local file the driver uploaded (driver/datasetUpload.ts) as
+    mlflow-artifacts:/<experiment>/datasets/<sha256>/<name>, with no object-store credential."""
+    x, y = make_regression(n_samples=120, n_features=3, noise=5.0, random_state=3)
+    csv = tmp_path / "houses.csv"
+    pd.DataFrame({"a": x[:, 0], "b": x[:, 1], "c": x[:, 2], "y": y}).to_csv(csv, index=False)
+    content = csv.read_bytes()
+    digest = hashlib.sha256(content).hexdigest()
+    path = f"0/datasets/{digest}/houses.csv"
+    answer = requests.put(f"{mlflow_server.url}/api/2.0/mlflow-artifacts/artifacts/{path}", data=content, timeout=30)
+    assert answer.status_code == 200, answer.text
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server.url)
+    spec = DatasetSpec(source=f"mlflow-artifacts:/{path}", target="y", generate=GenerateSpec(100, 4, 2, 2, None, 1))
+    frame, fingerprint = load_frame_and_fingerprint(spec)
+    assert fingerprint is not None and fingerprint.sha256 == digest and fingerprint.size == len(content)
+    assert frame.equals(load_frame(DatasetSpec(source=str(csv), target="y", generate=spec.generate)))
+    missing = DatasetSpec(source=f"mlflow-artifacts:/0/datasets/{'0' * 64}/houses.csv", target="y", generate=spec.generate)
+    with pytest.raises(DatasetError, match="cannot download it from the tracking server"):
+        load_frame(missing)
