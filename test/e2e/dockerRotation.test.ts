@@ -12,6 +12,8 @@
  * a developer's `dev` stack nor the docker pipeline test's `e2e-docker`. Everything is checked through
  * MLflow's REST API, psql and an S3 client of our own, independently of the code under test.
  */
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { authDataDir } from "../../components/docker/trackingSpecs";
@@ -19,7 +21,7 @@ import { planStudy } from "../../components/shared";
 import { mlflowServiceUsers } from "../../components/shared/mlflowAuth";
 import { timedStep } from "../support/commands";
 import { docker, dockerSuiteSkipped, forceRemoveStack, run, stackContainers, standInImages } from "../support/dockerEngine";
-import { MlflowRest } from "../support/mlflowRest";
+import { MlflowRest, type MlflowRun, tag } from "../support/mlflowRest";
 import { phase, repoRoot, TestStack } from "../support/pipelineStack";
 import { filesContaining } from "../support/secretScan";
 import { generatedSecretsOf } from "../support/stackSecrets";
@@ -49,6 +51,31 @@ async function generated(): Promise<Record<string, string>> {
   expect(secret).toBe(true);
   return values;
 }
+
+/**
+ * A CSV on this machine, which the docker trainers cannot read where they run: the driver uploads it
+ * through MLflow and they read it as the training user (driver/datasetUpload.ts). Two noisy signs of
+ * four features decide the label.
+ */
+const dataFile = path.join(repoRoot, ".pipeline", stackName, "rotation-data.csv");
+function writeDataFile(): string {
+  let state = 9;
+  const uniform = () => {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return ((state >>> 0) / 0x1_0000_0000) * 2 - 1;
+  };
+  const lines = ["f0,f1,f2,f3,target"];
+  for (let i = 0; i < 400; i++) {
+    const f = Array.from({ length: 4 }, uniform);
+    lines.push(`${f.map((v) => v.toFixed(5)).join(",")},${(f[0] ?? 0) + 0.5 * (f[1] ?? 0) + 0.3 * uniform() > 0 ? 1 : 0}`);
+  }
+  fs.mkdirSync(path.dirname(dataFile), { recursive: true });
+  fs.writeFileSync(dataFile, `${lines.join("\n")}\n`);
+  return createHash("sha256").update(fs.readFileSync(dataFile)).digest("hex");
+}
+let dataSha256 = "";
 
 async function init(extra: string[] = []) {
   const result = await timedStep(`pipeline --phase init ${extra.join(" ")}`, () => stack.driver(["--phase", "init", ...extra]));
@@ -108,6 +135,7 @@ describe.skipIf(skipped)("--rotate-secrets on the docker platform (real engine, 
   let mlflowContainer = "";
 
   beforeAll(async () => {
+    dataSha256 = writeDataFile();
     const images = await timedStep("stand-in images (cached)", () => standInImages());
     await timedStep(`build ${mlflowImage}`, () => {
       // All three: the last test runs the whole pipeline (trainers, model servers) on the rotated passwords.
@@ -129,7 +157,7 @@ describe.skipIf(skipped)("--rotate-secrets on the docker platform (real engine, 
           strategy: { kind: "grid" },
           cvFolds: 2,
           workers: 2,
-          dataset: { source: "generated", generate: { rows: 400, features: 4, informative: 3, classes: 2, seed: 9 } },
+          dataset: { source: path.relative(repoRoot, dataFile), target: "target" },
           resources: { cpuRequest: "250m", memoryRequest: "256Mi", cpuLimit: "1", memoryLimit: "1Gi" },
         },
         serving: { replicas: 1, loadBalancerPort: ports.lb },
@@ -236,5 +264,16 @@ describe.skipIf(skipped)("--rotate-secrets on the docker platform (real engine, 
     expect(runs.filter((r) => r.info.status === "FINISHED")).toHaveLength(plan.trials.length);
     const trainers = stackContainers(stackName).filter((c) => c.topology === `${stackName}-training` && /-trainer-\d+$/.test(c.name));
     expect(trainers.length).toBe(config.training.workers);
+    // The trainers read this machine's CSV from MLflow's artifact proxy, uploaded once by content, as the training user.
+    expect(result.output).toMatch(
+      new RegExp(`uploaded dataset rotation-data\\.csv \\(\\d+ bytes, sha256 ${dataSha256.slice(0, 12)}\\) to mlflow-artifacts:/\\d+/datasets/${dataSha256}/rotation-data\\.csv`),
+    );
+    const rest = admin(after.authAdminPassword ?? "");
+    const { experiment } = await rest.call<{ experiment: { experiment_id: string } }>(
+      `experiments/get-by-name?experiment_name=${encodeURIComponent(config.training.experimentName)}`,
+    );
+    const filter = `tags.\`mlops.study_id\` = '${plan.study.studyId}' and tags.\`mlops.role\` = 'study'`;
+    const studyRun = (await rest.call<{ runs?: MlflowRun[] }>("runs/search", { experiment_ids: [experiment.experiment_id], filter })).runs ?? [];
+    expect(studyRun.map((r) => tag(r, "mlops.dataset_sha256"))).toEqual([dataSha256]);
   });
 });
