@@ -398,13 +398,14 @@ export const stackConfigSchema = z
       const reason = kind === undefined ? undefined : unsupportedReason(cfg.platform, key, kind);
       if (reason) ctx.addIssue({ code: "custom", path: ["tracking", key, "kind"], message: reason });
     }
-    // The trainer and server images do not carry the user's code or pins yet: refused rather than failing inside a pod.
+    // Docker derives its trainer and server images from them (components/docker/derivedImage.ts); the cluster's
+    // pods do not carry them yet: refused rather than failing inside a pod.
     for (const key of ["code", "requirements"] as const)
-      if (cfg.platform !== "local" && (key === "code" ? cfg.training.code !== undefined : cfg.training.requirements.length > 0))
+      if (cfg.platform === "kubernetes" && (key === "code" ? cfg.training.code !== undefined : cfg.training.requirements.length > 0))
         ctx.addIssue({
           code: "custom",
           path: ["training", key],
-          message: `expected platform local: user code and extra packages reach only the local platform's workers and servers so far`,
+          message: `expected platform local or docker: user code and extra packages do not reach the kubernetes platform's pods yet`,
         });
     if (cfg.serving.autoscaling && cfg.platform !== "kubernetes") {
       ctx.addIssue({ code: "custom", path: ["serving", "autoscaling"], message: "expected no autoscaling: it needs platform kubernetes" });
