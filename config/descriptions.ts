@@ -65,9 +65,9 @@ export const configDescriptions: Record<string, string> = {
   "mlops:training.task":
     "`classification` or `regression`. Omit it when `scoring` or the alias implies it; the trainer checks it against the estimator (`is_classifier`/`is_regressor`) and the target column.",
   "mlops:training.code":
-    "A folder of the user's Python modules (for `factory`, custom transformers or estimators): on the workers' and model servers' import path and logged with the model. Its content is part of the study id. Local platform.",
+    "A folder of the user's Python modules (for `factory`, custom transformers or estimators): on the workers' and model servers' import path and logged with the model. Its content is part of the study id. Local and docker (in a derived trainer image at /app/user-code; the servers load it from the logged model).",
   "mlops:training.requirements":
-    "Extra Python packages, exact pins only (`xgboost==3.1.2`): installed beside the workloads' venv (content-addressed) and logged with the model. Local platform.",
+    "Extra Python packages, exact pins only (`xgboost==3.1.2`): installed beside the workloads' venv (content-addressed) and logged with the model. Local platform only so far.",
   "mlops:training.cv": "Cross-validation beyond the fold count.",
   "mlops:training.cv.groupColumn":
     "Rows sharing a value of this column stay in one fold and on one side of the test split (GroupKFold, StratifiedGroupKFold); the column is not a feature.",

@@ -398,14 +398,22 @@ export const stackConfigSchema = z
       const reason = kind === undefined ? undefined : unsupportedReason(cfg.platform, key, kind);
       if (reason) ctx.addIssue({ code: "custom", path: ["tracking", key, "kind"], message: reason });
     }
-    // The trainer and server images do not carry the user's code or pins yet: refused rather than failing inside a pod.
-    for (const key of ["code", "requirements"] as const)
-      if (cfg.platform !== "local" && (key === "code" ? cfg.training.code !== undefined : cfg.training.requirements.length > 0))
-        ctx.addIssue({
-          code: "custom",
-          path: ["training", key],
-          message: `expected platform local: user code and extra packages reach only the local platform's workers and servers so far`,
-        });
+    // Docker derives its trainer image with the user's code (components/docker/derivedImage.ts). Extra pins
+    // would be pip-installed inside the engine's build, which cannot count on reaching PyPI (an offline engine,
+    // a proxy whose CA only the host trusts), and the cluster's pods carry neither: refused rather than
+    // failing in a build or a pod.
+    if (cfg.platform === "kubernetes" && cfg.training.code !== undefined)
+      ctx.addIssue({
+        code: "custom",
+        path: ["training", "code"],
+        message: "expected platform local or docker: user code does not reach the kubernetes platform's pods yet",
+      });
+    if (cfg.platform !== "local" && cfg.training.requirements.length > 0)
+      ctx.addIssue({
+        code: "custom",
+        path: ["training", "requirements"],
+        message: `expected platform local: extra packages do not reach the ${cfg.platform} platform's images yet`,
+      });
     if (cfg.serving.autoscaling && cfg.platform !== "kubernetes") {
       ctx.addIssue({ code: "custom", path: ["serving", "autoscaling"], message: "expected no autoscaling: it needs platform kubernetes" });
     }

@@ -1,9 +1,10 @@
+import * as path from "node:path";
 import * as docker from "@pulumi/docker";
 import * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
 import type { Platform } from "../config";
 import type { ModelServing, ModelServingArgs, TrackingServer, TrackingServerArgs, TrainingFanout, TrainingFanoutArgs } from "../components/interfaces";
-import { DockerModelServing, DockerTrackingServer, DockerTrainingFanout } from "../components/docker";
+import { DockerModelServing, DockerTrackingServer, DockerTrainingFanout, type UserImageArgs, userCodeImagePath } from "../components/docker";
 import { KubernetesModelServing, KubernetesTrackingServer, KubernetesTrainingFanout, queueClientSelectors } from "../components/kubernetes";
 import { LocalModelServing, LocalTrackingServer, LocalTrainingFanout } from "../components/local";
 import { imageRef, type PhaseContext, trainingComponentName } from "./context";
@@ -13,6 +14,8 @@ export interface PlatformImplementation {
   /** `opts` (e.g. dependsOn a bucket the phase creates) are merged into the component's options. */
   tracking(name: string, args: TrackingServerArgs, ctx: PhaseContext, opts?: pulumi.ComponentResourceOptions): TrackingServer;
   training(name: string, args: TrainingFanoutArgs, ctx: PhaseContext): TrainingFanout;
+  /** Where this platform's training workers find `training.code` (the study spec's codePath); unset: its host path. */
+  readonly codePath?: string;
   serving(name: string, args: ModelServingArgs, ctx: PhaseContext): ModelServing;
 }
 
@@ -62,6 +65,12 @@ const kubernetes: PlatformImplementation = {
     ),
 };
 
+/** The user's code folder (resolved like the study id's fingerprint of it) and pins, for the derived trainer image. */
+function userImage(ctx: PhaseContext): UserImageArgs {
+  const { code, requirements } = ctx.config.training;
+  return { requirements, ...(code === undefined ? {} : { codeDir: path.resolve(code) }) };
+}
+
 /** One explicit provider per phase stack, on the Docker host from config (local socket or ssh://). */
 function dockerOptions(name: string, ctx: PhaseContext): pulumi.ComponentResourceOptions {
   return { providers: { docker: new docker.Provider(`${name}-docker`, { host: ctx.config.docker.host }) } };
@@ -71,8 +80,15 @@ const dockerPlatform: PlatformImplementation = {
   tracking: (name, args, ctx, opts) =>
     new DockerTrackingServer(name, { ...args, networkName: ctx.config.docker.network, mlflowImage: imageRef(ctx.config, "mlflow") }, { ...opts, ...dockerOptions(name, ctx) }),
   training: (name, args, ctx) =>
-    new DockerTrainingFanout(name, { ...args, image: imageRef(ctx.config, "trainer"), networkName: ctx.config.docker.network }, dockerOptions(name, ctx)),
-  serving: (name, args, ctx) => new DockerModelServing(name, { ...args, image: imageRef(ctx.config, "serving"), networkName: ctx.config.docker.network }, dockerOptions(name, ctx)),
+    new DockerTrainingFanout(name, { ...args, image: imageRef(ctx.config, "trainer"), networkName: ctx.config.docker.network, user: userImage(ctx) }, dockerOptions(name, ctx)),
+  // The logged model carries the user's code (MLflow code_paths): the serving image needs only the pins.
+  serving: (name, args, ctx) =>
+    new DockerModelServing(
+      name,
+      { ...args, image: imageRef(ctx.config, "serving"), networkName: ctx.config.docker.network, requirements: ctx.config.training.requirements },
+      dockerOptions(name, ctx),
+    ),
+  codePath: userCodeImagePath,
 };
 
 const implementations: Record<Platform, PlatformImplementation> = { local, docker: dockerPlatform, kubernetes };

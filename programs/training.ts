@@ -41,9 +41,14 @@ export function trialQueueFor(ctx: PhaseContext, jobDatabaseAddress?: pulumi.Inp
 /** train: plan the study and run its workers to completion. */
 export function trainingProgram(ctx: PhaseContext, tracking: TrackingHandoff, rerunKey?: string): { fanout: TrainingFanout; trials: number } {
   const { queue, queueDatabase } = trialQueueFor(ctx, tracking.jobDatabaseAddress);
-  const plan = planStudy(ctx.stack, ctx.config.training, { queue, ...(tracking.datasetSource === undefined ? {} : { datasetSource: tracking.datasetSource }) });
+  const platform = platformFor(ctx.config.platform);
+  const plan = planStudy(ctx.stack, ctx.config.training, {
+    queue,
+    ...(platform.codePath === undefined ? {} : { codePath: platform.codePath }),
+    ...(tracking.datasetSource === undefined ? {} : { datasetSource: tracking.datasetSource }),
+  });
   const { shards } = plan;
-  const fanout = platformFor(ctx.config.platform).training(
+  const fanout = platform.training(
     trainingComponentName(ctx.stack),
     {
       shards,

@@ -1,4 +1,5 @@
 // Components: what the programs build (each implements an interface of components/interfaces.ts).
+export * from "./derivedImage";
 export * from "./modelServing";
 export * from "./trackingServer";
 export * from "./trainingFanout";

@@ -91,12 +91,18 @@ export class ImageSet {
   constructor(
     private readonly name: string,
     private readonly parent: pulumi.Resource,
+    /** Resources an image needs first, e.g. the DockerDerivedImage that builds it. */
+    private readonly dependsOn: pulumi.Resource[] = [],
   ) {}
 
   imageId(ref: string, role: string): pulumi.Output<string> {
     let image = this.images.get(ref);
     if (!image) {
-      image = new docker.RemoteImage(`${this.name}-${role}-image`, { name: ref, keepLocally: true }, { parent: this.parent });
+      image = new docker.RemoteImage(
+        `${this.name}-${role}-image`,
+        { name: ref, keepLocally: true },
+        { parent: this.parent, ...(this.dependsOn.length > 0 ? { dependsOn: this.dependsOn } : {}) },
+      );
       this.images.set(ref, image);
     }
     return image.imageId;

@@ -5,10 +5,20 @@ import { checkedFor } from "../shared/resourceError";
 import { validateShards } from "../shared/sharding";
 import { type SecretValues, validatePrefix } from "./specBasics";
 import { studyIdLabel, trainingTopology } from "./trainingSpecs";
+import { DockerDerivedImage, needsDerivedImage } from "./derivedImage";
 import { deployContainers, ImageSet } from "./pulumiContainer";
 import type { DockerPlatformArgs } from "./trackingServer";
 
-export interface DockerTrainingFanoutArgs extends TrainingFanoutArgs, DockerPlatformArgs {}
+/** `training.code` (a host folder) and `training.requirements`: set, the trainer image is derived from `image` with them. */
+export interface UserImageArgs {
+  readonly codeDir?: string;
+  readonly requirements: readonly string[];
+}
+
+export interface DockerTrainingFanoutArgs extends TrainingFanoutArgs, DockerPlatformArgs {
+  /** The user's code and pins; absent or empty, the trainer image is used as is. */
+  readonly user?: UserImageArgs;
+}
 
 /** Docker needs the image name up front (it names the RemoteImage); an Output cannot be used here. */
 export function plainImage(component: string, image: pulumi.Input<string> | undefined, fallback?: string): string {
@@ -27,11 +37,13 @@ export class DockerTrainingFanout extends pulumi.ComponentResource implements Tr
 
   constructor(name: string, args: DockerTrainingFanoutArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mlops:docker:TrainingFanout", name, {}, opts);
-    const image = checkedFor(this, () => {
+    const baseImage = checkedFor(this, () => {
       validatePrefix("DockerTrainingFanout", name);
       validateShards(args.shards, args.training.workers);
       return plainImage("DockerTrainingFanout", args.image);
     });
+    const derived = args.user && needsDerivedImage(args.user) ? new DockerDerivedImage(`${name}-user-image`, { baseImage, ...args.user }, { parent: this }) : undefined;
+    const image = derived?.ref ?? baseImage;
 
     const credentials = args.trackingCredentials;
     const queue = args.queueDatabase;
@@ -53,7 +65,7 @@ export class DockerTrainingFanout extends pulumi.ComponentResource implements Tr
       }),
     );
     const jobs = deployContainers(name, topology.groups, {
-      images: new ImageSet(name, this),
+      images: new ImageSet(name, this, derived ? [derived] : []),
       networkName: args.networkName,
       secrets,
       parent: this,

@@ -6,10 +6,13 @@ import { fileSha256 } from "./datasetFingerprint";
 /** Build output that changes without the code changing. */
 const ignored = new Set(["__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"]);
 
+/** Whether a file or folder name in a code folder is build output (not part of the code's content, nor copied into images). */
+export const isBuildOutput = (name: string) => ignored.has(name) || name.endsWith(".pyc");
+
 function files(root: string, dir = root): string[] {
   return fs
     .readdirSync(dir, { withFileTypes: true })
-    .filter((entry) => !ignored.has(entry.name) && !entry.name.endsWith(".pyc"))
+    .filter((entry) => !isBuildOutput(entry.name))
     .flatMap((entry) => {
       const full = path.join(dir, entry.name);
       if (entry.isDirectory()) return files(root, full);

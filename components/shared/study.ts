@@ -69,12 +69,12 @@ function datasetSpec(training: TrainingConfig): DatasetSpec {
 }
 
 /** The spec's model keys: what the trainer builds, the user's code folder (as the local workers see it) and the extra pins it logs. */
-function modelSpec(training: TrainingConfig): Pick<StudySpec, "estimator" | "factory" | "task" | "codePath" | "requirements"> {
+function modelSpec(training: TrainingConfig, codePath?: string): Pick<StudySpec, "estimator" | "factory" | "task" | "codePath" | "requirements"> {
   const { model } = training;
   return {
     ...(model.kind === "factory" ? { factory: model.ref } : { estimator: modelId(model) }),
     task: training.task,
-    ...(training.code === undefined ? {} : { codePath: path.resolve(training.code) }),
+    ...(training.code === undefined ? {} : { codePath: codePath ?? path.resolve(training.code) }),
     ...(training.requirements.length === 0 ? {} : { requirements: training.requirements }),
   };
 }
@@ -87,6 +87,8 @@ export interface PlanOptions {
    * stack's artifact store for docker and kubernetes workers). The study id still comes from the file's content.
    */
   readonly datasetSource?: string;
+  /** Where the workers find `training.code` when the platform carries it in its image (docker); default its absolute host path. */
+  readonly codePath?: string;
 }
 
 function searchPlan(training: TrainingConfig, trials: readonly TrialSpec[]): SearchPlan {
@@ -103,7 +105,7 @@ export function planStudy(stack: string, training: TrainingConfig, options: Plan
     schemaVersion: 1,
     studyId: studyIdFor(stack, training),
     experimentName: training.experimentName,
-    ...modelSpec(training),
+    ...modelSpec(training, options.codePath),
     scoring: training.scoring,
     cvFolds: training.cvFolds,
     testSize: training.testSize,

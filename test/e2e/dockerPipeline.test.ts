@@ -12,6 +12,11 @@
  * A private stack (`e2e-docker`: Pulumi.dev.yaml with the local images and its own ports and network)
  * so it never touches a developer's `dev` stack. MLflow is checked through its own REST API and the
  * containers through the docker CLI, independently of the code under test.
+ *
+ * The model is the user's own (`training.factory` in a `training.code` folder the test writes): a
+ * Pipeline of a transformer defined there and a random forest. The trainers run it from the derived
+ * trainer image that carries the folder (components/docker/derivedImage.ts); the servers load it from
+ * the logged model (MLflow code_paths), their image without the folder.
  */
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -149,6 +154,33 @@ async function expectChampionNotPruned(): Promise<string> {
 
 const trainer = (worker: number) => `${stackName}-training-trainer-${worker}`;
 
+/** The user's code folder (`training.code`): a factory whose Pipeline needs a class defined here to load. */
+const codeDir = fs.mkdtempSync(path.join(os.tmpdir(), "mlops-docker-e2e-code-"));
+const factory = "docker_models:build";
+const factoryModule = [
+  "import numpy as np",
+  "from sklearn.base import BaseEstimator, TransformerMixin",
+  "from sklearn.ensemble import RandomForestClassifier",
+  "from sklearn.pipeline import Pipeline",
+  "",
+  "",
+  "class Centre(BaseEstimator, TransformerMixin):",
+  "    # Subtracts the column means seen in fit: a class the model server has only from the logged model.",
+  "",
+  "    def fit(self, x, y=None):",
+  "        self.mean_ = np.asarray(x, dtype=float).mean(axis=0)",
+  "        return self",
+  "",
+  "    def transform(self, x):",
+  "        return np.asarray(x, dtype=float) - self.mean_",
+  "",
+  "",
+  "def build(n_estimators=100, max_depth=None):",
+  '    return Pipeline([("centre", Centre()), ("forest", RandomForestClassifier(n_estimators=n_estimators, max_depth=max_depth, random_state=0))])',
+  "",
+].join("\n");
+const param = (r: MlflowRun, key: string) => r.data.params?.find((p) => p.key === key)?.value;
+
 /** Runs `act` on a training container once it runs a trial (its log says so); undefined until then. */
 function whenTraining(name: string, act: (name: string) => string): string | undefined {
   if (!ourContainers().some((c) => c.name === name && c.state === "running")) return undefined;
@@ -231,6 +263,7 @@ describe.skipIf(unavailable)("make pipeline on the docker platform (real engine,
   let commandLines: CommandLineSampler | undefined;
 
   beforeAll(async () => {
+    fs.writeFileSync(path.join(codeDir, "docker_models.py"), factoryModule);
     const images = await timedStep("stand-in images (cached)", () => standInImages());
     stack.write(
       {
@@ -241,7 +274,12 @@ describe.skipIf(unavailable)("make pipeline on the docker platform (real engine,
           auth: { enabled: true },
         },
         training: {
-          estimator: "random_forest",
+          // The user's factory (a Pipeline ending in a random forest), from the folder written above,
+          // instead of the dev stack's estimator (undefined: left out of the written YAML).
+          estimator: undefined,
+          factory,
+          task: "classification",
+          code: path.relative(repoRoot, codeDir),
           // A stump forest is clearly worse than a deep one after the first fold: with the budget's random
           // start (TPE samples at random for its first 10 trials) pruned trials occur in every run.
           searchSpace: { n_estimators: { type: "int", low: 20, high: 60 }, max_depth: { values: [1, null] } },
@@ -274,6 +312,7 @@ describe.skipIf(unavailable)("make pipeline on the docker platform (real engine,
   });
 
   afterAll(async () => {
+    fs.rmSync(codeDir, { recursive: true, force: true });
     await commandLines?.stop();
     const removed = await timedStep("make mlflow-remove", () => stack.remove());
     const leftovers = forceRemoveOurs();
@@ -398,6 +437,33 @@ describe.skipIf(unavailable)("make pipeline on the docker platform (real engine,
     for (const version of served.values()) expect(version).toBe(champion.version);
   });
 
+  it("ran the user's factory from the derived trainer image; serves its model from an image without the code folder", async () => {
+    // Every trial is the factory's (the runs' model_family), trained in the image that carries the folder.
+    const runs = await mlflow.studyRuns(experimentName, studyId);
+    expect(runs.length).toBeGreaterThan(0);
+    expect([...new Set(runs.map((r) => param(r, "model_family")))]).toEqual([factory]);
+    // Containers are created from the image id (RemoteImage); its tags say which image that is.
+    const imageOf = (container: string) => docker("inspect", "--format", "{{.Image}}", container);
+    const tagsOf = (container: string) => JSON.parse(docker("image", "inspect", "--format", "{{json .RepoTags}}", imageOf(container))) as string[];
+    const trainerImage = tagsOf(trainer(0)).find((t) => /^mlops-trainer-user:[0-9a-f]{12}$/.test(t));
+    expect(trainerImage, `a derived trainer image among ${tagsOf(trainer(0)).join(", ")}`).toBeDefined();
+    expect(imageOf(`${stackName}-training-prepare`)).toBe(imageOf(trainer(0)));
+    expect(run("docker", ["run", "--rm", "--entrypoint", "ls", String(trainerImage), "/app/user-code"]).stdout.split("\n")).toContain("docker_models.py");
+    // The replicas answered above with a Pipeline whose Centre class only the logged model's code/ holds:
+    // their image is the stack's serving image as is, with no /app/user-code and no docker_models on the path.
+    const replicaNames = ourContainers()
+      .filter((c) => /-serving-serving-\d+/.test(c.name))
+      .map((c) => c.name);
+    expect(replicaNames).toHaveLength(replicas);
+    for (const name of replicaNames) {
+      expect(tagsOf(name)).toContain(`mlops-serving:${stack.config().images.tag}`);
+      expect(run("docker", ["exec", name, "test", "-e", "/app/user-code"]).status, `${name} has /app/user-code`).not.toBe(0);
+      const plain = run("docker", ["exec", name, "python", "-c", "import docker_models"]);
+      expect(`${plain.stdout}${plain.stderr}`).toMatch(/ModuleNotFoundError: No module named 'docker_models'/);
+    }
+    expect((await predict(1)).ok).toBe(true);
+  });
+
   it("changes nothing and trains nothing on a second run", async () => {
     const before = (await mlflow.studyRuns(experimentName, studyId)).length;
     const containersBefore = ourContainers()
@@ -473,21 +539,33 @@ describe.skipIf(unavailable)("make pipeline on the docker platform (real engine,
   });
 
   it("rolls a new champion out replica by replica under load: 0 of at least 200 requests fail, every replica then serves it", async () => {
-    // The worst eligible run instead of the best: select registers another version as the champion.
+    // The best eligible run below the champion's CV mean (an ordering worst-first is refused by the config
+    // check): select registers another version as the champion.
+    const current = await mlflow.aliasVersion(registeredModel.name, registeredModel.alias);
+    const currentRun = (await mlflow.studyRuns(experimentName, studyId)).find((r) => r.info.run_id === current.run_id);
+    const currentMean = metric(currentRun as MlflowRun, "cv_f1_macro_mean");
+    expect(currentMean, "the champion's CV mean").toBeDefined();
     const raw = parseYaml(fs.readFileSync(metricsConfigPath(repoRoot), "utf8")) as Record<string, unknown>;
-    const inverted = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "mlops-docker-e2e-")), "metrics_config.yaml");
+    const belowChampion = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "mlops-docker-e2e-")), "metrics_config.yaml");
     fs.writeFileSync(
-      inverted,
-      toYaml({ ...raw, filters: { metrics: [], params: [] }, thresholds: {}, orderBy: { metric: "cv_f1_macro_mean", direction: "asc" }, tieBreakers: [] }),
+      belowChampion,
+      toYaml({
+        ...raw,
+        filters: { metrics: [{ metric: "cv_f1_macro_mean", op: "<", value: currentMean }], params: [] },
+        thresholds: {},
+        orderBy: { metric: "cv_f1_macro_mean", direction: "desc" },
+        tieBreakers: [],
+      }),
     );
-    // Decoys ordered first by that config: a pruned and a FAILED trial with the lowest CV mean. Select must skip them.
-    const decoys = await plantDecoys(mlflow, experimentName, studyId, { cv_f1_macro_mean: 0, cv_f1_macro_std: 0, test_f1_macro: 0, fit_time_seconds: 0 });
+    // Decoys ordered first by that config: a pruned and a FAILED trial just below the champion's CV mean. Select must skip them.
+    const decoyMean = Number(currentMean) - 1e-9;
+    const decoys = await plantDecoys(mlflow, experimentName, studyId, { cv_f1_macro_mean: decoyMean, cv_f1_macro_std: 0, test_f1_macro: 1, fit_time_seconds: 0 });
     // Four clients through nginx, counted only while the new version rolls out (test/support/rolloutLoad.ts);
     // the rollout is over when, through nginx, every replica answers the new version.
     let request = 0;
     const load = await runRolloutLoad({
       label: "docker-e2e",
-      startDeploy: () => stack.startDriver(["--phase", "deploy"], { MLOPS_METRICS_CONFIG: inverted }),
+      startDeploy: () => stack.startDriver(["--phase", "deploy"], { MLOPS_METRICS_CONFIG: belowChampion }),
       send: async () => {
         const answer = await predict(request++);
         return answer.ok ? undefined : `${answer.status} from ${answer.replica}: ${answer.detail}`;

@@ -84,7 +84,9 @@ describe("bad model keys: each a clear error at its key, before anything runs", 
     ],
     ["an unpinned requirement", "local", ["requirements: [xgboost>=3.0]"], `${F}:4: mlops:training.requirements[0]: expected an exact pin such as xgboost==3.0.5`],
     ["a requirement pinned twice", "local", ["requirements: [xgboost==3.0.5, XGBoost==3.0.4]"], `${F}:4: mlops:training.requirements[1]: expected each package once`],
-    ["user code on a platform whose images do not carry it yet", "docker", ["code: my_code"], `${F}:4: mlops:training.code: expected platform local`],
+    ["user code on a platform whose pods do not carry it yet", "kubernetes", ["code: my_code"], `${F}:4: mlops:training.code: expected platform local or docker`],
+    ["extra pins on kubernetes", "kubernetes", ["requirements: [xgboost==3.0.5]"], `${F}:4: mlops:training.requirements: expected platform local`],
+    ["extra pins on docker (the engine's build may not reach PyPI)", "docker", ["requirements: [xgboost==3.0.5]"], `${F}:4: mlops:training.requirements: expected platform local`],
     [
       "a column in two feature lists",
       "local",
@@ -111,6 +113,10 @@ describe("bad model keys: each a clear error at its key, before anything runs", 
       problems.some((p) => p.startsWith(expected)),
       `${expected}\nnot among:\n${problems.join("\n")}`,
     ).toBe(true);
+  });
+
+  it("takes user code on the docker platform (its derived trainer image carries it)", () => {
+    expect(stackProblems(stack("docker", "code: my_code", "factory: my_model:build", "task: classification"))).toEqual([]);
   });
 });
 
