@@ -12,7 +12,7 @@ import * as path from "node:path";
 import { parse as parseYaml, stringify as toYaml } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { metricsConfigPath } from "../../config";
-import { MlflowRest } from "../support/mlflowRest";
+import { metric, MlflowRest, type MlflowRun } from "../support/mlflowRest";
 import { repoRoot as root, TestStack } from "../support/pipelineStack";
 import { canRunPipelineSuite } from "../support/prerequisites";
 import { rolloutProblems, runRolloutLoad } from "../support/rolloutLoad";
@@ -108,9 +108,16 @@ describe.skipIf(!canRun)("rolling champion change on local, under load, with ser
       registeredModel: { name: string; alias: string };
     };
     const before = await mlflow.aliasVersion(metrics.registeredModel.name, metrics.registeredModel.alias);
-    // The same study ordered the other way: the select phase picks another run, a new model version.
+    // The best run of the same study below the champion's order metric (an ordering worst-first is refused
+    // by the config check): the select phase picks another run, a new model version.
+    const { run: championRun } = await mlflow.call<{ run: MlflowRun }>(`runs/get?run_id=${before.run_id}`);
+    const championMean = metric(championRun, metrics.orderBy.metric);
+    expect(championMean, `the champion's ${metrics.orderBy.metric}`).toBeDefined();
     const reversed = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "mlops-rolling-")), "metrics_config.yaml");
-    fs.writeFileSync(reversed, toYaml({ ...metrics, orderBy: { ...metrics.orderBy, direction: metrics.orderBy.direction === "desc" ? "asc" : "desc" } }));
+    fs.writeFileSync(
+      reversed,
+      toYaml({ ...metrics, filters: { metrics: [{ metric: metrics.orderBy.metric, op: "<", value: championMean }], params: [] }, thresholds: {}, tieBreakers: [] }),
+    );
 
     const example = JSON.stringify(await (await fetch(`${endpoint}/example`, { headers: auth() })).json());
     const headers = { "content-type": "application/json", ...auth() };
