@@ -17,7 +17,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { authDataDir } from "../../components/docker/trackingSpecs";
-import { planStudy } from "../../components/shared";
+import { planStudy, seededRandom } from "../../components/shared";
 import { mlflowServiceUsers } from "../../components/shared/mlflowAuth";
 import { timedStep } from "../support/commands";
 import { docker, dockerSuiteSkipped, forceRemoveStack, run, stackContainers, standInImages } from "../support/dockerEngine";
@@ -59,13 +59,8 @@ async function generated(): Promise<Record<string, string>> {
  */
 const dataFile = path.join(repoRoot, ".pipeline", stackName, "rotation-data.csv");
 function writeDataFile(): string {
-  let state = 9;
-  const uniform = () => {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    return ((state >>> 0) / 0x1_0000_0000) * 2 - 1;
-  };
+  const random = seededRandom(9);
+  const uniform = () => random.next() * 2 - 1;
   const lines = ["f0,f1,f2,f3,target"];
   for (let i = 0; i < 400; i++) {
     const f = Array.from({ length: 4 }, uniform);
