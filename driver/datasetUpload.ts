@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { MlflowClient } from "../components/registry/mlflowClient";
-import { datasetFingerprint, fileSha256 } from "../components/shared";
+import { fileSha256 } from "../components/shared";
 
 /**
  * A local dataset file reaches docker and kubernetes workers through the stack's own artifact store:
@@ -14,11 +14,6 @@ import { datasetFingerprint, fileSha256 } from "../components/shared";
 /** `<experiment id>/datasets/<sha256>/<file name>`: MLflow's auth checks artifact paths by their first segment, the experiment. */
 export function datasetArtifactPath(experimentId: string, sha256: string, file: string): string {
   return `${experimentId}/datasets/${sha256}/${path.basename(file)}`;
-}
-
-/** The local file the workers cannot read where they run, or undefined (generated data, `s3://`, a path inside their containers). */
-export function localDatasetFile(source: string, projectDir: string): string | undefined {
-  return datasetFingerprint(source, projectDir).kind === "file" ? path.resolve(projectDir, source) : undefined;
 }
 
 /** Uploads the file unless the same content is already there; returns the `mlflow-artifacts:/` URI the workers read. */

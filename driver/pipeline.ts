@@ -8,7 +8,8 @@ import * as path from "node:path";
 import type { LocalWorkspaceOptions, OutputMap } from "@pulumi/pulumi/automation";
 import { localPaths } from "../components/local/paths";
 import { MlflowClient } from "../components/registry/mlflowClient";
-import { localDatasetFile, publishDataset } from "./datasetUpload";
+import { localDataFile } from "../components/shared";
+import { publishDataset } from "./datasetUpload";
 import { preflight } from "./preflight";
 import { loadMetricsFor, loadStackConfig, type MetricsConfig, metricsConfigPath, type StackConfig } from "../config";
 import type { PhaseContext, PhaseSecrets } from "../programs/context";
@@ -107,7 +108,7 @@ const accessOf = (run: Run, phase: Phase) => ({
 
 /** Docker and kubernetes workers cannot read a file of this machine: it goes to the stack's artifact store first. */
 async function publishLocalDataset(run: Run, phase: Phase): Promise<void> {
-  const file = run.config.platform === "local" ? undefined : localDatasetFile(run.config.training.dataset.source, repoDir);
+  const file = run.config.platform === "local" ? undefined : localDataFile(run.config.training.dataset.source, repoDir);
   if (file === undefined) return;
   const adminPassword = driverSecretsFrom(run.handoff, run.plainSecrets).authAdminPassword;
   const client = new MlflowClient({

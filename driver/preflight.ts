@@ -4,7 +4,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { ConfigError, type ConfigProblem, locateStackKey, type StackConfig } from "../config";
 import type { LocalPaths } from "../components/local/paths";
-import { datasetFingerprint, fileSha256, planStudy, shortHash } from "../components/shared";
+import { fileSha256, localDataFile, planStudy, shortHash } from "../components/shared";
 import { UserError } from "./cli";
 import { PhaseProgress } from "./progress";
 
@@ -93,7 +93,7 @@ export function preflight(stack: string, config: StackConfig, paths: LocalPaths,
     }
     fs.writeFileSync(spec, content);
     // Data only the workers can read (s3://, a path inside their containers) is checked as they load it.
-    const dataHere = datasetFingerprint(config.training.dataset.source, projectDir).kind !== "checked-by-trainer";
+    const dataHere = config.training.dataset.source === "generated" || localDataFile(config.training.dataset.source, projectDir) !== undefined;
     progress.step(
       `checking the model${dataHere ? " and the data" : ` (the workers check ${config.training.dataset.source})`} in Python (${path.relative(projectDir, paths.python)})`,
     );

@@ -36,14 +36,21 @@ export function fileSha256(file: string): { sha256: string; bytes: number } {
   return { sha256: hash.digest("hex"), bytes };
 }
 
-/** Relative paths are read from `cwd`, the directory the local workers run in (the project). */
+/**
+ * The file of this machine a dataset source names, or undefined: generated data, `s3://`, or a path
+ * only the docker/kubernetes workers can read (it need not exist here; its worker checks it).
+ * Relative paths are read from `cwd`, the directory the local workers run in (the project).
+ */
+export function localDataFile(source: string, cwd: string = process.cwd()): string | undefined {
+  if (source === "generated" || source.startsWith("s3://")) return undefined;
+  const file = path.resolve(cwd, source);
+  return fs.existsSync(file) ? file : undefined;
+}
+
 export function datasetFingerprint(source: string, cwd: string = process.cwd()): DatasetFingerprint {
   if (source === "generated") return { kind: "generated" };
-  if (source.startsWith("s3://")) return { kind: "checked-by-trainer" };
-  const file = path.resolve(cwd, source);
-  // A path inside a docker/kubernetes worker need not exist here; its worker checks it.
-  if (!fs.existsSync(file)) return { kind: "checked-by-trainer" };
-  return { kind: "file", ...fileSha256(file) };
+  const file = localDataFile(source, cwd);
+  return file === undefined ? { kind: "checked-by-trainer" } : { kind: "file", ...fileSha256(file) };
 }
 
 const lockFile = path.resolve(__dirname, "..", "..", "python", "requirements.lock");

@@ -6,7 +6,8 @@ import { afterAll, describe, expect, it } from "vitest";
 import { MlflowClient } from "../../components/registry/mlflowClient";
 import { planStudy } from "../../components/shared";
 import { parseStackConfig } from "../../config";
-import { datasetArtifactPath, localDatasetFile, publishDataset } from "../../driver/datasetUpload";
+import { localDataFile } from "../../components/shared";
+import { datasetArtifactPath, publishDataset } from "../../driver/datasetUpload";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dataset-upload-"));
 const file = path.join(dir, "train.csv");
@@ -41,11 +42,11 @@ function fakeServer() {
 
 describe("a local dataset file for docker and kubernetes workers (driver/datasetUpload.ts)", () => {
   it("is a file only this machine can read; generated data, s3:// and container paths are not", () => {
-    expect(localDatasetFile(file, "/elsewhere")).toBe(file);
-    expect(localDatasetFile(path.basename(file), dir)).toBe(file);
-    expect(localDatasetFile("generated", dir)).toBeUndefined();
-    expect(localDatasetFile("s3://bucket/train.csv", dir)).toBeUndefined();
-    expect(localDatasetFile("/data/only-in-the-container.csv", dir)).toBeUndefined();
+    expect(localDataFile(file, "/elsewhere")).toBe(file);
+    expect(localDataFile(path.basename(file), dir)).toBe(file);
+    expect(localDataFile("generated", dir)).toBeUndefined();
+    expect(localDataFile("s3://bucket/train.csv", dir)).toBeUndefined();
+    expect(localDataFile("/data/only-in-the-container.csv", dir)).toBeUndefined();
   });
 
   it("is uploaded once, by content, under the study's experiment (the path MLflow's auth checks)", async () => {
