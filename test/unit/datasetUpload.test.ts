@@ -4,9 +4,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { MlflowClient } from "../../components/registry/mlflowClient";
-import { planStudy } from "../../components/shared";
+import { localDataFile, planStudy } from "../../components/shared";
 import { parseStackConfig } from "../../config";
-import { localDataFile } from "../../components/shared";
 import { datasetArtifactPath, publishDataset } from "../../driver/datasetUpload";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dataset-upload-"));
