@@ -70,8 +70,12 @@ function run(command: string, args: readonly string[], cwd: string): { status: n
 export function ensureWorkloadVenv(paths: LocalPaths, requirements: readonly string[], projectDir: string, progress: PhaseProgress): void {
   if (paths.workloadVenv === undefined || requirements.length === 0) return;
   progress.step(`installing ${requirements.join(" ")} beside the project's venv (${path.relative(projectDir, paths.workloadVenv)})`);
-  const result = run("bash", [path.join(repoDir, "scripts", "workload-venv.sh"), paths.workloadVenv, ...requirements], projectDir);
-  for (const line of result.stderr.trim().split("\n").filter(Boolean)) progress.step(line);
+  // The script's own lines ([workload-venv] ..., pip's errors) go out as they come: pip may take a while.
+  const result = spawnSync("bash", [path.join(repoDir, "scripts", "workload-venv.sh"), paths.workloadVenv, ...requirements], {
+    cwd: projectDir,
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  if (result.error) throw new UserError(`scripts/workload-venv.sh: ${result.error.message}`);
   if (result.status !== 0) throw new UserError(`mlops:training.requirements: could not install ${requirements.join(" ")} (scripts/workload-venv.sh exited ${result.status})`);
 }
 
